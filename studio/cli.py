@@ -1,0 +1,252 @@
+"""The `studio` command: train, predict, export, serve, worker, jobs, data, up.
+
+Exit codes: 0 success; 2 bad input (one line on stderr, no traceback); 1 failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from studio.errors import DataError, StudioError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="studio", description="Low-code ML studio: train, track, export.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train an Optuna-tuned model as a background job")
+    t.add_argument("data", help="a CSV/Parquet/Excel path or a dataset id")
+    t.add_argument("--target", required=True)
+    t.add_argument("--task", default="auto", choices=["auto", "binary", "multiclass", "regression"])
+    t.add_argument("--algorithms", help="comma-separated: linear,random_forest,hist_gradient_boosting,xgboost,lightgbm")
+    t.add_argument("--exclude", help="comma-separated columns to leave out")
+    t.add_argument("--metric")
+    t.add_argument("--validation", choices=["kfold", "holdout"], default="kfold")
+    t.add_argument("--folds", type=int, default=5)
+    t.add_argument("--budget-seconds", type=int)
+    t.add_argument("--max-trials", type=int)
+    t.add_argument("--compute", default="small")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--name")
+    t.add_argument("--wait", action="store_true", help="wait for the job to end (runs a worker if none is alive)")
+    t.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("predict", help="score a file with a trained model")
+    p.add_argument("model", help="a model_uri, a run id, or name@alias")
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True)
+
+    e = sub.add_parser("export", help="export a model as a BentoML service")
+    e.add_argument("model")
+    e.add_argument("--format", default="bento", choices=["bento"])
+    e.add_argument("--json", action="store_true")
+
+    s = sub.add_parser("serve", help="serve an exported bento over HTTP (foreground)")
+    s.add_argument("bento", help="a bento tag, e.g. iris-v1:abc123")
+    s.add_argument("--port", type=int, default=3000)
+
+    sub.add_parser("worker", help="run a worker that executes queued jobs")
+
+    j = sub.add_parser("jobs", help="list, show or cancel jobs")
+    jsub = j.add_subparsers(dest="jobs_command", required=True)
+    jl = jsub.add_parser("list")
+    jl.add_argument("--json", action="store_true")
+    js = jsub.add_parser("show")
+    js.add_argument("job_id")
+    js.add_argument("--json", action="store_true")
+    jc = jsub.add_parser("cancel")
+    jc.add_argument("job_id")
+
+    d = sub.add_parser("data", help="list saved datasets")
+    d.add_argument("data_command", choices=["list"])
+
+    u = sub.add_parser("up", help="start a worker and the web app")
+    u.add_argument("--port", type=int, default=8501)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.command == "worker" else logging.WARNING,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    try:
+        return int(COMMANDS[args.command](args) or 0)
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def _studio() -> Any:
+    from studio.context import Studio
+
+    return Studio()
+
+
+def _dataset_for(studio: Any, data: str, name: str | None) -> Any:
+    from studio.data.readers import read_table
+
+    path = Path(data)
+    if path.is_file():
+        frame = read_table(path, max_bytes=None)
+        return studio.catalog.save(frame, name or path.stem, source=f"file:{path.resolve()}")
+    try:
+        return studio.catalog.get(data)
+    except DataError:
+        raise DataError(f"'{data}' is neither a readable file nor a saved dataset id. "
+                        "Give a CSV/Parquet/Excel path or an id from `studio data list`.") from None
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from studio.jobs.handlers import TRAIN
+    from studio.training.draft import draft_spec
+
+    studio = _studio()
+    record = _dataset_for(studio, args.data, args.name)
+    budget = args.budget_seconds if args.budget_seconds is not None else (None if args.max_trials else 60)
+    spec = draft_spec(
+        record, studio.catalog.load(record.id), target=args.target, task=args.task,
+        exclude=_csv(args.exclude), algorithms=_csv(args.algorithms) or None, metric=args.metric,
+        validation={"kind": args.validation, "folds": args.folds}, budget_seconds=budget,
+        max_trials=args.max_trials, compute=args.compute, seed=args.seed, name=args.name,
+    )
+    job = studio.jobs.submit(TRAIN, spec.run_name, spec)
+    if not args.wait:
+        print(json.dumps({"job_id": job.id, "status": job.status.value}) if args.json else job.id)
+        return 0
+    job = _wait(studio, job.id)
+    summary = job_summary(job)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"job {job.id} {job.status.value}: {summary['metric']}={summary['best_score']} "
+              f"model {summary['model_uri']}")
+    return 0 if job.status.value == "succeeded" else 1
+
+
+def _wait(studio: Any, job_id: str) -> Any:
+    from studio.jobs.worker import Worker
+
+    def finished() -> bool:
+        return bool(studio.jobs.get(job_id).status.is_final)
+
+    while not finished():
+        if studio.worker_alive():
+            time.sleep(0.5)
+        else:
+            Worker(studio).run(until=finished)
+    return studio.jobs.get(job_id)
+
+
+def job_summary(job: Any) -> dict[str, Any]:
+    """The JSON contract of `studio train --json` and `studio jobs show --json`."""
+    result, progress = job.result or {}, job.progress or {}
+    return {
+        "job_id": job.id, "kind": job.kind, "name": job.name, "status": job.status.value,
+        "run_id": result.get("run_id"), "model_uri": result.get("model_uri"),
+        "metric": result.get("metric", job.payload.get("metric")),
+        "best_score": result.get("best_score", progress.get("best_score")), "test_score": result.get("test_score"),
+        "best_algorithm": result.get("best_algorithm"), "n_trials": result.get("n_trials", progress.get("trials_done")),
+        "duration_s": result.get("duration_s", job.elapsed_s), "error": job.error,
+        "started_at": job.started_at, "ended_at": job.ended_at, "attempts": job.attempts,
+    }
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from studio.data.readers import read_table
+
+    studio = _studio()
+    model = studio.tracker.load_model(args.model)
+    frame = read_table(Path(args.data))
+    out = model.predict_frame(frame)
+    out.to_csv(args.out, index=False)
+    print(f"wrote {len(out)} predictions to {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from studio.export.bento import export_bento
+
+    result = export_bento(_studio(), args.model, log=lambda line: print(line, file=sys.stderr))
+    print(result.model_dump_json() if args.json else f"{result.bento_tag}  {result.archive_path}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from studio.export.bento import studio_env
+    from studio.export.serving import serve_command
+
+    studio = _studio()
+    return subprocess.call(serve_command(args.bento, args.port), env=studio_env(studio))
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import signal
+
+    from studio.jobs.worker import Worker
+
+    worker = Worker(_studio())
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop_event.set())
+    worker.run()
+    return 0
+
+
+def cmd_jobs(args: argparse.Namespace) -> int:
+    studio = _studio()
+    if args.jobs_command == "list":
+        jobs = studio.jobs.list()
+        if args.json:
+            print(json.dumps([job_summary(j) for j in jobs]))
+        for j in [] if args.json else jobs:
+            score = (j.result or {}).get("best_score", j.progress.get("best_score"))
+            print(f"{j.id}  {j.kind:6}  {j.status.value:9}  {j.name}  best={score}")
+        return 0
+    if args.jobs_command == "cancel":
+        job = studio.jobs.request_cancel(args.job_id)
+        print(f"{job.id} {job.status.value}{' (cancel requested)' if job.cancel_requested else ''}")
+        return 0
+    job = studio.jobs.get(args.job_id)
+    summary = job_summary(job)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        for key, value in summary.items():
+            print(f"{key:14} {value}")
+        print("\n".join(studio.jobs.logs(job.id, tail=20)))
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    for record in _studio().catalog.list():
+        print(f"{record.id}  {record.n_rows} rows x {record.n_cols} cols  {record.content_hash[:12]}")
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    import os
+
+    from studio.jobs.local import ensure_worker
+
+    studio = _studio()
+    if ensure_worker(studio):
+        print(f"started a worker (log: {studio.settings.logs_path / 'worker.log'})", file=sys.stderr)
+    app = Path(__file__).resolve().parent.parent / "app.py"
+    os.execv(sys.executable, [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port)])
+    return 0
+
+
+def _csv(value: str | None) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else []
+
+
+COMMANDS = {"train": cmd_train, "predict": cmd_predict, "export": cmd_export, "serve": cmd_serve,
+            "worker": cmd_worker, "jobs": cmd_jobs, "data": cmd_data, "up": cmd_up}

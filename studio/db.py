@@ -1,0 +1,88 @@
+"""The studio database: one SQLAlchemy engine (SQLite in WAL mode by default) and its tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+datasets = sa.Table(
+    "datasets", metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("name", sa.String(120), nullable=False, index=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("n_rows", sa.Integer, nullable=False),
+    sa.Column("n_cols", sa.Integer, nullable=False),
+    sa.Column("columns_json", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.UniqueConstraint("name", "version"),
+)
+
+jobs = sa.Table(
+    "jobs", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("payload_json", sa.Text, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False, index=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("started_at", sa.Float),
+    sa.Column("ended_at", sa.Float),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("worker_id", sa.String(80)),
+    sa.Column("lease_token", sa.String(40)),
+    sa.Column("lease_expires_at", sa.Float),
+    sa.Column("cancel_requested", sa.Boolean, nullable=False, default=False),
+    sa.Column("progress_json", sa.Text, nullable=False, default="{}"),
+    sa.Column("result_json", sa.Text),
+    sa.Column("error", sa.Text),
+)
+
+job_logs = sa.Table(
+    "job_logs", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job_id", sa.String(40), nullable=False, index=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("line", sa.Text, nullable=False),
+)
+
+workers = sa.Table(
+    "workers", metadata,
+    sa.Column("id", sa.String(80), primary_key=True),
+    sa.Column("host", sa.String(200), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("seen_at", sa.Float, nullable=False),
+)
+
+services = sa.Table(
+    "services", metadata,
+    sa.Column("bento_tag", sa.String(200), primary_key=True),
+    sa.Column("port", sa.Integer, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("log_path", sa.Text, nullable=False),
+)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL lets the app read while a worker writes; busy_timeout waits on a writer instead of failing.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def make_engine(url: str) -> sa.Engine:
+    """Open the studio database at `url` and create its tables if they are missing."""
+    engine = sa.create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine, "connect", _sqlite_pragmas)
+    metadata.create_all(engine)
+    return engine

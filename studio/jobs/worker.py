@@ -1,0 +1,108 @@
+"""The worker loop: claim a job, keep its lease alive, run it, record how it ended. Never imports Streamlit."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Callable
+
+from pydantic import BaseModel
+
+from studio.context import Studio
+from studio.errors import LeaseLost, StudioError
+from studio.jobs.handlers import HANDLERS
+from studio.jobs.store import JobStatus, Lease
+
+log = logging.getLogger("studio.worker")
+
+
+class JobReporter:
+    """The Reporter a running job writes through: logs, progress, and whether to stop."""
+
+    def __init__(self, studio: Studio, lease: Lease) -> None:
+        self.studio = studio
+        self.lease = lease
+        self.cancelled = threading.Event()
+        self.lost = threading.Event()
+
+    def log(self, line: str) -> None:
+        log.info("[%s] %s", self.lease.job_id, line)
+        self.studio.jobs.log(self.lease, line)
+
+    def progress(self, progress: BaseModel) -> None:
+        try:
+            self.studio.jobs.set_progress(self.lease, progress)
+        except LeaseLost:
+            self.lost.set()
+
+    def should_stop(self) -> bool:
+        return self.cancelled.is_set() or self.lost.is_set()
+
+
+class Worker:
+    def __init__(self, studio: Studio, *, worker_id: str | None = None) -> None:
+        self.studio = studio
+        self.worker_id = worker_id or f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.stop_event = threading.Event()
+
+    def run(self, *, until: Callable[[], bool] | None = None) -> None:
+        """Poll for jobs until stopped, or until `until()` is true between jobs."""
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        settings = self.studio.settings
+        log.info("Worker %s started (home %s).", self.worker_id, settings.root)
+        try:
+            while not self.stop_event.is_set() and not (until and until()):
+                self.studio.jobs.touch_worker(self.worker_id, pid=os.getpid())
+                lease = self.studio.jobs.claim(self.worker_id)
+                if lease is None:
+                    self.stop_event.wait(settings.worker_poll_seconds)
+                    continue
+                self.run_job(lease)
+        finally:
+            self.studio.jobs.remove_worker(self.worker_id)
+
+    def run_job(self, lease: Lease) -> None:
+        job = self.studio.jobs.get(lease.job_id)
+        reporter = JobReporter(self.studio, lease)
+        beat = threading.Thread(target=self._heartbeat, args=(lease, reporter), daemon=True)
+        beat.start()
+        reporter.log(f"Attempt {lease.attempt} on worker {self.worker_id}.")
+        try:
+            result = HANDLERS[job.kind](self.studio, job, reporter)
+            status = JobStatus.CANCELLED if reporter.cancelled.is_set() else JobStatus.SUCCEEDED
+            self._finish(lease, status, result=result)
+        except StudioError as exc:
+            reporter.log(f"Failed: {exc}")
+            self._finish(lease, JobStatus.CANCELLED if reporter.cancelled.is_set() else JobStatus.FAILED,
+                         error=str(exc))
+        except Exception as exc:  # the job failed, the worker must not: record the traceback on the job
+            reporter.log(f"Failed: {type(exc).__name__}: {exc}")
+            self._finish(lease, JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+        finally:
+            reporter.lost.set()  # stops the heartbeat thread
+            beat.join(timeout=5)
+
+    def _finish(self, lease: Lease, status: JobStatus, **kwargs: object) -> None:
+        try:
+            self.studio.jobs.finish(lease, status, **kwargs)  # type: ignore[arg-type]
+        except LeaseLost as exc:
+            log.warning("%s", exc)
+
+    def _heartbeat(self, lease: Lease, reporter: JobReporter) -> None:
+        interval = self.studio.settings.heartbeat_seconds
+        while not reporter.lost.wait(interval):
+            try:
+                if self.studio.jobs.heartbeat(lease):
+                    if not reporter.cancelled.is_set():
+                        reporter.log("Cancel requested: stopping after the current trial; finished trials are kept.")
+                    reporter.cancelled.set()
+                self.studio.jobs.touch_worker(self.worker_id, pid=os.getpid())
+            except LeaseLost:
+                log.warning("Job %s: lease lost; stopping.", lease.job_id)
+                reporter.lost.set()

@@ -1,0 +1,82 @@
+"""Settings: every location under STUDIO_HOME by default, each overridable by a STUDIO_* variable."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Where the studio keeps its state and how its jobs behave.
+
+    Every store is chosen by URL or path so that moving from the embedded defaults (SQLite, local
+    folders) to servers is configuration, not code.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="STUDIO_", frozen=True, extra="ignore")
+
+    home: Path = Field(default=Path(".studio"), description="Root of all studio state.")
+    database_url: str | None = Field(default=None, description="Jobs, catalog, services (SQLAlchemy URL).")
+    mlflow_tracking_uri: str | None = None
+    mlflow_artifacts: str | None = None
+    optuna_storage: str | None = Field(
+        default=None, description="An Optuna RDB URL; default: one journal file per study under home."
+    )
+    datasets_dir: Path | None = None
+    bentoml_home: Path | None = None
+    exports_dir: Path | None = None
+    max_upload_mb: int = Field(default=200, ge=1)
+    lease_seconds: float = Field(default=30.0, gt=0)
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    max_attempts: int = Field(default=3, ge=1)
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
+
+    @property
+    def root(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.root / 'studio.db'}"
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.root / 'mlflow.db'}"
+
+    @property
+    def artifact_location(self) -> str:
+        return self.mlflow_artifacts or (self.root / "mlartifacts").as_uri()
+
+    @property
+    def datasets_path(self) -> Path:
+        return (self.datasets_dir or self.root / "datasets").resolve()
+
+    @property
+    def bentoml_path(self) -> Path:
+        return (self.bentoml_home or self.root / "bentoml").resolve()
+
+    @property
+    def exports_path(self) -> Path:
+        return (self.exports_dir or self.root / "exports").resolve()
+
+    @property
+    def optuna_dir(self) -> Path:
+        return self.root / "optuna"
+
+    @property
+    def logs_path(self) -> Path:
+        return self.root / "logs"
+
+    def prepare(self) -> Settings:
+        """Create the home folders and point the libraries that read environment variables at them."""
+        for path in (self.root, self.datasets_path, self.bentoml_path, self.exports_path, self.optuna_dir,
+                     self.logs_path):
+            path.mkdir(parents=True, exist_ok=True)
+        os.environ["BENTOML_HOME"] = str(self.bentoml_path)
+        os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+        return self

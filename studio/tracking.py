@@ -1,0 +1,195 @@
+"""MLflow, wrapped: explicit run ids (never the fluent global run in workers), one parent run per job,
+a child run per trial, the fitted pipeline logged with skops and registered."""
+
+from __future__ import annotations
+
+
+import re
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel
+
+from studio.errors import ModelNotFound, TrackingError
+from studio.settings import Settings
+from studio.training.model import ModelInfo, TrainedModel
+from studio.training.search import TrialOutcome
+from studio.training.spec import TrainSpec
+
+KIND_TAG = "studio.kind"
+_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class RunSummary(BaseModel):
+    """One training run on the leaderboard."""
+
+    run_id: str
+    name: str
+    status: str
+    dataset_id: str
+    task: str
+    metric: str
+    best_score: float | None
+    test_score: float | None
+    algorithm: str | None
+    n_trials: int | None
+    compute: str
+    duration_s: float | None
+    started_at: float
+    model_uri: str | None
+    study_name: str | None
+    job_id: str | None
+    params: dict[str, str]
+    metrics: dict[str, float]
+
+
+class Tracker:
+    """All MLflow access of the studio goes through here."""
+
+    def __init__(self, settings: Settings) -> None:
+        import mlflow
+        from mlflow import MlflowClient
+
+        self.settings = settings
+        self._mlflow = mlflow
+        mlflow.set_tracking_uri(settings.tracking_uri)
+        mlflow.set_registry_uri(settings.tracking_uri)
+        self.client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+
+    def experiment_id(self, name: str) -> str:
+        existing = self.client.get_experiment_by_name(name)
+        if existing is not None:
+            return str(existing.experiment_id)
+        return str(self.client.create_experiment(name, artifact_location=f"{self.settings.artifact_location}/{name}"))
+
+    def start_training(self, spec: TrainSpec, *, job_id: str, study_name: str) -> str:
+        """The job's parent run: flattened spec params, tags, and the full spec.json artifact."""
+        run = self.client.create_run(
+            self.experiment_id(spec.run_name), run_name=f"{spec.run_name} · {job_id[:8]}",
+            tags={KIND_TAG: "training", "studio.job_id": job_id, "studio.dataset_id": spec.dataset_id,
+                  "studio.dataset_hash": spec.dataset_hash, "studio.task": spec.task.value,
+                  "studio.metric": spec.metric, "studio.study_name": study_name, "studio.compute": spec.compute},
+        )
+        run_id = run.info.run_id
+        params = {"target": spec.target, "task": spec.task.value, "metric": spec.metric,
+                  "algorithms": ",".join(spec.algorithms), "n_features": len(spec.features),
+                  "validation": spec.validation.kind, "folds": spec.validation.folds,
+                  "budget_seconds": spec.budget.seconds, "max_trials": spec.budget.max_trials,
+                  "compute": spec.compute, "seed": spec.seed, "dataset_id": spec.dataset_id,
+                  "dataset_hash": spec.dataset_hash, "test_fraction": spec.test_fraction}
+        self._log_batch(run_id, params=params)
+        self.client.log_text(run_id, spec.model_dump_json(indent=2), "spec.json")
+        return run_id
+
+    def log_trial(self, parent_run_id: str, outcome: TrialOutcome, *, metric: str) -> None:
+        run = self.client.create_run(
+            self.client.get_run(parent_run_id).info.experiment_id, run_name=f"trial {outcome.number}",
+            tags={"mlflow.parentRunId": parent_run_id, KIND_TAG: "trial", "studio.algorithm": outcome.algorithm,
+                  "studio.trial_state": outcome.state},
+        )
+        metrics = {metric: outcome.score, "duration_s": outcome.duration_s} if outcome.score is not None else {}
+        self._log_batch(run.info.run_id, params={"algorithm": outcome.algorithm, **outcome.params}, metrics=metrics)
+        self.client.set_terminated(run.info.run_id, "FINISHED" if outcome.state == "complete" else "FAILED")
+
+    def log_model(self, run_id: str, model: TrainedModel, *, example: pd.DataFrame, registered_name: str) -> str:
+        """Log the pipeline (skops, trusted types computed from our own pipeline) and register a version."""
+        import skops.io as sio
+        from mlflow.models import infer_signature
+
+        trusted = sio.get_untrusted_types(data=sio.dumps(model.pipeline))
+        signature = infer_signature(example, model.predict_frame(example))
+        with self._mlflow.start_run(run_id=run_id):
+            info = self._mlflow.sklearn.log_model(
+                model.pipeline, name="model", signature=signature, input_example=example,
+                skops_trusted_types=trusted, registered_model_name=registered_name,
+                metadata={"studio": model.info.model_dump(mode="json")},
+            )
+        uri = f"models:/{registered_name}/{info.registered_model_version}"
+        self.client.set_tag(run_id, "studio.model_uri", uri)
+        return uri
+
+    def finish(self, run_id: str, *, metrics: dict[str, float], tags: dict[str, str], status: str = "FINISHED") -> None:
+        self._log_batch(run_id, metrics=metrics)
+        for key, value in tags.items():
+            self.client.set_tag(run_id, key, value)
+        self.client.set_terminated(run_id, status)
+
+    def spec_of(self, run_id: str) -> TrainSpec:
+        try:
+            text = Path(self.client.download_artifacts(run_id, "spec.json", tempfile.mkdtemp())).read_text()
+        except Exception as exc:  # MLflow raises its own and OS errors for a missing artifact
+            raise TrackingError(f"Run '{run_id}' has no spec.json ({exc}).") from None
+        return TrainSpec.parse(text)
+
+    def training_runs(self, *, max_results: int = 1000) -> list[RunSummary]:
+        experiments = [e.experiment_id for e in self.client.search_experiments()]
+        if not experiments:
+            return []
+        runs = self.client.search_runs(experiments, filter_string=f"tags.`{KIND_TAG}` = 'training'",
+                                       max_results=max_results, order_by=["attributes.start_time DESC"])
+        return [_summary(run) for run in runs]
+
+    def resolve_model_uri(self, ref: str) -> str:
+        """A model_uri, a run id, `runs:/...`, or `name@alias` / `name/version` -> a loadable URI."""
+        ref = ref.strip()
+        if ref.startswith(("models:/", "runs:/")):
+            return ref
+        if _RUN_ID.match(ref):
+            try:
+                uri = self.client.get_run(ref).data.tags.get("studio.model_uri")
+            except Exception:  # MLflow raises MlflowException for an unknown id
+                uri = None
+            if not uri:
+                raise ModelNotFound(f"Run '{ref}' has no model (its job may have failed or still be running).")
+            return uri
+        if "@" in ref or "/" in ref:
+            return f"models:/{ref}"
+        raise ModelNotFound(f"'{ref}' is not a model reference. Use a model_uri (models:/name/1), a run id, "
+                            "or name@alias.")
+
+    def load_model(self, ref: str) -> TrainedModel:
+        from mlflow.models import Model
+
+        uri = self.resolve_model_uri(ref)
+        try:
+            local = self._mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tempfile.mkdtemp())
+            pipeline = self._mlflow.sklearn.load_model(local)
+            meta = (Model.load(local).metadata or {}).get("studio")
+        except Exception as exc:  # MLflow raises MlflowException/OSError subclasses for unknown URIs
+            raise ModelNotFound(f"Cannot load model '{ref}': {str(exc).splitlines()[0]}") from None
+        if meta is None:
+            raise ModelNotFound(f"Model '{ref}' was not trained by the studio (no studio metadata).")
+        return TrainedModel(pipeline, ModelInfo.model_validate(meta), uri=uri)
+
+    def _log_batch(self, run_id: str, *, params: dict[str, Any] | None = None,
+                   metrics: dict[str, float] | None = None) -> None:
+        from mlflow.entities import Metric, Param
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()],
+            params=[Param(k, str(v)) for k, v in (params or {}).items() if v is not None],
+        )
+
+
+def _summary(run: Any) -> RunSummary:
+    tags, metrics = run.data.tags, run.data.metrics
+    metric = tags.get("studio.metric", "")
+    end = run.info.end_time
+    n_trials = metrics.get("n_trials")
+    return RunSummary(
+        run_id=run.info.run_id, name=run.info.run_name or run.info.run_id, status=run.info.status,
+        dataset_id=tags.get("studio.dataset_id", ""), task=tags.get("studio.task", ""), metric=metric,
+        best_score=metrics.get(f"best_{metric}"), test_score=metrics.get(f"test_{metric}"),
+        algorithm=tags.get("studio.best_algorithm"), n_trials=None if n_trials is None else int(n_trials),
+        compute=tags.get("studio.compute", ""), duration_s=(end - run.info.start_time) / 1000 if end else None,
+        started_at=run.info.start_time / 1000, model_uri=tags.get("studio.model_uri"),
+        study_name=tags.get("studio.study_name"), job_id=tags.get("studio.job_id"),
+        params=dict(run.data.params), metrics=dict(metrics),
+    )
+
+

@@ -1,0 +1,50 @@
+"""Draft a TrainSpec from a dataset and a few choices; the Train page and `studio train` share it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+
+from studio.data.catalog import DatasetRecord
+from studio.errors import SpecError
+from studio.training.estimators import ESTIMATORS
+from studio.training.features import Feature
+from studio.training.metrics import DEFAULT_METRIC
+from studio.training.spec import TrainSpec, check_against_data
+from studio.training.task import Task, detect_task
+
+
+def feature_candidates(record: DatasetRecord, target: str) -> list[Feature]:
+    """Columns that can be features as they are (numeric, categorical, boolean), minus the target."""
+    return [Feature(name=c.name, kind=c.kind) for c in record.columns if c.kind.is_feature and c.name != target]
+
+
+def draft_spec(
+    record: DatasetRecord, frame: pd.DataFrame, *, target: str, task: str = "auto", exclude: Sequence[str] = (),
+    algorithms: Sequence[str] | None = None, metric: str | None = None, validation: dict[str, object] | None = None,
+    budget_seconds: int | None = 60, max_trials: int | None = None, compute: str = "small", seed: int = 0,
+    name: str | None = None,
+) -> TrainSpec:
+    """Build and fully validate a spec (including the checks only the data can answer); raises SpecError."""
+    if target not in frame.columns:
+        raise SpecError(f"The target '{target}' is not a column of '{record.id}'. "
+                        f"Columns: {', '.join(map(str, frame.columns))}.")
+    unknown = [c for c in exclude if c not in frame.columns]
+    if unknown:
+        raise SpecError(f"Columns to exclude {unknown} are not in '{record.id}'.")
+    resolved = detect_task(frame[target]) if task == "auto" else task
+    features = [f for f in feature_candidates(record, target) if f.name not in set(exclude)]
+    chosen = list(algorithms) if algorithms else list(ESTIMATORS)
+    data: dict[str, object] = {
+        "dataset_id": record.id, "dataset_hash": record.content_hash, "target": target, "task": resolved,
+        "features": [f.model_dump() for f in features], "algorithms": chosen,
+        "metric": metric or (DEFAULT_METRIC[Task(resolved)] if resolved in set(Task) else ""),
+        "validation": validation or {}, "budget": {"seconds": budget_seconds, "max_trials": max_trials},
+        "compute": compute, "seed": seed, "name": name,
+    }
+    spec = TrainSpec.parse(data)
+    problems = check_against_data(spec, frame)
+    if problems:
+        raise SpecError(" ".join(problems), problems=problems)
+    return spec

@@ -1,0 +1,83 @@
+"""The model's input: typed feature columns, the frame the pipeline takes, and its preprocessing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from studio.data.schema import ColumnKind
+from studio.errors import DataError
+
+MISSING_CATEGORY = "__missing__"
+MAX_ONEHOT_CATEGORIES = 30
+
+
+class Feature(BaseModel):
+    """One input column of a model: its name and kind (numeric, categorical or boolean)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    kind: ColumnKind
+
+
+def model_frame(frame: pd.DataFrame, features: Sequence[Feature]) -> pd.DataFrame:
+    """The exact frame the pipeline takes: numbers and booleans as float64, categories as text (NaN missing).
+
+    Raises DataError naming missing columns or values of the wrong type.
+    """
+    missing = [f.name for f in features if f.name not in frame.columns]
+    if missing:
+        raise DataError(f"Input is missing column(s): {', '.join(missing)}. Provide every feature the model uses.")
+    out = {}
+    for f in features:
+        col = frame[f.name]
+        if f.kind is ColumnKind.CATEGORICAL:
+            out[f.name] = col.map(lambda v: np.nan if pd.isna(v) else str(v)).astype(object)
+        elif f.kind is ColumnKind.BOOLEAN:
+            out[f.name] = _to_float(col.map(_bool_value), f.name)
+        else:
+            out[f.name] = _to_float(col, f.name)
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _bool_value(value: object) -> object:
+    if isinstance(value, str):
+        return {"true": 1.0, "false": 0.0, "1": 1.0, "0": 0.0}.get(value.strip().lower(), value)
+    return value
+
+
+def _to_float(col: pd.Series, name: str) -> pd.Series:
+    converted = pd.to_numeric(col, errors="coerce")
+    bad = converted.isna() & col.notna()
+    if bad.any():
+        row = bad.to_numpy().nonzero()[0][0]
+        raise DataError(
+            f"Column '{name}' must be numeric, but row {row + 1} holds {col.iloc[row]!r}. Fix or blank that value."
+        )
+    return converted.astype("float64")
+
+
+def build_preprocessor(features: Sequence[Feature], *, scale: bool) -> ColumnTransformer:
+    """Impute numbers (median) and categories (a 'missing' level), one-hot categories, scale if asked."""
+    numeric = [f.name for f in features if f.kind is not ColumnKind.CATEGORICAL]
+    categorical = [f.name for f in features if f.kind is ColumnKind.CATEGORICAL]
+    numeric_steps: list[tuple[str, object]] = [("impute", SimpleImputer(strategy="median", keep_empty_features=True))]
+    if scale:
+        numeric_steps.append(("scale", StandardScaler()))
+    categorical_steps = [
+        ("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)),
+        ("onehot", OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=MAX_ONEHOT_CATEGORIES,
+                                 sparse_output=False)),
+    ]
+    return ColumnTransformer(
+        [("numeric", Pipeline(numeric_steps), numeric), ("categorical", Pipeline(categorical_steps), categorical)],
+        remainder="drop",
+    )

@@ -1,0 +1,68 @@
+"""Metrics per task: name, direction, whether they need probabilities, and how to compute them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn import metrics as skm
+
+from studio.training.task import Task
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    label: str
+    tasks: frozenset[Task]
+    greater_is_better: bool
+    needs_proba: bool
+    fn: Callable[[np.ndarray, np.ndarray], float]
+
+    @property
+    def direction(self) -> str:
+        return "maximize" if self.greater_is_better else "minimize"
+
+
+def _rmse(y: np.ndarray, p: np.ndarray) -> float:
+    return float(np.sqrt(skm.mean_squared_error(y, p)))
+
+
+def _log_loss(y: np.ndarray, proba: np.ndarray) -> float:
+    return float(skm.log_loss(y, np.clip(proba, 1e-15, 1.0), labels=list(range(proba.shape[1]))))
+
+
+_BIN = frozenset({Task.BINARY})
+_CLS = frozenset({Task.BINARY, Task.MULTICLASS})
+_REG = frozenset({Task.REGRESSION})
+
+METRICS: dict[str, Metric] = {m.name: m for m in [
+    Metric("roc_auc", "ROC AUC", _BIN, True, True, lambda y, p: float(skm.roc_auc_score(y, p[:, 1]))),
+    Metric("log_loss", "Log loss", _CLS, False, True, _log_loss),
+    Metric("accuracy", "Accuracy", _CLS, True, False, lambda y, p: float(skm.accuracy_score(y, p))),
+    Metric("f1", "F1", _BIN, True, False, lambda y, p: float(skm.f1_score(y, p))),
+    Metric("balanced_accuracy", "Balanced accuracy", _CLS, True, False,
+           lambda y, p: float(skm.balanced_accuracy_score(y, p))),
+    Metric("f1_macro", "Macro F1", frozenset({Task.MULTICLASS}), True, False,
+           lambda y, p: float(skm.f1_score(y, p, average="macro"))),
+    Metric("rmse", "RMSE", _REG, False, False, _rmse),
+    Metric("mae", "MAE", _REG, False, False, lambda y, p: float(skm.mean_absolute_error(y, p))),
+    Metric("r2", "R²", _REG, True, False, lambda y, p: float(skm.r2_score(y, p))),
+    Metric("mape", "MAPE", _REG, False, False, lambda y, p: float(skm.mean_absolute_percentage_error(y, p))),
+]}
+
+DEFAULT_METRIC = {Task.BINARY: "roc_auc", Task.MULTICLASS: "log_loss", Task.REGRESSION: "rmse"}
+
+
+def metrics_for(task: Task) -> list[Metric]:
+    return [m for m in METRICS.values() if task in m.tasks]
+
+
+def score(metric: Metric, y_true: np.ndarray, *, pred: np.ndarray, proba: np.ndarray | None) -> float:
+    """Score predictions with `metric`, using probabilities when it needs them."""
+    if metric.needs_proba:
+        if proba is None:
+            raise ValueError(f"Metric '{metric.name}' needs class probabilities.")
+        return metric.fn(y_true, proba)
+    return metric.fn(y_true, pred)

@@ -1,0 +1,57 @@
+"""A trained model as the studio uses it: the fitted pipeline plus what it needs to speak the user's labels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+from sklearn.pipeline import Pipeline
+
+from studio.training.features import Feature, model_frame
+from studio.training.task import Task
+
+
+class ModelInfo(BaseModel):
+    """Saved with the model (MLflow metadata) and read by predict and the export."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task: Task
+    target: str
+    features: tuple[Feature, ...]
+    classes: list[Any] | None = None  # original labels, indexed by the encoded class id
+    metric: str
+    run_id: str | None = None
+
+
+def encode_target(y: pd.Series, task: Task) -> tuple[np.ndarray, list[Any] | None]:
+    """Classification labels become 0..k-1 (every booster accepts that); the original labels are kept."""
+    if not task.is_classification:
+        return y.to_numpy(dtype="float64"), None
+    classes, codes = np.unique(y.to_numpy(), return_inverse=True)
+    return codes.astype("int64"), [c.item() if hasattr(c, "item") else c for c in classes]
+
+
+class TrainedModel:
+    """A fitted pipeline with its ModelInfo; predicts in the caller's row order and labels."""
+
+    def __init__(self, pipeline: Pipeline, info: ModelInfo, *, uri: str | None = None) -> None:
+        self.pipeline = pipeline
+        self.info = info
+        self.uri = uri
+
+    def predict_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """`prediction` plus, for classification, a `proba_<class>` column per class."""
+        X = model_frame(frame, self.info.features)
+        out = pd.DataFrame(index=frame.index)
+        if self.info.classes is None:
+            out["prediction"] = self.pipeline.predict(X)
+            return out
+        proba = self.pipeline.predict_proba(X)
+        labels = np.asarray(self.info.classes, dtype=object)
+        out["prediction"] = labels[proba.argmax(axis=1)]
+        for i, label in enumerate(self.info.classes):
+            out[f"proba_{label}"] = proba[:, i]
+        return out

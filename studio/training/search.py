@@ -1,0 +1,118 @@
+"""The Optuna search: one study over the chosen algorithms and their hyperparameters, scored by validation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import optuna
+import pandas as pd
+from pydantic import BaseModel
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+from sklearn.pipeline import Pipeline
+
+from studio.training.estimators import ESTIMATORS, Params, strip_prefix
+from studio.training.features import build_preprocessor
+from studio.training.metrics import METRICS, Metric, score
+from studio.training.spec import TrainSpec
+
+
+class TrialOutcome(BaseModel):
+    """One finished trial, as the job store, MLflow and the UI see it."""
+
+    number: int
+    algorithm: str
+    params: dict[str, float | int | str]
+    score: float | None
+    duration_s: float
+    state: str
+    error: str | None = None
+
+
+def make_pipeline(spec: TrainSpec, algorithm: str, params: Params, *, n_jobs: int) -> Pipeline:
+    """The whole model: preprocessing fitted with the estimator, so serving repeats it exactly."""
+    definition = ESTIMATORS[algorithm]
+    estimator = definition.build(spec.task, params, n_jobs, spec.seed)
+    return Pipeline([("preprocess", build_preprocessor(spec.features, scale=definition.scale)),
+                     ("model", estimator)])
+
+
+def predict_scores(pipeline: Pipeline, X: pd.DataFrame, metric: Metric) -> tuple[np.ndarray, np.ndarray | None]:
+    pred = pipeline.predict(X)
+    proba = pipeline.predict_proba(X) if metric.needs_proba else None
+    return pred, proba
+
+
+def validation_score(spec: TrainSpec, pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray) -> float:
+    """Mean metric over k folds, or the metric on one holdout split (stratified for classification)."""
+    metric = METRICS[spec.metric]
+    stratify = spec.task.is_classification
+    if spec.validation.kind == "holdout":
+        idx = np.arange(len(y))
+        fit_idx, val_idx = train_test_split(idx, test_size=spec.validation.holdout_fraction,
+                                            random_state=spec.seed, stratify=y if stratify else None)
+        splits = [(fit_idx, val_idx)]
+    else:
+        cv_cls = StratifiedKFold if stratify else KFold
+        splits = list(cv_cls(n_splits=spec.validation.folds, shuffle=True, random_state=spec.seed).split(X, y))
+    scores = []
+    for fit_idx, val_idx in splits:
+        pipeline.fit(X.iloc[fit_idx], y[fit_idx])
+        pred, proba = predict_scores(pipeline, X.iloc[val_idx], metric)
+        scores.append(score(metric, y[val_idx], pred=pred, proba=proba))
+    return float(np.mean(scores))
+
+
+def open_study(spec: TrainSpec, *, storage: optuna.storages.BaseStorage | str, study_name: str) -> optuna.Study:
+    """Create the job's study (or load it, to resume), seeded, with each algorithm's default queued first."""
+    sampler = optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, group=True)
+    study = optuna.create_study(storage=storage, study_name=study_name, sampler=sampler,
+                                direction=METRICS[spec.metric].direction, load_if_exists=True)
+    if not study.trials:
+        # Strong defaults first: a good model exists after len(algorithms) trials, whatever the budget.
+        for name in spec.algorithms:
+            study.enqueue_trial({"algorithm": name, **ESTIMATORS[name].defaults}, skip_if_exists=True)
+    return study
+
+
+def run_search(
+    spec: TrainSpec, X: pd.DataFrame, y: np.ndarray, *, study: optuna.Study, n_jobs: int,
+    on_trial: Callable[[TrialOutcome], None], should_stop: Callable[[], bool],
+) -> None:
+    """Optimise until the budget (time and/or trials) is spent or `should_stop()` says so."""
+
+    def objective(trial: optuna.Trial) -> float:
+        algorithm = trial.suggest_categorical("algorithm", list(spec.algorithms))
+        params = ESTIMATORS[algorithm].space(trial, spec.task)
+        return validation_score(spec, make_pipeline(spec, algorithm, params, n_jobs=n_jobs), X, y)
+
+    def after_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        on_trial(outcome_of(trial))
+        if should_stop():
+            study.stop()
+
+    done = len([t for t in study.trials if t.state.is_finished()])
+    max_trials = None if spec.budget.max_trials is None else max(spec.budget.max_trials - done, 0)
+    if max_trials == 0:
+        return
+    # A configuration that fails to fit (e.g. a solver error) fails its trial, not the whole job.
+    study.optimize(objective, n_trials=max_trials, timeout=spec.budget.seconds, callbacks=[after_trial],
+                   catch=(Exception,), gc_after_trial=False)
+
+
+def outcome_of(trial: optuna.trial.FrozenTrial) -> TrialOutcome:
+    algorithm = str(trial.params.get("algorithm", "?"))
+    duration = trial.duration.total_seconds() if trial.duration else 0.0
+    return TrialOutcome(
+        number=trial.number, algorithm=algorithm, params=strip_prefix(algorithm, trial.params),
+        score=trial.value if trial.state == optuna.trial.TrialState.COMPLETE else None,
+        duration_s=duration, state=trial.state.name.lower(), error=trial.system_attrs.get("fail_reason"),
+    )
+
+
+def best_configuration(study: optuna.Study) -> tuple[str, Params]:
+    best = study.best_trial
+    algorithm = str(best.params["algorithm"])
+    return algorithm, strip_prefix(algorithm, best.params)
+
+

@@ -1,0 +1,184 @@
+"""TrainSpec: the one frozen, validated description of a training run, from the UI to the exported service."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Annotated, Literal, Self
+
+import pandas as pd
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from studio.compute import PROFILES
+from studio.errors import SpecError
+from studio.training.estimators import ESTIMATORS
+from studio.training.features import Feature
+from studio.training.metrics import METRICS
+from studio.training.task import Task
+
+MAX_TRIALS = 10_000
+MAX_SECONDS = 7 * 24 * 3600
+
+
+def _int_in(lo: int, hi: int) -> AfterValidator:
+    def check(value: int) -> int:
+        if not lo <= value <= hi:
+            raise ValueError(f"must be an int in [{lo}, {hi}]")
+        return value
+
+    return AfterValidator(check)
+
+
+def _float_in(lo: float, hi: float) -> AfterValidator:
+    def check(value: float) -> float:
+        if not lo <= value <= hi:
+            raise ValueError(f"must be a float in [{lo}, {hi}]")
+        return value
+
+    return AfterValidator(check)
+
+
+class Validation(BaseModel):
+    """How candidate models are scored during the search: k-fold cross-validation or one holdout split."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["kfold", "holdout"] = "kfold"
+    folds: Annotated[int, _int_in(2, 20)] = 5
+    holdout_fraction: Annotated[float, _float_in(0.05, 0.5)] = 0.2
+
+
+class Budget(BaseModel):
+    """When the search stops: after `seconds`, after `max_trials`, whichever comes first."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seconds: Annotated[int, _int_in(1, MAX_SECONDS)] | None = 60
+    max_trials: Annotated[int, _int_in(1, MAX_TRIALS)] | None = None
+
+    @model_validator(mode="after")
+    def _one_limit(self) -> Self:
+        if self.seconds is None and self.max_trials is None:
+            raise ValueError("needs a time limit (seconds) or a trial limit (max_trials), or both")
+        return self
+
+
+class TrainSpec(BaseModel):
+    """Everything a training job needs; the worker, MLflow and the export all read this same object."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dataset_id: str = Field(min_length=1)
+    dataset_hash: str = Field(min_length=1)
+    target: str = Field(min_length=1)
+    task: Task
+    features: tuple[Feature, ...] = Field(min_length=1)
+    algorithms: tuple[str, ...] = Field(min_length=1)
+    metric: str
+    validation: Validation = Validation()
+    budget: Budget = Budget()
+    compute: str = "small"
+    seed: Annotated[int, _int_in(0, 2**31 - 1)] = 0
+    test_fraction: Annotated[float, _float_in(0.1, 0.5)] = 0.2
+    name: str | None = Field(default=None, max_length=80)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        unknown = [a for a in self.algorithms if a not in ESTIMATORS]
+        if unknown:
+            raise ValueError(f"algorithms {unknown} are unknown; choose from {sorted(ESTIMATORS)}")
+        if len(set(self.algorithms)) != len(self.algorithms):
+            raise ValueError("algorithms must not repeat")
+        unfit = [a for a in self.algorithms if self.task not in ESTIMATORS[a].tasks]
+        if unfit:
+            raise ValueError(f"algorithms {unfit} do not support the {self.task} task")
+        metric = METRICS.get(self.metric)
+        if metric is None or self.task not in metric.tasks:
+            valid = [m.name for m in METRICS.values() if self.task in m.tasks]
+            raise ValueError(f"metric '{self.metric}' does not fit the {self.task} task; choose from {valid}")
+        if self.compute not in PROFILES:
+            raise ValueError(f"compute '{self.compute}' is unknown; choose from {sorted(PROFILES)}")
+        names = [f.name for f in self.features]
+        if self.target in names:
+            raise ValueError(f"the target '{self.target}' cannot also be a feature")
+        if len(set(names)) != len(names):
+            raise ValueError("features must not repeat")
+        bad = [f.name for f in self.features if not f.kind.is_feature]
+        if bad:
+            raise ValueError(f"features {bad} are not numeric, categorical or boolean; exclude them")
+        return self
+
+    @property
+    def run_name(self) -> str:
+        """The user's name for the run, else the dataset's name without its version suffix."""
+        return self.name or re.sub(r"-v\d+$", "", self.dataset_id)
+
+    def digest(self) -> str:
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+
+    @classmethod
+    def parse(cls, data: dict[str, object] | str) -> TrainSpec:
+        """Validate `data` (a dict or JSON), raising SpecError with one sklearn-style line per problem."""
+        try:
+            if isinstance(data, str):
+                return cls.model_validate_json(data)
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            problems = describe_errors(exc, cls.__name__)
+            raise SpecError(" ".join(problems), problems=problems) from None
+
+
+def describe_errors(exc: ValidationError, owner: str) -> list[str]:
+    """Turn pydantic errors into "The 'x' parameter of TrainSpec must be ... Got y instead." lines."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        message = err["msg"].removeprefix("Value error, ")
+        subject = f"The '{loc}' parameter of {owner}" if loc else f"{owner}"
+        if err["type"] == "missing":
+            lines.append(f"{subject} is required.")
+        elif err["type"] == "extra_forbidden":
+            lines.append(f"{subject} is not a known parameter; remove it.")
+        elif not loc:
+            lines.append(f"{subject}: {message}.")
+        else:
+            lines.append(f"{subject} {_phrase(message)}. Got {err.get('input')!r} instead.")
+    return lines
+
+
+def _phrase(message: str) -> str:
+    if message.startswith(("must", "needs")):
+        return message
+    return "is invalid: " + message[0].lower() + message[1:]
+
+
+def check_against_data(spec: TrainSpec, frame: pd.DataFrame) -> list[str]:
+    """Problems that only the data reveals: a missing or constant target, classes too small to split."""
+    problems: list[str] = []
+    if spec.target not in frame.columns:
+        return [f"The target '{spec.target}' is not a column of dataset '{spec.dataset_id}'."]
+    missing = [f.name for f in spec.features if f.name not in frame.columns]
+    if missing:
+        problems.append(f"Features {missing} are not columns of dataset '{spec.dataset_id}'.")
+    target = frame[spec.target].dropna()
+    if len(target) < 10:
+        problems.append(f"The target '{spec.target}' has {len(target)} non-missing values; at least 10 are needed.")
+        return problems
+    if target.nunique() < 2:
+        problems.append(f"The target '{spec.target}' is constant ({target.iloc[0]!r}): there is nothing to learn.")
+        return problems
+    if spec.task is Task.BINARY and target.nunique() != 2:
+        problems.append(f"Task 'binary' needs exactly 2 classes, but '{spec.target}' has {target.nunique()}. "
+                        "Choose multiclass or regression.")
+    if spec.task is Task.REGRESSION and not pd.api.types.is_numeric_dtype(target):
+        problems.append(f"Task 'regression' needs a numeric target, but '{spec.target}' holds text. "
+                        "Choose a classification task.")
+    if spec.task.is_classification:
+        need = max(spec.validation.folds if spec.validation.kind == "kfold" else 2, 2) + 1
+        counts = target.value_counts()
+        small = counts[counts < need]
+        if len(small):
+            shown = ", ".join(f"{k!r} ({v} rows)" for k, v in small.head(5).items())
+            problems.append(f"Classes {shown} have fewer than {need} rows, too few to stratify a test split and "
+                            f"{spec.validation.kind} validation. Drop or merge rare classes, or use fewer folds.")
+    return problems
