@@ -240,6 +240,9 @@ def cmd_up(args: argparse.Namespace) -> int:
     if ensure_worker(studio):
         print(f"started a worker (log: {studio.settings.logs_path / 'worker.log'})", file=sys.stderr)
     app = Path(__file__).resolve().parent.parent / "app.py"
+    # Run from the app's folder so .streamlit/config.toml applies; STUDIO_HOME stays where it was resolved.
+    os.environ["STUDIO_HOME"] = str(studio.settings.root)
+    os.chdir(app.parent)
     os.execv(sys.executable, [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port)])
     return 0
 

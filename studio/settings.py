@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     datasets_dir: Path | None = None
     bentoml_home: Path | None = None
     exports_dir: Path | None = None
+    embedded_worker: bool = Field(default=True, description="The app starts a local worker if none is alive.")
     max_upload_mb: int = Field(default=200, ge=1)
     lease_seconds: float = Field(default=30.0, gt=0)
     heartbeat_seconds: float = Field(default=5.0, gt=0)

@@ -6,6 +6,7 @@ import optuna
 
 from studio.errors import TrackingError
 from studio.settings import Settings
+from studio.training.search import TrialOutcome
 
 
 def storage_for(settings: Settings, study_name: str) -> optuna.storages.BaseStorage | str:
@@ -27,3 +28,9 @@ def load_trials(settings: Settings, study_name: str) -> list[optuna.trial.Frozen
     except KeyError:
         raise TrackingError(f"No Optuna study '{study_name}' in the configured storage.") from None
     return study.get_trials(deepcopy=False)
+
+
+def trial_outcomes(settings: Settings, study_name: str) -> list[TrialOutcome]:
+    from studio.training.search import outcome_of
+
+    return [outcome_of(t) for t in load_trials(settings, study_name) if t.state.is_finished()]

@@ -150,6 +150,18 @@ class Tracker:
         raise ModelNotFound(f"'{ref}' is not a model reference. Use a model_uri (models:/name/1), a run id, "
                             "or name@alias.")
 
+    def run_id_of(self, model_uri: str) -> str:
+        """The training run behind a registered model version (models:/name/version or name@alias)."""
+        body = model_uri.removeprefix("models:/")
+        try:
+            if "@" in body:
+                name, alias = body.split("@", 1)
+                return str(self.client.get_model_version_by_alias(name, alias).run_id)
+            name, version = body.rsplit("/", 1)
+            return str(self.client.get_model_version(name, version).run_id)
+        except Exception as exc:  # MlflowException for unknown names, ValueError for malformed URIs
+            raise ModelNotFound(f"No registered model '{model_uri}' ({str(exc).splitlines()[0]}).") from None
+
     def load_model(self, ref: str) -> TrainedModel:
         from mlflow.models import Model
 

@@ -22,7 +22,7 @@ def spawn_worker(studio: Studio) -> subprocess.Popen[bytes]:
 
 def ensure_worker(studio: Studio) -> bool:
     """Start a worker if none has been seen recently; returns whether one was started."""
-    if studio.worker_alive():
+    if not studio.settings.embedded_worker or studio.worker_alive():
         return False
     spawn_worker(studio)
     return True

@@ -35,7 +35,7 @@ def draft_spec(
         raise SpecError(f"Columns to exclude {unknown} are not in '{record.id}'.")
     resolved = detect_task(frame[target]) if task == "auto" else task
     features = [f for f in feature_candidates(record, target) if f.name not in set(exclude)]
-    chosen = list(algorithms) if algorithms else list(ESTIMATORS)
+    chosen = list(ESTIMATORS) if algorithms is None else list(algorithms)
     data: dict[str, object] = {
         "dataset_id": record.id, "dataset_hash": record.content_hash, "target": target, "task": resolved,
         "features": [f.model_dump() for f in features], "algorithms": chosen,

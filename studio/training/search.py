@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -65,7 +66,9 @@ def validation_score(spec: TrainSpec, pipeline: Pipeline, X: pd.DataFrame, y: np
 
 def open_study(spec: TrainSpec, *, storage: optuna.storages.BaseStorage | str, study_name: str) -> optuna.Study:
     """Create the job's study (or load it, to resume), seeded, with each algorithm's default queued first."""
-    sampler = optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, group=True)
+    with warnings.catch_warnings():  # multivariate/group TPE are "experimental" in name only; chosen on purpose
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, group=True)
     study = optuna.create_study(storage=storage, study_name=study_name, sampler=sampler,
                                 direction=METRICS[spec.metric].direction, load_if_exists=True)
     if not study.trials:

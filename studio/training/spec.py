@@ -139,6 +139,8 @@ def describe_errors(exc: ValidationError, owner: str) -> list[str]:
             lines.append(f"{subject} is required.")
         elif err["type"] == "extra_forbidden":
             lines.append(f"{subject} is not a known parameter; remove it.")
+        elif err["type"] == "too_short":
+            lines.append(f"{subject} must have at least {err['ctx']['min_length']} item(s). Got none instead.")
         elif not loc:
             lines.append(f"{subject}: {message}.")
         else:

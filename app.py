@@ -1,0 +1,21 @@
+"""The studio's web app: page config and navigation only; every page lives in pages/."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from studio.ui.common import ensure_local_worker
+
+LOGO = str(Path(__file__).parent / "assets" / "logo.png")
+st.set_page_config(page_title="ML Studio", page_icon=LOGO, layout="wide")
+ensure_local_worker()
+st.logo(LOGO)
+page = st.navigation([
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/data.py", title="Data", icon=":material/table:"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/jobs.py", title="Jobs", icon=":material/pending_actions:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/leaderboard:"),
+    st.Page("pages/deploy.py", title="Deploy", icon=":material/rocket_launch:"),
+])
+page.run()

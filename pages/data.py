@@ -1,0 +1,60 @@
+"""Data: upload a file, profile it, save it as a versioned snapshot; list and delete datasets."""
+
+import streamlit as st
+
+from studio.data import ENCODINGS
+from studio.errors import StudioError
+from studio.ui.common import ago, get_studio, show_error
+from studio.ui.data import load_dataset, parse_upload, profile_of
+from studio.ui.profile_view import show_profile
+
+studio = get_studio()
+st.title("Data")
+upload_tab, datasets_tab = st.tabs(["Upload", "Datasets"])
+
+with upload_tab:
+    left, right = st.columns([3, 1])
+    uploaded = left.file_uploader("CSV, Parquet or Excel file", type=["csv", "tsv", "txt", "parquet", "xlsx"],
+                                  help=f"Up to {studio.settings.max_upload_mb} MB. The first row must hold the "
+                                       "column names.")
+    encoding = right.selectbox("Text encoding (CSV)", ENCODINGS, help="Change it if the file is not UTF-8.")
+    if uploaded is None:
+        st.info("Upload a file to see a preview and a profile, then save it as a dataset.")
+    else:
+        try:
+            frame = parse_upload(uploaded.getvalue(), uploaded.name, encoding)
+        except StudioError as exc:
+            show_error(exc)
+        else:
+            show_profile(profile_of(frame, f"{uploaded.file_id}-{encoding}"), frame)
+            with st.form("save-dataset"):
+                stem = uploaded.name.rsplit(".", 1)[0]
+                name = st.text_input("Dataset name", value=stem, help="Saving the same name again makes a new version.")
+                if st.form_submit_button("Save dataset", type="primary"):
+                    try:
+                        record = studio.catalog.save(frame, name, source=f"upload:{uploaded.name}")
+                    except StudioError as exc:
+                        show_error(exc)
+                    else:
+                        st.success(f"Saved **{record.id}** ({record.n_rows:,} rows, hash {record.content_hash[:12]}).")
+                        st.page_link("pages/train.py", label="Train a model on it", icon=":material/arrow_forward:")
+
+with datasets_tab:
+    records = studio.catalog.list()
+    if not records:
+        st.info("No datasets yet. Upload a file in the Upload tab and save it.")
+    else:
+        st.dataframe([{"id": r.id, "name": r.name, "version": r.version, "rows": r.n_rows, "columns": r.n_cols,
+                       "hash": r.content_hash[:12], "source": r.source, "saved": ago(r.created_at)} for r in records],
+                     width="stretch", hide_index=True)
+        chosen = st.selectbox("Dataset", [r.id for r in records])
+        record = studio.catalog.get(chosen)
+        frame = load_dataset(record.id)
+        with st.expander("Profile", expanded=True):
+            show_profile(profile_of(frame, record.content_hash), frame)
+        with st.popover("Delete this dataset", icon=":material/delete:"):
+            st.write(f"Delete **{record.id}**? Its snapshot file is removed; runs trained on it keep their models.")
+            if st.button("Yes, delete", type="primary", key="confirm-delete"):
+                studio.catalog.delete(record.id)
+                load_dataset.clear()
+                st.rerun()

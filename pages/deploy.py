@@ -1,0 +1,97 @@
+"""Deploy: export a model as a BentoML service, start it locally, try it over HTTP, download the bento."""
+
+import json
+from pathlib import Path
+
+import streamlit as st
+
+from studio.errors import StudioError
+from studio.export import (ExportRequest, call_predict, curl_line, is_ready, list_exports, list_services,
+                           start_service, stop_service)
+from studio.export.samples import sample_rows
+from studio.jobs.handlers import EXPORT
+from studio.ui.common import ago, get_studio, show_error
+
+studio = get_studio()
+st.title("Deploy")
+models = [r for r in studio.tracker.training_runs() if r.model_uri]
+if not models:
+    st.info("No trained model yet. When a training job succeeds its model appears here, ready to export.")
+    st.page_link("pages/train.py", label="Train a model", icon=":material/arrow_forward:")
+    st.stop()
+
+st.subheader("Export a model as a BentoML service")
+left, right = st.columns([3, 1])
+uri = left.selectbox("Model", [r.model_uri for r in models],
+                     format_func=lambda u: next(f"{u} · {r.name} · {r.metric} {r.best_score:.4g}"
+                                                for r in models if r.model_uri == u))
+right.write("")
+if right.button("Export as bento", type="primary", icon=":material/deployed_code:"):
+    job = studio.jobs.submit(EXPORT, f"export {uri}", ExportRequest(model_uri=uri))
+    st.success(f"Export job **{job.id}** queued: it imports the model, generates `service.py` and runs "
+               "`bentoml build` (about 10-20 s).")
+pending = [j for j in studio.jobs.list(limit=20, kind=EXPORT) if not j.status.is_final]
+
+
+@st.fragment(run_every=2 if pending else None)
+def export_progress() -> None:
+    still = [j for j in studio.jobs.list(limit=20, kind=EXPORT) if not j.status.is_final]
+    for job in still:
+        st.info(f"Building {job.payload['model_uri']} ({job.status.value})…", icon=":material/hourglass_top:")
+    if len(still) != len(pending):
+        st.rerun()
+
+
+export_progress()
+exports = list_exports(studio)
+if not exports:
+    st.info("No exported services yet: pick a model above and export it.")
+    st.stop()
+
+st.subheader("Exported services")
+services = {s.bento_tag: s for s in list_services(studio)}
+st.dataframe([{"bento": e.bento_tag, "model": e.model_uri, "built": ago(e.created_at),
+               "running at": services[e.bento_tag].url if e.bento_tag in services else "-"} for e in exports],
+             width="stretch", hide_index=True)
+tag = st.selectbox("Service", [e.bento_tag for e in exports])
+export = next(e for e in exports if e.bento_tag == tag)
+service = services.get(tag)
+left, mid, right = st.columns(3)
+if service is None:
+    if left.button("Start service", icon=":material/play_arrow:"):
+        start_service(studio, tag)
+        st.rerun()
+else:
+    if left.button("Stop service", icon=":material/stop:"):
+        stop_service(studio, tag)
+        st.rerun()
+archive = Path(export.archive_path)
+if archive.is_file():
+    mid.download_button("Download bento", archive.read_bytes(), file_name=archive.name, icon=":material/download:")
+with right.popover("Generated service.py"):
+    st.code(Path(export.service_path).read_text(), language="python")
+
+if service is not None:
+    @st.fragment(run_every=None if is_ready(service) else 1)
+    def try_it() -> None:
+        if not is_ready(service):
+            st.info(f"Starting `bentoml serve` on {service.url}…", icon=":material/hourglass_top:")
+            return
+        st.success(f"Serving at {service.url} · [OpenAPI docs]({service.url}/docs) · health: `/readyz`, `/livez`")
+        rows = sample_rows(studio, export.model_uri)
+        text = st.text_area("Try it: one row as JSON (edit any value)", json.dumps(rows[0], indent=2), height=220)
+        if st.button("Send request", type="primary"):
+            try:
+                row = json.loads(text)
+                response = call_predict(service.url, [row])
+            except json.JSONDecodeError as exc:
+                st.error(f"That is not valid JSON: {exc}")
+            except StudioError as exc:
+                show_error(exc)
+            else:
+                (st.success if response.status_code == 200 else st.warning)(f"HTTP {response.status_code}")
+                st.json(response.body)
+        st.markdown("**From a terminal**")
+        st.code(curl_line(service.url, rows[0]), language="bash")
+
+    try_it()

@@ -1,0 +1,32 @@
+"""Home: what the studio holds, and the next step for a new user."""
+
+import streamlit as st
+
+from studio.ui.common import get_studio
+
+studio = get_studio()
+st.title("ML Studio")
+st.caption("Bring data in, train Optuna-tuned models in the background, compare runs, export a BentoML service.")
+
+datasets, jobs = studio.catalog.list(), studio.jobs.list(limit=500)
+running = sum(j.status.value in ("queued", "running") for j in jobs)
+a, b, c, d = st.columns(4)
+a.metric("Datasets", len(datasets))
+b.metric("Jobs", len(jobs))
+c.metric("Running or queued", running)
+d.metric("Worker", "alive" if studio.worker_alive() else "starting…")
+
+st.subheader("Get started")
+steps = [
+    ("pages/data.py", "1. Upload data", "CSV, Parquet or Excel; see its profile; save it as a versioned dataset.",
+     bool(datasets)),
+    ("pages/train.py", "2. Train", "Pick a target and algorithms; the search runs as a background job.", bool(jobs)),
+    ("pages/jobs.py", "3. Watch the job", "Live trials, best score and log; cancel any time.", bool(jobs)),
+    ("pages/runs.py", "4. Compare runs", "Leaderboard, side-by-side params and the optimization history.", False),
+    ("pages/deploy.py", "5. Export and serve", "One click builds a BentoML service; try it over HTTP.", False),
+]
+for page, label, help_text, done in steps:
+    left, right = st.columns([1, 3])
+    left.page_link(page, label=label, icon=":material/check_circle:" if done else ":material/arrow_forward:")
+    right.caption(help_text)
+st.caption(f"State lives in `{studio.settings.root}` (set STUDIO_HOME to move it).")

@@ -1,0 +1,50 @@
+"""Jobs: every job with its state and progress, refreshing itself while any runs; one job in detail."""
+
+import streamlit as st
+
+from studio.jobs import JobRecord, JobStatus
+from studio.ui.common import ago, duration, get_studio, score
+from studio.ui.job_view import show_job
+
+studio = get_studio()
+st.title("Jobs")
+
+
+def _row(job: JobRecord) -> dict[str, object]:
+    progress, result = job.progress, job.result or {}
+    budget = progress.get("trials_budget")
+    trials = progress.get("trials_done", result.get("n_trials"))
+    return {"id": job.id, "name": job.name, "kind": job.kind, "status": job.status.value,
+            "trials": "-" if trials is None else f"{trials}" + (f" / {budget}" if budget else ""),
+            "best score": score(result.get("best_score", progress.get("best_score"))),
+            "elapsed": duration(job.elapsed_s), "created": ago(job.created_at)}
+
+
+active = any(not j.status.is_final for j in studio.jobs.list(limit=50))
+
+
+@st.fragment(run_every=2 if active else None)
+def job_list() -> None:
+    jobs = studio.jobs.list(limit=200)
+    if not jobs:
+        st.info("No jobs yet. Start one on the Train page.")
+        st.page_link("pages/train.py", label="Train a model", icon=":material/arrow_forward:")
+        return
+    if not studio.worker_alive():
+        st.warning("No worker is alive right now; one starts automatically with the app (or run `studio worker`).")
+    running = sum(j.status in (JobStatus.QUEUED, JobStatus.RUNNING) for j in jobs)
+    st.caption(f"{len(jobs)} jobs, {running} queued or running" + (" · refreshing every 2 s" if running else ""))
+    st.dataframe([_row(j) for j in jobs], width="stretch", hide_index=True,
+                 column_config={"status": st.column_config.TextColumn(width="small")})
+    if running and not active:
+        st.rerun()  # a job started since the page loaded: turn auto-refresh on
+
+
+job_list()
+jobs = studio.jobs.list(limit=200)
+if jobs:
+    default = st.query_params.get("job")
+    ids = [j.id for j in jobs]
+    chosen = st.selectbox("Job details", ids, index=ids.index(default) if default in ids else 0,
+                          format_func=lambda i: next(f"{j.id} · {j.name} · {j.status.value}" for j in jobs if j.id == i))
+    show_job(studio, chosen)

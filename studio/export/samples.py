@@ -1,0 +1,17 @@
+"""Example input rows for a model, taken from the dataset it was trained on (for "try it" and docs)."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from studio.context import Studio
+
+
+def sample_rows(studio: Studio, model_uri: str, *, n: int = 1) -> list[dict[str, Any]]:
+    """The first `n` rows of the model's training dataset, features only, as JSON-ready dicts (NaN -> null)."""
+    spec = studio.tracker.spec_of(studio.tracker.run_id_of(model_uri))
+    frame = studio.catalog.load(spec.dataset_id)[[f.name for f in spec.features]].head(n)
+    rows: list[dict[str, Any]] = json.loads(frame.to_json(orient="records", double_precision=15))
+    return rows

@@ -1,0 +1,25 @@
+"""Cached data helpers for the pages: parsing uploads and profiling snapshots, keyed on content."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from studio.data import Profile, profile_frame, read_table
+from studio.ui.common import get_studio
+
+
+@st.cache_data(max_entries=4, show_spinner="Reading the file…")
+def parse_upload(raw: bytes, filename: str, encoding: str) -> pd.DataFrame:
+    return read_table(raw, filename, encoding=encoding, max_bytes=get_studio().settings.max_upload_mb * 2**20)
+
+
+@st.cache_data(max_entries=8, show_spinner="Profiling…")
+def profile_of(_frame: pd.DataFrame, key: str) -> Profile:
+    """Profiles are cached on `key` (a content hash), never on hashing the frame itself."""
+    return profile_frame(_frame)
+
+
+@st.cache_data(max_entries=8, show_spinner="Loading the dataset…")
+def load_dataset(dataset_id: str) -> pd.DataFrame:
+    return get_studio().catalog.load(dataset_id)

@@ -1,0 +1,68 @@
+"""A whole training run against real MLflow and Optuna storage under tmp_path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from studio.context import Studio
+from studio.errors import DataError
+from studio.studies import storage_for, trial_outcomes
+from studio.training.draft import draft_spec
+from studio.training.run import Progress, train
+
+
+class ListReporter:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.updates: list[Progress] = []
+
+    def log(self, line: str) -> None:
+        self.lines.append(line)
+
+    def progress(self, progress: Progress) -> None:  # type: ignore[override]
+        self.updates.append(progress)
+
+    def should_stop(self) -> bool:
+        return False
+
+
+def test_train_logs_a_parent_run_trials_spec_and_a_registered_model(studio: Studio, churn: pd.DataFrame) -> None:
+    record = studio.catalog.save(churn, "churn", source="test")
+    spec = draft_spec(record, churn, target="churned", algorithms=["linear", "lightgbm"], max_trials=4,
+                      budget_seconds=None, validation={"kind": "kfold", "folds": 3})
+    reporter = ListReporter()
+    result = train(spec, catalog=studio.catalog, tracker=studio.tracker, storage=storage_for(studio.settings, "job-j1"),
+                   job_id="j1", n_jobs=1, reporter=reporter)
+    assert result.n_trials == 4 and result.model_uri == "models:/churn/1" and result.metric == "roc_auc"
+    assert 0.6 < result.best_score <= 1 and 0.5 < result.test_score <= 1
+    assert [u.trials_done for u in reporter.updates if u.phase == "searching"][-1] == 4
+    client = studio.tracker.client
+    run = client.get_run(result.run_id)
+    assert run.data.metrics["best_roc_auc"] == pytest.approx(result.best_score)
+    assert run.data.params["dataset_hash"] == record.content_hash
+    children = client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{result.run_id}'")
+    assert len(children) == 4 and all("roc_auc" in c.data.metrics for c in children)
+    spec_path = client.download_artifacts(result.run_id, "spec.json", str(studio.settings.root))
+    assert json.loads(Path(spec_path).read_text())["dataset_id"] == record.id
+    assert studio.tracker.spec_of(result.run_id) == spec
+    model = studio.tracker.load_model(result.model_uri)
+    assert studio.tracker.load_model(result.run_id).info == model.info
+    out = model.predict_frame(churn.drop(columns="churned"))
+    assert set(out.columns) == {"prediction", "proba_no", "proba_yes"}
+    assert set(out["prediction"]) <= {"yes", "no"} and (out["prediction"] == churn["churned"]).mean() > 0.7
+    assert len(trial_outcomes(studio.settings, result.study_name)) == 4
+    board = studio.tracker.training_runs()
+    assert [r.run_id for r in board] == [result.run_id] and board[0].test_score == pytest.approx(result.test_score)
+
+
+def test_a_changed_snapshot_is_refused(studio: Studio, churn: pd.DataFrame) -> None:
+    record = studio.catalog.save(churn, "churn", source="test")
+    spec = draft_spec(record, churn, target="churned", max_trials=1, budget_seconds=None)
+    spec = spec.model_copy(update={"dataset_hash": "0" * 64})
+    with pytest.raises(DataError, match="hash mismatch"):
+        train(spec, catalog=studio.catalog, tracker=studio.tracker, storage=storage_for(studio.settings, "x"),
+              job_id="j2", n_jobs=1, reporter=ListReporter())

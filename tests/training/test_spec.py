@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from studio.context import Studio
+from studio.errors import SpecError
+from studio.training import Task, TrainSpec, detect_task
+from studio.training.draft import draft_spec
+
+
+def _spec_data(**overrides: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "dataset_id": "d-v1", "dataset_hash": "h", "target": "y", "task": "binary",
+        "features": [{"name": "x", "kind": "numeric"}], "algorithms": ["xgboost"], "metric": "roc_auc",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_spec_is_frozen_and_round_trips_through_json() -> None:
+    spec = TrainSpec.parse(_spec_data())
+    assert TrainSpec.parse(spec.model_dump_json()) == spec
+    with pytest.raises(Exception):  # noqa: B017 - pydantic raises ValidationError on assignment to frozen
+        spec.target = "z"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"budget": {"seconds": 0}}, "The 'budget.seconds' parameter of TrainSpec must be an int in [1, 604800]. "
+                                 "Got 0 instead."),
+    ({"budget": {"seconds": None, "max_trials": 0}}, "'budget.max_trials' parameter of TrainSpec must be an int"),
+    ({"budget": {"seconds": None, "max_trials": None}}, "needs a time limit"),
+    ({"algorithms": []}, "The 'algorithms' parameter of TrainSpec must have at least 1 item(s)."),
+    ({"algorithms": ["svm"]}, "algorithms ['svm'] are unknown"),
+    ({"metric": "rmse"}, "metric 'rmse' does not fit the binary task"),
+    ({"compute": "huge"}, "compute 'huge' is unknown"),
+    ({"features": [{"name": "y", "kind": "numeric"}]}, "cannot also be a feature"),
+    ({"features": [{"name": "t", "kind": "text"}]}, "are not numeric, categorical or boolean"),
+    ({"validation": {"kind": "kfold", "folds": 1}}, "'validation.folds' parameter of TrainSpec must be an int in "
+                                                    "[2, 20]. Got 1 instead."),
+    ({"surprise": 1}, "The 'surprise' parameter of TrainSpec is not a known parameter"),
+])
+def test_invalid_specs_explain_themselves(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises(SpecError) as info:
+        TrainSpec.parse(_spec_data(**overrides))
+    assert message in str(info.value)
+
+
+def test_task_detection() -> None:
+    assert detect_task(pd.Series(["yes", "no", "yes"])) is Task.BINARY
+    assert detect_task(pd.Series([0, 1, 2, 1])) is Task.MULTICLASS
+    assert detect_task(pd.Series(["a", "b", "c"])) is Task.MULTICLASS
+    assert detect_task(pd.Series([0.5, 1.7, 3.2, 9.9] * 10)) is Task.REGRESSION
+
+
+def test_draft_spec_detects_task_and_picks_defaults(studio: Studio, churn: pd.DataFrame) -> None:
+    record = studio.catalog.save(churn, "churn", source="test")
+    spec = draft_spec(record, churn, target="churned", exclude=["auto_pay"])
+    assert spec.task is Task.BINARY and spec.metric == "roc_auc"
+    assert [f.name for f in spec.features] == ["tenure", "monthly charges", "plan"]
+    assert spec.dataset_hash == record.content_hash and spec.run_name == "churn"
+    assert len(spec.algorithms) == 5
+
+
+@pytest.mark.parametrize(("frame_change", "kwargs", "message"), [
+    (lambda f: f.assign(churned="yes"), {}, "is constant"),
+    (lambda f: f, {"target": "nope"}, "not a column"),
+    (lambda f: f.assign(churned=["rare"] * 3 + ["common"] * (len(f) - 3)), {}, "'rare' (3 rows)"),
+    (lambda f: f, {"task": "regression"}, "needs a numeric target"),
+    (lambda f: f, {"algorithms": []}, "must have at least 1 item"),
+    (lambda f: f, {"budget_seconds": 0}, "must be an int in [1,"),
+])
+def test_draft_spec_refuses_what_cannot_train(studio: Studio, churn: pd.DataFrame, frame_change, kwargs,
+                                              message: str) -> None:
+    frame = frame_change(churn)
+    record = studio.catalog.save(frame, "churn", source="test")
+    with pytest.raises(SpecError) as info:
+        draft_spec(record, frame, **{"target": "churned", **kwargs})
+    assert message in str(info.value)
