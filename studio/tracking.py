@@ -4,6 +4,7 @@ a child run per trial, the fitted pipeline logged with skops and registered."""
 from __future__ import annotations
 
 
+import logging
 import re
 import tempfile
 import time
@@ -55,6 +56,8 @@ class Tracker:
 
         self.settings = settings
         self._mlflow = mlflow
+        for noisy in ("mlflow", "alembic"):  # migrations and registrations would drown the CLI's one-line output
+            logging.getLogger(noisy).setLevel(logging.WARNING)
         mlflow.set_tracking_uri(settings.tracking_uri)
         mlflow.set_registry_uri(settings.tracking_uri)
         self.client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)

@@ -1,0 +1,69 @@
+"""The worker runs real jobs: training to success, failures recorded, cancel keeping the best model."""
+
+from __future__ import annotations
+
+import threading
+
+import pandas as pd
+
+from studio.context import Studio
+from studio.jobs import JobStatus
+from studio.jobs.handlers import TRAIN
+from studio.jobs.worker import Worker
+from studio.training.draft import draft_spec
+
+
+def _submit(studio: Studio, churn: pd.DataFrame, **kwargs: object) -> str:
+    record = studio.catalog.save(churn, "churn", source="test")
+    spec = draft_spec(record, churn, target="churned", validation={"kind": "holdout"}, **kwargs)  # type: ignore[arg-type]
+    return studio.jobs.submit(TRAIN, spec.run_name, spec).id
+
+
+def _run_until_done(studio: Studio, job_id: str) -> None:
+    Worker(studio, worker_id="test-worker").run(until=lambda: studio.jobs.get(job_id).status.is_final)
+
+
+def test_worker_runs_a_training_job_to_success(studio: Studio, churn: pd.DataFrame) -> None:
+    job_id = _submit(studio, churn, algorithms=["linear", "random_forest"], max_trials=3, budget_seconds=None)
+    _run_until_done(studio, job_id)
+    job = studio.jobs.get(job_id)
+    assert job.status is JobStatus.SUCCEEDED, job.error
+    assert job.result and job.result["model_uri"] == "models:/churn/1" and job.result["n_trials"] == 3
+    assert job.progress["trials_done"] == 3 and job.started_at and job.ended_at
+    lines = studio.jobs.logs(job_id)
+    assert any("Trial 0 linear" in line for line in lines) and any("Done: best roc_auc" in line for line in lines)
+    assert not studio.worker_alive()  # the worker deregisters when it stops
+
+
+def test_a_failing_job_is_recorded_and_the_worker_goes_on(studio: Studio, churn: pd.DataFrame) -> None:
+    bad = studio.jobs.submit(TRAIN, "broken", _broken_spec(studio, churn)).id
+    good = _submit(studio, churn, algorithms=["linear"], max_trials=1, budget_seconds=None)
+    _run_until_done(studio, good)
+    failed = studio.jobs.get(bad)
+    assert failed.status is JobStatus.FAILED and "hash mismatch" in (failed.error or "")
+    assert studio.jobs.get(good).status is JobStatus.SUCCEEDED
+
+
+def _broken_spec(studio: Studio, churn: pd.DataFrame):
+    record = studio.catalog.save(churn, "other", source="test")
+    spec = draft_spec(record, churn, target="churned", max_trials=1, budget_seconds=None)
+    return spec.model_copy(update={"dataset_hash": "f" * 64})
+
+
+def test_cancel_stops_the_search_and_keeps_the_best_model(studio: Studio, churn: pd.DataFrame) -> None:
+    job_id = _submit(studio, churn, algorithms=["linear"], max_trials=10_000, budget_seconds=600)
+    worker = Worker(studio, worker_id="test-worker")
+
+    def cancel_after_three_trials() -> None:
+        while studio.jobs.get(job_id).progress.get("trials_done", 0) < 3:
+            threading.Event().wait(0.1)
+        studio.jobs.request_cancel(job_id)
+
+    canceller = threading.Thread(target=cancel_after_three_trials)
+    canceller.start()
+    worker.run(until=lambda: studio.jobs.get(job_id).status.is_final)
+    canceller.join()
+    job = studio.jobs.get(job_id)
+    assert job.status is JobStatus.CANCELLED
+    assert job.result and job.result["n_trials"] >= 3 and job.result["model_uri"] == "models:/churn/1"
+    assert studio.tracker.load_model(job.result["model_uri"]).predict_frame(churn.head(3)).shape[0] == 3

@@ -1,0 +1,68 @@
+"""The CLI contract: exit codes, one-line errors, the JSON shape of train/jobs show."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from studio.cli import main
+from studio.context import Studio
+from studio.jobs.handlers import TRAIN
+from studio.training.draft import draft_spec
+
+JOB_KEYS = {"job_id", "status", "run_id", "model_uri", "metric", "best_score", "n_trials", "duration_s", "error",
+            "started_at", "ended_at"}
+
+
+def _last_json(text: str) -> dict:
+    return json.loads(text.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["train", "nope.csv", "--target", "y"], "neither a readable file nor a saved dataset id"),
+    (["train", "{csv}", "--target", "missing"], "The target 'missing' is not a column"),
+    (["train", "{csv}", "--target", "churned", "--budget-seconds", "0"], "must be an int in [1, 604800]"),
+    (["train", "{csv}", "--target", "churned", "--algorithms", "svm"], "algorithms ['svm'] are unknown"),
+    (["train", "{csv}", "--target", "churned", "--metric", "rmse"], "metric 'rmse' does not fit the binary task"),
+    (["predict", "models:/none/1", "--data", "{csv}", "--out", "x.csv"], "Cannot load model"),
+    (["jobs", "show", "abc"], "No job 'abc'"),
+])
+def test_bad_input_exits_2_with_one_line(argv: list[str], message: str, churn_csv: Path, capsys) -> None:
+    code = main([a.replace("{csv}", str(churn_csv)) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and err.startswith("error: ") and "Traceback" not in err
+
+
+def test_train_without_wait_queues_and_prints_the_id(churn_csv: Path, capsys) -> None:
+    assert main(["train", str(churn_csv), "--target", "churned", "--json"]) == 0
+    queued = _last_json(capsys.readouterr().out)
+    assert queued["status"] == "queued"
+    assert main(["jobs", "show", queued["job_id"], "--json"]) == 0
+    shown = _last_json(capsys.readouterr().out)
+    assert JOB_KEYS <= shown.keys() and shown["status"] == "queued" and shown["model_uri"] is None
+
+
+def test_train_wait_json_contract(churn_csv: Path, capsys) -> None:
+    code = main(["train", str(churn_csv), "--target", "churned", "--algorithms", "linear", "--max-trials", "2",
+                 "--validation", "holdout", "--wait", "--json"])
+    out = _last_json(capsys.readouterr().out)
+    assert code == 0 and out["status"] == "succeeded"
+    assert JOB_KEYS <= out.keys() and out["n_trials"] == 2 and out["model_uri"] == "models:/churn/1"
+    assert main(["jobs", "list"]) == 0 and out["job_id"] in capsys.readouterr().out
+
+
+def test_cancel_a_queued_job(studio: Studio, churn, capsys) -> None:
+    record = studio.catalog.save(churn, "churn", source="test")
+    job = studio.jobs.submit(TRAIN, "x", draft_spec(record, churn, target="churned"))
+    assert main(["jobs", "cancel", job.id]) == 0
+    assert "cancelled" in capsys.readouterr().out
+
+
+def test_python_dash_m_studio_runs_the_cli() -> None:
+    proc = subprocess.run([sys.executable, "-m", "studio", "jobs", "show", "zzz"], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stderr.strip() == "error: No job 'zzz'. Run `studio jobs list` to see jobs."

@@ -1,0 +1,103 @@
+"""The whole path on real parts: CLI train --wait -> MLflow -> predict -> export bento -> serve -> HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_wine
+
+from studio.context import Studio
+from studio.export import call_predict, start_service, stop_service, wait_ready
+from studio.export.samples import sample_rows
+from tests.conftest import make_settings
+
+pytestmark = pytest.mark.slow
+
+
+def _studio_cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, STUDIO_HOME=str(home), STUDIO_EMBEDDED_WORKER="false")
+    return subprocess.run([sys.executable, "-m", "studio", *args], capture_output=True, text=True, env=env,
+                          timeout=600)
+
+
+@pytest.fixture
+def wine_csv(tmp_path: Path) -> Path:
+    """scikit-learn's bundled wine data (3 classes) with a categorical column and missing values added."""
+    frame = load_wine(as_frame=True).frame
+    frame["region"] = np.where(frame["alcohol"] > 13, "north", "south")
+    frame.loc[::9, "region"] = None
+    frame.loc[::7, "magnesium"] = np.nan
+    frame["target"] = frame["target"].map({0: "barolo", 1: "grignolino", 2: "barbera"})
+    path = tmp_path / "wine.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_train_predict_export_serve(tmp_path: Path, wine_csv: Path) -> None:
+    home = tmp_path / "home"
+    proc = _studio_cli("train", str(wine_csv), "--target", "target", "--algorithms", "linear,lightgbm",
+                       "--max-trials", "4", "--compute", "small", "--wait", "--json", home=home)
+    assert proc.returncode == 0, proc.stderr
+    job = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert job["status"] == "succeeded" and job["n_trials"] == 4 and job["metric"] == "log_loss"
+    assert job["model_uri"] == "models:/wine/1" and job["duration_s"] > 0
+
+    studio = Studio(make_settings(home))
+    run = studio.tracker.client.get_run(job["run_id"])
+    assert run.data.metrics["best_log_loss"] == pytest.approx(job["best_score"])
+    assert "test_log_loss" in run.data.metrics
+    assert studio.tracker.spec_of(job["run_id"]).target == "target"
+
+    out = tmp_path / "pred.csv"
+    proc = _studio_cli("predict", job["model_uri"], "--data", str(wine_csv), "--out", str(out), home=home)
+    assert proc.returncode == 0, proc.stderr
+    predictions = pd.read_csv(out)
+    data = pd.read_csv(wine_csv)
+    assert len(predictions) == len(data)
+    assert list(predictions.columns) == ["prediction", "proba_barbera", "proba_barolo", "proba_grignolino"]
+    assert (predictions["prediction"] == data["target"]).mean() > 0.9
+
+    proc = _studio_cli("export", job["model_uri"], "--format", "bento", "--json", home=home)
+    assert proc.returncode == 0, proc.stderr
+    export = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert Path(export["archive_path"]).is_file() and export["bento_tag"].startswith("wine-v1:")
+
+    service = start_service(studio, export["bento_tag"])
+    try:
+        wait_ready(service, timeout=120)
+        rows = json.loads(data.drop(columns="target").head(20).to_json(orient="records", double_precision=15))
+        assert any(r["region"] is None for r in rows) and any(r["magnesium"] is None for r in rows)
+        response = call_predict(service.url, rows)
+        assert response.status_code == 200
+        served = pd.DataFrame([r["probabilities"] for r in response.body])
+        expected = predictions.head(20)
+        np.testing.assert_allclose(served[["barbera", "barolo", "grignolino"]].to_numpy(),
+                                   expected[["proba_barbera", "proba_barolo", "proba_grignolino"]].to_numpy(),
+                                   rtol=1e-6, atol=1e-9)
+        assert [r["prediction"] for r in response.body] == expected["prediction"].tolist()
+        assert response.body[0]["model_version"] == "models:/wine/1"
+
+        import bentoml
+
+        with bentoml.SyncHTTPClient(service.url) as client:
+            via_client = client.predict(rows=rows[:3])
+        assert [r["prediction"] for r in via_client] == expected["prediction"].head(3).tolist()
+
+        assert sample_rows(studio, export["model_uri"])[0].keys() == rows[0].keys()
+        bad = call_predict(service.url, [{**rows[0], "alcohol": "strong"}])
+        assert bad.status_code == 400 and "alcohol" in json.dumps(bad.body)
+        missing = call_predict(service.url, [{k: v for k, v in rows[0].items() if k != "hue"}])
+        assert missing.status_code == 400 and "hue" in json.dumps(missing.body)
+        assert httpx.post(f"{service.url}/predict", content=b"not json",
+                          headers={"content-type": "application/json"}).status_code == 400
+        assert httpx.get(f"{service.url}/livez").status_code == 200
+    finally:
+        stop_service(studio, export["bento_tag"])

@@ -1,0 +1,91 @@
+"""Every page renders without exception, empty and seeded; the upload -> save -> train flow works headless."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from studio.context import Studio
+from studio.jobs import JobStatus
+from studio.jobs.worker import Worker
+from studio.training.draft import draft_spec
+from studio.jobs.handlers import TRAIN
+from tests.conftest import REPO, make_settings
+
+PAGES = ["home", "data", "train", "jobs", "runs", "deploy"]
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> AppTest:
+    st.cache_resource.clear()  # the cached Studio belongs to another test's home
+    st.cache_data.clear()
+    return AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+
+
+def _open(app: AppTest, page: str) -> AppTest:
+    app.run()
+    app.switch_page(f"pages/{page}.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_an_empty_studio(app: AppTest, page: str) -> None:
+    at = _open(app, page)
+    assert not at.error
+    assert at.title[0].value in {"ML Studio", "Data", "Train", "Jobs", "Runs", "Deploy"}
+
+
+def test_upload_profile_save_then_submit_training(app: AppTest, tmp_path: Path, churn: pd.DataFrame) -> None:
+    at = _open(app, "data")
+    at.file_uploader[0].set_value(("churn.csv", churn.to_csv(index=False).encode(), "text/csv")).run()
+    assert not at.exception and not at.error
+    assert [m.value for m in at.metric][:2] == [f"{len(churn):,}", "5"]
+    at.text_input[0].set_value("churn")
+    at.button[0].click().run()
+    assert "Saved **churn-v1**" in at.success[0].value
+
+    at.switch_page("pages/train.py").run()
+    target = next(s for s in at.selectbox if s.label.startswith("Target"))
+    target.set_value("churned").run()
+    assert "detected: binary" in next(s for s in at.selectbox if s.label == "Task").format_func("auto")
+    algorithms = next(m for m in at.multiselect if m.label == "Algorithms")
+    algorithms.set_value([]).run()
+    assert "must have at least 1 item" in at.error[0].value
+    assert next(b for b in at.button if b.label == "Start training").disabled
+    algorithms.set_value(["linear"]).run()
+    next(n for n in at.number_input if n.label.startswith("Max trials")).set_value(2).run()
+    assert not at.error
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert "queued" in at.success[0].value
+    studio = Studio(make_settings(tmp_path / "home"))
+    (job,) = studio.jobs.list()
+    assert job.status is JobStatus.QUEUED and job.payload["target"] == "churned" and job.payload["algorithms"] == ["linear"]
+
+
+def test_bad_upload_shows_the_reason_and_saves_nothing(app: AppTest, tmp_path: Path) -> None:
+    at = _open(app, "data")
+    at.file_uploader[0].set_value(("one.csv", b"only\n1\n2\n", "text/csv")).run()
+    assert "only one column" in at.error[0].value
+    assert Studio(make_settings(tmp_path / "home")).catalog.list() == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_with_a_trained_model(app: AppTest, tmp_path: Path, churn: pd.DataFrame,
+                                                 page: str) -> None:
+    studio = Studio(make_settings(tmp_path / "home"))
+    record = studio.catalog.save(churn, "churn", source="test")
+    spec = draft_spec(record, churn, target="churned", algorithms=["linear"], max_trials=2, budget_seconds=None)
+    job = studio.jobs.submit(TRAIN, spec.run_name, spec)
+    Worker(studio).run(until=lambda: studio.jobs.get(job.id).status.is_final)
+    at = _open(app, page)
+    assert not at.error, [e.value for e in at.error]
+    if page == "runs":
+        assert "churn" in at.dataframe[0].value["run"].iloc[0]
+    if page == "jobs":
+        assert any("models:/churn/1" in s.value for s in at.success)
