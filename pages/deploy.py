@@ -6,8 +6,16 @@ from pathlib import Path
 import streamlit as st
 
 from studio.errors import StudioError
-from studio.export import (ExportRequest, call_predict, curl_line, is_ready, list_exports, list_services,
-                           start_service, stop_service)
+from studio.export import (
+    ExportRequest,
+    call_predict,
+    curl_line,
+    is_ready,
+    list_exports,
+    list_services,
+    start_service,
+    stop_service,
+)
 from studio.export.samples import sample_rows
 from studio.jobs.handlers import EXPORT
 from studio.ui.common import ago, get_studio, show_error
@@ -72,9 +80,13 @@ with right.popover("Generated service.py"):
     st.code(Path(export.service_path).read_text(), language="python")
 
 if service is not None:
-    @st.fragment(run_every=None if is_ready(service) else 1)
+    ready = is_ready(service)
+
+    @st.fragment(run_every=None if ready else 1)
     def try_it() -> None:
-        if not is_ready(service):
+        if not ready:
+            if is_ready(service):
+                st.rerun()  # whole page: redefine this fragment without its polling timer
             st.info(f"Starting `bentoml serve` on {service.url}…", icon=":material/hourglass_top:")
             return
         st.success(f"Serving at {service.url} · [OpenAPI docs]({service.url}/docs) · health: `/readyz`, `/livez`")

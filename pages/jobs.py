@@ -45,6 +45,7 @@ jobs = studio.jobs.list(limit=200)
 if jobs:
     default = st.query_params.get("job")
     ids = [j.id for j in jobs]
+    labels = {j.id: f"{j.id} · {j.name} · {j.status.value}" for j in jobs}
     chosen = st.selectbox("Job details", ids, index=ids.index(default) if default in ids else 0,
-                          format_func=lambda i: next(f"{j.id} · {j.name} · {j.status.value}" for j in jobs if j.id == i))
+                          format_func=labels.get)
     show_job(studio, chosen)

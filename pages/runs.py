@@ -21,8 +21,9 @@ metrics = sorted({r.metric for r in runs if r.metric})
 left, right = st.columns([1, 3])
 metric_name = left.selectbox("Rank by metric", metrics, help="Runs optimising another metric are hidden.")
 metric = METRICS[metric_name]
+sign = -1 if metric.greater_is_better else 1
 shown = sorted([r for r in runs if r.metric == metric_name],
-               key=lambda r: (r.best_score is None, -(r.best_score or 0) if metric.greater_is_better else (r.best_score or 0)))
+               key=lambda r: (r.best_score is None, sign * (r.best_score or 0)))
 right.caption(f"{len(shown)} runs · sorted by validation {metric.label} "
               f"({'higher' if metric.greater_is_better else 'lower'} is better) · click column headers to re-sort · "
               "select rows to compare")

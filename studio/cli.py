@@ -119,6 +119,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     job = studio.jobs.submit(TRAIN, spec.run_name, spec)
     if not args.wait:
+        from studio.jobs.local import ensure_worker
+
+        if ensure_worker(studio):
+            print(f"started a background worker (log: {studio.settings.logs_path / 'worker.log'})", file=sys.stderr)
         print(json.dumps({"job_id": job.id, "status": job.status.value}) if args.json else job.id)
         return 0
     job = _wait(studio, job.id)
@@ -164,7 +168,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     studio = _studio()
     model = studio.tracker.load_model(args.model)
-    frame = read_table(Path(args.data))
+    frame = read_table(Path(args.data), min_columns=1)
     out = model.predict_frame(frame)
     out.to_csv(args.out, index=False)
     print(f"wrote {len(out)} predictions to {args.out}", file=sys.stderr)

@@ -3,7 +3,7 @@ a child run per trial, the fitted pipeline logged with skops and registered."""
 
 from __future__ import annotations
 
-
+import fcntl
 import logging
 import re
 import tempfile
@@ -61,6 +61,11 @@ class Tracker:
         mlflow.set_tracking_uri(settings.tracking_uri)
         mlflow.set_registry_uri(settings.tracking_uri)
         self.client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+        if settings.tracking_uri.startswith("sqlite:"):
+            # The app and a worker may open a fresh studio at once; only one may create MLflow's tables.
+            with open(settings.root / ".mlflow-init.lock", "w") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                self.client.search_experiments(max_results=1)
 
     def experiment_id(self, name: str) -> str:
         existing = self.client.get_experiment_by_name(name)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
@@ -61,7 +63,7 @@ def _distribution(series: pd.Series, info: ColumnInfo) -> Distribution:
     values = series.dropna()
     if info.kind == ColumnKind.NUMERIC and info.n_distinct > TOP_CATEGORIES and not values.empty:
         counts, edges = _histogram(values.astype(float))
-        labels = [f"{lo:.3g}–{hi:.3g}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+        labels = [f"{lo:.3g}–{hi:.3g}" for lo, hi in pairwise(edges)]
         return Distribution(column=info.name, kind=info.kind, labels=labels, counts=counts, edges=edges)
     top = values.astype(str).value_counts()
     shown = top.head(TOP_CATEGORIES)

@@ -15,12 +15,14 @@ ENCODINGS = ("utf-8", "utf-8-sig", "latin-1", "cp1252", "utf-16")
 
 
 def read_table(
-    data: bytes | Path, filename: str | None = None, *, encoding: str = "utf-8", max_bytes: int | None = None
+    data: bytes | Path, filename: str | None = None, *, encoding: str = "utf-8", max_bytes: int | None = None,
+    min_columns: int = 2,
 ) -> pd.DataFrame:
     """Parse `data` (raw bytes or a path) as a table, judging the format by the file name's suffix.
 
     Raises DataError naming the problem: unsupported type, over the size limit, empty, binary or
-    undecodable text, fewer than two columns, duplicate or blank column names.
+    undecodable text, fewer than `min_columns` columns (a training table needs a feature and a target;
+    rows to score may have one), duplicate or blank column names.
     """
     if isinstance(data, Path):
         filename = filename or data.name
@@ -48,7 +50,7 @@ def read_table(
         frame, header = _read_excel(raw, name)
     else:
         frame, header = _read_csv(raw, name, encoding)
-    _check_shape(frame, header, name)
+    _check_shape(frame, header, name, min_columns)
     return frame
 
 
@@ -117,14 +119,14 @@ def _read_excel(raw: bytes, name: str) -> tuple[pd.DataFrame, list[str]]:
     return body.infer_objects(), header
 
 
-def _check_shape(frame: pd.DataFrame, header: list[str], name: str) -> None:
+def _check_shape(frame: pd.DataFrame, header: list[str], name: str, min_columns: int) -> None:
     stripped = [h.strip() for h in header]
     duplicates = sorted({h for h in stripped if stripped.count(h) > 1 and h})
     if duplicates:
         raise DataError(
             f"'{name}' has duplicate column names: {', '.join(duplicates)}. Rename them so each column is unique."
         )
-    if len(header) < 2 or frame.shape[1] < 2:
+    if len(header) < min_columns or frame.shape[1] < min_columns:
         raise DataError(
             f"'{name}' has only one column. A training table needs at least two (features and a target); "
             "if the file uses another separator, save it with commas."

@@ -27,11 +27,10 @@ def pinned_packages() -> list[str]:
 
 def build(model_uri: str, *, name: str, build_dir: Path, archive_dir: Path) -> dict[str, str]:
     import bentoml
+    from mlflow.models import Model
 
     from studio.export.service_code import render_service
     from studio.training.model import ModelInfo
-
-    from mlflow.models import Model  # noqa: I001 - after bentoml, which configures mlflow's logging
 
     imported = bentoml.mlflow.import_model(name, model_uri, labels={"source": "studio"})
     meta = Model.load(imported.path_of("mlflow_model")).metadata or {}

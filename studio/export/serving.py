@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -95,10 +96,8 @@ def list_services(studio: Studio) -> list[ServiceInfo]:
 def stop_service(studio: Studio, bento_tag: str) -> None:
     for service in list_services(studio):
         if service.bento_tag == bento_tag:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(service.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
     with studio.engine.begin() as conn:
         conn.execute(db.services.delete().where(db.services.c.bento_tag == bento_tag))
 

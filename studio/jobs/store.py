@@ -6,6 +6,7 @@ token; every later write names that token, so a worker whose lease expired and m
 
 from __future__ import annotations
 
+import builtins
 import json
 import socket
 import time
@@ -102,7 +103,7 @@ class JobStore:
         with self.engine.connect() as conn:
             return [_record(r) for r in conn.execute(query).mappings()]
 
-    def logs(self, job_id: str, *, tail: int = 200) -> list[str]:
+    def logs(self, job_id: str, *, tail: int = 200) -> builtins.list[str]:
         query = (sa.select(db.job_logs.c.at, db.job_logs.c.line).where(db.job_logs.c.job_id == job_id)
                  .order_by(db.job_logs.c.seq.desc()).limit(tail))
         with self.engine.connect() as conn:
@@ -192,7 +193,7 @@ class JobStore:
         with self.engine.begin() as conn:
             conn.execute(db.workers.delete().where(db.workers.c.id == worker_id))
 
-    def alive_workers(self, *, within_s: float) -> list[WorkerInfo]:
+    def alive_workers(self, *, within_s: float) -> builtins.list[WorkerInfo]:
         query = sa.select(db.workers).where(db.workers.c.seen_at >= time.time() - within_s)
         with self.engine.connect() as conn:
             return [WorkerInfo(**dict(r)) for r in conn.execute(query).mappings()]

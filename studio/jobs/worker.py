@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 import traceback
 import uuid
 from collections.abc import Callable

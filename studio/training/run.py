@@ -13,10 +13,16 @@ from sklearn.model_selection import train_test_split
 
 from studio.data.catalog import DatasetCatalog
 from studio.errors import DataError, SpecError, StudioError
-from studio.training.metrics import METRICS
+from studio.training.metrics import METRICS, score
 from studio.training.model import ModelInfo, TrainedModel, encode_target
-from studio.training.search import (TrialOutcome, best_configuration, make_pipeline, open_study, predict_scores,
-                                    run_search)
+from studio.training.search import (
+    TrialOutcome,
+    best_configuration,
+    make_pipeline,
+    open_study,
+    predict_scores,
+    run_search,
+)
 from studio.training.spec import TrainSpec, check_against_data
 
 EXAMPLE_ROWS = 5
@@ -116,7 +122,7 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
     pipeline = make_pipeline(spec, algorithm, params, n_jobs=n_jobs).fit(X_train, y_train)
     metric = METRICS[spec.metric]
     pred, proba = predict_scores(pipeline, X_test, metric)
-    test_score = metric.fn(y_test, proba if metric.needs_proba else pred)
+    test_score = score(metric, y_test, pred=pred, proba=proba)
     info = ModelInfo(task=spec.task, target=spec.target, features=spec.features, classes=classes,
                      metric=spec.metric, run_id=run_id)
     model = TrainedModel(pipeline, info)

@@ -33,7 +33,7 @@ def test_sniffs_semicolons_and_reads_a_path(tmp_path) -> None:
 
 def test_latin1_text_reads_when_the_encoding_is_chosen() -> None:
     raw = "city,temp\nZürich,3\nGenève,5\n".encode("latin-1")
-    with pytest.raises(DataError, match="not valid utf-8 text.*encoding"):
+    with pytest.raises(DataError, match=r"not valid utf-8 text.*encoding"):
         read_table(raw, "t.csv")
     assert read_table(raw, "t.csv", encoding="latin-1")["city"].tolist() == ["Zürich", "Genève"]
 
@@ -57,7 +57,7 @@ def test_bad_files_are_refused_with_the_reason(raw: bytes, name: str, message: s
 
 def test_files_over_the_size_limit_are_refused() -> None:
     raw = ("a,b\n" + "1,2\n" * 1000).encode()
-    with pytest.raises(DataError, match="over the 0 MB upload limit|upload limit"):
+    with pytest.raises(DataError, match="upload limit"):
         read_table(raw, "big.csv", max_bytes=100)
 
 
@@ -71,3 +71,7 @@ def test_duplicate_headers_in_excel_are_refused() -> None:
 def test_missing_path_says_so(tmp_path) -> None:
     with pytest.raises(DataError, match="No file at"):
         read_table(tmp_path / "nope.csv")
+
+
+def test_rows_to_score_may_have_a_single_column() -> None:
+    assert list(read_table(b"x\n1\n2\n", "score.csv", min_columns=1).columns) == ["x"]

@@ -6,9 +6,9 @@ import pytest
 from studio.context import Studio
 from studio.studies import storage_for
 from studio.training.draft import draft_spec
+from studio.training.features import model_frame
 from studio.training.model import encode_target
 from studio.training.search import TrialOutcome, open_study, run_search
-from studio.training.features import model_frame
 
 
 def _setup(studio: Studio, churn: pd.DataFrame, **kwargs: object):

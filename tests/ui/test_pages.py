@@ -11,9 +11,9 @@ from streamlit.testing.v1 import AppTest
 
 from studio.context import Studio
 from studio.jobs import JobStatus
+from studio.jobs.handlers import TRAIN
 from studio.jobs.worker import Worker
 from studio.training.draft import draft_spec
-from studio.jobs.handlers import TRAIN
 from tests.conftest import REPO, make_settings
 
 PAGES = ["home", "data", "train", "jobs", "runs", "deploy"]
@@ -64,7 +64,8 @@ def test_upload_profile_save_then_submit_training(app: AppTest, tmp_path: Path, 
     assert "queued" in at.success[0].value
     studio = Studio(make_settings(tmp_path / "home"))
     (job,) = studio.jobs.list()
-    assert job.status is JobStatus.QUEUED and job.payload["target"] == "churned" and job.payload["algorithms"] == ["linear"]
+    assert job.status is JobStatus.QUEUED
+    assert job.payload["target"] == "churned" and job.payload["algorithms"] == ["linear"]
 
 
 def test_bad_upload_shows_the_reason_and_saves_nothing(app: AppTest, tmp_path: Path) -> None:

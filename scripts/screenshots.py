@@ -1,0 +1,144 @@
+"""Drive the real studio in headless Chromium as a new user would, and save README screenshots.
+
+Starts `studio up` (app + worker) on a free port with a fresh STUDIO_HOME, then: uploads a CSV on the
+Data page, saves it, trains on the Train page, waits for the job on the Jobs page, opens the Runs
+leaderboard, exports a bento on the Deploy page, starts the service and sends it a row.
+Needs Debian's chromium (apt-get install chromium).
+
+Usage: .venv/bin/python scripts/screenshots.py [OUTDIR]   (default docs/screenshots)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import Page, expect, sync_playwright
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from studio.export.serving import free_port  # noqa: E402
+from tests.conftest import churn_frame  # noqa: E402
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync", "--disable-quic"]
+
+
+def start_studio(home: Path, port: int) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, STUDIO_HOME=str(home))
+    proc = subprocess.Popen([str(REPO / ".venv/bin/studio"), "up", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/_stcore/health").status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.5)
+    raise RuntimeError("the app did not start")
+
+
+def settle(page: Page) -> None:
+    """Wait until Streamlit has finished running the script (its status widget disappears)."""
+    page.wait_for_timeout(300)
+    expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=60_000)
+
+
+def goto(page: Page, name: str) -> None:
+    page.locator('[data-testid="stSidebarNav"] a', has_text=name).click()
+    settle(page)
+
+
+def shot(page: Page, out: Path, name: str) -> None:
+    """Streamlit scrolls inside its own container, so grow the viewport to the content, then shoot."""
+    settle(page)
+    height = page.evaluate("document.querySelector('[data-testid=stMainBlockContainer]').scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": min(max(int(height) + 80, 900), 3200)})
+    settle(page)
+    page.screenshot(path=str(out / f"{name}.png"))
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    print(f"saved {out / name}.png")
+
+
+def journey(page: Page, url: str, out: Path, csv_path: Path) -> None:
+    page.goto(url)
+    settle(page)
+    shot(page, out, "home")
+    goto(page, "Data")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(csv_path))
+    expect(page.get_by_text("Distributions")).to_be_visible(timeout=30_000)
+    shot(page, out, "data")
+    page.get_by_role("button", name="Save dataset").click()
+    expect(page.get_by_text("Saved churn-v1")).to_be_visible(timeout=30_000)
+
+    goto(page, "Train")
+    trials = page.get_by_label("Max trials (0 = no limit)")
+    trials.fill("12")
+    trials.press("Enter")
+    settle(page)
+    shot(page, out, "train")
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_text("queued. It runs in the background")).to_be_visible(timeout=30_000)
+
+    goto(page, "Jobs")
+    expect(page.locator('[data-testid="stMetricValue"]', has_text="succeeded")).to_be_visible(timeout=240_000)
+    shot(page, out, "jobs")
+
+    goto(page, "Runs")
+    expect(page.get_by_text("Optimization history ·")).to_be_visible(timeout=30_000)
+    shot(page, out, "runs")
+
+    goto(page, "Deploy")
+    page.get_by_role("button", name="Export as bento").click()
+    expect(page.get_by_text("Exported services")).to_be_visible(timeout=240_000)
+    page.get_by_role("button", name="Start service").click()
+    expect(page.get_by_role("button", name="Send request")).to_be_visible(timeout=120_000)
+    page.get_by_role("button", name="Send request").click()
+    expect(page.get_by_text("HTTP 200")).to_be_visible(timeout=60_000)
+    shot(page, out, "deploy")
+    page.get_by_role("button", name="Stop service").click()
+    settle(page)
+
+
+def main() -> None:
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "docs" / "screenshots"
+    out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="studio-shots-"))
+    csv_path = work / "churn.csv"
+    churn_frame(1500).to_csv(csv_path, index=False)
+    port = free_port()
+    app = start_studio(work / "home", port)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            journey(page, f"http://127.0.0.1:{port}", out, csv_path)
+            browser.close()
+    finally:
+        os.killpg(app.pid, 15)
+        stop_workers(work / "home")
+
+
+def stop_workers(home: Path) -> None:
+    """The app started a detached worker for this home; stop it (and any service) with the session."""
+    from studio.context import Studio
+    from studio.export import list_services, stop_service
+    from studio.settings import Settings
+
+    studio = Studio(Settings(home=home))
+    for service in list_services(studio):
+        stop_service(studio, service.bento_tag)
+    for worker in studio.jobs.alive_workers(within_s=3600):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker.pid, signal.SIGTERM)
+
+
+if __name__ == "__main__":
+    main()
