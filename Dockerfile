@@ -15,7 +15,7 @@ COPY .streamlit .streamlit
 COPY assets assets
 COPY pages pages
 COPY studio studio
-RUN pip install --no-cache-dir --no-deps --no-build-isolation -e . \
+RUN pip install --no-cache-dir --no-deps -e . \
     && useradd --create-home --uid 10001 studio && mkdir -p /data/studio && chown -R studio /data
 
 USER studio

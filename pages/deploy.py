@@ -16,17 +16,16 @@ from studio.export import (
     start_service,
     stop_service,
 )
-from studio.export.samples import sample_rows
 from studio.jobs.handlers import EXPORT
-from studio.ui.common import ago, get_studio, show_error
+from studio.ui.common import ago, empty_state, get_studio, show_error
+from studio.ui.data import example_rows
 
 studio = get_studio()
 st.title("Deploy")
 models = [r for r in studio.tracker.training_runs() if r.model_uri]
 if not models:
-    st.info("No trained model yet. When a training job succeeds its model appears here, ready to export.")
-    st.page_link("pages/train.py", label="Train a model", icon=":material/arrow_forward:")
-    st.stop()
+    empty_state("No trained model yet. When a training job succeeds its model appears here, ready to export.",
+                page="pages/train.py", label="Train a model")
 
 st.subheader("Export a model as a BentoML service")
 left, right = st.columns([3, 1])
@@ -90,7 +89,7 @@ if service is not None:
             st.info(f"Starting `bentoml serve` on {service.url}…", icon=":material/hourglass_top:")
             return
         st.success(f"Serving at {service.url} · [OpenAPI docs]({service.url}/docs) · health: `/readyz`, `/livez`")
-        rows = sample_rows(studio, export.model_uri)
+        rows = example_rows(export.model_uri)
         text = st.text_area("Try it: one row as JSON (edit any value)", json.dumps(rows[0], indent=2), height=220)
         if st.button("Send request", type="primary"):
             try:

@@ -7,15 +7,14 @@ from studio.charts import metric_bars, optimization_history
 from studio.errors import StudioError
 from studio.studies import trial_outcomes
 from studio.training.metrics import METRICS
-from studio.ui.common import ago, duration, get_studio
+from studio.ui.common import ago, duration, empty_state, get_studio
 
 studio = get_studio()
 st.title("Runs")
 runs = studio.tracker.training_runs()
 if not runs:
-    st.info("No runs yet: each training job logs one run here when it starts.")
-    st.page_link("pages/train.py", label="Train a model", icon=":material/arrow_forward:")
-    st.stop()
+    empty_state("No runs yet: each training job logs one run here when it starts.", page="pages/train.py",
+                label="Train a model")
 
 metrics = sorted({r.metric for r in runs if r.metric})
 left, right = st.columns([1, 3])

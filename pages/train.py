@@ -7,16 +7,14 @@ from studio.errors import SpecError
 from studio.jobs.handlers import TRAIN
 from studio.training import DEFAULT_METRIC, ESTIMATORS, Task, detect_task, metrics_for
 from studio.training.draft import draft_spec, feature_candidates
-from studio.ui.common import get_studio, show_error
+from studio.ui.common import empty_state, get_studio, show_error
 from studio.ui.data import load_dataset
 
 studio = get_studio()
 st.title("Train")
 records = studio.catalog.list()
 if not records:
-    st.info("There is no dataset to train on yet.")
-    st.page_link("pages/data.py", label="Upload one on the Data page", icon=":material/arrow_forward:")
-    st.stop()
+    empty_state("There is no dataset to train on yet.", page="pages/data.py", label="Upload one on the Data page")
 
 dataset_id = st.selectbox("Dataset", [r.id for r in records], help="A frozen, versioned snapshot.")
 record = studio.catalog.get(dataset_id)

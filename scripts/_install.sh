@@ -12,7 +12,7 @@ install_studio() {
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "Installing the studio's pinned dependencies into .venv (first run takes a few minutes)…" >&2
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$req"
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
     echo "$want" > "$stamp"
   fi
 }

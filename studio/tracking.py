@@ -109,6 +109,8 @@ class Tracker:
 
         trusted = sio.get_untrusted_types(data=sio.dumps(model.pipeline))
         signature = infer_signature(example, model.predict_frame(example))
+        # log_model exists only in the fluent API; a worker runs one job at a time in its main thread,
+        # so resuming the job's own run here cannot collide with another run.
         with self._mlflow.start_run(run_id=run_id):
             info = self._mlflow.sklearn.log_model(
                 model.pipeline, name="model", signature=signature, input_example=example,
@@ -127,7 +129,8 @@ class Tracker:
 
     def spec_of(self, run_id: str) -> TrainSpec:
         try:
-            text = Path(self.client.download_artifacts(run_id, "spec.json", tempfile.mkdtemp())).read_text()
+            with tempfile.TemporaryDirectory() as tmp:
+                text = Path(self.client.download_artifacts(run_id, "spec.json", tmp)).read_text()
         except Exception as exc:  # MLflow raises its own and OS errors for a missing artifact
             raise TrackingError(f"Run '{run_id}' has no spec.json ({exc}).") from None
         return TrainSpec.parse(text)
@@ -175,9 +178,10 @@ class Tracker:
 
         uri = self.resolve_model_uri(ref)
         try:
-            local = self._mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tempfile.mkdtemp())
-            pipeline = self._mlflow.sklearn.load_model(local)
-            meta = (Model.load(local).metadata or {}).get("studio")
+            with tempfile.TemporaryDirectory() as tmp:  # loaded fully into memory; the copy is not kept
+                local = self._mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
+                pipeline = self._mlflow.sklearn.load_model(local)
+                meta = (Model.load(local).metadata or {}).get("studio")
         except Exception as exc:  # MLflow raises MlflowException/OSError subclasses for unknown URIs
             raise ModelNotFound(f"Cannot load model '{ref}': {str(exc).splitlines()[0]}") from None
         if meta is None:

@@ -13,6 +13,7 @@ from sklearn.model_selection import train_test_split
 
 from studio.data.catalog import DatasetCatalog
 from studio.errors import DataError, SpecError, StudioError
+from studio.training.features import model_frame
 from studio.training.metrics import METRICS, score
 from studio.training.model import ModelInfo, TrainedModel, encode_target
 from studio.training.search import (
@@ -88,8 +89,6 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
           n_jobs: int, reporter: Reporter) -> TrainResult:
     started = time.time()
     frame, target = load_training_data(spec, catalog)
-    from studio.training.features import model_frame
-
     X, (y, classes) = model_frame(frame, spec.features), encode_target(target, spec.task)
     idx_train, idx_test = train_test_split(np.arange(len(y)), test_size=spec.test_fraction, random_state=spec.seed,
                                            stratify=y if spec.task.is_classification else None)

@@ -25,6 +25,13 @@ def ensure_local_worker() -> bool:
     return ensure_worker(get_studio())
 
 
+def empty_state(message: str, *, page: str, label: str) -> None:
+    """Say why a page is empty and link to where the next step happens, then stop the page."""
+    st.info(message)
+    st.page_link(page, label=label, icon=":material/arrow_forward:")
+    st.stop()
+
+
 def show_error(exc: StudioError) -> None:
     if isinstance(exc, SpecError) and len(exc.problems) > 1:
         st.error("**This cannot run yet:**\n" + "\n".join(f"- {p}" for p in exc.problems))

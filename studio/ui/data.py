@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
 from studio.data import Profile, profile_frame, read_table
+from studio.export.samples import sample_rows
 from studio.ui.common import get_studio
 
 
@@ -23,3 +26,9 @@ def profile_of(_frame: pd.DataFrame, key: str) -> Profile:
 @st.cache_data(max_entries=8, show_spinner="Loading the dataset…")
 def load_dataset(dataset_id: str) -> pd.DataFrame:
     return get_studio().catalog.load(dataset_id)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def example_rows(model_uri: str) -> list[dict[str, Any]]:
+    """A row from the model's training data, for "try it" (a registered version never changes)."""
+    return sample_rows(get_studio(), model_uri)
