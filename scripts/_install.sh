@@ -1,6 +1,16 @@
 # Sourced by scripts/start and scripts/test: create .venv and install the pinned requirements when they change.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+install_chromium() {
+  # The browser tests drive Debian's chromium (Playwright cannot download its own browser here).
+  [ -x /usr/bin/chromium ] && return 0
+  local sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo -n"
+  echo "Installing Debian's chromium for the browser tests…" >&2
+  $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium >/dev/null || {
+    echo "Could not install chromium; run: sudo apt-get install chromium" >&2; return 1; }
+}
+
 install_studio() {
   local req="$1"
   local stamp=".venv/.installed-$(basename "$req")"

@@ -32,8 +32,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 def start_studio(home: Path, port: int) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, STUDIO_HOME=str(home))
-    proc = subprocess.Popen([str(REPO / ".venv/bin/studio"), "up", "--port", str(port)], env=env,
+    env = dict(os.environ, STUDIO_HOME=str(home), STUDIO_EMBEDDED_WORKER="true")
+    proc = subprocess.Popen([sys.executable, "-m", "studio", "up", "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -52,6 +52,7 @@ def settle(page: Page) -> None:
 
 
 def goto(page: Page, name: str) -> None:
+    print(f"step: open {name}", flush=True)
     page.locator('[data-testid="stSidebarNav"] a', has_text=name).click()
     settle(page)
 
@@ -119,8 +120,15 @@ def main() -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            journey(page, f"http://127.0.0.1:{port}", out, csv_path)
-            browser.close()
+            try:
+                journey(page, f"http://127.0.0.1:{port}", out, csv_path)
+            except Exception:  # leave evidence of where the journey broke, then fail
+                page.screenshot(path=str(out / "failure.png"))
+                print("page text at failure:\n" + page.locator("body").inner_text()[:3000], flush=True)
+                print(f"logs: {work / 'home' / 'logs'}", flush=True)
+                raise
+            finally:
+                browser.close()
     finally:
         os.killpg(app.pid, 15)
         stop_workers(work / "home")

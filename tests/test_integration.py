@@ -1,9 +1,10 @@
-"""The whole path on real parts: CLI train --wait -> MLflow -> predict -> export bento -> serve -> HTTP."""
+"""The whole path on real parts: CLI train --wait -> MLflow -> predict -> export -> studio serve -> HTTP."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,9 @@ import pytest
 from sklearn.datasets import load_wine
 
 from studio.context import Studio
-from studio.export import call_predict, start_service, stop_service, wait_ready
+from studio.export import ServiceInfo, call_predict, wait_ready
 from studio.export.samples import sample_rows
+from studio.export.serving import free_port
 from tests.conftest import make_settings
 
 pytestmark = pytest.mark.slow
@@ -70,7 +72,11 @@ def test_train_predict_export_serve(tmp_path: Path, wine_csv: Path) -> None:
     export = json.loads(proc.stdout.strip().splitlines()[-1])
     assert Path(export["archive_path"]).is_file() and export["bento_tag"].startswith("wine-v1:")
 
-    service = start_service(studio, export["bento_tag"])
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "studio", "serve", export["bento_tag"], "--port", str(port)],
+                              env=dict(os.environ, STUDIO_HOME=str(home)), start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    service = ServiceInfo(bento_tag=export["bento_tag"], port=port, pid=server.pid, started_at=0, log_path="")
     try:
         wait_ready(service, timeout=120)
         rows = json.loads(data.drop(columns="target").head(20).to_json(orient="records", double_precision=15))
@@ -96,8 +102,14 @@ def test_train_predict_export_serve(tmp_path: Path, wine_csv: Path) -> None:
         assert bad.status_code == 400 and "alcohol" in json.dumps(bad.body)
         missing = call_predict(service.url, [{k: v for k, v in rows[0].items() if k != "hue"}])
         assert missing.status_code == 400 and "hue" in json.dumps(missing.body)
+        assert call_predict(service.url, []).status_code == 400
+        too_many = call_predict(service.url, rows[:1] * 10_001)
+        assert too_many.status_code == 400 and "at most 10000" in json.dumps(too_many.body)
+        extra = call_predict(service.url, [{**rows[0], "surprise": 1}])
+        assert extra.status_code == 400 and "surprise" in json.dumps(extra.body)
         assert httpx.post(f"{service.url}/predict", content=b"not json",
                           headers={"content-type": "application/json"}).status_code == 400
         assert httpx.get(f"{service.url}/livez").status_code == 200
     finally:
-        stop_service(studio, export["bento_tag"])
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)

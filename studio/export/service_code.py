@@ -55,7 +55,7 @@ class ModelService:
         self.pipeline = mlflow.sklearn.load_model(self.bento_model.path_of("mlflow_model"))
 
     @bentoml.api(batchable=True, max_batch_size=1000, max_latency_ms=500)
-    def predict(self, rows: Annotated[list[InputRow], Field(max_length=MAX_ROWS)]) -> list[Prediction]:
+    def predict(self, rows: Annotated[list[InputRow], Field(min_length=1, max_length=MAX_ROWS)]) -> list[Prediction]:
         frame = pd.DataFrame([row.model_dump(by_alias=True) for row in rows])
         frame[NUMERIC] = frame[NUMERIC].astype("float64")
         for name in CATEGORICAL:

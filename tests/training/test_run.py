@@ -51,6 +51,9 @@ def test_train_logs_a_parent_run_trials_spec_and_a_registered_model(studio: Stud
     assert studio.tracker.spec_of(result.run_id) == spec
     model = studio.tracker.load_model(result.model_uri)
     assert studio.tracker.load_model(result.run_id).info == model.info
+    client.set_registered_model_alias("churn", "champion", "1")
+    assert studio.tracker.load_model("churn@champion").info == model.info
+    assert studio.tracker.run_id_of("models:/churn@champion") == result.run_id
     out = model.predict_frame(churn.drop(columns="churned"))
     assert set(out.columns) == {"prediction", "proba_no", "proba_yes"}
     assert set(out["prediction"]) <= {"yes", "no"} and (out["prediction"] == churn["churned"]).mean() > 0.7
