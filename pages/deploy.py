@@ -29,7 +29,9 @@ if not models:
 
 st.subheader("Export a model as a BentoML service")
 left, right = st.columns([3, 1])
-uri = left.selectbox("Model", [r.model_uri for r in models],
+uris = [r.model_uri for r in models]
+asked = st.query_params.get("model")
+uri = left.selectbox("Model", uris, index=uris.index(asked) if asked in uris else 0,
                      format_func=lambda u: next(f"{u} · {r.name} · {r.metric} {r.best_score:.4g}"
                                                 for r in models if r.model_uri == u))
 right.write("")

@@ -61,4 +61,5 @@ else:
                     width="stretch")
     if run.model_uri:
         st.caption(f"Model: `{run.model_uri}` · run id `{run.run_id}`")
-        st.page_link("pages/deploy.py", label="Export it on the Deploy page", icon=":material/rocket_launch:")
+        st.page_link("pages/deploy.py", label="Export it on the Deploy page", icon=":material/rocket_launch:",
+                     query_params={"model": run.model_uri})

@@ -33,21 +33,20 @@ exclude = st.multiselect("Columns to exclude", candidates, help="Identifiers or 
 if skipped:
     st.caption(f"Left out automatically (text, identifiers or dates): {', '.join(skipped)}")
 
-left, right = st.columns(2)
-algorithms = left.multiselect("Algorithms", list(ESTIMATORS), default=list(ESTIMATORS),
-                              format_func=lambda a: ESTIMATORS[a].label,
-                              help="The search tries each, then spends its budget on the most promising.")
-metric_names = [m.name for m in metrics_for(task)]
-metric = right.selectbox("Metric", metric_names, index=metric_names.index(DEFAULT_METRIC[task]),
-                         format_func=lambda m: next(x.label for x in metrics_for(task) if x.name == m),
-                         help="What the search optimises and the leaderboard ranks by.")
+algorithms = st.multiselect("Algorithms", list(ESTIMATORS), default=list(ESTIMATORS),
+                            format_func=lambda a: ESTIMATORS[a].label,
+                            help="The search tries each one's strong defaults first, then tunes hyperparameters.")
+metric_labels = {m.name: m.label for m in metrics_for(task)}
+metric_names = list(metric_labels)
 
-left, mid, right = st.columns(3)
-validation = left.radio("Validation", ["kfold", "holdout"], horizontal=True,
+left, mid, right, last = st.columns(4)
+metric = left.selectbox("Metric", metric_names, index=metric_names.index(DEFAULT_METRIC[task]),
+                        format_func=metric_labels.get, help="What the search optimises and the leaderboard ranks by.")
+validation = mid.radio("Validation", ["kfold", "holdout"], horizontal=True,
                         format_func={"kfold": "k-fold CV", "holdout": "holdout"}.get,
                         help="k-fold is steadier on small data; holdout is faster on large data.")
-folds = mid.slider("Folds", 2, 10, 5, disabled=validation != "kfold")
-compute = right.selectbox("Compute size", list(PROFILES), format_func=lambda p: f"{p} ({PROFILES[p].description})",
+folds = right.slider("Folds", 2, 10, 5, disabled=validation != "kfold")
+compute = last.selectbox("Compute size", list(PROFILES), format_func=lambda p: f"{p} ({PROFILES[p].description})",
                           help="Cores and memory the job may use.")
 left, mid, right = st.columns(3)
 seconds = left.number_input("Time budget (seconds)", min_value=0, value=60, step=10,
@@ -71,4 +70,5 @@ if spec is not None:
 if st.button("Start training", type="primary", disabled=spec is None):
     job = studio.jobs.submit(TRAIN, spec.run_name, spec)
     st.success(f"Job **{job.id}** queued. It runs in the background; you can close the browser.")
-    st.page_link("pages/jobs.py", label="Watch it on the Jobs page", icon=":material/arrow_forward:")
+    st.page_link("pages/jobs.py", label="Watch it on the Jobs page", icon=":material/arrow_forward:",
+                 query_params={"job": job.id})

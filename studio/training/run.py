@@ -72,8 +72,9 @@ class TrackerLike(Protocol):
     def finish(self, run_id: str, *, metrics: dict[str, float], tags: dict[str, str], status: str = ...) -> None: ...
 
 
-def load_training_data(spec: TrainSpec, catalog: DatasetCatalog) -> tuple[pd.DataFrame, pd.Series]:
-    """The spec's snapshot, checked against its hash and the spec, with rows of missing target dropped."""
+def load_training_data(spec: TrainSpec, catalog: DatasetCatalog) -> tuple[pd.DataFrame, pd.Series, int]:
+    """The spec's snapshot, checked against its hash and the spec, without rows whose target is missing
+    (returned with how many were dropped)."""
     record = catalog.get(spec.dataset_id)
     if record.content_hash != spec.dataset_hash:
         raise DataError(f"Dataset '{spec.dataset_id}' changed since the spec was made (hash mismatch).")
@@ -81,14 +82,16 @@ def load_training_data(spec: TrainSpec, catalog: DatasetCatalog) -> tuple[pd.Dat
     problems = check_against_data(spec, frame)
     if problems:
         raise SpecError(" ".join(problems), problems=problems)
-    frame = frame[frame[spec.target].notna()].reset_index(drop=True)
-    return frame, frame[spec.target]
+    kept = frame[frame[spec.target].notna()].reset_index(drop=True)
+    return kept, kept[spec.target], len(frame) - len(kept)
 
 
 def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, storage: Any, job_id: str,
           n_jobs: int, reporter: Reporter) -> TrainResult:
     started = time.time()
-    frame, target = load_training_data(spec, catalog)
+    frame, target, dropped = load_training_data(spec, catalog)
+    if dropped:
+        reporter.log(f"Left out {dropped} rows whose target '{spec.target}' is missing.")
     X, (y, classes) = model_frame(frame, spec.features), encode_target(target, spec.task)
     idx_train, idx_test = train_test_split(np.arange(len(y)), test_size=spec.test_fraction, random_state=spec.seed,
                                            stratify=y if spec.task.is_classification else None)

@@ -31,6 +31,7 @@ class ListReporter:
 
 
 def test_train_logs_a_parent_run_trials_spec_and_a_registered_model(studio: Studio, churn: pd.DataFrame) -> None:
+    churn.loc[[3, 5], "churned"] = None
     record = studio.catalog.save(churn, "churn", source="test")
     spec = draft_spec(record, churn, target="churned", algorithms=["linear", "lightgbm"], max_trials=4,
                       budget_seconds=None, validation={"kind": "kfold", "folds": 3})
@@ -40,6 +41,7 @@ def test_train_logs_a_parent_run_trials_spec_and_a_registered_model(studio: Stud
     assert result.n_trials == 4 and result.model_uri == "models:/churn/1" and result.metric == "roc_auc"
     assert 0.6 < result.best_score <= 1 and 0.5 < result.test_score <= 1
     assert [u.trials_done for u in reporter.updates if u.phase == "searching"][-1] == 4
+    assert "Left out 2 rows whose target 'churned' is missing." in reporter.lines
     client = studio.tracker.client
     run = client.get_run(result.run_id)
     assert run.data.metrics["best_roc_auc"] == pytest.approx(result.best_score)
