@@ -57,6 +57,15 @@ def goto(page: Page, name: str) -> None:
     settle(page)
 
 
+def select_rows(page: Page, rows: list[int]) -> None:
+    """st.dataframe draws on a canvas: tick rows by clicking their row-marker cells by position."""
+    box = page.locator('[data-testid="stDataFrame"]').first.bounding_box()
+    assert box is not None
+    for row in rows:
+        page.mouse.click(box["x"] + 16, box["y"] + 35 + row * 35 + 17)
+        settle(page)
+
+
 def shot(page: Page, out: Path, name: str) -> None:
     """Streamlit scrolls inside its own container, so grow the viewport to the content, then shoot."""
     settle(page)
@@ -79,21 +88,28 @@ def journey(page: Page, url: str, out: Path, csv_path: Path) -> None:
     page.get_by_role("button", name="Save dataset").click()
     expect(page.get_by_text("Saved churn-v1")).to_be_visible(timeout=30_000)
 
-    goto(page, "Train")
-    trials = page.get_by_label("Max trials (0 = no limit)")
-    trials.fill("12")
-    trials.press("Enter")
-    settle(page)
-    shot(page, out, "train")
-    page.get_by_role("button", name="Start training").click()
-    expect(page.get_by_text("queued. It runs in the background")).to_be_visible(timeout=30_000)
-
-    goto(page, "Jobs")
-    expect(page.locator('[data-testid="stMetricValue"]', has_text="succeeded")).to_be_visible(timeout=240_000)
+    for n_trials, validation in ((6, "holdout"), (12, None)):  # two runs, so the Runs page can compare them
+        goto(page, "Train")
+        if validation:
+            page.get_by_text(validation, exact=True).click()
+            settle(page)
+        trials = page.get_by_label("Max trials (0 = no limit)")
+        trials.fill(str(n_trials))
+        trials.press("Enter")
+        settle(page)
+        if validation is None:
+            shot(page, out, "train")
+        page.get_by_role("button", name="Start training").click()
+        expect(page.get_by_text("queued. It runs in the background")).to_be_visible(timeout=30_000)
+        page.get_by_text("Watch it on the Jobs page").click()
+        settle(page)
+        expect(page.locator('[data-testid="stMetricValue"]', has_text="succeeded")).to_be_visible(timeout=240_000)
     shot(page, out, "jobs")
 
     goto(page, "Runs")
     expect(page.get_by_text("Optimization history ·")).to_be_visible(timeout=30_000)
+    select_rows(page, [0, 1])
+    expect(page.get_by_text("Compare 2 runs")).to_be_visible(timeout=30_000)
     shot(page, out, "runs")
 
     goto(page, "Deploy")

@@ -1,7 +1,7 @@
 """A new user's whole journey in real Chromium, against the real app and worker (`scripts/screenshots.py`).
 
-The script asserts each step with Playwright's `expect` (upload -> profile -> save -> train -> job
-succeeded -> leaderboard -> export -> start service -> "try it" answers HTTP 200) and saves a screenshot
+The script asserts each step with Playwright's `expect` (upload -> profile -> save -> train twice -> jobs
+succeed -> compare two runs -> export -> start service -> "try it" answers HTTP 200) and saves a screenshot
 per page; this test runs it as a user would and checks it finished with every screenshot.
 """
 
