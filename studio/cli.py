@@ -187,9 +187,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import subprocess
 
     from studio.export.bento import studio_env
-    from studio.export.serving import serve_command
+    from studio.export.serving import check_bento, serve_command
 
     studio = _studio()
+    check_bento(studio, args.bento)
     return subprocess.call(serve_command(args.bento, args.port), env=studio_env(studio))
 
 

@@ -10,6 +10,7 @@
     ├── TrackingError        MLflow runs and models
     │   └── ModelNotFound
     ├── ExportError          bento build, serving
+    │   └── BentoNotFound
     └── MissingDependency
 
 The UI turns these into `st.error`, the CLI into one line on stderr and exit code 2 (bad input) or 1.
@@ -63,6 +64,10 @@ class ModelNotFound(TrackingError):
 
 class ExportError(StudioError):
     pass
+
+
+class BentoNotFound(ExportError):
+    exit_code = 2
 
 
 class MissingDependency(StudioError):

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 
 from studio import db
-from studio.errors import ExportError
+from studio.errors import BentoNotFound, ExportError
 from studio.export.bento import studio_env
 
 if TYPE_CHECKING:
@@ -50,8 +50,19 @@ def serve_command(bento_tag: str, port: int) -> list[str]:
     return [sys.executable, "-m", "bentoml", "serve", bento_tag, "--port", str(port), "--host", "127.0.0.1"]
 
 
+def check_bento(studio: Studio, bento_tag: str) -> None:
+    """Raise BentoNotFound unless `name:version` (or `name:latest`, or `name`) is in the studio's bento store."""
+    name, _, version = bento_tag.partition(":")
+    folder = studio.settings.bentoml_path / "bentos" / name
+    if not name or not folder.is_dir() or (version not in ("", "latest") and not (folder / version).is_dir()):
+        known = sorted(p.name for p in (studio.settings.bentoml_path / "bentos").glob("*") if p.is_dir())
+        raise BentoNotFound(f"No bento '{bento_tag}' in {studio.settings.bentoml_path}. "
+                            f"Exported bentos: {', '.join(known) or 'none (run `studio export MODEL` first)'}.")
+
+
 def start_service(studio: Studio, bento_tag: str, *, port: int | None = None) -> ServiceInfo:
     """Start `bentoml serve` for `bento_tag` in the background; returns at once (see `is_ready`)."""
+    check_bento(studio, bento_tag)
     for running in list_services(studio):
         if running.bento_tag == bento_tag:
             return running
