@@ -31,7 +31,7 @@ def _last_json(text: str) -> dict:
     (["predict", "models:/none/1", "--data", "{csv}", "--out", "x.csv"], "Cannot load model"),
     (["jobs", "show", "abc"], "No job 'abc'"),
     (["serve", "nope:latest"], "No bento 'nope:latest'"),
-    (["export", "models:/nope/1"], "Cannot load model"),
+    (["export", "models:/nope/1"], "No registered model 'models:/nope/1'"),
 ])
 def test_bad_input_exits_2_with_one_line(argv: list[str], message: str, churn_csv: Path, capsys) -> None:
     code = main([a.replace("{csv}", str(churn_csv)) for a in argv])

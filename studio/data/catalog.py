@@ -93,9 +93,11 @@ class DatasetCatalog:
         path = self.root / slug / f"v{version}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
+        import pyarrow as pa
+
         try:
             frame.to_parquet(tmp, index=False)
-        except Exception as exc:  # pyarrow raises several unrelated types for unstorable values
+        except (pa.ArrowException, ValueError, TypeError) as exc:
             tmp.unlink(missing_ok=True)
             raise DataError(f"The table cannot be stored as Parquet: {exc}. Check mixed-type columns.") from None
         tmp.replace(path)

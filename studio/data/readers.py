@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -107,10 +108,8 @@ def _read_excel(raw: bytes, name: str) -> tuple[pd.DataFrame, list[str]]:
 
     try:
         frame = pd.read_excel(io.BytesIO(raw), engine="openpyxl", header=None)
-    except (InvalidFileException, ValueError, KeyError, OSError) as exc:
+    except (InvalidFileException, zipfile.BadZipFile, ValueError, KeyError, OSError) as exc:
         raise DataError(f"'{name}' is not a valid .xlsx workbook ({_first_line(exc)}).") from None
-    except Exception as exc:  # zipfile.BadZipFile and friends: openpyxl does not wrap them
-        raise DataError(f"'{name}' is not a valid .xlsx workbook ({type(exc).__name__}).") from None
     if frame.empty:
         return frame, []
     header = ["" if pd.isna(v) else str(v) for v in frame.iloc[0]]

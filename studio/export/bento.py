@@ -52,7 +52,7 @@ def export_bento(studio: Studio, model_ref: str, *, log: Callable[[str], None] =
     model_uri = studio.tracker.resolve_model_uri(model_ref)
     if not model_uri.startswith("models:/"):
         raise ExportError(f"Export needs a registered model (models:/name/version), got '{model_uri}'.")
-    studio.tracker.load_model(model_uri)  # fails early, with a clear message, for an unknown model
+    studio.tracker.run_id_of(model_uri)  # fails early, with a clear message, for an unknown model version
     name = bento_name(model_uri)
     build_dir = studio.settings.exports_path / name / "build"
     args = {"model_uri": model_uri, "name": name, "build_dir": str(build_dir),

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 
 from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
 
 from studio.context import Studio
 from studio.errors import LeaseLost, StudioError
@@ -69,7 +70,8 @@ class Worker:
     def run_job(self, lease: Lease) -> None:
         job = self.studio.jobs.get(lease.job_id)
         reporter = JobReporter(self.studio, lease)
-        beat = threading.Thread(target=self._heartbeat, args=(lease, reporter), daemon=True)
+        done = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(lease, reporter, done), daemon=True)
         beat.start()
         reporter.log(f"Attempt {lease.attempt} on worker {self.worker_id}.")
         try:
@@ -84,7 +86,7 @@ class Worker:
             reporter.log(f"Failed: {type(exc).__name__}: {exc}")
             self._finish(lease, JobStatus.FAILED, error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
         finally:
-            reporter.lost.set()  # stops the heartbeat thread
+            done.set()
             beat.join(timeout=5)
 
     def _finish(self, lease: Lease, status: JobStatus, **kwargs: object) -> None:
@@ -93,9 +95,9 @@ class Worker:
         except LeaseLost as exc:
             log.warning("%s", exc)
 
-    def _heartbeat(self, lease: Lease, reporter: JobReporter) -> None:
+    def _heartbeat(self, lease: Lease, reporter: JobReporter, done: threading.Event) -> None:
         interval = self.studio.settings.heartbeat_seconds
-        while not reporter.lost.wait(interval):
+        while not done.wait(interval) and not reporter.lost.is_set():
             try:
                 if self.studio.jobs.heartbeat(lease):
                     if not reporter.cancelled.is_set():
@@ -105,3 +107,5 @@ class Worker:
             except LeaseLost:
                 log.warning("Job %s: lease lost; stopping.", lease.job_id)
                 reporter.lost.set()
+            except SQLAlchemyError as exc:  # a busy or briefly unreachable database: try again next beat
+                log.warning("Job %s: heartbeat failed (%s); retrying.", lease.job_id, exc)
