@@ -16,6 +16,7 @@ from studio.export import (
     start_service,
     stop_service,
 )
+from studio.jobs import JobStatus
 from studio.jobs.handlers import EXPORT
 from studio.ui.common import ago, empty_state, get_studio, show_error
 from studio.ui.data import example_rows
@@ -44,9 +45,15 @@ pending = [j for j in studio.jobs.list(limit=20, kind=EXPORT) if not j.status.is
 
 @st.fragment(run_every=2 if pending else None)
 def export_progress() -> None:
-    still = [j for j in studio.jobs.list(limit=20, kind=EXPORT) if not j.status.is_final]
+    recent = studio.jobs.list(limit=20, kind=EXPORT)
+    still = [j for j in recent if not j.status.is_final]
     for job in still:
         st.info(f"Building {job.payload['model_uri']} ({job.status.value})…", icon=":material/hourglass_top:")
+    if recent and recent[0].status is JobStatus.FAILED:
+        first_line = (recent[0].error or "unknown error").splitlines()[0]
+        st.error(f"The last export ({recent[0].payload['model_uri']}) failed: {first_line}")
+        st.page_link("pages/jobs.py", label="See its log on the Jobs page", icon=":material/arrow_forward:",
+                     query_params={"job": recent[0].id})
     if len(still) != len(pending):
         st.rerun()
 

@@ -90,3 +90,18 @@ def test_every_page_renders_with_a_trained_model(app: AppTest, tmp_path: Path, c
         assert "churn" in at.dataframe[0].value["run"].iloc[0]
     if page == "jobs":
         assert any("models:/churn/1" in s.value for s in at.success)
+
+
+@pytest.mark.slow
+def test_a_failed_export_is_reported_on_the_deploy_page(app: AppTest, tmp_path: Path, churn: pd.DataFrame) -> None:
+    from studio.export import ExportRequest
+    from studio.jobs.handlers import EXPORT
+
+    studio = Studio(make_settings(tmp_path / "home"))
+    record = studio.catalog.save(churn, "churn", source="test")
+    spec = draft_spec(record, churn, target="churned", algorithms=["linear"], max_trials=1, budget_seconds=None)
+    studio.jobs.submit(TRAIN, spec.run_name, spec)
+    export = studio.jobs.submit(EXPORT, "export", ExportRequest(model_uri="models:/churn/7"))
+    Worker(studio).run(until=lambda: studio.jobs.get(export.id).status.is_final)
+    at = _open(app, "deploy")
+    assert "The last export (models:/churn/7) failed: No registered model 'models:/churn/7'" in at.error[0].value
