@@ -1,4 +1,4 @@
-"""`studio up` on a fresh home: the app answers and, as the embedded default, a worker comes alive."""
+"""`studio up` on a fresh home: the app answers, a worker comes alive, and it outlives the app."""
 
 from __future__ import annotations
 
@@ -50,6 +50,11 @@ def test_studio_up_serves_the_app_and_starts_a_worker(tmp_path: Path) -> None:
     finally:
         os.killpg(app.pid, signal.SIGTERM)
         app.wait(timeout=30)
+    try:
+        # The worker lives in its own session: stopping the app (or closing the browser) does not stop jobs.
+        time.sleep(2 * studio.settings.heartbeat_seconds)
+        assert studio.worker_alive()
+    finally:
         for worker in studio.jobs.alive_workers(within_s=3600):
             os.kill(worker.pid, signal.SIGTERM)
     assert _wait(lambda: not studio.worker_alive(), timeout=30)  # SIGTERM stops the worker cleanly
