@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Annotated, Literal, Self
 
@@ -112,9 +111,6 @@ class TrainSpec(BaseModel):
     def run_name(self) -> str:
         """The user's name for the run, else the dataset's name without its version suffix."""
         return self.name or re.sub(r"-v\d+$", "", self.dataset_id)
-
-    def digest(self) -> str:
-        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
 
     @classmethod
     def parse(cls, data: dict[str, object] | str) -> TrainSpec:
