@@ -20,7 +20,8 @@ def _row(job: JobRecord) -> dict[str, object]:
             "elapsed": duration(job.elapsed_s), "created": ago(job.created_at)}
 
 
-active = any(not j.status.is_final for j in studio.jobs.list(limit=50))
+jobs = studio.jobs.list(limit=200)  # the details picker below uses the same read
+active = any(not j.status.is_final for j in jobs)
 
 
 @st.fragment(run_every=2 if active else None)
@@ -41,7 +42,6 @@ def job_list() -> None:
 
 
 job_list()
-jobs = studio.jobs.list(limit=200)
 if jobs:
     default = st.query_params.get("job")
     ids = [j.id for j in jobs]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -145,7 +146,5 @@ def call_predict(url: str, rows: list[dict[str, Any]], *, timeout: float = 30.0)
 
 
 def curl_line(url: str, row: dict[str, Any]) -> str:
-    import json
-
     payload = json.dumps({"rows": [row]}).replace("'", "'\\''")
     return f"curl -s -X POST {url}/predict -H 'Content-Type: application/json' -d '{payload}'"

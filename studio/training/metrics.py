@@ -60,10 +60,12 @@ def metrics_for(task: Task) -> list[Metric]:
     return [m for m in METRICS.values() if task in m.tasks]
 
 
-def score(metric: Metric, y_true: np.ndarray, *, pred: np.ndarray, proba: np.ndarray | None) -> float:
+def score(metric: Metric, y_true: np.ndarray, *, pred: np.ndarray | None, proba: np.ndarray | None) -> float:
     """Score predictions with `metric`, using probabilities when it needs them."""
     if metric.needs_proba:
         if proba is None:
             raise ValueError(f"Metric '{metric.name}' needs class probabilities.")
         return metric.fn(y_true, proba)
+    if pred is None:
+        raise ValueError(f"Metric '{metric.name}' needs predicted labels or values.")
     return metric.fn(y_true, pred)

@@ -14,14 +14,14 @@ from sklearn.model_selection import train_test_split
 from studio.data.catalog import DatasetCatalog
 from studio.errors import DataError, SpecError, StudioError
 from studio.training.features import model_frame
-from studio.training.metrics import METRICS, score
+from studio.training.metrics import METRICS
 from studio.training.model import ModelInfo, TrainedModel, encode_target
 from studio.training.search import (
     TrialOutcome,
     best_configuration,
+    evaluate,
     make_pipeline,
     open_study,
-    predict_scores,
     run_search,
 )
 from studio.training.spec import TrainSpec, check_against_data
@@ -122,9 +122,7 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
     reporter.progress(progress.model_copy(update={"phase": "refitting"}))
     reporter.log(f"Refitting the best configuration ({algorithm}) on all {len(X_train)} training rows.")
     pipeline = make_pipeline(spec, algorithm, params, n_jobs=n_jobs).fit(X_train, y_train)
-    metric = METRICS[spec.metric]
-    pred, proba = predict_scores(pipeline, X_test, metric)
-    test_score = score(metric, y_test, pred=pred, proba=proba)
+    test_score = evaluate(pipeline, X_test, y_test, METRICS[spec.metric])
     info = ModelInfo(task=spec.task, target=spec.target, features=spec.features, classes=classes,
                      metric=spec.metric, run_id=run_id)
     model = TrainedModel(pipeline, info)

@@ -38,10 +38,11 @@ def make_pipeline(spec: TrainSpec, algorithm: str, params: Params, *, n_jobs: in
                      ("model", estimator)])
 
 
-def predict_scores(pipeline: Pipeline, X: pd.DataFrame, metric: Metric) -> tuple[np.ndarray, np.ndarray | None]:
-    pred = pipeline.predict(X)
+def evaluate(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, metric: Metric) -> float:
+    """Score a fitted pipeline on (X, y), predicting probabilities only when the metric needs them."""
     proba = pipeline.predict_proba(X) if metric.needs_proba else None
-    return pred, proba
+    pred = None if metric.needs_proba else pipeline.predict(X)
+    return score(metric, y, pred=pred, proba=proba)
 
 
 def validation_score(spec: TrainSpec, pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray) -> float:
@@ -59,8 +60,7 @@ def validation_score(spec: TrainSpec, pipeline: Pipeline, X: pd.DataFrame, y: np
     scores = []
     for fit_idx, val_idx in splits:
         pipeline.fit(X.iloc[fit_idx], y[fit_idx])
-        pred, proba = predict_scores(pipeline, X.iloc[val_idx], metric)
-        scores.append(score(metric, y[val_idx], pred=pred, proba=proba))
+        scores.append(evaluate(pipeline, X.iloc[val_idx], y[val_idx], metric))
     return float(np.mean(scores))
 
 
