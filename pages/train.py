@@ -2,13 +2,12 @@
 
 import streamlit as st
 
-from studio.compute import PROFILES
 from studio.errors import SpecError
-from studio.jobs.handlers import TRAIN
 from studio.training import DEFAULT_METRIC, ESTIMATORS, Task, detect_task, metrics_for
 from studio.training.draft import draft_spec, feature_candidates
 from studio.ui.common import empty_state, get_studio, show_error
 from studio.ui.data import load_dataset
+from studio.ui.job_view import show_estimate
 
 studio = get_studio()
 st.title("Train")
@@ -46,29 +45,43 @@ validation = mid.radio("Validation", ["kfold", "holdout"], horizontal=True,
                         format_func={"kfold": "k-fold CV", "holdout": "holdout"}.get,
                         help="k-fold is steadier on small data; holdout is faster on large data.")
 folds = right.slider("Folds", 2, 10, 5, disabled=validation != "kfold")
-compute = last.selectbox("Compute size", list(PROFILES), format_func=lambda p: f"{p} ({PROFILES[p].description})",
-                          help="Cores and memory the job may use.")
-left, mid, right = st.columns(3)
+try:
+    profiles = studio.compute_profiles
+except SpecError as exc:  # a broken compute.toml: say so, fall back to nothing rather than crash
+    show_error(exc)
+    st.stop()
+compute = last.selectbox("Compute size", list(profiles), format_func=lambda p: f"{p} · {profiles[p].description}",
+                         help="A Dask cluster shape: how many trials run in parallel, the threads each uses, and "
+                              "the memory limit per worker (a trial over it fails alone). Configure sizes in "
+                              "compute.toml under the studio home.")
+left, mid, right, last = st.columns(4)
 seconds = left.number_input("Time budget (seconds)", min_value=0, value=60, step=10,
-                            help="The search stops after this long (0 = no time limit).")
+                            help="The search stops after this long (0 = no time limit); the final refit and "
+                                 "logging come on top.")
 trials = mid.number_input("Max trials (0 = no limit)", min_value=0, value=0, step=5)
-seed = right.number_input("Seed", min_value=0, value=0, help="Same seed, same data: same search.")
+trial_seconds = right.number_input("Per-trial limit (s, 0 = auto)", min_value=0, value=0, step=5,
+                                   help="A configuration still running after this long is stopped and counted as "
+                                        "failed, so one slow trial cannot eat the budget. Auto: a third of the "
+                                        "time budget, at least 10 s.")
+seed = last.number_input("Seed", min_value=0, value=0, help="Same seed, same data: same search.")
 name = st.text_input("Run name (optional)", placeholder=record.name, help="Also the registered model's name.")
 
 try:
     spec = draft_spec(record, frame, target=target, task=task.value, exclude=exclude, algorithms=algorithms,
                       metric=metric, validation={"kind": validation, "folds": folds},
-                      budget_seconds=int(seconds) or None, max_trials=int(trials) or None, compute=compute,
-                      seed=int(seed), name=name.strip() or None)
+                      budget_seconds=int(seconds) or None, max_trials=int(trials) or None,
+                      trial_seconds=int(trial_seconds) or None, compute=compute, seed=int(seed),
+                      name=name.strip() or None)
 except SpecError as exc:
     spec = None
     show_error(exc)
 
 if spec is not None:
+    show_estimate(studio.estimate(spec), profiles[compute])
     with st.expander("The spec this job will run (JSON)"):
         st.code(spec.model_dump_json(indent=2), language="json")
 if st.button("Start training", type="primary", disabled=spec is None):
-    job = studio.jobs.submit(TRAIN, spec.run_name, spec)
+    job = studio.submit_training(spec)
     st.success(f"Job **{job.id}** queued. It runs in the background; you can close the browser.")
     st.page_link("pages/jobs.py", label="Watch it on the Jobs page", icon=":material/arrow_forward:",
                  query_params={"job": job.id})

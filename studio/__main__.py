@@ -2,4 +2,6 @@
 
 from studio.cli import main
 
-raise SystemExit(main())
+# Guarded: Dask starts its worker processes with "spawn", which imports the parent's __main__ module again.
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,4 +1,4 @@
-"""The `studio` command: train, predict, export, serve, worker, jobs, data, up.
+"""The `studio` command: train, predict, export, serve, worker, jobs, compute, data, up.
 
 Exit codes: 0 success; 2 bad input (one line on stderr, no traceback); 1 failure.
 """
@@ -31,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--folds", type=int, default=5)
     t.add_argument("--budget-seconds", type=int)
     t.add_argument("--max-trials", type=int)
-    t.add_argument("--compute", default="small")
+    t.add_argument("--trial-seconds", type=int, help="per-trial time limit (default: a third of the budget)")
+    t.add_argument("--compute", default="small", help="a compute size from `studio compute list`")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--name")
     t.add_argument("--wait", action="store_true", help="wait for the job to end (runs a worker if none is alive)")
@@ -53,15 +54,25 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("worker", help="run a worker that executes queued jobs")
 
-    j = sub.add_parser("jobs", help="list, show or cancel jobs")
+    j = sub.add_parser("jobs", help="list, show, cancel, re-run or delete jobs")
     jsub = j.add_subparsers(dest="jobs_command", required=True)
     jl = jsub.add_parser("list")
     jl.add_argument("--json", action="store_true")
     js = jsub.add_parser("show")
     js.add_argument("job_id")
     js.add_argument("--json", action="store_true")
-    jc = jsub.add_parser("cancel")
+    jc = jsub.add_parser("cancel", help="stop a job; a training job keeps its finished trials and best model")
     jc.add_argument("job_id")
+    jr = jsub.add_parser("rerun", help="queue the same job again as a new job")
+    jr.add_argument("job_id")
+    jr.add_argument("--json", action="store_true")
+    jd = jsub.add_parser("delete", help="delete a job that is not running, and its log")
+    jd.add_argument("job_id")
+    jd.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    c = sub.add_parser("compute", help="list the compute sizes")
+    c.add_argument("compute_command", choices=["list"])
+    c.add_argument("--json", action="store_true")
 
     d = sub.add_parser("data", help="list saved datasets")
     d.add_argument("data_command", choices=["list"])
@@ -105,7 +116,6 @@ def _dataset_for(studio: Any, data: str, name: str | None) -> Any:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from studio.jobs.handlers import TRAIN
     from studio.training.draft import draft_spec
 
     studio = _studio()
@@ -115,9 +125,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         record, studio.catalog.load(record.id), target=args.target, task=args.task,
         exclude=_csv(args.exclude), algorithms=_csv(args.algorithms) or None, metric=args.metric,
         validation={"kind": args.validation, "folds": args.folds}, budget_seconds=budget,
-        max_trials=args.max_trials, compute=args.compute, seed=args.seed, name=args.name,
+        max_trials=args.max_trials, trial_seconds=args.trial_seconds, compute=args.compute, seed=args.seed,
+        name=args.name,
     )
-    job = studio.jobs.submit(TRAIN, spec.run_name, spec)
+    job = studio.submit_training(spec)
     if not args.wait:
         from studio.jobs.local import ensure_worker
 
@@ -158,8 +169,12 @@ def job_summary(job: Any) -> dict[str, Any]:
         "metric": result.get("metric", job.payload.get("metric")),
         "best_score": result.get("best_score", progress.get("best_score")), "test_score": result.get("test_score"),
         "best_algorithm": result.get("best_algorithm"), "n_trials": result.get("n_trials", progress.get("trials_done")),
-        "duration_s": result.get("duration_s", job.elapsed_s), "error": job.error,
-        "started_at": job.started_at, "ended_at": job.ended_at, "attempts": job.attempts,
+        "trials_failed": progress.get("trials_failed"), "trials_budget": progress.get("trials_budget"),
+        "duration_s": result.get("duration_s", job.elapsed_s), "estimate_s": progress.get("estimate_s"),
+        "eta_s": None if job.status.is_final else progress.get("eta_s"), "phase": progress.get("phase"),
+        "stop_reason": result.get("stop_reason", progress.get("stop_reason")), "error": job.error,
+        "created_at": job.created_at, "started_at": job.started_at, "ended_at": job.ended_at,
+        "attempts": job.attempts, "cancel_requested": job.cancel_requested,
     }
 
 
@@ -219,6 +234,19 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         job = studio.jobs.request_cancel(args.job_id)
         print(f"{job.id} {job.status.value}{' (cancel requested)' if job.cancel_requested else ''}")
         return 0
+    if args.jobs_command == "rerun":
+        job = studio.rerun(args.job_id)
+        print(json.dumps(job_summary(job)) if args.json else job.id)
+        return 0
+    if args.jobs_command == "delete":
+        job = studio.jobs.get(args.job_id)
+        if not args.yes and not _confirm(f"Delete job {job.id} ({job.kind} '{job.name}', {job.status.value}) "
+                                         "and its log? Its runs and models stay. [y/N] "):
+            print("not deleted", file=sys.stderr)
+            return 1
+        studio.jobs.delete(job.id)
+        print(f"deleted {job.id}")
+        return 0
     job = studio.jobs.get(args.job_id)
     summary = job_summary(job)
     if args.json:
@@ -227,6 +255,22 @@ def cmd_jobs(args: argparse.Namespace) -> int:
         for key, value in summary.items():
             print(f"{key:14} {value}")
         print("\n".join(studio.jobs.logs(job.id, tail=20)))
+    return 0
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        raise DataError("Refusing to delete without confirmation; pass --yes.")
+    return input(question).strip().lower() in ("y", "yes")
+
+
+def cmd_compute(args: argparse.Namespace) -> int:
+    profiles = _studio().compute_profiles
+    if args.json:
+        print(json.dumps({name: p.model_dump() for name, p in profiles.items()}))
+        return 0
+    for name, profile in profiles.items():
+        print(f"{name:10} {profile.summary()}  {profile.description}")
     return 0
 
 
@@ -257,4 +301,4 @@ def _csv(value: str | None) -> list[str]:
 
 
 COMMANDS = {"train": cmd_train, "predict": cmd_predict, "export": cmd_export, "serve": cmd_serve,
-            "worker": cmd_worker, "jobs": cmd_jobs, "data": cmd_data, "up": cmd_up}
+            "worker": cmd_worker, "jobs": cmd_jobs, "compute": cmd_compute, "data": cmd_data, "up": cmd_up}

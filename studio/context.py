@@ -5,13 +5,17 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from studio.compute.profiles import ComputeProfile, load_profiles
 from studio.data.catalog import DatasetCatalog
 from studio.db import make_engine
-from studio.jobs.store import JobStore
+from studio.errors import SpecError
+from studio.jobs.store import TRAIN, JobRecord, JobStore
 from studio.settings import Settings
 
 if TYPE_CHECKING:
     from studio.tracking import Tracker
+    from studio.training.estimate import Estimate
+    from studio.training.spec import TrainSpec
 
 
 class Studio:
@@ -29,5 +33,47 @@ class Studio:
 
         return Tracker(self.settings)
 
+    @property
+    def compute_profiles(self) -> dict[str, ComputeProfile]:
+        """Read each time: editing compute.toml takes effect without a restart."""
+        return load_profiles(self.settings)
+
+    def profile(self, name: str) -> ComputeProfile:
+        profiles = self.compute_profiles
+        if name not in profiles:
+            raise SpecError(f"Compute size '{name}' is not configured here; choose from {sorted(profiles)} "
+                            f"(or add it to {self.settings.root / 'compute.toml'}).")
+        return profiles[name]
+
     def worker_alive(self) -> bool:
         return bool(self.jobs.alive_workers(within_s=3 * self.settings.heartbeat_seconds))
+
+    # -- training jobs ----------------------------------------------------------------------------------
+    def estimate(self, spec: TrainSpec) -> Estimate:
+        from studio.training.estimate import PastJob, estimate
+
+        past = []
+        for job in reversed(self.jobs.list(kind=TRAIN, limit=50)):
+            p = job.progress
+            if p.get("stop_reason") == "trial budget reached" and p.get("estimate_search_s") and p.get("search_s"):
+                past.append(PastJob(estimate_search_s=p["estimate_search_s"], actual_search_s=p["search_s"]))
+        n_rows = self.catalog.get(spec.dataset_id).n_rows
+        return estimate(spec, n_rows=n_rows, profile=self.profile(spec.compute), history=past)
+
+    def submit_training(self, spec: TrainSpec) -> JobRecord:
+        """Queue a training job, with its estimated duration recorded for the actual-vs-estimate view."""
+        from studio.training.run import Progress
+
+        guess = self.estimate(spec)
+        return self.jobs.submit(TRAIN, spec.run_name, spec, progress=Progress(
+            estimate_s=guess.seconds, estimate_search_s=guess.search_s, trials_budget=spec.budget.max_trials,
+            parallel_trials=guess.parallel_trials))
+
+    def rerun(self, job_id: str) -> JobRecord:
+        """The same job again, as a new job (a training job is re-estimated)."""
+        job = self.jobs.get(job_id)
+        if job.kind == TRAIN:
+            from studio.training.spec import TrainSpec
+
+            return self.submit_training(TrainSpec.parse(job.payload))
+        return self.jobs.resubmit(job_id)

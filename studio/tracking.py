@@ -60,12 +60,13 @@ class Tracker:
             logging.getLogger(noisy).setLevel(logging.WARNING)
         mlflow.set_tracking_uri(settings.tracking_uri)
         mlflow.set_registry_uri(settings.tracking_uri)
-        self.client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
-        if settings.tracking_uri.startswith("sqlite:"):
-            # The app and a worker may open a fresh studio at once; only one may create MLflow's tables.
-            with open(settings.root / ".mlflow-init.lock", "w") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
-                self.client.search_experiments(max_results=1)
+        # The app and several workers may open a fresh studio at once; only one may create MLflow's tables,
+        # and MlflowClient() already opens (and may migrate) the store, so it is created under the lock too.
+        with open(settings.root / ".mlflow-init.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self.client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
+            self.client.search_experiments(max_results=1)
+            self.client.search_registered_models(max_results=1)
 
     def experiment_id(self, name: str) -> str:
         existing = self.client.get_experiment_by_name(name)
@@ -74,9 +75,19 @@ class Tracker:
         return str(self.client.create_experiment(name, artifact_location=f"{self.settings.artifact_location}/{name}"))
 
     def start_training(self, spec: TrainSpec, *, job_id: str, study_name: str) -> str:
-        """The job's parent run: flattened spec params, tags, and the full spec.json artifact."""
+        """The job's parent run: flattened spec params, tags, and the full spec.json artifact.
+
+        A resumed job (another attempt of the same job id) gets its existing run back, never a second one."""
+        experiment_id = self.experiment_id(spec.run_name)
+        existing = self.client.search_runs(
+            [experiment_id], filter_string=f"tags.`{KIND_TAG}` = 'training' and tags.`studio.job_id` = '{job_id}'",
+            max_results=1)
+        if existing:
+            run_id = existing[0].info.run_id
+            self.client.update_run(run_id, status="RUNNING")
+            return run_id
         run = self.client.create_run(
-            self.experiment_id(spec.run_name), run_name=f"{spec.run_name} · {job_id[:8]}",
+            experiment_id, run_name=f"{spec.run_name} · {job_id[:8]}",
             tags={KIND_TAG: "training", "studio.job_id": job_id, "studio.dataset_id": spec.dataset_id,
                   "studio.dataset_hash": spec.dataset_hash, "studio.task": spec.task.value,
                   "studio.metric": spec.metric, "studio.study_name": study_name, "studio.compute": spec.compute},
@@ -96,14 +107,34 @@ class Tracker:
         run = self.client.create_run(
             self.client.get_run(parent_run_id).info.experiment_id, run_name=f"trial {outcome.number}",
             tags={"mlflow.parentRunId": parent_run_id, KIND_TAG: "trial", "studio.algorithm": outcome.algorithm,
-                  "studio.trial_state": outcome.state},
+                  "studio.trial_state": outcome.state, "studio.trial_number": str(outcome.number),
+                  **({"studio.trial_error": outcome.error[:5000]} if outcome.error else {})},
         )
         metrics = {metric: outcome.score, "duration_s": outcome.duration_s} if outcome.score is not None else {}
         self._log_batch(run.info.run_id, params={"algorithm": outcome.algorithm, **outcome.params}, metrics=metrics)
         self.client.set_terminated(run.info.run_id, "FINISHED" if outcome.state == "complete" else "FAILED")
 
+    def logged_trials(self, parent_run_id: str) -> set[int]:
+        """Numbers of the trials already logged under a parent run (a resumed job logs only the rest)."""
+        experiment_id = self.client.get_run(parent_run_id).info.experiment_id
+        runs = self.client.search_runs([experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{parent_run_id}'",
+                                       max_results=50_000)
+        return {int(r.data.tags["studio.trial_number"]) for r in runs if "studio.trial_number" in r.data.tags}
+
+    def registered_version(self, run_id: str) -> str | None:
+        """The model version a run already registered, if any."""
+        versions = self.client.search_model_versions(f"run_id = '{run_id}'")
+        return f"models:/{versions[0].name}/{versions[0].version}" if versions else None
+
     def log_model(self, run_id: str, model: TrainedModel, *, example: pd.DataFrame, registered_name: str) -> str:
-        """Log the pipeline (skops, trusted types computed from our own pipeline) and register a version."""
+        """Log the pipeline (skops, trusted types computed from our own pipeline) and register a version.
+
+        Idempotent per run: if an earlier attempt of the job registered its model before dying, that version
+        is returned instead of registering a second one."""
+        already = self.registered_version(run_id)
+        if already:
+            self.client.set_tag(run_id, "studio.model_uri", already)
+            return already
         import skops.io as sio
         from mlflow.models import infer_signature
 

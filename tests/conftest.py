@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
+from studio.compute.profiles import ComputeProfile
 from studio.context import Studio
 from studio.settings import Settings
+from studio.training.run import Progress
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -37,6 +43,50 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def studio(settings: Settings) -> Studio:
     return Studio(settings)
+
+
+POSTGRES_ADMIN_URL = os.environ.get("STUDIO_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty database on the local PostgreSQL server, dropped afterwards."""
+    name = f"studio_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+# The shape of the default `small` size, fixed here so tests do not depend on this machine's cores and memory.
+SMALL = ComputeProfile(name="small", workers=1, threads=1, memory_gb=2)
+TWO_WORKERS = ComputeProfile(name="two", workers=2, threads=1, memory_gb=2)
+
+
+class ListReporter:
+    """The Reporter of a run outside the job system: keeps what it is told, stops when `stop_when()` says."""
+
+    def __init__(self, stop_when: object = None) -> None:
+        self.lines: list[str] = []
+        self.updates: list[Progress] = []
+        self.stop_when = stop_when
+
+    def log(self, line: str) -> None:
+        self.lines.append(line)
+
+    def progress(self, progress: Progress) -> None:
+        self.updates.append(progress)
+
+    def should_stop(self) -> bool:
+        return bool(self.stop_when and self.stop_when(self))  # type: ignore[operator]
+
+    def fence(self) -> None:
+        pass
 
 
 def churn_frame(n: int = 240, seed: int = 0) -> pd.DataFrame:

@@ -7,28 +7,31 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from studio.compute import PROFILES
-from studio.jobs.store import JobRecord
+from studio.jobs.store import EXPORT, TRAIN, JobRecord
 from studio.training.run import Reporter, train
 from studio.training.spec import TrainSpec
 
 if TYPE_CHECKING:
     from studio.context import Studio
 
-TRAIN = "train"
-EXPORT = "export"
+__all__ = ["EXPORT", "HANDLERS", "TRAIN"]
 
 
 def run_train(studio: Studio, job: JobRecord, reporter: Reporter) -> BaseModel:
     from studio.studies import storage_for
+    from studio.training.run import Progress
 
     spec = TrainSpec.parse(job.payload)
-    profile = PROFILES[spec.compute]
-    reporter.log(f"Training on compute '{profile.name}' ({profile.cores} core(s)); budget "
-                 f"{spec.budget.seconds or '-'} s / {spec.budget.max_trials or '-'} trials.")
+    profile = studio.profile(spec.compute)
+    before = Progress.model_validate(job.progress)
+    limit = spec.budget.trial_limit_s
+    reporter.log(f"Training on compute '{profile.name}' ({profile.summary()}); budget "
+                 f"{spec.budget.seconds or '-'} s / {spec.budget.max_trials or '-'} trials; "
+                 f"per-trial limit {f'{limit:g} s' if limit else 'none'}.")
     return train(spec, catalog=studio.catalog, tracker=studio.tracker,
-                 storage=storage_for(studio.settings, f"job-{job.id}"), job_id=job.id, n_jobs=profile.cores,
-                 reporter=reporter)
+                 storage=storage_for(studio.settings, f"job-{job.id}"), job_id=job.id, profile=profile,
+                 reporter=reporter, spent_s=before.elapsed_s if job.attempts > 1 else 0.0,
+                 estimate_s=before.estimate_s, estimate_search_s=before.estimate_search_s)
 
 
 def run_export(studio: Studio, job: JobRecord, reporter: Reporter) -> BaseModel:

@@ -18,7 +18,10 @@ import sqlalchemy as sa
 from pydantic import BaseModel
 
 from studio import db
-from studio.errors import JobNotFound, LeaseLost
+from studio.errors import JobError, JobNotFound, LeaseLost
+
+TRAIN = "train"
+EXPORT = "export"
 
 
 class JobStatus(StrEnum):
@@ -80,14 +83,35 @@ class JobStore:
         self.max_attempts = max_attempts
 
     # -- submitting and reading -------------------------------------------------------------------------
-    def submit(self, kind: str, name: str, payload: BaseModel) -> JobRecord:
+    def submit(self, kind: str, name: str, payload: BaseModel, *, progress: BaseModel | None = None) -> JobRecord:
+        return self._insert(kind, name, payload.model_dump_json(),
+                            "{}" if progress is None else progress.model_dump_json(exclude_none=True))
+
+    def resubmit(self, job_id: str) -> JobRecord:
+        """A new queued job with the same kind, name and payload."""
+        job = self.get(job_id)
+        return self._insert(job.kind, job.name, json.dumps(job.payload), "{}")
+
+    def _insert(self, kind: str, name: str, payload_json: str, progress_json: str) -> JobRecord:
         job_id = uuid.uuid4().hex[:12]
         with self.engine.begin() as conn:
             conn.execute(db.jobs.insert().values(
-                id=job_id, kind=kind, name=name, payload_json=payload.model_dump_json(), status=JobStatus.QUEUED,
-                created_at=time.time(), attempts=0, cancel_requested=False, progress_json="{}",
+                id=job_id, kind=kind, name=name, payload_json=payload_json, status=JobStatus.QUEUED,
+                created_at=time.time(), attempts=0, cancel_requested=False, progress_json=progress_json,
             ))
         return self.get(job_id)
+
+    def delete(self, job_id: str) -> None:
+        """Remove a job that is not running, with its log. What it produced (runs, models) stays."""
+        self.get(job_id)
+        with self.engine.begin() as conn:
+            deleted = conn.execute(db.jobs.delete().where(db.jobs.c.id == job_id,
+                                                          db.jobs.c.status != JobStatus.RUNNING)).rowcount
+            if deleted:
+                conn.execute(db.job_logs.delete().where(db.job_logs.c.job_id == job_id))
+        if not deleted:
+            raise JobError(f"Job {job_id} is running; cancel it first (`studio jobs cancel {job_id}`), "
+                           "then delete it.")
 
     def get(self, job_id: str) -> JobRecord:
         with self.engine.connect() as conn:
@@ -150,14 +174,25 @@ class JobStore:
     def heartbeat(self, lease: Lease) -> bool:
         """Extend the lease; returns whether a cancel was requested. Raises LeaseLost if it moved on."""
         self._update(lease, lease_expires_at=time.time() + self.lease_seconds)
-        return self.get(lease.job_id).cancel_requested
+        return self.cancel_requested(lease.job_id)
+
+    def cancel_requested(self, job_id: str) -> bool:
+        with self.engine.connect() as conn:
+            return bool(conn.execute(sa.select(db.jobs.c.cancel_requested).where(db.jobs.c.id == job_id)).scalar())
 
     def set_progress(self, lease: Lease, progress: BaseModel) -> None:
         self._update(lease, progress_json=progress.model_dump_json())
 
     def log(self, lease: Lease, line: str) -> None:
+        """Append a log line, only while `lease` holds the job (a stale worker's lines are dropped)."""
+        holds = sa.exists().where(db.jobs.c.id == lease.job_id, db.jobs.c.lease_token == lease.token)
+        row = sa.select(sa.literal(lease.job_id), sa.literal(time.time()), sa.literal(line)).where(holds)
         with self.engine.begin() as conn:
-            conn.execute(db.job_logs.insert().values(job_id=lease.job_id, at=time.time(), line=line))
+            # RETURNING, not rowcount: psycopg reports -1 as the rowcount of an INSERT ... SELECT.
+            written = conn.execute(db.job_logs.insert().from_select(["job_id", "at", "line"], row)
+                                   .returning(db.job_logs.c.seq)).all()
+        if not written:
+            raise LeaseLost(f"Job {lease.job_id}: this worker's lease is no longer valid; the log line was dropped.")
 
     def finish(self, lease: Lease, status: JobStatus, *, result: BaseModel | None = None,
                error: str | None = None) -> None:

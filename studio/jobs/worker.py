@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable
@@ -21,17 +22,23 @@ log = logging.getLogger("studio.worker")
 
 
 class JobReporter:
-    """The Reporter a running job writes through: logs, progress, and whether to stop."""
+    """The Reporter a running job writes through: logs, progress, whether to stop, and the lease fence."""
+
+    CANCEL_POLL_S = 1.0
 
     def __init__(self, studio: Studio, lease: Lease) -> None:
         self.studio = studio
         self.lease = lease
         self.cancelled = threading.Event()
         self.lost = threading.Event()
+        self._polled = 0.0
 
     def log(self, line: str) -> None:
         log.info("[%s] %s", self.lease.job_id, line)
-        self.studio.jobs.log(self.lease, line)
+        try:
+            self.studio.jobs.log(self.lease, line)
+        except LeaseLost:
+            self.lost.set()
 
     def progress(self, progress: BaseModel) -> None:
         try:
@@ -40,7 +47,27 @@ class JobReporter:
             self.lost.set()
 
     def should_stop(self) -> bool:
+        """Checks the job store for a cancel at most once a second, so a cancel lands within about a second."""
+        now = time.monotonic()
+        if now - self._polled >= self.CANCEL_POLL_S and not self.cancelled.is_set():
+            self._polled = now
+            try:
+                if self.studio.jobs.cancel_requested(self.lease.job_id):
+                    self.log("Cancel requested: stopping; finished trials and the best model so far are kept.")
+                    self.cancelled.set()
+            except SQLAlchemyError as exc:  # a busy database: look again next time
+                log.warning("Job %s: cancel check failed (%s).", self.lease.job_id, exc)
         return self.cancelled.is_set() or self.lost.is_set()
+
+    def fence(self) -> None:
+        """Renew the lease now; raises LeaseLost if another worker has taken the job over."""
+        if self.lost.is_set():
+            raise LeaseLost(f"Job {self.lease.job_id}: this worker lost its lease; stopping without writing results.")
+        try:
+            self.studio.jobs.heartbeat(self.lease)
+        except LeaseLost:
+            self.lost.set()
+            raise
 
 
 class Worker:
@@ -99,10 +126,7 @@ class Worker:
         interval = self.studio.settings.heartbeat_seconds
         while not done.wait(interval) and not reporter.lost.is_set():
             try:
-                if self.studio.jobs.heartbeat(lease):
-                    if not reporter.cancelled.is_set():
-                        reporter.log("Cancel requested: stopping after the current trial; finished trials are kept.")
-                    reporter.cancelled.set()
+                self.studio.jobs.heartbeat(lease)
                 self.studio.jobs.touch_worker(self.worker_id, pid=os.getpid())
             except LeaseLost:
                 log.warning("Job %s: lease lost; stopping.", lease.job_id)

@@ -23,8 +23,8 @@ def feature_candidates(record: DatasetRecord, target: str) -> list[Feature]:
 def draft_spec(
     record: DatasetRecord, frame: pd.DataFrame, *, target: str, task: str = "auto", exclude: Sequence[str] = (),
     algorithms: Sequence[str] | None = None, metric: str | None = None, validation: dict[str, object] | None = None,
-    budget_seconds: int | None = 60, max_trials: int | None = None, compute: str = "small", seed: int = 0,
-    name: str | None = None,
+    budget_seconds: int | None = 60, max_trials: int | None = None, trial_seconds: int | None = None,
+    compute: str = "small", seed: int = 0, name: str | None = None,
 ) -> TrainSpec:
     """Build and fully validate a spec (including the checks only the data can answer); raises SpecError."""
     if target not in frame.columns:
@@ -40,7 +40,8 @@ def draft_spec(
         "dataset_id": record.id, "dataset_hash": record.content_hash, "target": target, "task": resolved,
         "features": [f.model_dump() for f in features], "algorithms": chosen,
         "metric": metric or (DEFAULT_METRIC[Task(resolved)] if resolved in set(Task) else ""),
-        "validation": validation or {}, "budget": {"seconds": budget_seconds, "max_trials": max_trials},
+        "validation": validation or {}, "budget": {"seconds": budget_seconds, "max_trials": max_trials,
+                                                     "trial_seconds": trial_seconds},
         "compute": compute, "seed": seed, "name": name,
     }
     spec = TrainSpec.parse(data)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
+from functools import partial
 from typing import Any, Protocol
 
 import numpy as np
@@ -11,8 +13,11 @@ import pandas as pd
 from pydantic import BaseModel
 from sklearn.model_selection import train_test_split
 
+from studio.compute.cluster import TrialPool
+from studio.compute.profiles import ComputeProfile
 from studio.data.catalog import DatasetCatalog
 from studio.errors import DataError, SpecError, StudioError
+from studio.training.driver import StopReason, abandon_stale, counted_trials, drive
 from studio.training.features import model_frame
 from studio.training.metrics import METRICS
 from studio.training.model import ModelInfo, TrainedModel, encode_target
@@ -22,7 +27,9 @@ from studio.training.search import (
     evaluate,
     make_pipeline,
     open_study,
-    run_search,
+    outcome_of,
+    propose,
+    score_trial,
 )
 from studio.training.spec import TrainSpec, check_against_data
 
@@ -40,6 +47,11 @@ class Progress(BaseModel):
     best_algorithm: str | None = None
     elapsed_s: float = 0.0
     eta_s: float | None = None
+    estimate_s: float | None = None
+    estimate_search_s: float | None = None
+    search_s: float | None = None
+    parallel_trials: int | None = None
+    stop_reason: str | None = None
 
 
 class TrainResult(BaseModel):
@@ -55,6 +67,7 @@ class TrainResult(BaseModel):
     n_trials: int
     duration_s: float
     study_name: str
+    stop_reason: str
 
 
 class Reporter(Protocol):
@@ -63,10 +76,13 @@ class Reporter(Protocol):
     def log(self, line: str) -> None: ...
     def progress(self, progress: Progress) -> None: ...
     def should_stop(self) -> bool: ...
+    def fence(self) -> None:
+        """Raise LeaseLost if this run no longer owns its job; called before anything irreversible."""
 
 
 class TrackerLike(Protocol):
     def start_training(self, spec: TrainSpec, *, job_id: str, study_name: str) -> str: ...
+    def logged_trials(self, parent_run_id: str) -> set[int]: ...
     def log_trial(self, parent_run_id: str, outcome: TrialOutcome, *, metric: str) -> None: ...
     def log_model(self, run_id: str, model: TrainedModel, *, example: pd.DataFrame, registered_name: str) -> str: ...
     def finish(self, run_id: str, *, metrics: dict[str, float], tags: dict[str, str], status: str = ...) -> None: ...
@@ -87,8 +103,12 @@ def load_training_data(spec: TrainSpec, catalog: DatasetCatalog) -> tuple[pd.Dat
 
 
 def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, storage: Any, job_id: str,
-          n_jobs: int, reporter: Reporter) -> TrainResult:
-    started = time.time()
+          profile: ComputeProfile, reporter: Reporter, spent_s: float = 0.0,
+          estimate_s: float | None = None, estimate_search_s: float | None = None) -> TrainResult:
+    """Search, refit the best configuration, log and register it. Resumable: run again with the same
+    `job_id` after a crash, it reuses the MLflow run and the Optuna study (finished trials are kept) and
+    spends only what is left of the time budget (`spent_s` was spent before)."""
+    started = time.time() - spent_s
     frame, target, dropped = load_training_data(spec, catalog)
     if dropped:
         reporter.log(f"Left out {dropped} rows whose target '{spec.target}' is missing.")
@@ -101,62 +121,96 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
     study_name = f"job-{job_id}"
     run_id = tracker.start_training(spec, job_id=job_id, study_name=study_name)
     study = open_study(spec, storage=storage, study_name=study_name)
-    progress = Progress(phase="searching", trials_budget=spec.budget.max_trials)
-    reporter.progress(progress)
+    stale = abandon_stale(study, "abandoned: the worker running this job stopped")
+    kept = counted_trials(study)
+    if kept or stale:
+        reporter.log(f"Resuming the study: {kept} finished trial(s) kept, {stale} interrupted trial(s) abandoned.")
+    logged = tracker.logged_trials(run_id)
+    progress = Progress(phase="searching", trials_budget=spec.budget.max_trials, estimate_s=estimate_s,
+                        estimate_search_s=estimate_search_s,
+                        parallel_trials=None if profile.is_remote else profile.parallel_trials)
 
-    def on_trial(outcome: TrialOutcome) -> None:
+    def on_trial(trial: Any) -> None:
         nonlocal progress
-        tracker.log_trial(run_id, outcome, metric=spec.metric)
-        progress = _advance(progress, outcome, spec, started, study)
+        outcome = outcome_of(trial)
+        if outcome.number not in logged:
+            tracker.log_trial(run_id, outcome, metric=spec.metric)
+            logged.add(outcome.number)
+        progress = _advance(progress, study, spec, started)
         reporter.progress(progress)
-        shown = "failed" if outcome.score is None else f"{spec.metric}={outcome.score:.5g}"
+        shown = f"{spec.metric}={outcome.score:.5g}" if outcome.score is not None else f"failed: {outcome.error}"
         reporter.log(f"Trial {outcome.number} {outcome.algorithm}: {shown} ({outcome.duration_s:.1f}s)")
 
-    run_search(spec, X_train, y_train, study=study, n_jobs=n_jobs, on_trial=on_trial,
-               should_stop=reporter.should_stop)
-    finished = [t for t in study.trials if t.value is not None]
-    if not finished:
-        tracker.finish(run_id, metrics={}, tags={}, status="FAILED")
-        raise StudioError("No trial finished within the budget. Raise the time budget or choose faster algorithms.")
+    for frozen in study.get_trials(deepcopy=False):
+        if frozen.state.is_finished() and frozen.number not in logged:
+            on_trial(frozen)
+    reporter.progress(_advance(progress, study, spec, started))
+    pool = TrialPool.open(profile, X_train, y_train)
+    reporter.log(f"Compute '{profile.name}' ready: {profile.summary()}.")
+    limit = spec.budget.trial_limit_s
+    reason = drive(study, pool, propose=partial(propose, spec), evaluate=partial(score_trial, spec),
+                   max_trials=spec.budget.max_trials, trial_limit_s=limit, on_trial=on_trial,
+                   deadline=None if spec.budget.seconds is None else time.monotonic() + spec.budget.seconds - spent_s,
+                   should_stop=reporter.should_stop)
+    progress = _advance(progress, study, spec, started).model_copy(update={"stop_reason": reason.value, "eta_s": 0.0,
+                                                                            "search_s": time.time() - started})
+    reporter.log(f"Search stopped: {reason.value}; {progress.trials_done} trial(s) finished.")
+    if not progress.trials_done:
+        tracker.finish(run_id, metrics={}, tags={}, status="FAILED" if reason != StopReason.CANCELLED else "KILLED")
+        if reason == StopReason.CANCELLED:
+            raise StudioError("Cancelled before any trial finished; there is no model to keep.")
+        raise StudioError("No trial finished within the budget. Raise the time budget, the per-trial time limit, "
+                          "or choose faster algorithms.")
     algorithm, params = best_configuration(study)
     reporter.progress(progress.model_copy(update={"phase": "refitting"}))
     reporter.log(f"Refitting the best configuration ({algorithm}) on all {len(X_train)} training rows.")
-    pipeline = make_pipeline(spec, algorithm, params, n_jobs=n_jobs).fit(X_train, y_train)
+    pipeline = make_pipeline(spec, algorithm, params, n_jobs=_local_threads(profile)).fit(X_train, y_train)
     test_score = evaluate(pipeline, X_test, y_test, METRICS[spec.metric])
     info = ModelInfo(task=spec.task, target=spec.target, features=spec.features, classes=classes,
                      metric=spec.metric, run_id=run_id)
-    model = TrainedModel(pipeline, info)
     reporter.progress(progress.model_copy(update={"phase": "logging model"}))
-    model_uri = tracker.log_model(run_id, model, example=frame.iloc[idx_test[:EXAMPLE_ROWS]][
+    reporter.fence()  # a worker that lost this job must not register a model for it
+    model_uri = tracker.log_model(run_id, TrainedModel(pipeline, info), example=frame.iloc[idx_test[:EXAMPLE_ROWS]][
         [f.name for f in spec.features]].reset_index(drop=True), registered_name=registered_name(spec))
     duration = time.time() - started
     tracker.finish(run_id, metrics={f"best_{spec.metric}": study.best_value, f"test_{spec.metric}": test_score,
-                                    "n_trials": len(finished), "duration_s": duration},
-                   tags={"studio.best_algorithm": algorithm})
+                                    "n_trials": progress.trials_done, "duration_s": duration},
+                   tags={"studio.best_algorithm": algorithm, "studio.stop_reason": reason.value})
+    reporter.progress(progress.model_copy(update={"phase": "done", "elapsed_s": duration}))
     reporter.log(f"Done: best {spec.metric} {study.best_value:.5g} (validation), {test_score:.5g} (test). "
                  f"Model {model_uri}.")
     return TrainResult(run_id=run_id, model_uri=model_uri, metric=spec.metric, best_score=study.best_value,
                        test_score=test_score, best_algorithm=algorithm, best_params=params,
-                       n_trials=len(finished), duration_s=duration, study_name=study_name)
+                       n_trials=progress.trials_done, duration_s=duration, study_name=study_name,
+                       stop_reason=reason.value)
+
+
+def _local_threads(profile: ComputeProfile) -> int:
+    """Threads for the final refit, which runs in the job's own process."""
+    cpus = os.cpu_count() or 1
+    return cpus if profile.is_remote else max(1, min(profile.cores, cpus))
 
 
 def registered_name(spec: TrainSpec) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", spec.run_name).strip("-").lower() or "model"
 
 
-def _advance(progress: Progress, outcome: TrialOutcome, spec: TrainSpec, started: float, study: Any) -> Progress:
-    done = progress.trials_done + (outcome.score is not None)
-    failed = progress.trials_failed + (outcome.score is None)
+def _advance(progress: Progress, study: Any, spec: TrainSpec, started: float) -> Progress:
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
+    done = sum(t.state == TrialState.COMPLETE for t in trials)
+    counted = counted_trials(study)
     elapsed = time.time() - started
     etas = []
     if spec.budget.seconds is not None:
         etas.append(max(spec.budget.seconds - elapsed, 0.0))
-    if spec.budget.max_trials is not None and done + failed:
-        etas.append(elapsed / (done + failed) * max(spec.budget.max_trials - done - failed, 0))
+    if spec.budget.max_trials is not None and counted:
+        etas.append(elapsed / counted * max(spec.budget.max_trials - counted, 0))
     try:
         best, best_algo = study.best_value, str(study.best_trial.params.get("algorithm"))
     except ValueError:  # no completed trial yet
         best, best_algo = None, None
-    return progress.model_copy(update={"trials_done": done, "trials_failed": failed, "elapsed_s": elapsed,
+    return progress.model_copy(update={"trials_done": done, "trials_failed": len(trials) - done, "elapsed_s": elapsed,
                                        "eta_s": min(etas) if etas else None, "best_score": best,
                                        "best_algorithm": best_algo})

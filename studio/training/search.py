@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 
 import numpy as np
 import optuna
 import pandas as pd
 from pydantic import BaseModel
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 
@@ -28,6 +28,7 @@ class TrialOutcome(BaseModel):
     duration_s: float
     state: str
     error: str | None = None
+    worker: str | None = None
 
 
 def make_pipeline(spec: TrainSpec, algorithm: str, params: Params, *, n_jobs: int) -> Pipeline:
@@ -68,7 +69,8 @@ def open_study(spec: TrainSpec, *, storage: optuna.storages.BaseStorage | str, s
     """Create the job's study (or load it, to resume), seeded, with each algorithm's default queued first."""
     with warnings.catch_warnings():  # multivariate/group TPE are "experimental" in name only; chosen on purpose
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        sampler = optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, group=True)
+        # constant_liar: trials running in parallel are assumed bad, so idle workers do not repeat them.
+        sampler = optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, group=True, constant_liar=True)
     study = optuna.create_study(storage=storage, study_name=study_name, sampler=sampler,
                                 direction=METRICS[spec.metric].direction, load_if_exists=True)
     if not study.trials:
@@ -78,29 +80,21 @@ def open_study(spec: TrainSpec, *, storage: optuna.storages.BaseStorage | str, s
     return study
 
 
-def run_search(
-    spec: TrainSpec, X: pd.DataFrame, y: np.ndarray, *, study: optuna.Study, n_jobs: int,
-    on_trial: Callable[[TrialOutcome], None], should_stop: Callable[[], bool],
-) -> None:
-    """Optimise until the budget (time and/or trials) is spent or `should_stop()` says so."""
+def propose(spec: TrainSpec, trial: optuna.Trial) -> tuple[str, Params]:
+    """Suggest one configuration: an algorithm and its hyperparameters."""
+    algorithm = trial.suggest_categorical("algorithm", list(spec.algorithms))
+    return str(algorithm), ESTIMATORS[algorithm].space(trial, spec.task)
 
-    def objective(trial: optuna.Trial) -> float:
-        algorithm = trial.suggest_categorical("algorithm", list(spec.algorithms))
-        params = ESTIMATORS[algorithm].space(trial, spec.task)
+
+def score_trial(spec: TrainSpec, n_jobs: int, algorithm: str, params: Params, X: pd.DataFrame, y: np.ndarray) -> float:
+    """Runs on a compute worker: the validation score of one configuration, with `n_jobs` threads at most
+    (estimators that use OpenMP or BLAS rather than an n_jobs argument are capped too)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=n_jobs), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", UserWarning)
         return validation_score(spec, make_pipeline(spec, algorithm, params, n_jobs=n_jobs), X, y)
-
-    def after_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        on_trial(outcome_of(trial))
-        if should_stop():
-            study.stop()
-
-    done = len([t for t in study.trials if t.state.is_finished()])
-    max_trials = None if spec.budget.max_trials is None else max(spec.budget.max_trials - done, 0)
-    if max_trials == 0:
-        return
-    # A configuration that fails to fit (e.g. a solver error) fails its trial, not the whole job.
-    study.optimize(objective, n_trials=max_trials, timeout=spec.budget.seconds, callbacks=[after_trial],
-                   catch=(Exception,), gc_after_trial=False)
 
 
 def outcome_of(trial: optuna.trial.FrozenTrial) -> TrialOutcome:
@@ -109,7 +103,8 @@ def outcome_of(trial: optuna.trial.FrozenTrial) -> TrialOutcome:
     return TrialOutcome(
         number=trial.number, algorithm=algorithm, params=strip_prefix(algorithm, trial.params),
         score=trial.value if trial.state == optuna.trial.TrialState.COMPLETE else None,
-        duration_s=duration, state=trial.state.name.lower(), error=trial.system_attrs.get("fail_reason"),
+        duration_s=duration, state=trial.state.name.lower(), error=trial.user_attrs.get("error"),
+        worker=trial.user_attrs.get("worker"),
     )
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Self
 import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from studio.compute import PROFILES
+from studio.compute.profiles import PROFILE_NAME
 from studio.errors import SpecError
 from studio.training.estimators import ESTIMATORS
 from studio.training.features import Feature
@@ -48,12 +48,21 @@ class Validation(BaseModel):
 
 
 class Budget(BaseModel):
-    """When the search stops: after `seconds`, after `max_trials`, whichever comes first."""
+    """When the search stops: after `seconds`, after `max_trials`, whichever comes first. One trial may run
+    at most `trial_seconds` (default: a third of `seconds`, at least 10 s) so a slow configuration cannot
+    eat the whole budget."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     seconds: Annotated[int, _int_in(1, MAX_SECONDS)] | None = 60
     max_trials: Annotated[int, _int_in(1, MAX_TRIALS)] | None = None
+    trial_seconds: Annotated[int, _int_in(1, MAX_SECONDS)] | None = None
+
+    @property
+    def trial_limit_s(self) -> float | None:
+        if self.trial_seconds is not None:
+            return float(self.trial_seconds)
+        return None if self.seconds is None else float(max(10, self.seconds // 3))
 
     @model_validator(mode="after")
     def _one_limit(self) -> Self:
@@ -76,7 +85,7 @@ class TrainSpec(BaseModel):
     metric: str
     validation: Validation = Validation()
     budget: Budget = Budget()
-    compute: str = "small"
+    compute: str = Field(default="small", pattern=PROFILE_NAME)
     seed: Annotated[int, _int_in(0, 2**31 - 1)] = 0
     test_fraction: Annotated[float, _float_in(0.1, 0.5)] = 0.2
     name: str | None = Field(default=None, max_length=80)
@@ -95,8 +104,6 @@ class TrainSpec(BaseModel):
         if metric is None or self.task not in metric.tasks:
             valid = [m.name for m in METRICS.values() if self.task in m.tasks]
             raise ValueError(f"metric '{self.metric}' does not fit the {self.task} task; choose from {valid}")
-        if self.compute not in PROFILES:
-            raise ValueError(f"compute '{self.compute}' is unknown; choose from {sorted(PROFILES)}")
         names = [f.name for f in self.features]
         if self.target in names:
             raise ValueError(f"the target '{self.target}' cannot also be a feature")

@@ -1,15 +1,29 @@
-"""One job in detail: progress, live optimization history, result, log tail, cancel."""
+"""One job in detail (progress, live optimization history, trials, result, log, actions) and the estimate panel."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from studio.charts import optimization_history
+from studio.compute.profiles import ComputeProfile
 from studio.context import Studio
 from studio.errors import StudioError
 from studio.jobs import JobRecord, JobStatus
+from studio.training.estimate import Estimate
 from studio.training.metrics import METRICS
 from studio.ui.common import duration, score
+
+
+def show_estimate(guess: Estimate, profile: ComputeProfile) -> None:
+    """What the chosen compute size means and how long the job should take, before it is launched."""
+    with st.container(border=True):
+        a, b, c, d = st.columns(4)
+        a.metric("Estimated duration", duration(guess.seconds), help=guess.describe())
+        b.metric("Parallel trials", guess.parallel_trials if not profile.is_remote else "cluster")
+        c.metric("Cores", guess.cores if guess.cores is not None else "cluster")
+        d.metric("Memory", f"{guess.memory_gb:g} GB" if guess.memory_gb is not None else "cluster")
+        st.caption(f"Compute **{profile.name}**: {profile.summary()}. Estimate: {guess.describe()}; "
+                   f"search {duration(guess.search_s)} + start, refit and logging {duration(guess.overhead_s)}.")
 
 
 def show_job(studio: Studio, job_id: str) -> None:
@@ -20,7 +34,7 @@ def show_job(studio: Studio, job_id: str) -> None:
         current = studio.jobs.get(job_id)
         _header(current)
         if current.kind == "train":
-            _history(studio, current)
+            _trials(studio, current)
         if current.error:
             st.error(current.error.splitlines()[0])
             with st.expander("Full error"):
@@ -28,13 +42,48 @@ def show_job(studio: Studio, job_id: str) -> None:
         st.markdown("**Log**")
         st.code("\n".join(studio.jobs.logs(job_id, tail=40)) or "(no log lines yet)", language=None)
         if current.status.is_final != job.status.is_final:
-            st.rerun()  # the job ended: stop refreshing
+            st.rerun()  # the job ended: stop refreshing, show the final actions
 
     detail()
+    _actions(studio, job)
+
+
+def _actions(studio: Studio, job: JobRecord) -> None:
+    left, mid, right, _ = st.columns([1, 1, 1, 3])
     if not job.status.is_final:
         label = "Cancel requested…" if job.cancel_requested else "Cancel job"
-        if st.button(label, disabled=job.cancel_requested, icon=":material/cancel:"):
-            studio.jobs.request_cancel(job_id)
+        if left.button(label, disabled=job.cancel_requested, icon=":material/cancel:",
+                       help="Stops within a few seconds; finished trials and the best model so far are kept."):
+            studio.jobs.request_cancel(job.id)
+            st.rerun()
+    if mid.button("Re-run", icon=":material/replay:", help="Queue the same spec again as a new job."):
+        again = studio.rerun(job.id)
+        st.query_params["job"] = again.id
+        st.rerun()
+    if right.button("Delete", icon=":material/delete:", disabled=job.status is JobStatus.RUNNING,
+                    help="Remove this job and its log (cancel a running job first). Its runs and models stay."):
+        st.session_state["confirm_delete"] = job.id
+    if st.session_state.get("confirm_delete") == job.id:
+        _confirm_delete(studio, job)
+
+
+def _confirm_delete(studio: Studio, job: JobRecord) -> None:
+    # A confirmation kept in session state (not st.dialog) so it survives the rerun its own buttons cause.
+    with st.container(border=True):
+        st.markdown(f"Delete job **{job.id}** ({job.kind} '{job.name}', {job.status.value})? It and its log will "
+                    "be removed. The MLflow run and any registered model it produced stay.")
+        yes, no, _ = st.columns([1, 1, 4])
+        if no.button("Keep it"):
+            st.session_state.pop("confirm_delete", None)
+            st.rerun()
+        if yes.button("Delete job", type="primary", icon=":material/delete:"):
+            st.session_state.pop("confirm_delete", None)
+            try:
+                studio.jobs.delete(job.id)
+            except StudioError as exc:
+                st.error(str(exc))
+                return
+            st.query_params.pop("job", None)
             st.rerun()
 
 
@@ -44,20 +93,33 @@ def _header(job: JobRecord) -> None:
     a.metric("Status", job.status.value)
     trials = result.get("n_trials", progress.get("trials_done", 0))
     budget = progress.get("trials_budget")
-    b.metric("Trials", f"{trials}" + (f" / {budget}" if budget else ""))
+    failed = progress.get("trials_failed") or 0
+    b.metric("Trials", f"{trials}" + (f" / {budget}" if budget else ""),
+             help=f"{failed} failed or stopped" if failed else "finished trials")
     c.metric("Best score", score(result.get("best_score", progress.get("best_score"))))
     d.metric("Elapsed", duration(job.elapsed_s))
-    e.metric("ETA", duration(progress.get("eta_s")) if job.status is JobStatus.RUNNING else "-")
+    estimate = progress.get("estimate_s")
+    if job.status.is_final:
+        e.metric("Estimate", duration(estimate) if estimate else "-",
+                 help="Estimated before launch; compare with Elapsed.")
+    else:
+        e.metric("ETA", duration(progress.get("eta_s")) if job.status is JobStatus.RUNNING else "-",
+                 help=f"Estimated before launch: {duration(estimate)}" if estimate else None)
     if job.status is JobStatus.RUNNING:
         budget_s = job.payload.get("budget", {}).get("seconds")
-        if budget_s:
-            st.progress(min((job.elapsed_s or 0) / budget_s, 1.0), text=f"phase: {progress.get('phase', '…')}")
+        done = (job.elapsed_s or 0) / budget_s if budget_s else (trials / budget if budget else 0)
+        st.progress(min(done, 1.0), text=f"phase: {progress.get('phase', '…')}"
+                    + (f" · {progress['parallel_trials']} parallel trials" if progress.get("parallel_trials") else ""))
+    if job.status.is_final and estimate and job.elapsed_s:
+        st.caption(f"Took {duration(job.elapsed_s)} against an estimate of {duration(estimate)} "
+                   f"({job.elapsed_s / estimate:.1f}x)." + (f" Stopped: {progress['stop_reason']}."
+                                                            if progress.get("stop_reason") else ""))
     if result.get("model_uri"):
         st.success(f"Model **{result['model_uri']}** · best {result.get('best_algorithm')} · "
                    f"test {result.get('metric')} = {score(result.get('test_score'))}")
 
 
-def _history(studio: Studio, job: JobRecord) -> None:
+def _trials(studio: Studio, job: JobRecord) -> None:
     from studio.studies import trial_outcomes
 
     if job.status is JobStatus.QUEUED:
@@ -66,7 +128,13 @@ def _history(studio: Studio, job: JobRecord) -> None:
         trials = trial_outcomes(studio.settings, f"job-{job.id}")
     except StudioError:
         return
+    if not trials:
+        return
     metric = METRICS[job.payload["metric"]]
-    if trials:
-        st.plotly_chart(optimization_history(trials, maximize=metric.greater_is_better, metric=metric.name),
-                        width="stretch", key=f"history-{job.id}-{len(trials)}")
+    st.plotly_chart(optimization_history(trials, maximize=metric.greater_is_better, metric=metric.name),
+                    width="stretch", key=f"history-{job.id}-{len(trials)}")
+    with st.expander(f"Trials ({len(trials)})"):
+        st.dataframe([{"trial": t.number, "algorithm": t.algorithm, "state": t.state, metric.name: t.score,
+                       "seconds": round(t.duration_s, 2), "worker": t.worker, "error": t.error,
+                       "params": ", ".join(f"{k}={v}" for k, v in t.params.items())} for t in trials],
+                     hide_index=True, width="stretch")

@@ -16,7 +16,7 @@ from studio.training.draft import draft_spec
 def _submit(studio: Studio, churn: pd.DataFrame, **kwargs: object) -> str:
     record = studio.catalog.save(churn, "churn", source="test")
     spec = draft_spec(record, churn, target="churned", validation={"kind": "holdout"}, **kwargs)  # type: ignore[arg-type]
-    return studio.jobs.submit(TRAIN, spec.run_name, spec).id
+    return studio.submit_training(spec).id
 
 
 def _run_until_done(studio: Studio, job_id: str) -> None:

@@ -12,22 +12,8 @@ from studio.context import Studio
 from studio.errors import DataError
 from studio.studies import storage_for, trial_outcomes
 from studio.training.draft import draft_spec
-from studio.training.run import Progress, train
-
-
-class ListReporter:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.updates: list[Progress] = []
-
-    def log(self, line: str) -> None:
-        self.lines.append(line)
-
-    def progress(self, progress: Progress) -> None:  # type: ignore[override]
-        self.updates.append(progress)
-
-    def should_stop(self) -> bool:
-        return False
+from studio.training.run import train
+from tests.conftest import SMALL, ListReporter
 
 
 def test_train_logs_a_parent_run_trials_spec_and_a_registered_model(studio: Studio, churn: pd.DataFrame) -> None:
@@ -37,7 +23,7 @@ def test_train_logs_a_parent_run_trials_spec_and_a_registered_model(studio: Stud
                       budget_seconds=None, validation={"kind": "kfold", "folds": 3})
     reporter = ListReporter()
     result = train(spec, catalog=studio.catalog, tracker=studio.tracker, storage=storage_for(studio.settings, "job-j1"),
-                   job_id="j1", n_jobs=1, reporter=reporter)
+                   job_id="j1", profile=SMALL, reporter=reporter)
     assert result.n_trials == 4 and result.model_uri == "models:/churn/1" and result.metric == "roc_auc"
     assert 0.6 < result.best_score <= 1 and 0.5 < result.test_score <= 1
     assert [u.trials_done for u in reporter.updates if u.phase == "searching"][-1] == 4
@@ -70,4 +56,4 @@ def test_a_changed_snapshot_is_refused(studio: Studio, churn: pd.DataFrame) -> N
     spec = spec.model_copy(update={"dataset_hash": "0" * 64})
     with pytest.raises(DataError, match="hash mismatch"):
         train(spec, catalog=studio.catalog, tracker=studio.tracker, storage=storage_for(studio.settings, "x"),
-              job_id="j2", n_jobs=1, reporter=ListReporter())
+              job_id="j2", profile=SMALL, reporter=ListReporter())

@@ -33,7 +33,7 @@ def test_spec_is_frozen_and_round_trips_through_json() -> None:
     ({"algorithms": []}, "The 'algorithms' parameter of TrainSpec must have at least 1 item(s)."),
     ({"algorithms": ["svm"]}, "algorithms ['svm'] are unknown"),
     ({"metric": "rmse"}, "metric 'rmse' does not fit the binary task"),
-    ({"compute": "huge"}, "compute 'huge' is unknown"),
+    ({"compute": "Huge size!"}, "The 'compute' parameter of TrainSpec is invalid: string should match pattern"),
     ({"features": [{"name": "y", "kind": "numeric"}]}, "cannot also be a feature"),
     ({"features": [{"name": "t", "kind": "text"}]}, "are not numeric, categorical or boolean"),
     ({"validation": {"kind": "kfold", "folds": 1}}, "'validation.folds' parameter of TrainSpec must be an int in "

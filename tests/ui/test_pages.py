@@ -60,12 +60,70 @@ def test_upload_profile_save_then_submit_training(app: AppTest, tmp_path: Path, 
     algorithms.set_value(["linear"]).run()
     next(n for n in at.number_input if n.label.startswith("Max trials")).set_value(2).run()
     assert not at.error
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Parallel trials"] == "1" and shown["Cores"] == "1"  # the default size is `small`
+    assert shown["Estimated duration"].endswith("s")
     next(b for b in at.button if b.label == "Start training").click().run()
     assert "queued" in at.success[0].value
     studio = Studio(make_settings(tmp_path / "home"))
     (job,) = studio.jobs.list()
     assert job.status is JobStatus.QUEUED
     assert job.payload["target"] == "churned" and job.payload["algorithms"] == ["linear"]
+
+
+def test_a_broken_compute_file_is_explained_on_the_train_page(app: AppTest, tmp_path: Path,
+                                                             churn: pd.DataFrame) -> None:
+    studio = Studio(make_settings(tmp_path / "home"))
+    studio.catalog.save(churn, "churn", source="test")
+    (studio.settings.root / "compute.toml").write_text("[large]\nworkers = 0\n")
+    at = _open(app, "train")
+    assert "large.workers: Input should be greater than or equal to 1" in at.error[0].value
+
+
+def _finished_job(studio: Studio, churn: pd.DataFrame, status: JobStatus) -> str:
+    record = studio.catalog.save(churn, "churn", source="test")
+    spec = draft_spec(record, churn, target="churned", algorithms=["linear"], max_trials=1, budget_seconds=None)
+    job = studio.submit_training(spec)
+    if status is not JobStatus.QUEUED:
+        lease = studio.jobs.claim("w1")
+        assert lease is not None
+        studio.jobs.finish(lease, status, error="boom" if status is JobStatus.FAILED else None)
+    return job.id
+
+
+def _click(at: AppTest, label: str) -> AppTest:
+    next(b for b in at.button if b.label == label).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_jobs_page_reruns_and_deletes_a_job_after_confirmation(app: AppTest, tmp_path: Path,
+                                                               churn: pd.DataFrame) -> None:
+    studio = Studio(make_settings(tmp_path / "home"))
+    job_id = _finished_job(studio, churn, JobStatus.FAILED)
+    at = _open(app, "jobs")
+    _click(at, "Re-run")
+    jobs = studio.jobs.list()
+    assert len(jobs) == 2 and jobs[0].status is JobStatus.QUEUED and jobs[0].payload == jobs[1].payload
+    at.query_params["job"] = job_id
+    at = _open(at, "jobs")
+    next(s for s in at.selectbox if s.label == "Job details").set_value(job_id).run()
+    _click(at, "Delete")
+    assert any("will be removed" in m.value for m in at.markdown)  # the confirmation, nothing deleted yet
+    _click(at, "Keep it")
+    assert len(studio.jobs.list()) == 2 and not any("will be removed" in m.value for m in at.markdown)
+    _click(at, "Delete")
+    assert len(studio.jobs.list()) == 2
+    _click(at, "Delete job")
+    assert [j.id for j in studio.jobs.list()] == [jobs[0].id]
+
+
+def test_jobs_page_cancels_a_queued_job(app: AppTest, tmp_path: Path, churn: pd.DataFrame) -> None:
+    studio = Studio(make_settings(tmp_path / "home"))
+    job_id = _finished_job(studio, churn, JobStatus.QUEUED)
+    at = _open(app, "jobs")
+    _click(at, "Cancel job")
+    assert studio.jobs.get(job_id).status is JobStatus.CANCELLED
 
 
 def test_bad_upload_shows_the_reason_and_saves_nothing(app: AppTest, tmp_path: Path) -> None:

@@ -1,0 +1,152 @@
+"""Dask clusters behind the compute profiles, and the pool of worker slots a search runs its trials on.
+
+A local profile starts a `LocalCluster` of worker processes, each with the profile's threads and a memory
+limit that Dask's nanny enforces (a worker over it is killed and restarted: the trial fails, the job goes on).
+A `cluster` profile connects to a remote scheduler. Clusters are kept warm per shape for the life of the
+process, so consecutive jobs do not pay the start-up again; their worker processes exit with this process
+(even on SIGKILL: each one watches a pipe to its parent).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from studio.compute.profiles import ComputeProfile
+from studio.errors import StudioError
+
+if TYPE_CHECKING:
+    from distributed import Client, Future
+
+log = logging.getLogger("studio.compute")
+for _noisy in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.worker"):
+    # Dask logs every cluster start and stop at INFO; the CLI's output must stay one line.
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
+_lock = threading.Lock()
+_clients: dict[tuple[Any, ...], Any] = {}
+
+
+class ComputeError(StudioError):
+    """The compute backend could not be started or reached."""
+
+
+def _key(profile: ComputeProfile) -> tuple[Any, ...]:
+    return (profile.scheduler,) if profile.is_remote else (profile.workers, profile.threads, profile.memory_gb)
+
+
+def client_for(profile: ComputeProfile) -> Client:
+    """A connected Dask client for `profile`, started (local) or connected (remote) on first use."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    with _lock:
+        client = _clients.get(_key(profile))
+        if client is not None and client.status == "running":
+            return client
+        started = time.monotonic()
+        try:
+            if profile.is_remote:
+                client = Client(profile.scheduler, timeout="10s", set_as_default=False)
+            else:
+                # A worker that dies while running a trial fails that trial at once (no retries elsewhere).
+                dask.config.set({"distributed.scheduler.allowed-failures": 0})
+                cluster = LocalCluster(n_workers=profile.workers, threads_per_worker=profile.threads,
+                                       memory_limit=f"{profile.memory_gb}GiB", processes=True,
+                                       dashboard_address=None, silence_logs=logging.ERROR, scheduler_port=0)
+                client = Client(cluster, set_as_default=False)
+        except OSError as exc:
+            where = profile.scheduler or "a local cluster"
+            raise ComputeError(f"Cannot start or reach the Dask compute for '{profile.name}' ({where}): {exc}. "
+                               "Check the scheduler address in compute.toml and that it is running.") from None
+        log.info("Compute '%s' ready in %.1f s: %s", profile.name, time.monotonic() - started, profile.summary())
+        _clients[_key(profile)] = client
+        return client
+
+
+def discard(profile: ComputeProfile) -> None:
+    """Forget (and close) the cluster behind `profile`; the next job starts a fresh one."""
+    with _lock:
+        client = _clients.pop(_key(profile), None)
+    if client is not None:
+        _close(client)
+
+
+def _close(client: Client) -> None:
+    cluster = client.cluster
+    try:
+        client.close(timeout=5)
+        if cluster is not None:
+            cluster.close(timeout=5)
+    except Exception as exc:  # closing is best effort: the processes exit with us anyway
+        log.debug("Closing a Dask cluster failed: %s", exc)
+
+
+@atexit.register
+def close_all() -> None:
+    with _lock:
+        clients = list(_clients.values())
+        _clients.clear()
+    for client in clients:
+        _close(client)
+
+
+def _exit_soon() -> bool:
+    """Runs inside a Dask worker: exit the process a moment after answering, so its nanny restarts it."""
+    threading.Timer(0.05, os._exit, [1]).start()
+    return True
+
+
+@dataclass
+class TrialPool:
+    """The worker slots of one cluster: one trial per worker at a time, each using the worker's threads.
+
+    Trials are pinned to an idle worker, so the driver knows which worker to stop when a trial overruns.
+    """
+
+    profile: ComputeProfile
+    client: Client
+    data: list[Future] = field(default_factory=list)
+    _payload: tuple[Any, ...] = ()
+
+    @classmethod
+    def open(cls, profile: ComputeProfile, *payload: Any) -> TrialPool:
+        pool = cls(profile, client_for(profile))
+        pool._payload = payload
+        pool.restore()
+        return pool
+
+    def scatter(self) -> None:
+        """Send the training data to every worker once; trials refer to it instead of shipping it again."""
+        self.data = self.client.scatter(list(self._payload), broadcast=True, hash=False)
+
+    def workers(self) -> dict[str, int]:
+        """Address -> threads of each worker alive now."""
+        info = self.client.scheduler_info(n_workers=-1)["workers"]
+        return {addr: int(w.get("nthreads", 1)) for addr, w in info.items()}
+
+    def submit(self, address: str, fn: Any, *args: Any) -> Future:
+        return self.client.submit(fn, *args, *self.data, workers=[address], allow_other_workers=False, pure=False)
+
+    def stop_worker(self, address: str) -> None:
+        """Hard-stop the worker process at `address` (its running trial with it); its nanny starts a new one."""
+        try:
+            self.client.run(_exit_soon, workers=[address])
+        except Exception as exc:  # the worker may already be gone
+            log.debug("Stopping worker %s: %s", address, exc)
+        deadline = time.monotonic() + 10
+        while address in self.workers() and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def restore(self) -> None:
+        """Wait until the profile's workers are up (after a restart) and put the data on every one of them."""
+        deadline = time.monotonic() + 30
+        while len(self.workers()) < (1 if self.profile.is_remote else self.profile.workers):
+            if time.monotonic() > deadline:
+                raise ComputeError(f"The workers of compute '{self.profile.name}' did not come back after a restart.")
+            time.sleep(0.1)
+        self.scatter()

@@ -1,0 +1,156 @@
+"""The search loop: ask Optuna for a configuration, run it on an idle Dask worker, tell Optuna the result.
+
+The job's process is the only one that writes its study (ask/tell), so trials run in parallel across the
+workers of any cluster, local or remote, without the workers needing access to the study's storage. The
+driver also enforces what a worker cannot: the time budget, the per-trial time limit (the worker running
+an overrunning trial is stopped and restarted), cancellation, and a worker that died under a trial (most
+often it went over its memory limit): each of those fails one trial, never the job.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from studio.compute.cluster import TrialPool
+
+ABANDONED = "abandoned"  # user attr: the trial did not get to finish for reasons outside it; not counted
+
+
+class StopReason(StrEnum):
+    TRIALS = "trial budget reached"
+    BUDGET = "time budget reached"
+    CANCELLED = "cancelled"
+
+
+@dataclass
+class _Running:
+    trial: optuna.Trial
+    address: str
+    started: float
+    future: Any
+
+
+def counted_trials(study: optuna.Study) -> int:
+    """Trials that count against the trial budget: finished ones, except those abandoned by a stop or a crash."""
+    return sum(1 for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
+               if not t.user_attrs.get(ABANDONED))
+
+
+def abandon_stale(study: optuna.Study, reason: str) -> int:
+    """Fail the trials a previous, dead attempt left running; returns how many. Finished trials stay as they are."""
+    stale = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    for frozen in stale:
+        _fail(optuna.Trial(study, frozen._trial_id), study, reason, abandoned=True)
+    return len(stale)
+
+
+def _fail(trial: optuna.Trial, study: optuna.Study, reason: str, *,
+          abandoned: bool = False) -> optuna.trial.FrozenTrial:
+    trial.set_user_attr("error", reason)
+    if abandoned:
+        trial.set_user_attr(ABANDONED, True)
+    return study.tell(trial, state=TrialState.FAIL)
+
+
+def drive(
+    study: optuna.Study, pool: TrialPool, *,
+    propose: Callable[[optuna.Trial], tuple[Any, ...]],
+    evaluate: Callable[..., float],
+    max_trials: int | None,
+    deadline: float | None,
+    trial_limit_s: float | None,
+    on_trial: Callable[[optuna.trial.FrozenTrial], None],
+    should_stop: Callable[[], bool],
+    poll_s: float = 0.2,
+) -> StopReason:
+    """Run trials until the trial budget, the deadline (time.monotonic()) or a stop request.
+
+    `propose(trial)` suggests a configuration and returns its arguments; the worker runs
+    `evaluate(threads, *arguments, *data)` and returns the score.
+    """
+    running: dict[int, _Running] = {}
+    memory_note = "" if pool.profile.is_remote else f" of {pool.profile.memory_gb:g} GB"
+
+    def finish(number: int, frozen: optuna.trial.FrozenTrial) -> None:
+        running.pop(number)
+        on_trial(frozen)
+
+    def abandon_all(reason: str) -> None:
+        for number, r in list(running.items()):
+            r.future.cancel()
+            pool.stop_worker(r.address)  # the thread cannot be interrupted; the next job needs the worker free
+            finish(number, _fail(r.trial, study, reason, abandoned=True))
+
+    while True:
+        alive = pool.workers()
+        restarted = False  # a worker died or was stopped: its replacement needs the data again
+        for number, r in list(running.items()):
+            if r.future.done():
+                if r.future.status == "finished":
+                    value = r.future.result()
+                    frozen = (study.tell(r.trial, value) if math.isfinite(value)
+                              else _fail(r.trial, study, f"the score was {value}"))
+                else:
+                    error = r.future.exception()
+                    restarted = restarted or type(error).__name__ == "KilledWorker"
+                    frozen = _fail(r.trial, study, _describe(error, memory_note))
+                finish(number, frozen)
+            elif r.address not in alive:
+                r.future.cancel()
+                restarted = True
+                finish(number, _fail(r.trial, study, f"the worker running it died (most likely it went over its "
+                                                    f"memory limit{memory_note})"))
+            elif trial_limit_s is not None and time.monotonic() - r.started > trial_limit_s:
+                r.future.cancel()
+                pool.stop_worker(r.address)
+                restarted = True
+                finish(number, _fail(r.trial, study, f"stopped: over the per-trial time limit of {trial_limit_s:g} s"))
+        if should_stop():
+            abandon_all("stopped: the job was cancelled")
+            return StopReason.CANCELLED
+        if deadline is not None and time.monotonic() >= deadline:
+            abandon_all("stopped: the job's time budget ran out")
+            return StopReason.BUDGET
+        if restarted:
+            pool.restore()
+            alive = pool.workers()
+
+        busy = {r.address for r in running.values()}
+        for address, threads in alive.items():
+            if address in busy:
+                continue
+            if max_trials is not None and counted_trials(study) + len(running) >= max_trials:
+                break
+            trial = study.ask()
+            trial.set_user_attr("worker", address)
+            future = pool.submit(address, evaluate, threads, *propose(trial))
+            running[trial.number] = _Running(trial, address, time.monotonic(), future)
+
+        if not running:
+            if max_trials is not None and counted_trials(study) >= max_trials:
+                return StopReason.TRIALS
+            time.sleep(poll_s)  # every worker is restarting
+            continue
+        _wait_any([r.future for r in running.values()], poll_s)
+
+
+def _wait_any(futures: list[Any], timeout_s: float) -> None:
+    # distributed.wait() needs a process-wide default client; polling keeps this driver free of global state.
+    until = time.monotonic() + timeout_s
+    while time.monotonic() < until and not any(f.done() for f in futures):
+        time.sleep(0.02)
+
+
+def _describe(exc: BaseException | None, memory_note: str) -> str:
+    name = type(exc).__name__
+    if name == "KilledWorker":
+        return f"the worker running it died (most likely it went over its memory limit{memory_note})"
+    return f"{name}: {exc}".strip().splitlines()[0][:500]

@@ -1,0 +1,88 @@
+"""How long a training job will take, shown before launch and compared with the actual time after.
+
+A simple cost model (seconds per trial grow with rows, features and folds, shrink with threads; trials run
+`parallel_trials` at a time), calibrated by this studio's own finished jobs: the median ratio of actual to
+estimated search time of the last jobs that ran to their trial budget scales the next estimate.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+
+from pydantic import BaseModel
+
+from studio.compute.profiles import ComputeProfile
+from studio.training.spec import TrainSpec
+
+# Seconds for one fit + predict of the default configuration on 10,000 rows x 10 features with one thread,
+# measured on the 2-core development machine (bench/jobs.py prints per-trial times to refresh these).
+SECONDS_PER_FIT = {"linear": 0.15, "random_forest": 1.6, "hist_gradient_boosting": 0.9, "xgboost": 0.7,
+                   "lightgbm": 0.45}
+THREADED = {"random_forest", "hist_gradient_boosting", "xgboost", "lightgbm"}
+TRIAL_OVERHEAD_S = 0.3
+START_S = 2.0  # cluster start (when cold) and data scatter
+LOG_S = 4.0  # logging and registering the model
+SEARCH_ALONE = 0.95  # a time-bounded search uses all of its budget
+
+
+class Estimate(BaseModel):
+    seconds: float
+    search_s: float
+    overhead_s: float
+    trial_s: float
+    parallel_trials: int
+    cores: int | None
+    memory_gb: float | None
+    calibrated_on: int = 0
+
+    def describe(self) -> str:
+        basis = f", calibrated on {self.calibrated_on} past job(s)" if self.calibrated_on else ""
+        return f"about {_human(self.seconds)} (~{self.trial_s:.1f} s per trial{basis})"
+
+
+class PastJob(BaseModel):
+    estimate_search_s: float
+    actual_search_s: float
+
+
+def fit_seconds(algorithm: str, n_rows: int, n_features: int, threads: int) -> float:
+    size = max(n_rows, 100) / 10_000 * (max(n_features, 1) / 10) ** 0.7
+    speedup = threads ** 0.7 if algorithm in THREADED else 1.0
+    return SECONDS_PER_FIT.get(algorithm, 1.0) * size / speedup
+
+
+def estimate(spec: TrainSpec, *, n_rows: int, profile: ComputeProfile, history: Iterable[PastJob] = ()) -> Estimate:
+    train_rows = int(n_rows * (1 - spec.test_fraction))
+    if spec.validation.kind == "kfold":
+        fits, fit_rows = spec.validation.folds, int(train_rows * (1 - 1 / spec.validation.folds))
+    else:
+        fits, fit_rows = 1, int(train_rows * (1 - spec.validation.holdout_fraction))
+    threads = profile.threads
+    per_algo = [fit_seconds(a, fit_rows, len(spec.features), threads) for a in spec.algorithms]
+    trial_s = fits * statistics.fmean(per_algo) + TRIAL_OVERHEAD_S
+    if spec.budget.trial_limit_s is not None:
+        trial_s = min(trial_s, spec.budget.trial_limit_s)
+    parallel = 1 if profile.is_remote else profile.parallel_trials
+    past = list(history)[-10:]
+    ratio = statistics.median(p.actual_search_s / p.estimate_search_s for p in past) if past else 1.0
+    search_s = None
+    if spec.budget.max_trials is not None:
+        search_s = trial_s * ratio * -(-spec.budget.max_trials // parallel)
+    if spec.budget.seconds is not None:
+        search_s = min(search_s, spec.budget.seconds) if search_s is not None else spec.budget.seconds * SEARCH_ALONE
+    refit_s = max(fit_seconds(a, train_rows, len(spec.features), threads) for a in spec.algorithms)
+    overhead = START_S + refit_s + LOG_S
+    return Estimate(seconds=float(search_s or 0) + overhead, search_s=float(search_s or 0), overhead_s=overhead,
+                    trial_s=trial_s * ratio, parallel_trials=parallel,
+                    cores=None if profile.is_remote else profile.cores,
+                    memory_gb=None if profile.is_remote else profile.memory_gb * profile.workers,
+                    calibrated_on=len(past))
+
+
+def _human(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

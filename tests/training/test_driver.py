@@ -1,0 +1,104 @@
+"""The search driver's guarantees, on a real Dask LocalCluster, with trial functions that misbehave on purpose."""
+
+from __future__ import annotations
+
+import time
+
+import optuna
+import pytest
+
+from studio.compute.cluster import TrialPool
+from studio.compute.profiles import ComputeProfile
+from studio.training.driver import ABANDONED, StopReason, abandon_stale, counted_trials, drive
+from tests.conftest import SMALL, TWO_WORKERS
+
+
+def sleep_then_score(threads: int, seconds: float, data: list[int]) -> float:
+    time.sleep(seconds)
+    return seconds + len(data)
+
+
+def fail_on_negative(threads: int, x: float, data: list[int]) -> float:
+    if x < 0:
+        raise ValueError(f"x must be >= 0, got {x}")
+    return x
+
+
+def allocate(threads: int, gigabytes: float, data: list[int]) -> float:
+    chunks = [bytearray(50 * 2**20) for _ in range(int(gigabytes * 20)) if not time.sleep(0.02)]
+    return float(len(chunks))
+
+
+def _study() -> optuna.Study:
+    return optuna.create_study(direction="maximize")
+
+
+def _drive(study: optuna.Study, profile: ComputeProfile, evaluate, values: list[float], **kwargs):
+    """Propose `values[i]` for trial i; returns (stop reason, finished trials in order, seconds taken)."""
+    seen: list[optuna.trial.FrozenTrial] = []
+    options = {"max_trials": len(values), "deadline": None, "trial_limit_s": None,
+               "should_stop": lambda: False} | kwargs
+    started = time.monotonic()
+    reason = drive(study, TrialPool.open(profile, [1, 2]), propose=lambda trial: (values[trial.number],),
+                   evaluate=evaluate, on_trial=seen.append, **options)
+    return reason, seen, time.monotonic() - started
+
+
+def test_trials_run_in_parallel_one_per_worker() -> None:
+    reason, seen, _ = _drive(_study(), TWO_WORKERS, sleep_then_score, [1.0, 1.0, 1.0, 1.0])
+    assert reason is StopReason.TRIALS and [t.state.name for t in seen] == ["COMPLETE"] * 4
+    assert len({t.user_attrs["worker"] for t in seen}) == 2
+    first, second = sorted(seen, key=lambda t: t.datetime_start)[:2]
+    assert second.datetime_start < first.datetime_complete  # they overlapped in time
+    assert all(t.value == 3.0 for t in seen)  # the scattered data reached every worker
+
+
+def test_a_failing_configuration_fails_its_trial_and_the_search_goes_on() -> None:
+    _, seen, _ = _drive(_study(), SMALL, fail_on_negative, [1.0, -1.0, 2.0])
+    assert [t.state.name for t in seen] == ["COMPLETE", "FAIL", "COMPLETE"]
+    assert seen[1].user_attrs["error"] == "ValueError: x must be >= 0, got -1.0"
+
+
+def test_a_trial_over_the_per_trial_limit_is_stopped_and_its_worker_replaced() -> None:
+    reason, seen, took = _drive(_study(), SMALL, sleep_then_score, [0.1, 120.0, 0.1], trial_limit_s=2)
+    assert reason is StopReason.TRIALS and [t.state.name for t in seen] == ["COMPLETE", "FAIL", "COMPLETE"]
+    assert "per-trial time limit of 2 s" in seen[1].user_attrs["error"]
+    assert took < 60  # far less than the 120 s the slow trial wanted
+
+
+def test_the_time_budget_stops_the_search_and_abandons_the_running_trial() -> None:
+    study = _study()
+    reason, seen, took = _drive(study, SMALL, sleep_then_score, [0.1, 120.0, 0.1],
+                                deadline=time.monotonic() + 3)
+    assert reason is StopReason.BUDGET and [t.state.name for t in seen] == ["COMPLETE", "FAIL"]
+    assert seen[1].user_attrs[ABANDONED] and "time budget" in seen[1].user_attrs["error"]
+    assert counted_trials(study) == 1 and took < 60
+
+
+def test_cancel_stops_at_once_and_keeps_finished_trials() -> None:
+    study = _study()
+
+    def slow_trial_is_running() -> bool:
+        return any(t.number == 1 for t in study.get_trials(states=(optuna.trial.TrialState.RUNNING,)))
+
+    reason, seen, took = _drive(study, SMALL, sleep_then_score, [0.1, 120.0, 0.1], should_stop=slow_trial_is_running)
+    assert reason is StopReason.CANCELLED and seen[0].state.name == "COMPLETE", seen[0].user_attrs
+    assert seen[1].user_attrs["error"] == "stopped: the job was cancelled" and took < 60
+
+
+@pytest.mark.slow
+def test_a_trial_over_its_memory_limit_fails_alone() -> None:
+    tight = ComputeProfile(name="tight", workers=1, threads=1, memory_gb=0.7)
+    reason, seen, _ = _drive(_study(), tight, allocate, [0.1, 3.0, 0.1])
+    assert reason is StopReason.TRIALS and [t.state.name for t in seen] == ["COMPLETE", "FAIL", "COMPLETE"]
+    assert "memory limit of 0.7 GB" in seen[1].user_attrs["error"]
+
+
+def test_trials_a_dead_attempt_left_running_are_abandoned_not_counted() -> None:
+    study = _study()
+    study.tell(study.ask(), 1.0)
+    study.ask()  # a trial whose worker died with it
+    assert abandon_stale(study, "abandoned: the worker running this job stopped") == 1
+    stale = study.trials[1]
+    assert stale.state.name == "FAIL" and stale.user_attrs[ABANDONED]
+    assert counted_trials(study) == 1
