@@ -30,6 +30,9 @@ def _last_json(text: str) -> dict:
     (["train", "{csv}", "--target", "churned", "--metric", "rmse"], "metric 'rmse' does not fit the binary task"),
     (["predict", "models:/none/1", "--data", "{csv}", "--out", "x.csv"], "Cannot load model"),
     (["jobs", "show", "abc"], "No job 'abc'"),
+    (["jobs", "rerun", "abc"], "No job 'abc'"),
+    (["jobs", "delete", "abc", "--yes"], "No job 'abc'"),
+    (["train", "{csv}", "--target", "churned", "--compute", "huge"], "Compute size 'huge' is not configured here"),
     (["serve", "nope:latest"], "No bento 'nope:latest'"),
     (["export", "models:/nope/1"], "No registered model 'models:/nope/1'"),
 ])
@@ -63,6 +66,26 @@ def test_cancel_a_queued_job(studio: Studio, churn, capsys) -> None:
     job = studio.jobs.submit(TRAIN, "x", draft_spec(record, churn, target="churned"))
     assert main(["jobs", "cancel", job.id]) == 0
     assert "cancelled" in capsys.readouterr().out
+
+
+def test_rerun_then_delete_with_and_without_confirmation(studio: Studio, churn, capsys, monkeypatch) -> None:
+    record = studio.catalog.save(churn, "churn", source="test")
+    job = studio.submit_training(draft_spec(record, churn, target="churned"))
+    assert main(["jobs", "rerun", job.id, "--json"]) == 0
+    again = _last_json(capsys.readouterr().out)
+    assert again["job_id"] != job.id and again["status"] == "queued"
+    assert studio.jobs.get(again["job_id"]).payload == job.payload
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    assert main(["jobs", "delete", job.id]) == 2  # no terminal to confirm on: refuse, keep the job
+    assert "pass --yes" in capsys.readouterr().err and studio.jobs.get(job.id)
+    assert main(["jobs", "delete", job.id, "--yes"]) == 0
+    assert [j.id for j in studio.jobs.list()] == [again["job_id"]]
+
+
+def test_compute_list_shows_each_size(capsys) -> None:
+    assert main(["compute", "list", "--json"]) == 0
+    sizes = json.loads(capsys.readouterr().out)
+    assert {"small", "medium", "large"} <= set(sizes) and sizes["small"]["workers"] == 1
 
 
 def test_python_dash_m_studio_runs_the_cli() -> None:

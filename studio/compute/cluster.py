@@ -57,7 +57,7 @@ def client_for(profile: ComputeProfile) -> Client:
                 dask.config.set({"distributed.scheduler.allowed-failures": 0})
                 cluster = LocalCluster(n_workers=profile.workers, threads_per_worker=profile.threads,
                                        memory_limit=f"{profile.memory_gb}GiB", processes=True,
-                                       dashboard_address=None, silence_logs=logging.ERROR, scheduler_port=0)
+                                       dashboard_address=":0", silence_logs=logging.ERROR, scheduler_port=0)
                 client = Client(cluster, set_as_default=False)
         except OSError as exc:
             where = profile.scheduler or "a local cluster"

@@ -109,6 +109,7 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
     `job_id` after a crash, it reuses the MLflow run and the Optuna study (finished trials are kept) and
     spends only what is left of the time budget (`spent_s` was spent before)."""
     started = time.time() - spent_s
+    deadline = None if spec.budget.seconds is None else time.monotonic() + spec.budget.seconds - spent_s
     frame, target, dropped = load_training_data(spec, catalog)
     if dropped:
         reporter.log(f"Left out {dropped} rows whose target '{spec.target}' is missing.")
@@ -150,8 +151,7 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
     limit = spec.budget.trial_limit_s
     reason = drive(study, pool, propose=partial(propose, spec), evaluate=partial(score_trial, spec),
                    max_trials=spec.budget.max_trials, trial_limit_s=limit, on_trial=on_trial,
-                   deadline=None if spec.budget.seconds is None else time.monotonic() + spec.budget.seconds - spent_s,
-                   should_stop=reporter.should_stop)
+                   deadline=deadline, should_stop=reporter.should_stop)
     progress = _advance(progress, study, spec, started).model_copy(update={"stop_reason": reason.value, "eta_s": 0.0,
                                                                             "search_s": time.time() - started})
     reporter.log(f"Search stopped: {reason.value}; {progress.trials_done} trial(s) finished.")

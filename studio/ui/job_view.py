@@ -49,18 +49,18 @@ def show_job(studio: Studio, job_id: str) -> None:
 
 
 def _actions(studio: Studio, job: JobRecord) -> None:
-    left, mid, right, _ = st.columns([1, 1, 1, 3])
+    cells = iter(st.columns([1, 1, 1, 3] if not job.status.is_final else [1, 1, 4]))
     if not job.status.is_final:
         label = "Cancel requested…" if job.cancel_requested else "Cancel job"
-        if left.button(label, disabled=job.cancel_requested, icon=":material/cancel:",
+        if next(cells).button(label, disabled=job.cancel_requested, icon=":material/cancel:",
                        help="Stops within a few seconds; finished trials and the best model so far are kept."):
             studio.jobs.request_cancel(job.id)
             st.rerun()
-    if mid.button("Re-run", icon=":material/replay:", help="Queue the same spec again as a new job."):
+    if next(cells).button("Re-run", icon=":material/replay:", help="Queue the same spec again as a new job."):
         again = studio.rerun(job.id)
         st.query_params["job"] = again.id
         st.rerun()
-    if right.button("Delete", icon=":material/delete:", disabled=job.status is JobStatus.RUNNING,
+    if next(cells).button("Delete", icon=":material/delete:", disabled=job.status is JobStatus.RUNNING,
                     help="Remove this job and its log (cancel a running job first). Its runs and models stay."):
         st.session_state["confirm_delete"] = job.id
     if st.session_state.get("confirm_delete") == job.id:

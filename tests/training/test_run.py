@@ -13,7 +13,7 @@ from studio.errors import DataError
 from studio.studies import storage_for, trial_outcomes
 from studio.training.draft import draft_spec
 from studio.training.run import train
-from tests.conftest import SMALL, ListReporter
+from tests.conftest import SMALL, ListReporter, churn_frame
 
 
 def test_train_logs_a_parent_run_trials_spec_and_a_registered_model(studio: Studio, churn: pd.DataFrame) -> None:
@@ -57,3 +57,16 @@ def test_a_changed_snapshot_is_refused(studio: Studio, churn: pd.DataFrame) -> N
     with pytest.raises(DataError, match="hash mismatch"):
         train(spec, catalog=studio.catalog, tracker=studio.tracker, storage=storage_for(studio.settings, "x"),
               job_id="j2", profile=SMALL, reporter=ListReporter())
+
+
+def test_the_time_budget_covers_the_whole_search(studio: Studio) -> None:
+    frame = churn_frame(3000)
+    record = studio.catalog.save(frame, "churn", source="test")
+    spec = draft_spec(record, frame, target="churned", algorithms=["random_forest"], budget_seconds=6,
+                      validation={"kind": "kfold", "folds": 3})
+    reporter = ListReporter()
+    result = train(spec, catalog=studio.catalog, tracker=studio.tracker, storage=storage_for(studio.settings, "job-b"),
+                   job_id="b", profile=SMALL, reporter=reporter)
+    assert result.stop_reason == "time budget reached" and result.n_trials >= 1
+    searched = next(u.search_s for u in reversed(reporter.updates) if u.search_s is not None)
+    assert searched < 6 + 5  # data loading, cluster start and the abandoned trial all fit in the budget + a poll
