@@ -114,7 +114,7 @@ def drive(
                 restarted = True
                 finish(number, _fail(r.trial, study, f"stopped: over the per-trial time limit of {trial_limit_s:g} s"))
         if should_stop():
-            abandon_all("stopped: the job was cancelled")
+            abandon_all("stopped: the job was cancelled (or its worker lost the job)")
             return StopReason.CANCELLED
         if deadline is not None and time.monotonic() >= deadline:
             abandon_all("stopped: the job's time budget ran out")

@@ -152,6 +152,7 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
     reason = drive(study, pool, propose=partial(propose, spec), evaluate=partial(score_trial, spec),
                    max_trials=spec.budget.max_trials, trial_limit_s=limit, on_trial=on_trial,
                    deadline=deadline, should_stop=reporter.should_stop)
+    reporter.fence()  # stopped because another worker took the job over: leave the rest to it
     progress = _advance(progress, study, spec, started).model_copy(update={"stop_reason": reason.value, "eta_s": 0.0,
                                                                             "search_s": time.time() - started})
     reporter.log(f"Search stopped: {reason.value}; {progress.trials_done} trial(s) finished.")
@@ -169,7 +170,7 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
     info = ModelInfo(task=spec.task, target=spec.target, features=spec.features, classes=classes,
                      metric=spec.metric, run_id=run_id)
     reporter.progress(progress.model_copy(update={"phase": "logging model"}))
-    reporter.fence()  # a worker that lost this job must not register a model for it
+    reporter.fence()  # checked again: a worker that lost this job must not register a model for it
     model_uri = tracker.log_model(run_id, TrainedModel(pipeline, info), example=frame.iloc[idx_test[:EXAMPLE_ROWS]][
         [f.name for f in spec.features]].reset_index(drop=True), registered_name=registered_name(spec))
     duration = time.time() - started

@@ -83,7 +83,7 @@ def test_cancel_stops_at_once_and_keeps_finished_trials() -> None:
 
     reason, seen, took = _drive(study, SMALL, sleep_then_score, [0.1, 120.0, 0.1], should_stop=slow_trial_is_running)
     assert reason is StopReason.CANCELLED and seen[0].state.name == "COMPLETE", seen[0].user_attrs
-    assert seen[1].user_attrs["error"] == "stopped: the job was cancelled" and took < 60
+    assert seen[1].user_attrs["error"].startswith("stopped: the job was cancelled") and took < 60
 
 
 @pytest.mark.slow

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -163,3 +165,27 @@ def test_a_failed_export_is_reported_on_the_deploy_page(app: AppTest, tmp_path: 
     Worker(studio).run(until=lambda: studio.jobs.get(export.id).status.is_final)
     at = _open(app, "deploy")
     assert "The last export (models:/churn/7) failed: No registered model 'models:/churn/7'" in at.error[0].value
+
+
+@pytest.mark.slow
+def test_cancel_a_running_job_from_the_jobs_page_keeps_its_best_model(app: AppTest, tmp_path: Path,
+                                                                       churn: pd.DataFrame) -> None:
+    studio = Studio(make_settings(tmp_path / "home"))
+    record = studio.catalog.save(churn, "churn", source="test")
+    spec = draft_spec(record, churn, target="churned", algorithms=["random_forest"], max_trials=5000,
+                      budget_seconds=None, validation={"kind": "holdout"})
+    job = studio.submit_training(spec)
+    worker = threading.Thread(target=Worker(studio).run,
+                              kwargs={"until": lambda: studio.jobs.get(job.id).status.is_final})
+    worker.start()
+    deadline = time.monotonic() + 120
+    while studio.jobs.get(job.id).progress.get("trials_done", 0) < 2:
+        assert time.monotonic() < deadline, "the job never got going"
+        time.sleep(0.2)
+    at = _open(app, "jobs")
+    assert any(m.label == "ETA" for m in at.metric)  # a running job shows its ETA
+    _click(at, "Cancel job")
+    worker.join(timeout=120)
+    done = studio.jobs.get(job.id)
+    assert done.status is JobStatus.CANCELLED and done.result is not None
+    assert studio.tracker.load_model(done.result["model_uri"]).predict_frame(churn.head(4)).shape[0] == 4
