@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
 
@@ -102,6 +103,37 @@ def load_training_data(spec: TrainSpec, catalog: DatasetCatalog) -> tuple[pd.Dat
     return kept, kept[spec.target], len(frame) - len(kept)
 
 
+@dataclass(frozen=True)
+class Split:
+    """The snapshot as model inputs: training rows for the search and refit, held-out rows for the test score."""
+
+    frame: pd.DataFrame
+    X_train: pd.DataFrame
+    y_train: np.ndarray
+    X_test: pd.DataFrame
+    y_test: np.ndarray
+    test_rows: np.ndarray
+    classes: list[str] | None
+
+    @classmethod
+    def of(cls, spec: TrainSpec, catalog: DatasetCatalog, reporter: Reporter) -> Split:
+        frame, target, dropped = load_training_data(spec, catalog)
+        if dropped:
+            reporter.log(f"Left out {dropped} rows whose target '{spec.target}' is missing.")
+        X, (y, classes) = model_frame(frame, spec.features), encode_target(target, spec.task)
+        train_rows, test_rows = train_test_split(np.arange(len(y)), test_size=spec.test_fraction,
+                                                 random_state=spec.seed,
+                                                 stratify=y if spec.task.is_classification else None)
+        split = cls(frame, X.iloc[train_rows], y[train_rows], X.iloc[test_rows], y[test_rows], test_rows, classes)
+        reporter.log(f"Loaded {spec.dataset_id}: {len(split.X_train)} training rows, {len(split.X_test)} test rows, "
+                     f"{len(spec.features)} features.")
+        return split
+
+    def example(self, spec: TrainSpec) -> pd.DataFrame:
+        """A few held-out rows in the original columns: the logged model's input example."""
+        return self.frame.iloc[self.test_rows[:EXAMPLE_ROWS]][[f.name for f in spec.features]].reset_index(drop=True)
+
+
 def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, storage: Any, job_id: str,
           profile: ComputeProfile, reporter: Reporter, spent_s: float = 0.0,
           estimate_s: float | None = None, estimate_search_s: float | None = None) -> TrainResult:
@@ -110,15 +142,7 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
     spends only what is left of the time budget (`spent_s` was spent before)."""
     started = time.time() - spent_s
     deadline = None if spec.budget.seconds is None else time.monotonic() + spec.budget.seconds - spent_s
-    frame, target, dropped = load_training_data(spec, catalog)
-    if dropped:
-        reporter.log(f"Left out {dropped} rows whose target '{spec.target}' is missing.")
-    X, (y, classes) = model_frame(frame, spec.features), encode_target(target, spec.task)
-    idx_train, idx_test = train_test_split(np.arange(len(y)), test_size=spec.test_fraction, random_state=spec.seed,
-                                           stratify=y if spec.task.is_classification else None)
-    X_train, y_train, X_test, y_test = X.iloc[idx_train], y[idx_train], X.iloc[idx_test], y[idx_test]
-    reporter.log(f"Loaded {spec.dataset_id}: {len(X_train)} training rows, {len(X_test)} test rows, "
-                 f"{len(spec.features)} features.")
+    split = Split.of(spec, catalog, reporter)
     study_name = f"job-{job_id}"
     run_id = tracker.start_training(spec, job_id=job_id, study_name=study_name)
     study = open_study(spec, storage=storage, study_name=study_name)
@@ -126,64 +150,83 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
     kept = counted_trials(study)
     if kept or stale:
         reporter.log(f"Resuming the study: {kept} finished trial(s) kept, {stale} interrupted trial(s) abandoned.")
-    logged = tracker.logged_trials(run_id)
     progress = Progress(phase="searching", trials_budget=spec.budget.max_trials, estimate_s=estimate_s,
                         estimate_search_s=estimate_search_s,
                         parallel_trials=None if profile.is_remote else profile.parallel_trials)
-
-    def on_trial(trial: Any) -> None:
-        nonlocal progress
-        outcome = outcome_of(trial)
-        if outcome.number not in logged:
-            tracker.log_trial(run_id, outcome, metric=spec.metric)
-            logged.add(outcome.number)
-        progress = _advance(progress, study, spec, started)
-        reporter.progress(progress)
-        shown = f"{spec.metric}={outcome.score:.5g}" if outcome.score is not None else f"failed: {outcome.error}"
-        reporter.log(f"Trial {outcome.number} {outcome.algorithm}: {shown} ({outcome.duration_s:.1f}s)")
-
-    for frozen in study.get_trials(deepcopy=False):
-        if frozen.state.is_finished() and frozen.number not in logged:
-            on_trial(frozen)
-    reporter.progress(_advance(progress, study, spec, started))
-    pool = TrialPool.open(profile, X_train, y_train)
+    watch = _Watch(spec, study, run_id, tracker, reporter, started, progress)
+    pool = TrialPool.open(profile, split.X_train, split.y_train)
     reporter.log(f"Compute '{profile.name}' ready: {profile.summary()}.")
-    limit = spec.budget.trial_limit_s
     reason = drive(study, pool, propose=partial(propose, spec), evaluate=partial(score_trial, spec),
-                   max_trials=spec.budget.max_trials, trial_limit_s=limit, on_trial=on_trial,
-                   deadline=deadline, should_stop=reporter.should_stop)
+                   max_trials=spec.budget.max_trials, trial_limit_s=spec.budget.trial_limit_s,
+                   on_trial=watch.on_trial, deadline=deadline, should_stop=reporter.should_stop)
     reporter.fence()  # stopped because another worker took the job over: leave the rest to it
-    progress = _advance(progress, study, spec, started).model_copy(update={"stop_reason": reason.value, "eta_s": 0.0,
-                                                                            "search_s": time.time() - started})
+    progress = watch.advance().model_copy(update={"stop_reason": reason.value, "eta_s": 0.0,
+                                                  "search_s": time.time() - started})
     reporter.log(f"Search stopped: {reason.value}; {progress.trials_done} trial(s) finished.")
     if not progress.trials_done:
-        tracker.finish(run_id, metrics={}, tags={}, status="FAILED" if reason != StopReason.CANCELLED else "KILLED")
+        tracker.finish(run_id, metrics={}, tags={}, status="KILLED" if reason == StopReason.CANCELLED else "FAILED")
         if reason == StopReason.CANCELLED:
             raise StudioError("Cancelled before any trial finished; there is no model to keep.")
         raise StudioError("No trial finished within the budget. Raise the time budget, the per-trial time limit, "
                           "or choose faster algorithms.")
+    return _refit_and_register(spec, split, study, run_id, tracker, reporter, profile, progress, started)
+
+
+def _refit_and_register(spec: TrainSpec, split: Split, study: Any, run_id: str, tracker: TrackerLike,
+                        reporter: Reporter, profile: ComputeProfile, progress: Progress,
+                        started: float) -> TrainResult:
     algorithm, params = best_configuration(study)
     reporter.progress(progress.model_copy(update={"phase": "refitting"}))
-    reporter.log(f"Refitting the best configuration ({algorithm}) on all {len(X_train)} training rows.")
-    pipeline = make_pipeline(spec, algorithm, params, n_jobs=_local_threads(profile)).fit(X_train, y_train)
-    test_score = evaluate(pipeline, X_test, y_test, METRICS[spec.metric])
-    info = ModelInfo(task=spec.task, target=spec.target, features=spec.features, classes=classes,
+    reporter.log(f"Refitting the best configuration ({algorithm}) on all {len(split.X_train)} training rows.")
+    pipeline = make_pipeline(spec, algorithm, params, n_jobs=_local_threads(profile)).fit(split.X_train, split.y_train)
+    test_score = evaluate(pipeline, split.X_test, split.y_test, METRICS[spec.metric])
+    info = ModelInfo(task=spec.task, target=spec.target, features=spec.features, classes=split.classes,
                      metric=spec.metric, run_id=run_id)
     reporter.progress(progress.model_copy(update={"phase": "logging model"}))
     reporter.fence()  # checked again: a worker that lost this job must not register a model for it
-    model_uri = tracker.log_model(run_id, TrainedModel(pipeline, info), example=frame.iloc[idx_test[:EXAMPLE_ROWS]][
-        [f.name for f in spec.features]].reset_index(drop=True), registered_name=registered_name(spec))
+    model_uri = tracker.log_model(run_id, TrainedModel(pipeline, info), example=split.example(spec),
+                                  registered_name=registered_name(spec))
     duration = time.time() - started
+    stop_reason = progress.stop_reason or ""
     tracker.finish(run_id, metrics={f"best_{spec.metric}": study.best_value, f"test_{spec.metric}": test_score,
                                     "n_trials": progress.trials_done, "duration_s": duration},
-                   tags={"studio.best_algorithm": algorithm, "studio.stop_reason": reason.value})
+                   tags={"studio.best_algorithm": algorithm, "studio.stop_reason": stop_reason})
     reporter.progress(progress.model_copy(update={"phase": "done", "elapsed_s": duration}))
     reporter.log(f"Done: best {spec.metric} {study.best_value:.5g} (validation), {test_score:.5g} (test). "
                  f"Model {model_uri}.")
     return TrainResult(run_id=run_id, model_uri=model_uri, metric=spec.metric, best_score=study.best_value,
                        test_score=test_score, best_algorithm=algorithm, best_params=params,
-                       n_trials=progress.trials_done, duration_s=duration, study_name=study_name,
-                       stop_reason=reason.value)
+                       n_trials=progress.trials_done, duration_s=duration, study_name=study.study_name,
+                       stop_reason=stop_reason)
+
+
+class _Watch:
+    """Follows the search: logs each finished trial to MLflow once (a resumed job skips those already logged),
+    and reports progress and a log line per trial."""
+
+    def __init__(self, spec: TrainSpec, study: Any, run_id: str, tracker: TrackerLike, reporter: Reporter,
+                 started: float, progress: Progress) -> None:
+        self.spec, self.study, self.run_id, self.tracker, self.reporter = spec, study, run_id, tracker, reporter
+        self.started, self.progress = started, progress
+        self.logged = tracker.logged_trials(run_id)
+        for frozen in study.get_trials(deepcopy=False):  # finished by an earlier attempt, not yet logged
+            if frozen.state.is_finished() and frozen.number not in self.logged:
+                self.on_trial(frozen)
+        reporter.progress(self.advance())
+
+    def on_trial(self, trial: Any) -> None:
+        outcome = outcome_of(trial)
+        if outcome.number not in self.logged:
+            self.tracker.log_trial(self.run_id, outcome, metric=self.spec.metric)
+            self.logged.add(outcome.number)
+        self.reporter.progress(self.advance())
+        metric = self.spec.metric
+        shown = f"{metric}={outcome.score:.5g}" if outcome.score is not None else f"failed: {outcome.error}"
+        self.reporter.log(f"Trial {outcome.number} {outcome.algorithm}: {shown} ({outcome.duration_s:.1f}s)")
+
+    def advance(self) -> Progress:
+        self.progress = _advance(self.progress, self.study, self.spec, self.started)
+        return self.progress
 
 
 def _local_threads(profile: ComputeProfile) -> int:
