@@ -24,9 +24,11 @@ if TYPE_CHECKING:
     from distributed import Client, Future
 
 log = logging.getLogger("studio.compute")
-for _noisy in ("distributed", "distributed.scheduler", "distributed.nanny", "distributed.worker"):
+for _noisy in ("distributed", "distributed.scheduler", "distributed.worker"):
     # Dask logs every cluster start and stop at INFO; the CLI's output must stay one line.
     logging.getLogger(_noisy).setLevel(logging.WARNING)
+# Stopping an overrunning trial restarts its worker on purpose; the nanny would warn each time.
+logging.getLogger("distributed.nanny").setLevel(logging.ERROR)
 _lock = threading.Lock()
 _clients: dict[tuple[Any, ...], Any] = {}
 
@@ -111,6 +113,7 @@ class TrialPool:
     profile: ComputeProfile
     client: Client
     data: list[Future] = field(default_factory=list)
+    restart_wait_s: float = 20.0
     _payload: tuple[Any, ...] = ()
 
     @classmethod
@@ -122,7 +125,14 @@ class TrialPool:
 
     def scatter(self) -> None:
         """Send the training data to every worker once; trials refer to it instead of shipping it again."""
-        self.data = self.client.scatter(list(self._payload), broadcast=True, hash=False)
+        for attempt in range(3):
+            try:
+                self.data = self.client.scatter(list(self._payload), broadcast=True, hash=False)
+                return
+            except (KeyError, OSError) as exc:  # a worker left while the data was being sent: try again
+                if attempt == 2:
+                    raise ComputeError(f"Could not send the training data to the Dask workers: {exc!r}") from None
+                time.sleep(0.5)
 
     def workers(self) -> dict[str, int]:
         """Address -> threads of each worker alive now."""
@@ -142,11 +152,36 @@ class TrialPool:
         while address in self.workers() and time.monotonic() < deadline:
             time.sleep(0.05)
 
-    def restore(self) -> None:
-        """Wait until the profile's workers are up (after a restart) and put the data on every one of them."""
-        deadline = time.monotonic() + 30
-        while len(self.workers()) < (1 if self.profile.is_remote else self.profile.workers):
-            if time.monotonic() > deadline:
-                raise ComputeError(f"The workers of compute '{self.profile.name}' did not come back after a restart.")
-            time.sleep(0.1)
+    def restore(self) -> bool:
+        """Wait until the profile's workers are up (after a restart) and put the data on every one of them.
+
+        Returns True if a local cluster had to be replaced because a restarted worker did not come back
+        (seen under heavy load): every trial running on the old cluster is then lost."""
+        want = 1 if self.profile.is_remote else self.profile.workers
+        replaced = False
+        if not self._wait_for(want, timeout_s=self.restart_wait_s):
+            if self.profile.is_remote:
+                if not self.workers():
+                    raise ComputeError(f"No Dask worker is connected to {self.profile.scheduler}; start some with "
+                                       f"`dask worker {self.profile.scheduler}`.")
+            else:
+                cluster = self.client.cluster
+                nannies = {} if cluster is None else {
+                    name: str(getattr(nanny, "status", "?")) for name, nanny in cluster.workers.items()}
+                log.warning("Compute '%s': %d of %d workers came back after a restart (nannies: %s); "
+                            "starting a fresh cluster.", self.profile.name, len(self.workers()), want, nannies)
+                discard(self.profile)
+                self.client = client_for(self.profile)
+                replaced = True
+                if not self._wait_for(want, timeout_s=60):
+                    raise ComputeError(f"The workers of compute '{self.profile.name}' did not start.")
         self.scatter()
+        return replaced
+
+    def _wait_for(self, count: int, *, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while len(self.workers()) < count:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True

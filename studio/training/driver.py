@@ -93,7 +93,9 @@ def drive(
         alive = pool.workers()
         restarted = False  # a worker died or was stopped: its replacement needs the data again
         for number, r in list(running.items()):
-            if r.future.done():
+            if r.future.status == "cancelled":  # its cluster was replaced under it
+                finish(number, _fail(r.trial, study, "stopped: the compute cluster was restarted", abandoned=True))
+            elif r.future.done():
                 if r.future.status == "finished":
                     value = r.future.result()
                     frozen = (study.tell(r.trial, value) if math.isfinite(value)
@@ -120,7 +122,10 @@ def drive(
             abandon_all("stopped: the job's time budget ran out")
             return StopReason.BUDGET
         if restarted:
-            pool.restore()
+            if pool.restore():
+                for number, r in list(running.items()):
+                    finish(number, _fail(r.trial, study, "stopped: the compute cluster was restarted",
+                                         abandoned=True))
             alive = pool.workers()
 
         busy = {r.address for r in running.values()}

@@ -40,7 +40,7 @@ def show_job(studio: Studio, job_id: str) -> None:
             with st.expander("Full error"):
                 st.code(current.error)
         st.markdown("**Log**")
-        st.code("\n".join(studio.jobs.logs(job_id, tail=40)) or "(no log lines yet)", language=None)
+        st.code("\n".join(studio.jobs.logs(job_id, tail=40)) or "(no log lines yet)", language=None, wrap_lines=True)
         if current.status.is_final != job.status.is_final:
             st.rerun()  # the job ended: stop refreshing, show the final actions
 

@@ -1,0 +1,39 @@
+"""The pool of Dask worker slots: data on every worker, hard stops, and recovery when a worker stays away."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from studio.compute.cluster import TrialPool, discard
+from studio.compute.profiles import ComputeProfile
+
+
+def worker_pid(threads: int, data: list[int]) -> int:
+    return os.getpid() + 0 * len(data)
+
+
+def test_a_stopped_worker_is_replaced_and_gets_the_data_again() -> None:
+    pool = TrialPool.open(ComputeProfile(name="one", workers=1, threads=1, memory_gb=1.5), [1, 2])
+    (address,) = pool.workers()
+    before = pool.submit(address, worker_pid, 1).result()
+    pool.stop_worker(address)
+    assert not pool.restore()  # the nanny brought a worker back; no new cluster was needed
+    (fresh,) = pool.workers()
+    assert fresh != address and pool.submit(fresh, worker_pid, 1).result() != before
+
+
+def test_a_worker_that_never_comes_back_gets_a_fresh_cluster() -> None:
+    shape = ComputeProfile(name="pair", workers=2, threads=1, memory_gb=1.25)
+    pool = TrialPool.open(shape, [1])
+    pool.restart_wait_s = 1
+    try:
+        old = pool.client
+        old.cluster.scale(1)  # a worker gone for good, as when its nanny failed to restart it
+        while len(pool.workers()) > 1:
+            time.sleep(0.05)
+        assert pool.restore()
+        assert pool.client is not old and len(pool.workers()) == 2
+        assert all(pool.submit(a, worker_pid, 1).result() > 0 for a in pool.workers())
+    finally:
+        discard(shape)
