@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import optuna
 
+from studio.db import normalize_url
 from studio.errors import TrackingError
 from studio.settings import Settings
 from studio.training.search import TrialOutcome
 
 
 def storage_for(settings: Settings, study_name: str) -> optuna.storages.BaseStorage | str:
+    """A journal file per study (safe for several processes on one machine), or the configured RDB URL
+    (PostgreSQL when workers on several machines share studies)."""
     if settings.optuna_storage:
-        return settings.optuna_storage
+        return normalize_url(settings.optuna_storage)
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 

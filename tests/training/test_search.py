@@ -52,7 +52,13 @@ def test_search_starts_from_each_algorithms_defaults_and_respects_max_trials(stu
     assert all(t.worker and t.worker.startswith("tcp://") for t in seen)  # each ran on a Dask worker
 
 
-def test_a_resumed_study_keeps_its_trials_and_counts_them_against_the_budget(studio: Studio, churn) -> None:
+@pytest.mark.parametrize("storage", ["journal", "postgresql"])
+def test_a_resumed_study_keeps_its_trials_and_counts_them_against_the_budget(settings, churn, storage: str,
+                                                                            request) -> None:
+    if storage == "postgresql":  # the storage workers on several machines share
+        settings = settings.model_copy(update={"optuna_storage": request.getfixturevalue("postgres_url").replace(
+            "postgresql+psycopg://", "postgresql://")})
+    studio = Studio(settings)
     spec, X, y = _setup(studio, churn, algorithms=["linear"], max_trials=5, validation={"kind": "holdout"})
     first = _search(studio, spec, X, y, stop_after=2)
     assert [t.state for t in first] == ["complete", "complete"]
