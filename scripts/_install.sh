@@ -21,7 +21,8 @@ install_studio() {
   fi
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "Installing the studio's pinned dependencies into .venv (first run takes a few minutes)…" >&2
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$req"
+    # (this machine's pip.conf names local index folders that may be missing; pip warns once per package)
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$req" 2> >(grep -v "is ignored: it is neither" >&2)
     .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
     echo "$want" > "$stamp"
   fi
