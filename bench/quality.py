@@ -1,0 +1,249 @@
+"""Model quality at equal time: the studio (through its CLI) against FLAML and default-parameter baselines.
+
+    .venv/bin/python bench/quality.py [--budget 60] [--compute large] [--only NAME,...]
+
+Runs in its own environment, bench/.venv-quality (created on first use from bench/requirements-quality.txt:
+FLAML and statsmodels with the studio's versions of scikit-learn, XGBoost, LightGBM and pandas), so FLAML
+never enters the studio's requirements. Each dataset is split once (80/20, stratified for classification,
+seed 0); the studio trains on the 80 % with `studio train --budget-seconds B --compute C` and scores the 20 %
+with `studio predict`; FLAML gets the same rows, budget and cores; the baselines are XGBoost and
+HistGradientBoosting with default parameters. Every score is on the same held-out 20 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_ENV = ROOT / "bench" / ".venv-quality"
+STUDIO = ROOT / ".venv" / "bin" / "studio"
+
+
+def _ensure_env() -> None:
+    """Re-run this script with the benchmark's own interpreter, creating that environment if needed."""
+    python = BENCH_ENV / "bin" / "python"
+    if Path(sys.prefix).resolve() == BENCH_ENV.resolve():
+        return
+    if not python.exists():
+        print(f"creating {BENCH_ENV} (FLAML, statsmodels)…", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(BENCH_ENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-r",
+                        str(ROOT / "bench" / "requirements-quality.txt")], check=True)
+    os.execv(str(python), [str(python), *sys.argv])
+
+
+_ensure_env()
+
+import numpy as np  # noqa: E402 - after switching to the benchmark's environment
+import pandas as pd  # noqa: E402
+from sklearn import datasets as skd  # noqa: E402
+from sklearn.metrics import log_loss, mean_squared_error, roc_auc_score  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+
+METRIC = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
+GREATER_IS_BETTER = {"roc_auc": True, "log_loss": False, "rmse": False}
+
+
+# -- the panel ---------------------------------------------------------------------------------------------
+def _sk(loader, target: str = "target") -> pd.DataFrame:
+    return loader(as_frame=True).frame.rename(columns={target: "y"})
+
+
+def _fair() -> pd.DataFrame:
+    import statsmodels.api as sm
+
+    df = sm.datasets.fair.load_pandas().data
+    df["y"] = np.where(df.pop("affairs") > 0, "yes", "no")
+    for col in ("occupation", "occupation_husb", "religious"):
+        df[col] = df[col].astype(int).astype(str).radd("c")
+    return df
+
+
+def _randhie() -> pd.DataFrame:
+    import statsmodels.api as sm
+
+    return sm.datasets.randhie.load_pandas().data.rename(columns={"mdvis": "y"})
+
+
+def _anes() -> pd.DataFrame:
+    import statsmodels.api as sm
+
+    df = sm.datasets.anes96.load_pandas().data
+    df["y"] = df.pop("vote").map({0.0: "clinton", 1.0: "dole"})
+    df["PID"] = df["PID"].astype(int).astype(str).radd("p")
+    df["educ"] = df["educ"].astype(int).astype(str).radd("e")
+    return df.drop(columns=["selfLR"])  # the respondent's own placement nearly gives the vote away
+
+
+def _synthetic(task: str, n: int, seed: int) -> pd.DataFrame:
+    """Numeric, low- and high-cardinality categorical and boolean columns, missing values, interactions."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 6))
+    region = rng.choice([f"r{i}" for i in range(8)], n, p=np.r_[0.3, 0.2, 0.15, 0.1, 0.1, 0.05, 0.05, 0.05])
+    shop = rng.integers(0, 400, n)
+    shop_effect = rng.normal(0, 1.0, 400)[shop]
+    flag = rng.random(n) < 0.3
+    region_effect = {f"r{i}": e for i, e in enumerate(rng.normal(0, 0.8, 8))}
+    signal = (np.sin(2 * x[:, 0]) + x[:, 1] * x[:, 2] + 0.5 * np.abs(x[:, 3]) + pd.Series(region).map(
+        region_effect).to_numpy() + shop_effect + 0.7 * flag + rng.normal(0, 0.5, n))
+    df = pd.DataFrame(x, columns=[f"x{i}" for i in range(6)]).assign(region=region, shop=[f"s{s}" for s in shop],
+                                                                       flag=flag)
+    for col, frac in (("x0", 0.1), ("x2", 0.05), ("region", 0.08)):
+        df.loc[rng.random(n) < frac, col] = None
+    if task == "regression":
+        df["y"] = signal
+    elif task == "binary":
+        df["y"] = np.where(signal > np.quantile(signal, 0.85), "churn", "stay")  # 15 % positives
+    else:
+        df["y"] = pd.cut(signal, np.quantile(signal, [0, 0.4, 0.7, 0.9, 1]), labels=list("abcd"),
+                         include_lowest=True).astype(str)
+    return df
+
+
+PANEL = {
+    "breast_cancer": ("binary", lambda: _sk(skd.load_breast_cancer)),
+    "digits": ("multiclass", lambda: _sk(skd.load_digits).assign(y=lambda d: d["y"].astype(str).radd("d"))),
+    "diabetes": ("regression", lambda: _sk(skd.load_diabetes)),
+    "fair_affairs": ("binary", _fair),
+    "anes96_vote": ("binary", _anes),
+    "randhie_visits": ("regression", _randhie),
+    "synthetic_churn_50k": ("binary", lambda: _synthetic("binary", 50_000, 1)),
+    "synthetic_grades_10k": ("multiclass", lambda: _synthetic("multiclass", 10_000, 2)),
+    "synthetic_sales_20k": ("regression", lambda: _synthetic("regression", 20_000, 3)),
+}
+
+
+# -- scoring -----------------------------------------------------------------------------------------------
+def score(task: str, y_true: pd.Series, pred: np.ndarray, proba: pd.DataFrame | None) -> float:
+    if task == "regression":
+        return float(np.sqrt(mean_squared_error(y_true, pred)))
+    assert proba is not None
+    if task == "binary":
+        positive = sorted(proba.columns)[-1]
+        return float(roc_auc_score((y_true == positive).astype(int), proba[positive]))
+    columns = sorted(proba.columns)
+    return float(log_loss(y_true, proba[columns].to_numpy(), labels=columns))
+
+
+def run_studio(name: str, task: str, train: pd.DataFrame, test: pd.DataFrame, budget: int, compute: str,
+               home: Path) -> tuple[float, float]:
+    work = home / name
+    work.mkdir(parents=True)
+    train.to_csv(work / "train.csv", index=False)
+    test.drop(columns="y").to_csv(work / "test.csv", index=False)
+    env = {**os.environ, "STUDIO_HOME": str(home / "studio"), "STUDIO_EMBEDDED_WORKER": "false"}
+    started = time.perf_counter()
+    done = subprocess.run([str(STUDIO), "train", str(work / "train.csv"), "--target", "y", "--task", task,
+                           "--budget-seconds", str(budget), "--compute", compute, "--name", name, "--wait",
+                           "--json"], capture_output=True, text=True, env=env)
+    took = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"studio train failed on {name}: {done.stderr[-2000:]}")
+    model = json.loads(done.stdout.strip().splitlines()[-1])["model_uri"]
+    subprocess.run([str(STUDIO), "predict", model, "--data", str(work / "test.csv"), "--out",
+                    str(work / "pred.csv")], check=True, capture_output=True, env=env)
+    out = pd.read_csv(work / "pred.csv")
+    proba = out[[c for c in out.columns if c.startswith("proba_")]].rename(columns=lambda c: c[len("proba_"):])
+    return score(task, test["y"].astype(str) if task != "regression" else test["y"], out["prediction"].to_numpy(),
+                 proba if task != "regression" else None), took
+
+
+def _encoded(train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Category dtype for text columns (XGBoost, HistGradientBoosting and FLAML take it natively)."""
+    X_train, X_test = train.drop(columns="y").copy(), test.drop(columns="y").copy()
+    for col in X_train.columns:
+        if X_train[col].dtype == object or str(X_train[col].dtype) in ("str", "string", "bool"):
+            cats = pd.Index(sorted(X_train[col].dropna().astype(str).unique()))
+            X_train[col] = pd.Categorical(X_train[col].astype("object").where(X_train[col].notna()), categories=cats)
+            X_test[col] = pd.Categorical(X_test[col].astype("object").where(X_test[col].notna()), categories=cats)
+    return X_train, X_test
+
+
+def run_flaml(task: str, train: pd.DataFrame, test: pd.DataFrame, budget: int, cores: int) -> tuple[float, float]:
+    from flaml import AutoML
+
+    X_train, X_test = _encoded(train, test)
+    automl = AutoML()
+    metric = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}[task]
+    started = time.perf_counter()
+    automl.fit(X_train, train["y"], task="regression" if task == "regression" else "classification",
+               metric=metric, time_budget=budget, n_jobs=cores, seed=0, verbose=0)
+    took = time.perf_counter() - started
+    return _predict_score(automl, task, X_test, test["y"]), took
+
+
+def run_default(kind: str, task: str, train: pd.DataFrame, test: pd.DataFrame, cores: int) -> float:
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from xgboost import XGBClassifier, XGBRegressor
+
+    X_train, X_test = _encoded(train, test)
+    y = train["y"]
+    if kind == "xgboost":
+        model = (XGBRegressor if task == "regression" else XGBClassifier)(enable_categorical=True, n_jobs=cores,
+                                                                          tree_method="hist")
+    else:
+        model = (HistGradientBoostingRegressor if task == "regression" else HistGradientBoostingClassifier)(
+            categorical_features="from_dtype")
+    if task != "regression" and kind == "xgboost":
+        classes = sorted(y.unique())
+        model.fit(X_train, y.map({c: i for i, c in enumerate(classes)}))
+        proba = pd.DataFrame(model.predict_proba(X_test), columns=classes)
+        return score(task, test["y"], np.empty(0), proba)
+    model.fit(X_train, y)
+    return _predict_score(model, task, X_test, test["y"])
+
+
+def _predict_score(model, task: str, X_test: pd.DataFrame, y_test: pd.Series) -> float:
+    if task == "regression":
+        return score(task, y_test, np.asarray(model.predict(X_test)), None)
+    proba = pd.DataFrame(model.predict_proba(X_test), columns=[str(c) for c in model.classes_])
+    return score(task, y_test.astype(str), np.empty(0), proba)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--budget", type=int, default=60)
+    parser.add_argument("--compute", default="large")
+    parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--only", help="comma-separated dataset names")
+    args = parser.parse_args()
+    names = args.only.split(",") if args.only else list(PANEL)
+    rows, wins = [], 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            task, load = PANEL[name]
+            frame = load().dropna(subset=["y"]).reset_index(drop=True)
+            if task != "regression":
+                frame["y"] = frame["y"].astype(str)
+            train, test = train_test_split(frame, test_size=0.2, random_state=0,
+                                           stratify=frame["y"] if task != "regression" else None)
+            studio, studio_s = run_studio(name, task, train, test, args.budget, args.compute, Path(tmp))
+            flaml, flaml_s = run_flaml(task, train, test, args.budget, args.cores)
+            xgb = run_default("xgboost", task, train, test, args.cores)
+            hgb = run_default("hgb", task, train, test, args.cores)
+            metric = METRIC[task]
+            better = (studio >= flaml) if GREATER_IS_BETTER[metric] else (studio <= flaml)
+            wins += better
+            rows.append((name, task, len(frame), frame.shape[1] - 1, metric, studio, flaml, xgb, hgb, studio_s,
+                         flaml_s, better))
+            print(f"{name}: studio {studio:.4f} ({studio_s:.0f} s) flaml {flaml:.4f} ({flaml_s:.0f} s) "
+                  f"xgb {xgb:.4f} hgb {hgb:.4f}", file=sys.stderr, flush=True)
+    print(f"\nBudget {args.budget} s, studio `--compute {args.compute}`, FLAML n_jobs={args.cores}; held-out 20 %.\n")
+    print("| dataset | task | rows | cols | metric | studio | FLAML | XGBoost default | HGB default "
+          "| studio wall | FLAML wall | studio >= FLAML |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r[0]} | {r[1]} | {r[2]:,} | {r[3]} | {r[4]} | {r[5]:.4f} | {r[6]:.4f} | {r[7]:.4f} | {r[8]:.4f} "
+              f"| {r[9]:.0f} s | {r[10]:.0f} s | {'yes' if r[11] else 'no'} |")
+    print(f"\nstudio >= FLAML on {wins} of {len(rows)} datasets")
+
+
+if __name__ == "__main__":
+    main()
