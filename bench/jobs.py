@@ -166,7 +166,7 @@ def bench_overhead(studio: Studio, trials: int) -> None:
     # Baseline: the same sampler, seed and objective, trials scored one after another in this process.
     study = open_study(spec, storage=optuna.storages.InMemoryStorage(), study_name="plain")
     started = time.perf_counter()
-    study.optimize(lambda trial: score_trial(spec, 1, *propose(spec, trial), X, y), n_trials=trials)
+    study.optimize(lambda trial: score_trial(spec, 1, *propose(spec, trial), X, y)[0], n_trials=trials)
     plain = time.perf_counter() - started
 
     client_for(studio.profile("small")).run(importlib.import_module, "studio.training.search")

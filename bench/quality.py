@@ -23,7 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_ENV = ROOT / "bench" / ".venv-quality"
-STUDIO = ROOT / ".venv" / "bin" / "studio"
+STUDIO = str(ROOT / ".venv" / "bin" / "studio")
 
 
 def _ensure_env() -> None:
@@ -132,7 +132,7 @@ def score(task: str, y_true: pd.Series, pred: np.ndarray, proba: pd.DataFrame | 
     return float(log_loss(y_true, proba[columns].to_numpy(), labels=columns))
 
 
-def run_studio(name: str, task: str, train: pd.DataFrame, test: pd.DataFrame, budget: int, compute: str,
+def run_studio(studio: str, name: str, task: str, train: pd.DataFrame, test: pd.DataFrame, budget: int, compute: str,
                home: Path) -> tuple[float, float]:
     work = home / name
     work.mkdir(parents=True)
@@ -140,14 +140,14 @@ def run_studio(name: str, task: str, train: pd.DataFrame, test: pd.DataFrame, bu
     test.drop(columns="y").to_csv(work / "test.csv", index=False)
     env = {**os.environ, "STUDIO_HOME": str(home / "studio"), "STUDIO_EMBEDDED_WORKER": "false"}
     started = time.perf_counter()
-    done = subprocess.run([str(STUDIO), "train", str(work / "train.csv"), "--target", "y", "--task", task,
+    done = subprocess.run([studio, "train", str(work / "train.csv"), "--target", "y", "--task", task,
                            "--budget-seconds", str(budget), "--compute", compute, "--name", name, "--wait",
                            "--json"], capture_output=True, text=True, env=env)
     took = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"studio train failed on {name}: {done.stderr[-2000:]}")
     model = json.loads(done.stdout.strip().splitlines()[-1])["model_uri"]
-    subprocess.run([str(STUDIO), "predict", model, "--data", str(work / "test.csv"), "--out",
+    subprocess.run([studio, "predict", model, "--data", str(work / "test.csv"), "--out",
                     str(work / "pred.csv")], check=True, capture_output=True, env=env)
     out = pd.read_csv(work / "pred.csv")
     proba = out[[c for c in out.columns if c.startswith("proba_")]].rename(columns=lambda c: c[len("proba_"):])
@@ -213,6 +213,7 @@ def main() -> None:
     parser.add_argument("--compute", default="large")
     parser.add_argument("--cores", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--only", help="comma-separated dataset names")
+    parser.add_argument("--studio", default=STUDIO, help="the studio command to run (e.g. another checkout's)")
     args = parser.parse_args()
     names = args.only.split(",") if args.only else list(PANEL)
     rows, wins = [], 0
@@ -224,7 +225,7 @@ def main() -> None:
                 frame["y"] = frame["y"].astype(str)
             train, test = train_test_split(frame, test_size=0.2, random_state=0,
                                            stratify=frame["y"] if task != "regression" else None)
-            studio, studio_s = run_studio(name, task, train, test, args.budget, args.compute, Path(tmp))
+            studio, studio_s = run_studio(args.studio, name, task, train, test, args.budget, args.compute, Path(tmp))
             flaml, flaml_s = run_flaml(task, train, test, args.budget, args.cores)
             xgb = run_default("xgboost", task, train, test, args.cores)
             hgb = run_default("hgb", task, train, test, args.cores)

@@ -41,9 +41,10 @@ metric_names = list(metric_labels)
 left, mid, right, last = st.columns(4)
 metric = left.selectbox("Metric", metric_names, index=metric_names.index(DEFAULT_METRIC[task]),
                         format_func=metric_labels.get, help="What the search optimises and the leaderboard ranks by.")
-validation = mid.radio("Validation", ["kfold", "holdout"], horizontal=True,
-                        format_func={"kfold": "k-fold CV", "holdout": "holdout"}.get,
-                        help="k-fold is steadier on small data; holdout is faster on large data.")
+validation = mid.radio("Validation", ["auto", "kfold", "holdout"], horizontal=True,
+                        format_func={"auto": "auto", "kfold": "k-fold CV", "holdout": "holdout"}.get,
+                        help="k-fold is steadier on small data; holdout is faster on large data. Auto: 5-fold up "
+                             "to 10,000 rows, 3-fold up to 40,000, then a 20% holdout.")
 folds = right.slider("Folds", 2, 10, 5, disabled=validation != "kfold")
 try:
     profiles = studio.compute_profiles
@@ -68,7 +69,8 @@ name = st.text_input("Run name (optional)", placeholder=record.name, help="Also 
 
 try:
     spec = draft_spec(record, frame, target=target, task=task.value, exclude=exclude, algorithms=algorithms,
-                      metric=metric, validation={"kind": validation, "folds": folds},
+                      metric=metric, validation={"kind": validation, "folds": folds} if validation == "kfold"
+                      else {"kind": validation},
                       budget_seconds=int(seconds) or None, max_trials=int(trials) or None,
                       trial_seconds=int(trial_seconds) or None, compute=compute, seed=int(seed),
                       name=name.strip() or None)

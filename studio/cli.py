@@ -27,7 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--algorithms", help="comma-separated: linear,random_forest,hist_gradient_boosting,xgboost,lightgbm")
     t.add_argument("--exclude", help="comma-separated columns to leave out")
     t.add_argument("--metric")
-    t.add_argument("--validation", choices=["kfold", "holdout"], default="kfold")
+    t.add_argument("--validation", choices=["auto", "kfold", "holdout"], default="auto",
+                   help="auto: 5-fold up to 10,000 rows, 3-fold up to 40,000, else a 20%% holdout")
     t.add_argument("--folds", type=int, default=5)
     t.add_argument("--budget-seconds", type=int)
     t.add_argument("--max-trials", type=int)

@@ -10,6 +10,7 @@ process, so consecutive jobs do not pay the start-up again; their worker process
 from __future__ import annotations
 
 import atexit
+import importlib
 import logging
 import os
 import threading
@@ -175,6 +176,10 @@ class TrialPool:
                 replaced = True
                 if not self._wait_for(want, timeout_s=60):
                     raise ComputeError(f"The workers of compute '{self.profile.name}' did not start.")
+        try:  # a fresh worker imports the ML libraries now, not inside the first trial's time limit
+            self.client.run(importlib.import_module, "studio.training.search")
+        except Exception as exc:  # a remote worker without the studio installed fails its trials with the reason
+            log.warning("Compute '%s': could not prepare the workers: %s", self.profile.name, exc)
         self.scatter()
         return replaced
 

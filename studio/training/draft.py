@@ -40,8 +40,8 @@ def draft_spec(
         "dataset_id": record.id, "dataset_hash": record.content_hash, "target": target, "task": resolved,
         "features": [f.model_dump() for f in features], "algorithms": chosen,
         "metric": metric or (DEFAULT_METRIC[Task(resolved)] if resolved in set(Task) else ""),
-        "validation": validation or {}, "budget": {"seconds": budget_seconds, "max_trials": max_trials,
-                                                     "trial_seconds": trial_seconds},
+        "validation": resolve_validation(validation, len(frame)),
+        "budget": {"seconds": budget_seconds, "max_trials": max_trials, "trial_seconds": trial_seconds},
         "compute": compute, "seed": seed, "name": name,
     }
     spec = TrainSpec.parse(data)
@@ -49,3 +49,16 @@ def draft_spec(
     if problems:
         raise SpecError(" ".join(problems), problems=problems)
     return spec
+
+
+def resolve_validation(validation: dict[str, object] | None, n_rows: int) -> dict[str, object]:
+    """`kind: auto` (or nothing) picks by size: 5-fold CV up to 10,000 rows, 3-fold up to 40,000, then one
+    20 % holdout, so small data gets steady scores and large data gets more trials for the same budget."""
+    chosen = dict(validation or {})
+    if chosen.get("kind", "auto") != "auto":
+        return chosen
+    if n_rows <= 10_000:
+        return {**chosen, "kind": "kfold", "folds": 5}
+    if n_rows <= 40_000:
+        return {**chosen, "kind": "kfold", "folds": 3}
+    return {**chosen, "kind": "holdout", "holdout_fraction": 0.2}

@@ -63,25 +63,26 @@ def _fail(trial: optuna.Trial, study: optuna.Study, reason: str, *,
 def drive(
     study: optuna.Study, pool: TrialPool, *,
     propose: Callable[[optuna.Trial], tuple[Any, ...]],
-    evaluate: Callable[..., float],
+    evaluate: Callable[..., float | tuple[float, Any]],
     max_trials: int | None,
     deadline: float | None,
     trial_limit_s: float | None,
-    on_trial: Callable[[optuna.trial.FrozenTrial], None],
+    on_trial: Callable[[optuna.trial.FrozenTrial, Any], None],
     should_stop: Callable[[], bool],
     poll_s: float = 0.2,
 ) -> StopReason:
     """Run trials until the trial budget, the deadline (time.monotonic()) or a stop request.
 
     `propose(trial)` suggests a configuration and returns its arguments; the worker runs
-    `evaluate(threads, *arguments, *data)` and returns the score.
+    `evaluate(threads, *arguments, *data)` and returns the score, or (score, extra) where extra (e.g. the
+    out-of-fold predictions) is handed to `on_trial(frozen_trial, extra)` with the finished trial.
     """
     running: dict[int, _Running] = {}
     memory_note = "" if pool.profile.is_remote else f" of {pool.profile.memory_gb:g} GB"
 
-    def finish(number: int, frozen: optuna.trial.FrozenTrial) -> None:
+    def finish(number: int, frozen: optuna.trial.FrozenTrial, extra: Any = None) -> None:
         running.pop(number)
-        on_trial(frozen)
+        on_trial(frozen, extra)
 
     def abandon_all(reason: str) -> None:
         for number, r in list(running.items()):
@@ -96,15 +97,17 @@ def drive(
             if r.future.status == "cancelled":  # its cluster was replaced under it
                 finish(number, _fail(r.trial, study, "stopped: the compute cluster was restarted", abandoned=True))
             elif r.future.done():
+                extra = None
                 if r.future.status == "finished":
-                    value = r.future.result()
+                    result = r.future.result()
+                    value, extra = result if isinstance(result, tuple) else (result, None)
                     frozen = (study.tell(r.trial, value) if math.isfinite(value)
                               else _fail(r.trial, study, f"the score was {value}"))
                 else:
                     error = r.future.exception()
                     restarted = restarted or type(error).__name__ == "KilledWorker"
                     frozen = _fail(r.trial, study, _describe(error, memory_note))
-                finish(number, frozen)
+                finish(number, frozen, extra if frozen.state == TrialState.COMPLETE else None)
             elif r.address not in alive:
                 r.future.cancel()
                 restarted = True

@@ -19,14 +19,14 @@ from studio.compute.profiles import ComputeProfile
 from studio.data.catalog import DatasetCatalog
 from studio.errors import DataError, SpecError, StudioError
 from studio.training.driver import StopReason, abandon_stale, counted_trials, drive
+from studio.training.ensemble import MAX_CANDIDATES, Candidate, shortlist
 from studio.training.features import model_frame
+from studio.training.final import choose
 from studio.training.metrics import METRICS
 from studio.training.model import ModelInfo, TrainedModel, encode_target
 from studio.training.search import (
     TrialOutcome,
-    best_configuration,
     evaluate,
-    make_pipeline,
     open_study,
     outcome_of,
     propose,
@@ -169,16 +169,17 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
             raise StudioError("Cancelled before any trial finished; there is no model to keep.")
         raise StudioError("No trial finished within the budget. Raise the time budget, the per-trial time limit, "
                           "or choose faster algorithms.")
-    return _refit_and_register(spec, split, study, run_id, tracker, reporter, profile, progress, started)
+    return _refit_and_register(spec, split, study, watch.candidates, run_id, tracker, reporter, profile, progress,
+                               started)
 
 
-def _refit_and_register(spec: TrainSpec, split: Split, study: Any, run_id: str, tracker: TrackerLike,
-                        reporter: Reporter, profile: ComputeProfile, progress: Progress,
+def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: list[Candidate], run_id: str,
+                        tracker: TrackerLike, reporter: Reporter, profile: ComputeProfile, progress: Progress,
                         started: float) -> TrainResult:
-    algorithm, params = best_configuration(study)
+    choice = choose(spec, study, candidates, split.y_train, n_jobs=_local_threads(profile))
     reporter.progress(progress.model_copy(update={"phase": "refitting"}))
-    reporter.log(f"Refitting the best configuration ({algorithm}) on all {len(split.X_train)} training rows.")
-    pipeline = make_pipeline(spec, algorithm, params, n_jobs=_local_threads(profile)).fit(split.X_train, split.y_train)
+    reporter.log(f"Refitting {choice.note} on all {len(split.X_train)} training rows.")
+    pipeline = choice.estimator.fit(split.X_train, split.y_train)
     test_score = evaluate(pipeline, split.X_test, split.y_test, METRICS[spec.metric])
     info = ModelInfo(task=spec.task, target=spec.target, features=spec.features, classes=split.classes,
                      metric=spec.metric, run_id=run_id)
@@ -188,14 +189,16 @@ def _refit_and_register(spec: TrainSpec, split: Split, study: Any, run_id: str, 
                                   registered_name=registered_name(spec))
     duration = time.time() - started
     stop_reason = progress.stop_reason or ""
-    tracker.finish(run_id, metrics={f"best_{spec.metric}": study.best_value, f"test_{spec.metric}": test_score,
-                                    "n_trials": progress.trials_done, "duration_s": duration},
-                   tags={"studio.best_algorithm": algorithm, "studio.stop_reason": stop_reason})
+    tracker.finish(run_id, metrics={f"best_{spec.metric}": choice.validation_score,
+                                    f"test_{spec.metric}": test_score, "n_trials": progress.trials_done,
+                                    "duration_s": duration, **per_algorithm_best(study, spec.metric)},
+                   tags={"studio.best_algorithm": choice.label, "studio.stop_reason": stop_reason,
+                         "studio.final_model": choice.note})
     reporter.progress(progress.model_copy(update={"phase": "done", "elapsed_s": duration}))
-    reporter.log(f"Done: best {spec.metric} {study.best_value:.5g} (validation), {test_score:.5g} (test). "
+    reporter.log(f"Done: {spec.metric} {choice.validation_score:.5g} (validation), {test_score:.5g} (test). "
                  f"Model {model_uri}.")
-    return TrainResult(run_id=run_id, model_uri=model_uri, metric=spec.metric, best_score=study.best_value,
-                       test_score=test_score, best_algorithm=algorithm, best_params=params,
+    return TrainResult(run_id=run_id, model_uri=model_uri, metric=spec.metric, best_score=choice.validation_score,
+                       test_score=test_score, best_algorithm=choice.label, best_params=choice.params,
                        n_trials=progress.trials_done, duration_s=duration, study_name=study.study_name,
                        stop_reason=stop_reason)
 
@@ -209,13 +212,19 @@ class _Watch:
         self.spec, self.study, self.run_id, self.tracker, self.reporter = spec, study, run_id, tracker, reporter
         self.started, self.progress = started, progress
         self.logged = tracker.logged_trials(run_id)
+        self.candidates: list[Candidate] = []  # this attempt's trials with out-of-fold predictions
         for frozen in study.get_trials(deepcopy=False):  # finished by an earlier attempt, not yet logged
             if frozen.state.is_finished() and frozen.number not in self.logged:
-                self.on_trial(frozen)
+                self.on_trial(frozen, None)
         reporter.progress(self.advance())
 
-    def on_trial(self, trial: Any) -> None:
+    def on_trial(self, trial: Any, oof: np.ndarray | None) -> None:
         outcome = outcome_of(trial)
+        if oof is not None and outcome.score is not None:
+            self.candidates.append(Candidate(outcome.number, outcome.algorithm, dict(outcome.params), outcome.score,
+                                             oof))
+            if len(self.candidates) > 4 * MAX_CANDIDATES:  # bounded memory on long searches
+                self.candidates = shortlist(self.candidates, METRICS[self.spec.metric])
         if outcome.number not in self.logged:
             self.tracker.log_trial(self.run_id, outcome, metric=self.spec.metric)
             self.logged.add(outcome.number)
@@ -227,6 +236,18 @@ class _Watch:
     def advance(self) -> Progress:
         self.progress = _advance(self.progress, self.study, self.spec, self.started)
         return self.progress
+
+
+def per_algorithm_best(study: Any, metric: str) -> dict[str, float]:
+    """`best_<metric>__<algorithm>`: the best validation score each algorithm reached."""
+    from optuna.trial import TrialState
+
+    best: dict[str, float] = {}
+    pick = max if METRICS[metric].greater_is_better else min
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        name = f"best_{metric}__{t.params.get('algorithm')}"
+        best[name] = pick(best.get(name, t.value), t.value)
+    return best
 
 
 def _local_threads(profile: ComputeProfile) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import optuna
@@ -46,23 +47,50 @@ def evaluate(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, metric: Metric)
     return score(metric, y, pred=pred, proba=proba)
 
 
-def validation_score(spec: TrainSpec, pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray) -> float:
-    """Mean metric over k folds, or the metric on one holdout split (stratified for classification)."""
-    metric = METRICS[spec.metric]
-    stratify = spec.task.is_classification
+def validation_splits(spec: TrainSpec, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """k folds, or one holdout split (stratified for classification); the same for every trial of a spec."""
+    stratify = y if spec.task.is_classification else None
     if spec.validation.kind == "holdout":
-        idx = np.arange(len(y))
-        fit_idx, val_idx = train_test_split(idx, test_size=spec.validation.holdout_fraction,
-                                            random_state=spec.seed, stratify=y if stratify else None)
-        splits = [(fit_idx, val_idx)]
-    else:
-        cv_cls = StratifiedKFold if stratify else KFold
-        splits = list(cv_cls(n_splits=spec.validation.folds, shuffle=True, random_state=spec.seed).split(X, y))
+        fit_idx, val_idx = train_test_split(np.arange(len(y)), test_size=spec.validation.holdout_fraction,
+                                            random_state=spec.seed, stratify=stratify)
+        return [(fit_idx, val_idx)]
+    cv_cls = StratifiedKFold if stratify is not None else KFold
+    return list(cv_cls(n_splits=spec.validation.folds, shuffle=True, random_state=spec.seed).split(y, y))
+
+
+def validation_predictions(spec: TrainSpec, pipeline: Any, X: pd.DataFrame, y: np.ndarray,
+                           ) -> tuple[float, np.ndarray]:
+    """The mean metric over the validation splits, and the out-of-fold predictions (class probabilities for
+    classification; NaN on rows no split validated) that ensemble selection combines."""
+    metric = METRICS[spec.metric]
+    n_classes = int(y.max()) + 1 if spec.task.is_classification else 0
+    oof = np.full((len(y), n_classes) if n_classes else len(y), np.nan, dtype=np.float32)
     scores = []
-    for fit_idx, val_idx in splits:
+    for fit_idx, val_idx in validation_splits(spec, y):
         pipeline.fit(X.iloc[fit_idx], y[fit_idx])
-        scores.append(evaluate(pipeline, X.iloc[val_idx], y[val_idx], metric))
-    return float(np.mean(scores))
+        if n_classes:
+            proba = np.zeros((len(val_idx), n_classes))
+            proba[:, _fitted_classes(pipeline)] = pipeline.predict_proba(X.iloc[val_idx])
+            oof[val_idx] = proba
+        else:
+            oof[val_idx] = pipeline.predict(X.iloc[val_idx])
+        scores.append(score_predictions(metric, y[val_idx], oof[val_idx]))
+    return float(np.mean(scores)), oof
+
+
+def _fitted_classes(model: Any) -> np.ndarray:
+    return np.asarray(model.classes_, dtype=int)  # a fold may miss a rare class: put its columns in place
+
+
+def score_predictions(metric: Metric, y: np.ndarray, predictions: np.ndarray) -> float:
+    """Score raw predictions: probabilities (classification, labels are their argmax) or values."""
+    if predictions.ndim == 2:
+        return score(metric, y, pred=predictions.argmax(axis=1), proba=predictions)
+    return score(metric, y, pred=predictions, proba=None)
+
+
+def validation_score(spec: TrainSpec, pipeline: Any, X: pd.DataFrame, y: np.ndarray) -> float:
+    return validation_predictions(spec, pipeline, X, y)[0]
 
 
 def open_study(spec: TrainSpec, *, storage: optuna.storages.BaseStorage | str, study_name: str) -> optuna.Study:
@@ -86,15 +114,16 @@ def propose(spec: TrainSpec, trial: optuna.Trial) -> tuple[str, Params]:
     return str(algorithm), ESTIMATORS[algorithm].space(trial, spec.task)
 
 
-def score_trial(spec: TrainSpec, n_jobs: int, algorithm: str, params: Params, X: pd.DataFrame, y: np.ndarray) -> float:
-    """Runs on a compute worker: the validation score of one configuration, with `n_jobs` threads at most
-    (estimators that use OpenMP or BLAS rather than an n_jobs argument are capped too)."""
+def score_trial(spec: TrainSpec, n_jobs: int, algorithm: str, params: Params, X: pd.DataFrame,
+                y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Runs on a compute worker: the validation score of one configuration and its out-of-fold predictions,
+    with `n_jobs` threads at most (estimators using OpenMP or BLAS rather than n_jobs are capped too)."""
     from threadpoolctl import threadpool_limits
 
     with threadpool_limits(limits=n_jobs), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)
-        return validation_score(spec, make_pipeline(spec, algorithm, params, n_jobs=n_jobs), X, y)
+        return validation_predictions(spec, make_pipeline(spec, algorithm, params, n_jobs=n_jobs), X, y)
 
 
 def outcome_of(trial: optuna.trial.FrozenTrial) -> TrialOutcome:

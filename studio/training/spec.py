@@ -88,6 +88,8 @@ class TrainSpec(BaseModel):
     compute: str = Field(default="small", pattern=PROFILE_NAME)
     seed: Annotated[int, _int_in(0, 2**31 - 1)] = 0
     test_fraction: Annotated[float, _float_in(0.1, 0.5)] = 0.2
+    ensemble: bool = Field(default=True, description="Try a greedy ensemble of the best trials; kept only if "
+                                                     "it beats the best single model on validation.")
     name: str | None = Field(default=None, max_length=80)
 
     @model_validator(mode="after")

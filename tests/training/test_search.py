@@ -32,7 +32,7 @@ def _search(studio: Studio, spec: TrainSpec, X, y, *, stop_after: int | None = N
     study = open_study(spec, storage=storage_for(studio.settings, "s1"), study_name="s1")
     seen: list[TrialOutcome] = []
 
-    def on_trial(trial: optuna.trial.FrozenTrial) -> None:
+    def on_trial(trial: optuna.trial.FrozenTrial, oof: object) -> None:
         seen.append(outcome_of(trial))
 
     drive(study, TrialPool.open(SMALL, X, y), propose=partial(propose, spec), evaluate=partial(score_trial, spec),

@@ -77,3 +77,15 @@ def test_draft_spec_refuses_what_cannot_train(studio: Studio, churn: pd.DataFram
     with pytest.raises(SpecError) as info:
         draft_spec(record, frame, **{"target": "churned", **kwargs})
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(("rows", "expected"), [
+    (500, {"kind": "kfold", "folds": 5}), (10_000, {"kind": "kfold", "folds": 5}),
+    (25_000, {"kind": "kfold", "folds": 3}), (50_000, {"kind": "holdout", "holdout_fraction": 0.2}),
+])
+def test_auto_validation_follows_the_size_of_the_data(rows: int, expected: dict[str, object]) -> None:
+    from studio.training.draft import resolve_validation
+
+    assert resolve_validation({"kind": "auto"}, rows) == expected
+    assert resolve_validation(None, rows) == expected
+    assert resolve_validation({"kind": "holdout"}, rows) == {"kind": "holdout"}  # an explicit choice stays

@@ -1,0 +1,47 @@
+"""The model a training job registers: the best single configuration, or a greedy ensemble of the best
+trials when that beats it on the validation rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from studio.training import ensemble
+from studio.training.ensemble import Candidate
+from studio.training.metrics import METRICS
+from studio.training.search import best_configuration, make_pipeline
+from studio.training.spec import TrainSpec
+
+
+@dataclass(frozen=True)
+class FinalChoice:
+    estimator: Any  # unfitted: a Pipeline, or a soft-voting model of pipelines
+    label: str  # "xgboost", or "ensemble: xgboost x3 + lightgbm x2"
+    params: dict[str, Any]
+    validation_score: float
+    note: str
+
+
+def choose(spec: TrainSpec, study: Any, candidates: list[Candidate], y: np.ndarray, *, n_jobs: int) -> FinalChoice:
+    algorithm, params = best_configuration(study)
+    single = FinalChoice(make_pipeline(spec, algorithm, params, n_jobs=n_jobs), algorithm, params,
+                         float(study.best_value), f"the best single configuration ({algorithm})")
+    if not spec.ensemble or len(candidates) < 2:
+        return single
+    metric = METRICS[spec.metric]
+    shortlisted = ensemble.shortlist(candidates, metric)
+    selection = ensemble.select(shortlisted, y, metric)
+    if not selection.is_ensemble:
+        return single
+    by_number = {c.number: c for c in shortlisted}
+    members = sorted(((by_number[n], w) for n, w in selection.weights.items()), key=lambda m: -m[1])
+    label = "ensemble: " + " + ".join(f"{c.algorithm} x{w}" for c, w in members)
+    return FinalChoice(
+        ensemble.build(spec, members, n_jobs=n_jobs), label,
+        {"members": [{"trial": c.number, "algorithm": c.algorithm, "weight": w, **c.params} for c, w in members]},
+        selection.score,
+        f"an ensemble of {len(members)} configurations: {spec.metric} {selection.score:.5g} on the validation "
+        f"rows against {selection.single_score:.5g} for the best single one",
+    )
