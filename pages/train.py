@@ -6,7 +6,8 @@ from studio.errors import SpecError
 from studio.training import DEFAULT_METRIC, ESTIMATORS, Task, detect_task, metrics_for
 from studio.training.draft import draft_spec, feature_candidates
 from studio.ui.common import empty_state, get_studio, show_error
-from studio.ui.data import load_dataset
+from studio.ui.data import guardrails_for, load_dataset
+from studio.ui.guardrails_view import show_guardrails
 from studio.ui.job_view import show_estimate
 
 studio = get_studio()
@@ -27,10 +28,12 @@ task_choice = right.selectbox("Task", ["auto", *[t.value for t in Task]],
                               help="Detected from the target's values; override if it is wrong.")
 task = detected if task_choice == "auto" else Task(task_choice)
 candidates = [f.name for f in feature_candidates(record, target)]
-skipped = [c.name for c in record.columns if not c.kind.is_feature and c.name != target]
-exclude = st.multiselect("Columns to exclude", candidates, help="Identifiers or leaky columns.")
+skipped = [c.name for c in record.columns if not c.kind.is_feature and c.kind != "text" and c.name != target]
+checks = guardrails_for(dataset_id, target, task.value)
+exclude = st.multiselect("Columns to exclude", candidates, help="Columns the model must not see.")
+keep = show_guardrails(checks, exclude)
 if skipped:
-    st.caption(f"Left out automatically (text, identifiers or dates): {', '.join(skipped)}")
+    st.caption(f"Left out automatically (dates are not expanded yet): {', '.join(skipped)}")
 
 algorithms = st.multiselect("Algorithms", list(ESTIMATORS), default=list(ESTIMATORS),
                             format_func=lambda a: ESTIMATORS[a].label,
@@ -73,7 +76,7 @@ try:
                       else {"kind": validation},
                       budget_seconds=int(seconds) or None, max_trials=int(trials) or None,
                       trial_seconds=int(trial_seconds) or None, compute=compute, seed=int(seed),
-                      name=name.strip() or None)
+                      name=name.strip() or None, keep=keep, guardrails=checks)
 except SpecError as exc:
     spec = None
     show_error(exc)

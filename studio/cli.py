@@ -26,6 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--task", default="auto", choices=["auto", "binary", "multiclass", "regression"])
     t.add_argument("--algorithms", help="comma-separated: linear,random_forest,hist_gradient_boosting,xgboost,lightgbm")
     t.add_argument("--exclude", help="comma-separated columns to leave out")
+    t.add_argument("--keep", help="comma-separated columns to use even though a data check flagged them")
     t.add_argument("--metric")
     t.add_argument("--validation", choices=["auto", "kfold", "holdout"], default="auto",
                    help="auto: 5-fold up to 10,000 rows, 3-fold up to 40,000, else a 20%% holdout")
@@ -127,8 +128,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         exclude=_csv(args.exclude), algorithms=_csv(args.algorithms) or None, metric=args.metric,
         validation={"kind": args.validation, "folds": args.folds}, budget_seconds=budget,
         max_trials=args.max_trials, trial_seconds=args.trial_seconds, compute=args.compute, seed=args.seed,
-        name=args.name,
+        name=args.name, keep=_csv(args.keep),
     )
+    for g in spec.guardrails:
+        shown = "left out" if g.action == "excluded" else "note"
+        print(f"data check: {g.column}: {g.finding} [{shown}]", file=sys.stderr)
     job = studio.submit_training(spec)
     if not args.wait:
         from studio.jobs.local import ensure_worker

@@ -12,6 +12,7 @@ from studio.compute.profiles import PROFILE_NAME
 from studio.errors import SpecError
 from studio.training.estimators import ESTIMATORS
 from studio.training.features import Feature
+from studio.training.guardrails import Guardrail
 from studio.training.metrics import METRICS
 from studio.training.task import Task
 
@@ -88,6 +89,7 @@ class TrainSpec(BaseModel):
     compute: str = Field(default="small", pattern=PROFILE_NAME)
     seed: Annotated[int, _int_in(0, 2**31 - 1)] = 0
     test_fraction: Annotated[float, _float_in(0.1, 0.5)] = 0.2
+    guardrails: tuple[Guardrail, ...] = ()
     ensemble: bool = Field(default=True, description="Try a greedy ensemble of the best trials; kept only if "
                                                      "it beats the best single model on validation.")
     name: str | None = Field(default=None, max_length=80)

@@ -9,6 +9,9 @@ import streamlit as st
 
 from studio.data import Profile, profile_frame, read_table
 from studio.export.samples import sample_rows
+from studio.training.draft import data_guardrails
+from studio.training.guardrails import Guardrail
+from studio.training.task import Task
 from studio.ui.common import get_studio
 
 
@@ -32,3 +35,10 @@ def load_dataset(dataset_id: str) -> pd.DataFrame:
 def example_rows(model_uri: str) -> list[dict[str, Any]]:
     """A row from the model's training data, for "try it" (a registered version never changes)."""
     return sample_rows(get_studio(), model_uri)
+
+
+@st.cache_data(max_entries=16, show_spinner="Checking the data…")
+def guardrails_for(dataset_id: str, target: str, task: str) -> list[Guardrail]:
+    """The data checks of one dataset, target and task (a snapshot never changes, so this is cached)."""
+    studio = get_studio()
+    return data_guardrails(studio.catalog.get(dataset_id), load_dataset(dataset_id), target, Task(task))

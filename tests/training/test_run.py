@@ -70,3 +70,18 @@ def test_the_time_budget_covers_the_whole_search(studio: Studio) -> None:
     assert result.stop_reason == "time budget reached" and result.n_trials >= 1
     searched = next(u.search_s for u in reversed(reporter.updates) if u.search_s is not None)
     assert searched < 6 + 5  # data loading, cluster start and the abandoned trial all fit in the budget + a poll
+
+
+def test_the_same_spec_and_seed_on_one_worker_give_the_same_trials_and_score(studio: Studio) -> None:
+    frame = churn_frame(600)
+    record = studio.catalog.save(frame, "churn", source="test")
+    spec = draft_spec(record, frame, target="churned", algorithms=["linear", "random_forest", "lightgbm", "xgboost"],
+                      max_trials=8, budget_seconds=None, seed=7)
+    results, histories = [], []
+    for job in ("r1", "r2"):
+        results.append(train(spec, catalog=studio.catalog, tracker=studio.tracker, job_id=job, profile=SMALL,
+                             storage=storage_for(studio.settings, f"job-{job}"), reporter=ListReporter()))
+        histories.append([(t.algorithm, t.params, t.score) for t in trial_outcomes(studio.settings, f"job-{job}")])
+    assert histories[0] == histories[1] and len(histories[0]) == 8
+    assert results[0].best_score == results[1].best_score and results[0].test_score == results[1].test_score
+    assert results[0].best_algorithm == results[1].best_algorithm

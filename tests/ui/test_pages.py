@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
@@ -80,6 +81,24 @@ def test_a_broken_compute_file_is_explained_on_the_train_page(app: AppTest, tmp_
     (studio.settings.root / "compute.toml").write_text("[large]\nworkers = 0\n")
     at = _open(app, "train")
     assert "large.workers: Input should be greater than or equal to 1" in at.error[0].value
+
+
+def test_train_page_shows_data_checks_and_keeps_a_flagged_column_on_request(app: AppTest, tmp_path: Path,
+                                                                            churn: pd.DataFrame) -> None:
+    studio = Studio(make_settings(tmp_path / "home"))
+    churn.insert(0, "customer_id", range(5000, 5000 + len(churn)))
+    studio.catalog.save(churn, "churn", source="test")
+    at = _open(app, "train")
+    next(s for s in at.selectbox if s.label.startswith("Target")).set_value("churned").run()
+    assert any("Data checks" in m.value for m in at.markdown)
+    table = next(d.value for d in at.dataframe if "finding" in d.value.columns)
+    assert table["column"].tolist() == ["customer_id"] and table["action"].tolist() == ["left out"]
+    spec = json.loads(next(c.value for c in at.code if '"guardrails"' in c.value))
+    assert "customer_id" not in [f["name"] for f in spec["features"]]
+    next(m for m in at.multiselect if m.label == "Keep anyway").set_value(["customer_id"]).run()
+    spec = json.loads(next(c.value for c in at.code if '"guardrails"' in c.value))
+    assert "customer_id" in [f["name"] for f in spec["features"]]
+    assert spec["guardrails"][0]["action"] == "note"
 
 
 def _finished_job(studio: Studio, churn: pd.DataFrame, status: JobStatus) -> str:

@@ -1,0 +1,128 @@
+"""Data guardrails, checked before a job is launched and recorded in its spec: ID-like and constant columns,
+a feature that nearly predicts the target on its own (leakage), text columns, class imbalance.
+
+Each finding says what was seen and what the studio did about it (a column left out, or a note).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict
+
+from studio.data.schema import ColumnKind
+from studio.training.features import Feature
+from studio.training.task import Task
+
+SAMPLE_ROWS = 5_000
+ID_UNIQUE_RATIO = 0.95
+LEAK_AUC = 0.995
+LEAK_R2 = 0.99
+LEAK_ACCURACY = 0.995
+IMBALANCE_SHARE = 0.10
+_ID_NAME = re.compile(r"(^|[_\s-])(id|uuid|guid|key|index)$", re.IGNORECASE)
+
+
+class Guardrail(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    check: Literal["id_like", "constant", "leakage", "text", "imbalance"]
+    column: str | None
+    finding: str
+    action: Literal["excluded", "note"]
+
+
+def check(frame: pd.DataFrame, target: str, task: Task, features: Sequence[Feature],
+          text_columns: Sequence[str] = ()) -> list[Guardrail]:
+    """Guardrails for training `target` from `features` on `frame` (a sample of it for the costly checks)."""
+    found: list[Guardrail] = []
+    sample = frame.sample(SAMPLE_ROWS, random_state=0) if len(frame) > SAMPLE_ROWS else frame
+    sample = sample[sample[target].notna()]
+    for name in text_columns:
+        found.append(Guardrail(check="text", column=name, action="excluded",
+                               finding="free text (many distinct, mostly unique strings); models here take no text"))
+    for f in features:
+        column = frame[f.name]
+        if column.nunique(dropna=True) <= 1:
+            found.append(Guardrail(check="constant", column=f.name, action="excluded",
+                                   finding="the same value in every row (or empty): nothing to learn from"))
+        elif _id_like(column, f):
+            found.append(Guardrail(check="id_like", column=f.name, action="excluded",
+                                   finding=f"{column.nunique(dropna=True):,} distinct values in {len(column):,} rows: "
+                                           "an identifier, which would let a model memorise rows"))
+    flagged = {g.column for g in found}
+    for f in features if _learnable(sample[target], task) else ():
+        if f.name not in flagged:
+            strength = _alone(sample[f.name], sample[target], task, f.kind)
+            if strength is not None:
+                found.append(Guardrail(check="leakage", column=f.name, action="excluded",
+                                       finding=f"predicts '{target}' almost perfectly on its own ({strength}): "
+                                               "probably known only after the outcome (leakage)"))
+    if task.is_classification:
+        shares = frame[target].value_counts(normalize=True)
+        if len(shares) and shares.iloc[-1] < IMBALANCE_SHARE:
+            found.append(Guardrail(check="imbalance", column=target, action="note",
+                                   finding=f"class {shares.index[-1]!r} is {shares.iloc[-1]:.1%} of the rows; "
+                                           "every split is stratified so each fold and the test set hold it, and "
+                                           "ROC AUC, log loss, F1 or balanced accuracy judge it better than accuracy"))
+    return found
+
+
+def excluded(guardrails: Sequence[Guardrail]) -> set[str]:
+    return {g.column for g in guardrails if g.action == "excluded" and g.column}
+
+
+def _learnable(y: pd.Series, task: Task) -> bool:
+    """Whether the target can be checked against at all (the spec's own checks explain why not otherwise)."""
+    if len(y) < 30 or y.nunique() < 2:
+        return False
+    return task is not Task.REGRESSION or pd.api.types.is_numeric_dtype(y)
+
+
+def _id_like(column: pd.Series, feature: Feature) -> bool:
+    values = column.dropna()
+    if len(values) < 50:
+        return False
+    unique = values.nunique() / len(values)
+    if feature.kind is ColumnKind.NUMERIC:
+        integral = bool(np.all(np.mod(pd.to_numeric(values, errors="coerce").fillna(0.5), 1) == 0))
+        return integral and unique >= ID_UNIQUE_RATIO and (bool(_ID_NAME.search(str(column.name)))
+                                                            or values.is_monotonic_increasing)
+    return feature.kind is ColumnKind.CATEGORICAL and unique >= ID_UNIQUE_RATIO
+
+
+def _alone(x: pd.Series, y: pd.Series, task: Task, kind: ColumnKind) -> str | None:
+    """How well a shallow tree on this one feature predicts the target (3-fold CV), if suspiciously well."""
+    from sklearn.model_selection import cross_val_predict
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+    if kind is ColumnKind.NUMERIC or kind is ColumnKind.BOOLEAN:
+        values = pd.to_numeric(x.map(lambda v: float(v) if isinstance(v, bool) else v), errors="coerce")
+    else:
+        values = pd.Series(pd.factorize(x.astype(str))[0], index=x.index).astype(float)
+    X = values.fillna(values.median() if values.notna().any() else 0.0).to_numpy().reshape(-1, 1)
+    if task is Task.REGRESSION:
+        from sklearn.metrics import r2_score
+
+        target = pd.to_numeric(y, errors="coerce").to_numpy()
+        pred = cross_val_predict(DecisionTreeRegressor(max_depth=6, random_state=0), X, target, cv=3)
+        r2 = r2_score(target, pred)
+        return f"R² {r2:.3f}" if r2 >= LEAK_R2 else None
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    labels = pd.factorize(y.astype(str))[0]
+    if np.bincount(labels).min() < 3:
+        return None
+    model = DecisionTreeClassifier(max_depth=6, random_state=0)
+    if task is Task.BINARY:
+        if labels.max() != 1:  # not two classes: the spec's checks will say so
+            return None
+        proba = cross_val_predict(model, X, labels, cv=3, method="predict_proba")[:, 1]
+        auc = roc_auc_score(labels, proba)
+        return f"ROC AUC {auc:.3f}" if auc >= LEAK_AUC else None
+    accuracy = accuracy_score(labels, cross_val_predict(model, X, labels, cv=3))
+    return f"accuracy {accuracy:.3f}" if accuracy >= LEAK_ACCURACY else None
