@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from studio.charts import metric_bars, optimization_history
+from studio.charts import algorithm_bars, metric_bars, optimization_history
 from studio.errors import StudioError
 from studio.studies import trial_outcomes
 from studio.training.metrics import METRICS
@@ -59,6 +59,15 @@ except StudioError as exc:
 else:
     st.plotly_chart(optimization_history(trials, maximize=metric.greater_is_better, metric=metric_name),
                     width="stretch")
+    left, right = st.columns([3, 2])
+    if run.per_algorithm_best():
+        left.plotly_chart(algorithm_bars(run.per_algorithm_best(), metric=metric_name,
+                                         maximize=metric.greater_is_better), width="stretch")
+    if run.held_out():
+        right.markdown(f"**Chosen model**: {run.final_model or run.algorithm}")
+        right.dataframe(pd.DataFrame({"metric": list(run.held_out()), "held-out score": list(
+            run.held_out().values())}), hide_index=True, width="stretch",
+            column_config={"held-out score": st.column_config.NumberColumn(format="%.4f")})
     if run.model_uri:
         st.caption(f"Model: `{run.model_uri}` · run id `{run.run_id}`")
         st.page_link("pages/deploy.py", label="Export it on the Deploy page", icon=":material/rocket_launch:",

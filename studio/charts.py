@@ -52,3 +52,14 @@ def metric_bars(runs: Sequence[RunSummary], *, metric: str) -> go.Figure:
     ])
     fig.update_layout(title=f"{metric} by run", barmode="group", yaxis_title=metric, height=360, **_LAYOUT)
     return fig
+
+
+def algorithm_bars(best: dict[str, float], *, metric: str, maximize: bool) -> go.Figure:
+    """The best validation score each algorithm reached in one search, best first."""
+    ranked = sorted(best.items(), key=lambda kv: kv[1], reverse=maximize)
+    fig = go.Figure(go.Bar(x=[v for _, v in ranked], y=[k for k, _ in ranked], orientation="h",
+                           marker_color="#54A24B", text=[f"{v:.4g}" for _, v in ranked], textposition="auto"))
+    fig.update_layout(title=f"Best validation {metric} per algorithm", xaxis_title=metric, height=80 + 40 * len(best),
+                      **_LAYOUT)
+    fig.update_yaxes(autorange="reversed")
+    return fig

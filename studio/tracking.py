@@ -43,8 +43,16 @@ class RunSummary(BaseModel):
     model_uri: str | None
     study_name: str | None
     job_id: str | None
+    final_model: str | None = None
     params: dict[str, str]
     metrics: dict[str, float]
+
+    def per_algorithm_best(self) -> dict[str, float]:
+        prefix = f"best_{self.metric}__"
+        return {k.removeprefix(prefix): v for k, v in self.metrics.items() if k.startswith(prefix)}
+
+    def held_out(self) -> dict[str, float]:
+        return {k.removeprefix("test_"): v for k, v in self.metrics.items() if k.startswith("test_")}
 
 
 class Tracker:
@@ -244,6 +252,7 @@ def _summary(run: Any) -> RunSummary:
         compute=tags.get("studio.compute", ""), duration_s=(end - run.info.start_time) / 1000 if end else None,
         started_at=run.info.start_time / 1000, model_uri=tags.get("studio.model_uri"),
         study_name=tags.get("studio.study_name"), job_id=tags.get("studio.job_id"),
+        final_model=tags.get("studio.final_model"),
         params=dict(run.data.params), metrics=dict(metrics),
     )
 

@@ -35,3 +35,12 @@ def test_metric_bars_show_validation_and_test() -> None:
                      metrics={})
     fig = metric_bars([run], metric="roc_auc")
     assert [list(t.y) for t in fig.data] == [[0.9], [0.88]]
+
+
+def test_algorithm_bars_rank_best_first() -> None:
+    from studio.charts import algorithm_bars
+
+    fig = algorithm_bars({"linear": 0.91, "xgboost": 0.95, "lightgbm": 0.93}, metric="roc_auc", maximize=True)
+    assert list(fig.data[0].y) == ["xgboost", "lightgbm", "linear"]
+    fig = algorithm_bars({"linear": 3.0, "xgboost": 2.0}, metric="rmse", maximize=False)
+    assert list(fig.data[0].y) == ["xgboost", "linear"]

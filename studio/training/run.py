@@ -22,7 +22,7 @@ from studio.training.driver import StopReason, abandon_stale, counted_trials, dr
 from studio.training.ensemble import MAX_CANDIDATES, Candidate, shortlist
 from studio.training.features import model_frame
 from studio.training.final import choose
-from studio.training.metrics import METRICS
+from studio.training.metrics import METRICS, metrics_for
 from studio.training.model import ModelInfo, TrainedModel, encode_target
 from studio.training.search import (
     TrialOutcome,
@@ -181,6 +181,7 @@ def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: l
     reporter.log(f"Refitting {choice.note} on all {len(split.X_train)} training rows.")
     pipeline = choice.estimator.fit(split.X_train, split.y_train)
     test_score = evaluate(pipeline, split.X_test, split.y_test, METRICS[spec.metric])
+    held_out = held_out_metrics(pipeline, split, spec)
     info = ModelInfo(task=spec.task, target=spec.target, features=spec.features, classes=split.classes,
                      metric=spec.metric, run_id=run_id)
     reporter.progress(progress.model_copy(update={"phase": "logging model"}))
@@ -190,7 +191,7 @@ def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: l
     duration = time.time() - started
     stop_reason = progress.stop_reason or ""
     tracker.finish(run_id, metrics={f"best_{spec.metric}": choice.validation_score,
-                                    f"test_{spec.metric}": test_score, "n_trials": progress.trials_done,
+                                    **held_out, f"test_{spec.metric}": test_score, "n_trials": progress.trials_done,
                                     "duration_s": duration, **per_algorithm_best(study, spec.metric)},
                    tags={"studio.best_algorithm": choice.label, "studio.stop_reason": stop_reason,
                          "studio.final_model": choice.note})
@@ -236,6 +237,20 @@ class _Watch:
     def advance(self) -> Progress:
         self.progress = _advance(self.progress, self.study, self.spec, self.started)
         return self.progress
+
+
+def held_out_metrics(model: Any, split: Split, spec: TrainSpec) -> dict[str, float]:
+    """`test_<metric>` for every metric of the task, on the held-out rows (a metric that cannot be computed
+    there, e.g. MAPE with zero targets, is left out)."""
+    scores = {}
+    for metric in metrics_for(spec.task):
+        try:
+            value = evaluate(model, split.X_test, split.y_test, metric)
+        except ValueError:
+            continue
+        if np.isfinite(value):
+            scores[f"test_{metric.name}"] = value
+    return scores
 
 
 def per_algorithm_best(study: Any, metric: str) -> dict[str, float]:

@@ -32,6 +32,10 @@ def test_train_logs_a_parent_run_trials_spec_and_a_registered_model(studio: Stud
     run = client.get_run(result.run_id)
     assert run.data.metrics["best_roc_auc"] == pytest.approx(result.best_score)
     assert run.data.params["dataset_hash"] == record.content_hash
+    assert {"best_roc_auc__linear", "best_roc_auc__lightgbm"} <= set(run.data.metrics)  # per algorithm
+    assert {"test_roc_auc", "test_log_loss", "test_accuracy", "test_f1", "test_balanced_accuracy"} <= set(
+        run.data.metrics)  # every held-out metric of the task
+    assert run.data.tags["studio.final_model"]
     children = client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{result.run_id}'")
     assert len(children) == 4 and all("roc_auc" in c.data.metrics for c in children)
     spec_path = client.download_artifacts(result.run_id, "spec.json", str(studio.settings.root))
