@@ -191,6 +191,10 @@ def run_default(kind: str, task: str, train: pd.DataFrame, test: pd.DataFrame, c
     else:
         model = (HistGradientBoostingRegressor if task == "regression" else HistGradientBoostingClassifier)(
             categorical_features="from_dtype")
+        for frame in (X_train, X_test):  # HGB takes at most 255 categories natively: codes for the rest
+            for col in frame.columns:
+                if isinstance(frame[col].dtype, pd.CategoricalDtype) and len(frame[col].cat.categories) > 255:
+                    frame[col] = frame[col].cat.codes.replace(-1, np.nan).astype(float)
     if task != "regression" and kind == "xgboost":
         classes = sorted(y.unique())
         model.fit(X_train, y.map({c: i for i, c in enumerate(classes)}))

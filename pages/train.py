@@ -28,12 +28,12 @@ task_choice = right.selectbox("Task", ["auto", *[t.value for t in Task]],
                               help="Detected from the target's values; override if it is wrong.")
 task = detected if task_choice == "auto" else Task(task_choice)
 candidates = [f.name for f in feature_candidates(record, target)]
-skipped = [c.name for c in record.columns if not c.kind.is_feature and c.kind != "text" and c.name != target]
 checks = guardrails_for(dataset_id, target, task.value)
 exclude = st.multiselect("Columns to exclude", candidates, help="Columns the model must not see.")
 keep = show_guardrails(checks, exclude)
-if skipped:
-    st.caption(f"Left out automatically (dates are not expanded yet): {', '.join(skipped)}")
+dates = [c.name for c in record.columns if c.kind == "datetime" and c.name != target]
+if dates:
+    st.caption(f"Date columns become numeric parts (year, month, day, weekday, day of year, hour): {', '.join(dates)}")
 
 algorithms = st.multiselect("Algorithms", list(ESTIMATORS), default=list(ESTIMATORS),
                             format_func=lambda a: ESTIMATORS[a].label,

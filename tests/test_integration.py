@@ -32,11 +32,14 @@ def _studio_cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def wine_csv(tmp_path: Path) -> Path:
-    """scikit-learn's bundled wine data (3 classes) with a categorical column and missing values added."""
+    """scikit-learn's bundled wine data (3 classes) with a categorical and a date column and missing values."""
     frame = load_wine(as_frame=True).frame
     frame["region"] = np.where(frame["alcohol"] > 13, "north", "south")
     frame.loc[::9, "region"] = None
     frame.loc[::7, "magnesium"] = np.nan
+    stamps = pd.date_range("2019-01-01", periods=len(frame), freq="37h")  # expanded into parts by the pipeline
+    frame["harvested"] = np.random.default_rng(0).permutation(stamps.strftime("%Y-%m-%d %H:%M").to_numpy())
+    frame.loc[::11, "harvested"] = None
     frame["target"] = frame["target"].map({0: "barolo", 1: "grignolino", 2: "barbera"})
     path = tmp_path / "wine.csv"
     frame.to_csv(path, index=False)
@@ -56,7 +59,8 @@ def test_train_predict_export_serve(tmp_path: Path, wine_csv: Path) -> None:
     run = studio.tracker.client.get_run(job["run_id"])
     assert run.data.metrics["best_log_loss"] == pytest.approx(job["best_score"])
     assert "test_log_loss" in run.data.metrics
-    assert studio.tracker.spec_of(job["run_id"]).target == "target"
+    spec = studio.tracker.spec_of(job["run_id"])
+    assert spec.target == "target" and ("harvested", "datetime") in {(f.name, f.kind.value) for f in spec.features}
 
     out = tmp_path / "pred.csv"
     proc = _studio_cli("predict", job["model_uri"], "--data", str(wine_csv), "--out", str(out), home=home)

@@ -21,8 +21,8 @@ class ColumnKind(StrEnum):
 
     @property
     def is_feature(self) -> bool:
-        """Kinds the model pipeline can take as they are."""
-        return self in (ColumnKind.NUMERIC, ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN)
+        """Kinds the model pipeline can take (dates are expanded into numeric parts; text is left out)."""
+        return self in (ColumnKind.NUMERIC, ColumnKind.CATEGORICAL, ColumnKind.BOOLEAN, ColumnKind.DATETIME)
 
 
 class ColumnInfo(BaseModel):

@@ -17,6 +17,8 @@ from studio.errors import DataError
 
 MISSING_CATEGORY = "__missing__"
 MAX_ONEHOT_CATEGORIES = 30
+#: The numeric parts a date/time column is expanded into (the generated service repeats this exactly).
+DATE_PARTS = ("year", "month", "day", "dayofweek", "dayofyear", "hour")
 
 
 class Feature(BaseModel):
@@ -39,13 +41,31 @@ def model_frame(frame: pd.DataFrame, features: Sequence[Feature]) -> pd.DataFram
     out = {}
     for f in features:
         col = frame[f.name]
-        if f.kind is ColumnKind.CATEGORICAL:
+        if f.kind is ColumnKind.DATETIME:
+            out.update(_date_parts(col, f.name))
+        elif f.kind is ColumnKind.CATEGORICAL:
             out[f.name] = col.map(lambda v: np.nan if pd.isna(v) else str(v)).astype(object)
         elif f.kind is ColumnKind.BOOLEAN:
             out[f.name] = _to_float(col.map(_bool_value), f.name)
         else:
             out[f.name] = _to_float(col, f.name)
     return pd.DataFrame(out, index=frame.index)
+
+
+def model_columns(features: Sequence[Feature]) -> list[str]:
+    """The columns of the model frame, in order (a date feature becomes one column per part)."""
+    return [name for f in features for name in (
+        [f"{f.name}__{part}" for part in DATE_PARTS] if f.kind is ColumnKind.DATETIME else [f.name])]
+
+
+def _date_parts(col: pd.Series, name: str) -> dict[str, pd.Series]:
+    parsed = pd.to_datetime(col, errors="coerce", format="mixed")
+    bad = parsed.isna() & col.notna()
+    if bad.any():
+        row = bad.to_numpy().nonzero()[0][0]
+        raise DataError(f"Column '{name}' must hold dates, but row {row + 1} holds {col.iloc[row]!r}. "
+                        "Fix or blank that value.")
+    return {f"{name}__{part}": getattr(parsed.dt, part).astype("float64") for part in DATE_PARTS}
 
 
 def _bool_value(value: object) -> object:
@@ -67,8 +87,8 @@ def _to_float(col: pd.Series, name: str) -> pd.Series:
 
 def build_preprocessor(features: Sequence[Feature], *, scale: bool) -> ColumnTransformer:
     """Impute numbers (median) and categories (a 'missing' level), one-hot categories, scale if asked."""
-    numeric = [f.name for f in features if f.kind is not ColumnKind.CATEGORICAL]
     categorical = [f.name for f in features if f.kind is ColumnKind.CATEGORICAL]
+    numeric = [c for c in model_columns(features) if c not in set(categorical)]
     numeric_steps: list[tuple[str, object]] = [("impute", SimpleImputer(strategy="median", keep_empty_features=True))]
     if scale:
         numeric_steps.append(("scale", StandardScaler()))

@@ -115,7 +115,7 @@ class TrainSpec(BaseModel):
             raise ValueError("features must not repeat")
         bad = [f.name for f in self.features if not f.kind.is_feature]
         if bad:
-            raise ValueError(f"features {bad} are not numeric, categorical or boolean; exclude them")
+            raise ValueError(f"features {bad} are free text, which models here cannot take; exclude them")
         return self
 
     @property

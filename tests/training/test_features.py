@@ -35,3 +35,18 @@ def test_encode_target_keeps_original_labels() -> None:
     assert classes == [1, 2, 3] and all(isinstance(c, int) for c in classes)
     y, classes = encode_target(pd.Series([1.5, 2.5]), Task.REGRESSION)
     assert classes is None and y.dtype == "float64"
+
+
+def test_a_date_column_becomes_numeric_parts_and_a_bad_date_is_named() -> None:
+    from studio.training.features import build_preprocessor, model_columns
+
+    features = [Feature(name="sold", kind=ColumnKind.DATETIME), Feature(name="price", kind=ColumnKind.NUMERIC)]
+    frame = pd.DataFrame({"sold": ["2024-03-05 14:30", None, "2023-12-31"], "price": [1.0, 2.0, None]})
+    X = model_frame(frame, features)
+    assert list(X.columns) == model_columns(features)
+    assert X.loc[0, ["sold__year", "sold__month", "sold__day", "sold__dayofweek", "sold__hour"]].tolist() == [
+        2024, 3, 5, 1, 14]
+    assert X.loc[1].isna().sum() == 6 and X.loc[2, "sold__dayofyear"] == 365
+    assert build_preprocessor(features, scale=False).fit_transform(X).shape == (3, 7)
+    with pytest.raises(DataError, match="Column 'sold' must hold dates, but row 2 holds 'soon'"):
+        model_frame(pd.DataFrame({"sold": ["2024-01-01", "soon"], "price": [1, 2]}), features)

@@ -35,7 +35,7 @@ def test_spec_is_frozen_and_round_trips_through_json() -> None:
     ({"metric": "rmse"}, "metric 'rmse' does not fit the binary task"),
     ({"compute": "Huge size!"}, "The 'compute' parameter of TrainSpec is invalid: string should match pattern"),
     ({"features": [{"name": "y", "kind": "numeric"}]}, "cannot also be a feature"),
-    ({"features": [{"name": "t", "kind": "text"}]}, "are not numeric, categorical or boolean"),
+    ({"features": [{"name": "t", "kind": "text"}]}, "are free text, which models here cannot take"),
     ({"validation": {"kind": "kfold", "folds": 1}}, "'validation.folds' parameter of TrainSpec must be an int in "
                                                     "[2, 20]. Got 1 instead."),
     ({"surprise": 1}, "The 'surprise' parameter of TrainSpec is not a known parameter"),
