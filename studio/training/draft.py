@@ -18,7 +18,8 @@ from studio.training.task import Task, detect_task
 
 def feature_candidates(record: DatasetRecord, target: str) -> list[Feature]:
     """Columns that can be features as they are (numeric, categorical, boolean), minus the target."""
-    return [Feature(name=c.name, kind=c.kind) for c in record.columns if c.kind.is_feature and c.name != target]
+    return [Feature(name=c.name, kind=c.kind, n_distinct=c.n_distinct if c.kind == "categorical" else None)
+            for c in record.columns if c.kind.is_feature and c.name != target]
 
 
 def draft_spec(

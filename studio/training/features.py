@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
 
 from studio.data.schema import ColumnKind
 from studio.errors import DataError
@@ -22,12 +22,17 @@ DATE_PARTS = ("year", "month", "day", "dayofweek", "dayofyear", "hour")
 
 
 class Feature(BaseModel):
-    """One input column of a model: its name and kind (numeric, categorical or boolean)."""
+    """One input column of a model: its name, kind, and (categoricals) how many distinct values it had."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
     kind: ColumnKind
+    n_distinct: int | None = None
+
+    @property
+    def high_cardinality(self) -> bool:
+        return self.kind is ColumnKind.CATEGORICAL and (self.n_distinct or 0) > MAX_ONEHOT_CATEGORIES
 
 
 def model_frame(frame: pd.DataFrame, features: Sequence[Feature]) -> pd.DataFrame:
@@ -85,10 +90,14 @@ def _to_float(col: pd.Series, name: str) -> pd.Series:
     return converted.astype("float64")
 
 
-def build_preprocessor(features: Sequence[Feature], *, scale: bool) -> ColumnTransformer:
-    """Impute numbers (median) and categories (a 'missing' level), one-hot categories, scale if asked."""
-    categorical = [f.name for f in features if f.kind is ColumnKind.CATEGORICAL]
-    numeric = [c for c in model_columns(features) if c not in set(categorical)]
+def build_preprocessor(features: Sequence[Feature], *, scale: bool, seed: int = 0,
+                       target_type: str = "auto") -> ColumnTransformer:
+    """Impute numbers (median) and categories (a 'missing' level); one-hot categories with up to
+    MAX_ONEHOT_CATEGORIES values and target-encode those with more (cross-fitted, so a row's own target never
+    leaks into its encoding); scale numbers if asked."""
+    categorical = [f.name for f in features if f.kind is ColumnKind.CATEGORICAL and not f.high_cardinality]
+    high = [f.name for f in features if f.high_cardinality]
+    numeric = [c for c in model_columns(features) if c not in set(categorical) | set(high)]
     numeric_steps: list[tuple[str, object]] = [("impute", SimpleImputer(strategy="median", keep_empty_features=True))]
     if scale:
         numeric_steps.append(("scale", StandardScaler()))
@@ -97,7 +106,12 @@ def build_preprocessor(features: Sequence[Feature], *, scale: bool) -> ColumnTra
         ("onehot", OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=MAX_ONEHOT_CATEGORIES,
                                  sparse_output=False)),
     ]
+    target_steps = [("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)),
+                    ("encode", TargetEncoder(target_type=target_type, random_state=seed))]
+    if scale:
+        target_steps.append(("scale", StandardScaler()))
     return ColumnTransformer(
-        [("numeric", Pipeline(numeric_steps), numeric), ("categorical", Pipeline(categorical_steps), categorical)],
+        [("numeric", Pipeline(numeric_steps), numeric), ("categorical", Pipeline(categorical_steps), categorical),
+         ("high_cardinality", Pipeline(target_steps), high)],
         remainder="drop",
     )

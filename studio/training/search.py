@@ -17,6 +17,7 @@ from studio.training.estimators import ESTIMATORS, Params, strip_prefix
 from studio.training.features import build_preprocessor
 from studio.training.metrics import METRICS, Metric, score
 from studio.training.spec import TrainSpec
+from studio.training.task import Task
 
 
 class TrialOutcome(BaseModel):
@@ -36,7 +37,9 @@ def make_pipeline(spec: TrainSpec, algorithm: str, params: Params, *, n_jobs: in
     """The whole model: preprocessing fitted with the estimator, so serving repeats it exactly."""
     definition = ESTIMATORS[algorithm]
     estimator = definition.build(spec.task, params, n_jobs, spec.seed)
-    return Pipeline([("preprocess", build_preprocessor(spec.features, scale=definition.scale)),
+    target_type = "continuous" if spec.task is Task.REGRESSION else str(spec.task.value)
+    preprocess = build_preprocessor(spec.features, scale=definition.scale, seed=spec.seed, target_type=target_type)
+    return Pipeline([("preprocess", preprocess),
                      ("model", estimator)])
 
 

@@ -50,3 +50,20 @@ def test_a_date_column_becomes_numeric_parts_and_a_bad_date_is_named() -> None:
     assert build_preprocessor(features, scale=False).fit_transform(X).shape == (3, 7)
     with pytest.raises(DataError, match="Column 'sold' must hold dates, but row 2 holds 'soon'"):
         model_frame(pd.DataFrame({"sold": ["2024-01-01", "soon"], "price": [1, 2]}), features)
+
+
+def test_high_cardinality_categories_are_target_encoded_not_one_hot() -> None:
+    from studio.training.features import build_preprocessor
+
+    rng = np.random.default_rng(0)
+    shops = rng.integers(0, 200, 2000)
+    frame = pd.DataFrame({"shop": [f"s{s}" for s in shops], "plan": rng.choice(["a", "b", "c"], 2000)})
+    y = (rng.normal(0, 1, 200)[shops] > 0).astype(int)
+    features = [Feature(name="shop", kind=ColumnKind.CATEGORICAL, n_distinct=200),
+                Feature(name="plan", kind=ColumnKind.CATEGORICAL, n_distinct=3)]
+    out = build_preprocessor(features, scale=False, target_type="binary").fit_transform(
+        model_frame(frame, features), y)
+    assert out.shape == (2000, 3 + 1)  # plan one-hot (3) + shop as one target-encoded column
+    unseen = build_preprocessor(features, scale=False, target_type="binary").fit(model_frame(frame, features), y)
+    assert np.isfinite(unseen.transform(model_frame(pd.DataFrame({"shop": ["s999"], "plan": ["a"]}),
+                                                    features))).all()
