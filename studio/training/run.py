@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel
+from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
 from studio.compute.cluster import TrialPool
@@ -108,6 +109,8 @@ class Split:
     """The snapshot as model inputs: training rows for the search and refit, held-out rows for the test score."""
 
     frame: pd.DataFrame
+    X: pd.DataFrame
+    y: np.ndarray
     X_train: pd.DataFrame
     y_train: np.ndarray
     X_test: pd.DataFrame
@@ -124,7 +127,8 @@ class Split:
         train_rows, test_rows = train_test_split(np.arange(len(y)), test_size=spec.test_fraction,
                                                  random_state=spec.seed,
                                                  stratify=y if spec.task.is_classification else None)
-        split = cls(frame, X.iloc[train_rows], y[train_rows], X.iloc[test_rows], y[test_rows], test_rows, classes)
+        split = cls(frame, X, y, X.iloc[train_rows], y[train_rows], X.iloc[test_rows], y[test_rows], test_rows,
+                    classes)
         reporter.log(f"Loaded {spec.dataset_id}: {len(split.X_train)} training rows, {len(split.X_test)} test rows, "
                      f"{len(spec.features)} features.")
         return split
@@ -179,9 +183,12 @@ def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: l
     choice = choose(spec, study, candidates, split.y_train, n_jobs=_local_threads(profile))
     reporter.progress(progress.model_copy(update={"phase": "refitting"}))
     reporter.log(f"Refitting {choice.note} on all {len(split.X_train)} training rows.")
-    pipeline = choice.estimator.fit(split.X_train, split.y_train)
+    pipeline = clone(choice.estimator).fit(split.X_train, split.y_train)
     test_score = evaluate(pipeline, split.X_test, split.y_test, METRICS[spec.metric])
     held_out = held_out_metrics(pipeline, split, spec)
+    if spec.refit_all_rows:  # the test score above is measured; the registered model learns from every row
+        reporter.log(f"Refitting it on all {len(split.X)} rows (training and held-out) for the registered model.")
+        pipeline = clone(choice.estimator).fit(split.X, split.y)
     info = ModelInfo(task=spec.task, target=spec.target, features=spec.features, classes=split.classes,
                      metric=spec.metric, run_id=run_id)
     reporter.progress(progress.model_copy(update={"phase": "logging model"}))
@@ -194,7 +201,7 @@ def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: l
                                     **held_out, f"test_{spec.metric}": test_score, "n_trials": progress.trials_done,
                                     "duration_s": duration, **per_algorithm_best(study, spec.metric)},
                    tags={"studio.best_algorithm": choice.label, "studio.stop_reason": stop_reason,
-                         "studio.final_model": choice.note})
+                         "studio.final_model": choice.note, "studio.refit_all_rows": str(spec.refit_all_rows)})
     reporter.progress(progress.model_copy(update={"phase": "done", "elapsed_s": duration}))
     reporter.log(f"Done: {spec.metric} {choice.validation_score:.5g} (validation), {test_score:.5g} (test). "
                  f"Model {model_uri}.")

@@ -90,6 +90,8 @@ class TrainSpec(BaseModel):
     seed: Annotated[int, _int_in(0, 2**31 - 1)] = 0
     test_fraction: Annotated[float, _float_in(0.1, 0.5)] = 0.2
     guardrails: tuple[Guardrail, ...] = ()
+    refit_all_rows: bool = Field(default=True, description="After the held-out test score is measured, refit the "
+                                                           "chosen model on every row for the registered model.")
     ensemble: bool = Field(default=True, description="Try a greedy ensemble of the best trials; kept only if "
                                                      "it beats the best single model on validation.")
     name: str | None = Field(default=None, max_length=80)

@@ -28,6 +28,8 @@ def test_train_logs_a_parent_run_trials_spec_and_a_registered_model(studio: Stud
     assert 0.6 < result.best_score <= 1 and 0.5 < result.test_score <= 1
     assert [u.trials_done for u in reporter.updates if u.phase == "searching"][-1] == 4
     assert "Left out 2 rows whose target 'churned' is missing." in reporter.lines
+    assert f"Refitting it on all {len(churn) - 2} rows (training and held-out) for the registered model." in (
+        reporter.lines)
     client = studio.tracker.client
     run = client.get_run(result.run_id)
     assert run.data.metrics["best_roc_auc"] == pytest.approx(result.best_score)
