@@ -82,7 +82,7 @@ except SpecError as exc:
     show_error(exc)
 
 if spec is not None:
-    show_estimate(studio.estimate(spec), profiles[compute])
+    show_estimate(studio.estimate(spec, profiles[compute]), profiles[compute])
     with st.expander("The spec this job will run (JSON)"):
         st.code(spec.model_dump_json(indent=2), language="json")
 if st.button("Start training", type="primary", disabled=spec is None):

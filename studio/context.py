@@ -49,7 +49,8 @@ class Studio:
         return bool(self.jobs.alive_workers(within_s=3 * self.settings.heartbeat_seconds))
 
     # -- training jobs ----------------------------------------------------------------------------------
-    def estimate(self, spec: TrainSpec) -> Estimate:
+    def estimate(self, spec: TrainSpec, profile: ComputeProfile | None = None) -> Estimate:
+        """The spec's estimated duration on `profile` (default: its compute size, read from the settings)."""
         from studio.training.estimate import PastJob, estimate
 
         past = []
@@ -58,7 +59,7 @@ class Studio:
             if p.get("stop_reason") == "trial budget reached" and p.get("estimate_search_s") and p.get("search_s"):
                 past.append(PastJob(estimate_search_s=p["estimate_search_s"], actual_search_s=p["search_s"]))
         n_rows = self.catalog.get(spec.dataset_id).n_rows
-        return estimate(spec, n_rows=n_rows, profile=self.profile(spec.compute), history=past)
+        return estimate(spec, n_rows=n_rows, profile=profile or self.profile(spec.compute), history=past)
 
     def submit_training(self, spec: TrainSpec) -> JobRecord:
         """Queue a training job, with its estimated duration recorded for the actual-vs-estimate view."""

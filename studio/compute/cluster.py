@@ -15,6 +15,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -113,14 +114,13 @@ class TrialPool:
 
     profile: ComputeProfile
     client: Client
+    payload: tuple[Any, ...] = ()
     data: list[Future] = field(default_factory=list)
     restart_wait_s: float = 20.0
-    _payload: tuple[Any, ...] = ()
 
     @classmethod
     def open(cls, profile: ComputeProfile, *payload: Any) -> TrialPool:
-        pool = cls(profile, client_for(profile))
-        pool._payload = payload
+        pool = cls(profile, client_for(profile), payload)
         pool.restore()
         return pool
 
@@ -128,7 +128,7 @@ class TrialPool:
         """Send the training data to every worker once; trials refer to it instead of shipping it again."""
         for attempt in range(3):
             try:
-                self.data = self.client.scatter(list(self._payload), broadcast=True, hash=False)
+                self.data = self.client.scatter(list(self.payload), broadcast=True, hash=False)
                 return
             except (KeyError, OSError) as exc:  # a worker left while the data was being sent: try again
                 if attempt == 2:
@@ -149,9 +149,7 @@ class TrialPool:
             self.client.run(_exit_soon, workers=[address])
         except Exception as exc:  # the worker may already be gone
             log.debug("Stopping worker %s: %s", address, exc)
-        deadline = time.monotonic() + 10
-        while address in self.workers() and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _until(lambda: address not in self.workers(), timeout_s=10)
 
     def restore(self) -> bool:
         """Wait until the profile's workers are up (after a restart) and put the data on every one of them.
@@ -160,7 +158,7 @@ class TrialPool:
         (seen under heavy load): every trial running on the old cluster is then lost."""
         want = 1 if self.profile.is_remote else self.profile.workers
         replaced = False
-        if not self._wait_for(want, timeout_s=self.restart_wait_s):
+        if not _until(lambda: len(self.workers()) >= want, timeout_s=self.restart_wait_s):
             if self.profile.is_remote:
                 if not self.workers():
                     raise ComputeError(f"No Dask worker is connected to {self.profile.scheduler}; start some with "
@@ -174,7 +172,7 @@ class TrialPool:
                 discard(self.profile)
                 self.client = client_for(self.profile)
                 replaced = True
-                if not self._wait_for(want, timeout_s=60):
+                if not _until(lambda: len(self.workers()) >= want, timeout_s=60):
                     raise ComputeError(f"The workers of compute '{self.profile.name}' did not start.")
         try:  # a fresh worker imports the ML libraries now, not inside the first trial's time limit
             self.client.run(importlib.import_module, "studio.training.search")
@@ -183,10 +181,13 @@ class TrialPool:
         self.scatter()
         return replaced
 
-    def _wait_for(self, count: int, *, timeout_s: float) -> bool:
-        deadline = time.monotonic() + timeout_s
-        while len(self.workers()) < count:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.1)
-        return True
+
+
+def _until(condition: Callable[[], bool], *, timeout_s: float) -> bool:
+    """Poll `condition` until it holds (True) or `timeout_s` passes (False)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True

@@ -53,11 +53,15 @@ class JobReporter:
             self._polled = now
             try:
                 if self.studio.jobs.cancel_requested(self.lease.job_id):
-                    self.log("Cancel requested: stopping; finished trials and the best model so far are kept.")
-                    self.cancelled.set()
+                    self.mark_cancelled()
             except SQLAlchemyError as exc:  # a busy database: look again next time
                 log.warning("Job %s: cancel check failed (%s).", self.lease.job_id, exc)
         return self.cancelled.is_set() or self.lost.is_set()
+
+    def mark_cancelled(self) -> None:
+        if not self.cancelled.is_set():
+            self.log("Cancel requested: stopping; finished trials and the best model so far are kept.")
+            self.cancelled.set()
 
     def fence(self) -> None:
         """Renew the lease now; raises LeaseLost if another worker has taken the job over."""
@@ -126,7 +130,8 @@ class Worker:
         interval = self.studio.settings.heartbeat_seconds
         while not done.wait(interval) and not reporter.lost.is_set():
             try:
-                self.studio.jobs.heartbeat(lease)
+                if self.studio.jobs.heartbeat(lease):  # the beat reads the cancel flag anyway: use it
+                    reporter.mark_cancelled()
                 self.studio.jobs.touch_worker(self.worker_id, pid=os.getpid())
             except LeaseLost:
                 log.warning("Job %s: lease lost; stopping.", lease.job_id)

@@ -22,6 +22,7 @@ from optuna.trial import TrialState
 from studio.compute.cluster import TrialPool
 
 ABANDONED = "abandoned"  # user attr: the trial did not get to finish for reasons outside it; not counted
+CLUSTER_RESTARTED = "stopped: the compute cluster was restarted"
 
 
 class StopReason(StrEnum):
@@ -38,10 +39,13 @@ class _Running:
     future: Any
 
 
+def counts(trial: optuna.trial.FrozenTrial) -> bool:
+    """Whether a trial counts against the trial budget: finished, and not abandoned by a stop or a crash."""
+    return trial.state in (TrialState.COMPLETE, TrialState.FAIL) and not trial.user_attrs.get(ABANDONED)
+
+
 def counted_trials(study: optuna.Study) -> int:
-    """Trials that count against the trial budget: finished ones, except those abandoned by a stop or a crash."""
-    return sum(1 for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
-               if not t.user_attrs.get(ABANDONED))
+    return sum(map(counts, study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))))
 
 
 def abandon_stale(study: optuna.Study, reason: str) -> int:
@@ -94,30 +98,11 @@ def drive(
         alive = pool.workers()
         restarted = False  # a worker died or was stopped: its replacement needs the data again
         for number, r in list(running.items()):
-            if r.future.status == "cancelled":  # its cluster was replaced under it
-                finish(number, _fail(r.trial, study, "stopped: the compute cluster was restarted", abandoned=True))
-            elif r.future.done():
-                extra = None
-                if r.future.status == "finished":
-                    result = r.future.result()
-                    value, extra = result if isinstance(result, tuple) else (result, None)
-                    frozen = (study.tell(r.trial, value) if math.isfinite(value)
-                              else _fail(r.trial, study, f"the score was {value}"))
-                else:
-                    error = r.future.exception()
-                    restarted = restarted or type(error).__name__ == "KilledWorker"
-                    frozen = _fail(r.trial, study, _describe(error, memory_note))
-                finish(number, frozen, extra if frozen.state == TrialState.COMPLETE else None)
-            elif r.address not in alive:
-                r.future.cancel()
-                restarted = True
-                finish(number, _fail(r.trial, study, f"the worker running it died (most likely it went over its "
-                                                    f"memory limit{memory_note})"))
-            elif trial_limit_s is not None and time.monotonic() - r.started > trial_limit_s:
-                r.future.cancel()
-                pool.stop_worker(r.address)
-                restarted = True
-                finish(number, _fail(r.trial, study, f"stopped: over the per-trial time limit of {trial_limit_s:g} s"))
+            outcome = _check(r, study, pool, alive, trial_limit_s, memory_note)
+            if outcome is not None:
+                frozen, extra, worker_lost = outcome
+                restarted = restarted or worker_lost
+                finish(number, frozen, extra)
         if should_stop():
             abandon_all("stopped: the job was cancelled (or its worker lost the job)")
             return StopReason.CANCELLED
@@ -126,17 +111,13 @@ def drive(
             return StopReason.BUDGET
         if restarted:
             if pool.restore():
-                for number, r in list(running.items()):
-                    finish(number, _fail(r.trial, study, "stopped: the compute cluster was restarted",
-                                         abandoned=True))
+                abandon_all(CLUSTER_RESTARTED)
             alive = pool.workers()
 
-        busy = {r.address for r in running.values()}
-        for address, threads in alive.items():
-            if address in busy:
-                continue
-            if max_trials is not None and counted_trials(study) + len(running) >= max_trials:
-                break
+        idle = [(address, threads) for address, threads in alive.items()
+                if address not in {r.address for r in running.values()}]
+        room = len(idle) if max_trials is None else min(len(idle), max_trials - counted_trials(study) - len(running))
+        for address, threads in idle[:max(room, 0)]:
             trial = study.ask()
             trial.set_user_attr("worker", address)
             future = pool.submit(address, evaluate, threads, *propose(trial))
@@ -150,6 +131,31 @@ def drive(
         _wait_any([r.future for r in running.values()], poll_s)
 
 
+def _check(r: _Running, study: optuna.Study, pool: TrialPool, alive: dict[str, int], trial_limit_s: float | None,
+           memory_note: str) -> tuple[optuna.trial.FrozenTrial, Any, bool] | None:
+    """If the running trial `r` has ended (done, failed, its worker gone, over its limit): its finished trial,
+    its extra result, and whether its worker has to be replaced. None while it is still running fine."""
+    if r.future.status == "cancelled":  # its cluster was replaced under it
+        return _fail(r.trial, study, CLUSTER_RESTARTED, abandoned=True), None, False
+    if r.future.done():
+        if r.future.status != "finished":
+            error = r.future.exception()
+            return _fail(r.trial, study, _describe(error, memory_note)), None, type(error).__name__ == "KilledWorker"
+        result = r.future.result()
+        value, extra = result if isinstance(result, tuple) else (result, None)
+        if not math.isfinite(value):
+            return _fail(r.trial, study, f"the score was {value}"), None, False
+        return study.tell(r.trial, value), extra, False
+    if r.address not in alive:
+        r.future.cancel()
+        return _fail(r.trial, study, _died(memory_note)), None, True
+    if trial_limit_s is not None and time.monotonic() - r.started > trial_limit_s:
+        r.future.cancel()
+        pool.stop_worker(r.address)
+        return _fail(r.trial, study, f"stopped: over the per-trial time limit of {trial_limit_s:g} s"), None, True
+    return None
+
+
 def _wait_any(futures: list[Any], timeout_s: float) -> None:
     # distributed.wait() needs a process-wide default client; polling keeps this driver free of global state.
     until = time.monotonic() + timeout_s
@@ -157,8 +163,12 @@ def _wait_any(futures: list[Any], timeout_s: float) -> None:
         time.sleep(0.02)
 
 
+def _died(memory_note: str) -> str:
+    return f"the worker running it died (most likely it went over its memory limit{memory_note})"
+
+
 def _describe(exc: BaseException | None, memory_note: str) -> str:
     name = type(exc).__name__
     if name == "KilledWorker":
-        return f"the worker running it died (most likely it went over its memory limit{memory_note})"
+        return _died(memory_note)
     return f"{name}: {exc}".strip().splitlines()[0][:500]

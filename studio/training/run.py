@@ -19,7 +19,7 @@ from studio.compute.cluster import TrialPool
 from studio.compute.profiles import ComputeProfile
 from studio.data.catalog import DatasetCatalog
 from studio.errors import DataError, SpecError, StudioError
-from studio.training.driver import StopReason, abandon_stale, counted_trials, drive
+from studio.training.driver import StopReason, abandon_stale, counted_trials, counts, drive
 from studio.training.ensemble import MAX_CANDIDATES, Candidate, shortlist
 from studio.training.features import model_frame
 from studio.training.final import choose
@@ -287,7 +287,7 @@ def _advance(progress: Progress, study: Any, spec: TrainSpec, started: float) ->
 
     trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
     done = sum(t.state == TrialState.COMPLETE for t in trials)
-    counted = counted_trials(study)
+    counted = sum(map(counts, trials))
     elapsed = time.time() - started
     etas = []
     if spec.budget.seconds is not None:

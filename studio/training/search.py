@@ -92,10 +92,6 @@ def score_predictions(metric: Metric, y: np.ndarray, predictions: np.ndarray) ->
     return score(metric, y, pred=predictions, proba=None)
 
 
-def validation_score(spec: TrainSpec, pipeline: Any, X: pd.DataFrame, y: np.ndarray) -> float:
-    return validation_predictions(spec, pipeline, X, y)[0]
-
-
 def open_study(spec: TrainSpec, *, storage: optuna.storages.BaseStorage | str, study_name: str) -> optuna.Study:
     """Create the job's study (or load it, to resume), seeded, with each algorithm's default queued first."""
     with warnings.catch_warnings():  # multivariate/group TPE are "experimental" in name only; chosen on purpose
