@@ -16,6 +16,7 @@ page = st.navigation([
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/jobs.py", title="Jobs", icon=":material/pending_actions:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/leaderboard:"),
+    st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
     st.Page("pages/deploy.py", title="Deploy", icon=":material/rocket_launch:"),
 ])
 page.run()

@@ -35,6 +35,7 @@ from studio.jobs.worker import Worker
 from studio.settings import Settings
 from studio.studies import storage_for
 from studio.training.draft import draft_spec
+from studio.training.driver import Evaluation
 from studio.training.features import model_frame
 from studio.training.model import encode_target
 from studio.training.run import Progress, train
@@ -157,6 +158,12 @@ def bench_speedup(studio: Studio, trials: int) -> None:
     print(f"\nspeed-up large/small: {searched['small'] / searched['large']:.2f}x")
 
 
+def _value(evaluation: Evaluation) -> float:
+    if evaluation.value is None:
+        raise optuna.TrialPruned(evaluation.pruned)
+    return evaluation.value
+
+
 def bench_overhead(studio: Studio, trials: int) -> None:
     record, frame = _dataset(studio, 2000)
     spec = draft_spec(record, frame, target="label", algorithms=["linear", "lightgbm", "hist_gradient_boosting"],
@@ -166,7 +173,7 @@ def bench_overhead(studio: Studio, trials: int) -> None:
     # Baseline: the same sampler, seed and objective, trials scored one after another in this process.
     study = open_study(spec, storage=optuna.storages.InMemoryStorage(), study_name="plain")
     started = time.perf_counter()
-    study.optimize(lambda trial: score_trial(spec, 1, *propose(spec, trial), X, y)[0], n_trials=trials)
+    study.optimize(lambda trial: _value(score_trial(spec, 1, *propose(spec, trial), X, y)), n_trials=trials)
     plain = time.perf_counter() - started
 
     client_for(studio.profile("small")).run(importlib.import_module, "studio.training.search")

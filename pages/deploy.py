@@ -1,4 +1,4 @@
-"""Deploy: export a model as a BentoML service, start it locally, try it over HTTP, download the bento."""
+"""Deploy: export a model as a BentoML service (or ONNX), start it locally, try it over HTTP, download the bundle."""
 
 import json
 from pathlib import Path
@@ -20,6 +20,7 @@ from studio.jobs import JobStatus
 from studio.jobs.handlers import EXPORT
 from studio.ui.common import ago, empty_state, get_studio, show_error
 from studio.ui.data import example_rows
+from studio.ui.onnx_view import show_onnx
 
 studio = get_studio()
 st.title("Deploy")
@@ -29,17 +30,25 @@ if not models:
                 page="pages/train.py", label="Train a model")
 
 st.subheader("Export a model as a BentoML service")
-left, right = st.columns([3, 1])
 uris = [r.model_uri for r in models]
 asked = st.query_params.get("model")
-uri = left.selectbox("Model", uris, index=uris.index(asked) if asked in uris else 0,
-                     format_func=lambda u: next(f"{u} · {r.name} · {r.metric} {r.best_score:.4g}"
-                                                for r in models if r.model_uri == u))
-right.write("")
-if right.button("Export as bento", type="primary", icon=":material/deployed_code:"):
-    job = studio.jobs.submit(EXPORT, f"export {uri}", ExportRequest(model_uri=uri))
-    st.success(f"Export job **{job.id}** queued: it imports the model, generates `service.py` and runs "
-               "`bentoml build` (about 10-20 s).")
+uri = st.selectbox("Model", uris, index=uris.index(asked) if asked in uris else 0,
+                   format_func=lambda u: next(f"{u} · {r.name} · {r.metric} {r.best_score:.4g}"
+                                              for r in models if r.model_uri == u))
+left, mid, right = st.columns([2, 1, 1])
+runtime = left.radio("The service runs", ["native", "onnx"], horizontal=True,
+                     format_func={"native": "the scikit-learn pipeline", "onnx": "its ONNX conversion"}.get,
+                     help="ONNX: the whole pipeline (preprocessing included) as one ONNX graph run by onnxruntime; "
+                          "the export is refused unless it matches the native model on the held-out rows.")
+if mid.button("Export as bento", type="primary", icon=":material/deployed_code:"):
+    job = studio.jobs.submit(EXPORT, f"export {uri}", ExportRequest(model_uri=uri, runtime=runtime))
+    st.success(f"Export job **{job.id}** queued: it imports the model, generates `service.py`, runs "
+               "`bentoml build` and writes the bundle (about 10-20 s).")
+if right.button("Convert to ONNX", icon=":material/swap_horiz:",
+                help="Convert, run onnx.checker and compare with the native model on the held-out rows."):
+    job = studio.jobs.submit(EXPORT, f"onnx {uri}", ExportRequest(model_uri=uri, format="onnx"))
+    st.success(f"ONNX job **{job.id}** queued.")
+show_onnx(studio, uri)
 pending = [j for j in studio.jobs.list(limit=20, kind=EXPORT) if not j.status.is_final]
 
 
@@ -66,7 +75,7 @@ if not exports:
 
 st.subheader("Exported services")
 services = {s.bento_tag: s for s in list_services(studio)}
-st.dataframe([{"bento": e.bento_tag, "model": e.model_uri, "built": ago(e.created_at),
+st.dataframe([{"bento": e.bento_tag, "model": e.model_uri, "runtime": e.runtime, "built": ago(e.created_at),
                "running at": services[e.bento_tag].url if e.bento_tag in services else "-"} for e in exports],
              width="stretch", hide_index=True)
 tag = st.selectbox("Service", [e.bento_tag for e in exports])
@@ -81,9 +90,11 @@ else:
     if left.button("Stop service", icon=":material/stop:"):
         stop_service(studio, tag)
         st.rerun()
-archive = Path(export.archive_path)
-if archive.is_file():
-    mid.download_button("Download bento", archive.read_bytes(), file_name=archive.name, icon=":material/download:")
+bundle = Path(export.bundle_path or "")
+if bundle.is_file():
+    mid.download_button("Download bundle", bundle.read_bytes(), file_name=bundle.name, icon=":material/download:",
+                        help="The bento archive, a Dockerfile (non-root, health check), a Kubernetes manifest and "
+                             "a README with the commands to serve and call it.")
 with right.popover("Generated service.py"):
     st.code(Path(export.service_path).read_text(), language="python")
 

@@ -6,7 +6,8 @@ from studio.ui.common import get_studio
 
 studio = get_studio()
 st.title("ML Studio")
-st.caption("Bring data in, train Optuna-tuned models in the background, compare runs, export a BentoML service.")
+st.caption("Bring data in, train Optuna-tuned models in the background, compare runs, score files, export a "
+           "BentoML service.")
 
 datasets, jobs = studio.catalog.list(), studio.jobs.list(limit=500)
 running = sum(j.status.value in ("queued", "running") for j in jobs)
@@ -23,7 +24,9 @@ steps = [
     ("pages/train.py", "2. Train", "Pick a target and algorithms; the search runs as a background job.", bool(jobs)),
     ("pages/jobs.py", "3. Watch the job", "Live trials, best score and log; cancel any time.", bool(jobs)),
     ("pages/runs.py", "4. Compare runs", "Leaderboard, side-by-side params and the optimization history.", False),
-    ("pages/deploy.py", "5. Export and serve", "One click builds a BentoML service; try it over HTTP.", False),
+    ("pages/models.py", "5. Score files", "Batch predictions for a saved dataset or an uploaded file.", False),
+    ("pages/deploy.py", "6. Export and serve", "One click builds a BentoML service (or ONNX); try it over HTTP.",
+     False),
 ]
 for page, label, help_text, done in steps:
     left, right = st.columns([1, 3])

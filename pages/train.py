@@ -46,8 +46,9 @@ metric = left.selectbox("Metric", metric_names, index=metric_names.index(DEFAULT
                         format_func=metric_labels.get, help="What the search optimises and the leaderboard ranks by.")
 validation = mid.radio("Validation", ["auto", "kfold", "holdout"], horizontal=True,
                         format_func={"auto": "auto", "kfold": "k-fold CV", "holdout": "holdout"}.get,
-                        help="k-fold is steadier on small data; holdout is faster on large data. Auto: 5-fold up "
-                             "to 10,000 rows, 3-fold up to 40,000, then a 20% holdout.")
+                        help="k-fold is steadier on small data; holdout is faster on large data. Auto: 5-fold "
+                             "repeated 3 times up to 1,000 rows, 5-fold up to 10,000 rows, 3-fold up to 40,000, "
+                             "then a 20% holdout.")
 folds = right.slider("Folds", 2, 10, 5, disabled=validation != "kfold")
 try:
     profiles = studio.compute_profiles
@@ -60,15 +61,26 @@ compute = last.selectbox("Compute size", list(profiles), format_func=lambda p: f
                               "compute.toml under the studio home.")
 left, mid, right, last = st.columns(4)
 seconds = left.number_input("Time budget (seconds)", min_value=0, value=60, step=10,
-                            help="The search stops after this long (0 = no time limit); the final refit and "
-                                 "logging come on top.")
+                            help="The whole training takes about this long (0 = no time limit): the search "
+                                 "stops early enough to leave time for the final refits (at most a quarter of "
+                                 "the budget); saving and registering the model come on top.")
 trials = mid.number_input("Max trials (0 = no limit)", min_value=0, value=0, step=5)
 trial_seconds = right.number_input("Per-trial limit (s, 0 = auto)", min_value=0, value=0, step=5,
                                    help="A configuration still running after this long is stopped and counted as "
                                         "failed, so one slow trial cannot eat the budget. Auto: a third of the "
                                         "time budget, at least 10 s.")
 seed = last.number_input("Seed", min_value=0, value=0, help="Same seed, same data: same search.")
-name = st.text_input("Run name (optional)", placeholder=record.name, help="Also the registered model's name.")
+left, mid, onnx_col, right = st.columns([1, 1, 1, 2])
+class_weight = left.selectbox(
+    "Class weights", ["auto", "balanced", "none"], disabled=not task.is_classification,
+    help="Balanced weights make rare classes count as much as common ones. Auto balances them when the metric "
+         "rewards rare classes (F1, macro F1, balanced accuracy) and not for ROC AUC or log loss, whose "
+         "probabilities weights would distort. XGBoost has no class weights.")
+ensemble = mid.toggle("Ensemble", value=True, help="After the search, try a greedy ensemble of the best "
+                      "trials; it is kept only if it beats the best single model on the validation rows.")
+onnx_safe = onnx_col.toggle("ONNX-safe", help="Keep to algorithms and preprocessing steps that convert to ONNX; "
+                            "when training ends the model is converted and checked against the native one.")
+name = right.text_input("Run name (optional)", placeholder=record.name, help="Also the registered model's name.")
 
 try:
     spec = draft_spec(record, frame, target=target, task=task.value, exclude=exclude, algorithms=algorithms,
@@ -76,7 +88,8 @@ try:
                       else {"kind": validation},
                       budget_seconds=int(seconds) or None, max_trials=int(trials) or None,
                       trial_seconds=int(trial_seconds) or None, compute=compute, seed=int(seed),
-                      name=name.strip() or None, keep=keep, guardrails=checks)
+                      name=name.strip() or None, keep=keep, guardrails=checks, ensemble=ensemble,
+                      class_weight=class_weight, onnx_safe=onnx_safe)
 except SpecError as exc:
     spec = None
     show_error(exc)

@@ -1,8 +1,9 @@
 """Drive the real studio in headless Chromium as a new user would, and save README screenshots.
 
 Starts `studio up` (app + worker) on a free port with a fresh STUDIO_HOME, then: uploads a CSV on the
-Data page, saves it, trains on the Train page, waits for the job on the Jobs page, opens the Runs
-leaderboard, exports a bento on the Deploy page, starts the service and sends it a row.
+Data page, saves it, trains twice on the Train page, waits for the jobs on the Jobs page, compares them on the Runs
+leaderboard, batch-scores the dataset on the Models page, converts the model to ONNX (parity holds) and exports a
+bento on the Deploy page, starts the service and sends it a row.
 Needs Debian's chromium (apt-get install chromium).
 
 Usage: .venv/bin/python scripts/screenshots.py [OUTDIR]   (default docs/screenshots)
@@ -79,7 +80,9 @@ def shot(page: Page, out: Path, name: str) -> None:
 
 def journey(page: Page, url: str, out: Path, csv_path: Path) -> None:
     page.goto(url)
-    settle(page)
+    # the first paint can still be Streamlit's file-based page list: wait for the app's own navigation and title
+    expect(page.locator('[data-testid="stSidebarNav"] a', has_text="Deploy")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("heading", name="ML Studio")).to_be_visible(timeout=60_000)
     shot(page, out, "home")
     goto(page, "Data")
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(csv_path))
@@ -112,7 +115,14 @@ def journey(page: Page, url: str, out: Path, csv_path: Path) -> None:
     expect(page.get_by_text("Compare 2 runs")).to_be_visible(timeout=30_000)
     shot(page, out, "runs")
 
+    goto(page, "Models")  # batch-score the saved dataset with the newest model version
+    page.get_by_role("button", name="Score").click()
+    expect(page.get_by_role("button", name="Download")).to_be_visible(timeout=120_000)
+    shot(page, out, "models")
+
     goto(page, "Deploy")
+    page.get_by_role("button", name="Convert to ONNX").click()
+    expect(page.get_by_text("parity holds")).to_be_visible(timeout=240_000)
     page.get_by_role("button", name="Export as bento").click()
     expect(page.get_by_text("Exported services")).to_be_visible(timeout=240_000)
     page.get_by_role("button", name="Start service").click()

@@ -29,25 +29,34 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--keep", help="comma-separated columns to use even though a data check flagged them")
     t.add_argument("--metric")
     t.add_argument("--validation", choices=["auto", "kfold", "holdout"], default="auto",
-                   help="auto: 5-fold up to 10,000 rows, 3-fold up to 40,000, else a 20%% holdout")
+                   help="auto: 5-fold x 3 repeats up to 1,000 rows, 5-fold up to 10,000 rows, 3-fold up to "
+                        "40,000, else a 20%% holdout")
     t.add_argument("--folds", type=int, default=5)
     t.add_argument("--budget-seconds", type=int)
     t.add_argument("--max-trials", type=int)
     t.add_argument("--trial-seconds", type=int, help="per-trial time limit (default: a third of the budget)")
     t.add_argument("--compute", default="small", help="a compute size from `studio compute list`")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--class-weight", choices=["auto", "balanced", "none"], default="auto",
+                   help="weight classes inversely to their frequency (auto: for F1 / balanced accuracy)")
+    t.add_argument("--no-ensemble", action="store_true", help="register the best single model, no ensemble")
+    t.add_argument("--onnx-safe", action="store_true",
+                   help="keep to ONNX-convertible steps; convert and parity-check the model when training ends")
     t.add_argument("--name")
     t.add_argument("--wait", action="store_true", help="wait for the job to end (runs a worker if none is alive)")
     t.add_argument("--json", action="store_true")
 
     p = sub.add_parser("predict", help="score a file with a trained model")
     p.add_argument("model", help="a model_uri, a run id, or name@alias")
-    p.add_argument("--data", required=True)
-    p.add_argument("--out", required=True)
+    p.add_argument("--data", required=True, help="a CSV/Parquet file (scored in chunks), an .xlsx, or a dataset id")
+    p.add_argument("--out", required=True, help="where to write the predictions (.csv or .parquet)")
+    p.add_argument("--with-input", action="store_true", help="write the input columns before the predictions")
 
-    e = sub.add_parser("export", help="export a model as a BentoML service")
+    e = sub.add_parser("export", help="export a model as a BentoML service, or as ONNX with a parity check")
     e.add_argument("model")
-    e.add_argument("--format", default="bento", choices=["bento"])
+    e.add_argument("--format", default="bento", choices=["bento", "onnx"])
+    e.add_argument("--runtime", default="native", choices=["native", "onnx"],
+                   help="bento: serve the scikit-learn pipeline, or its ONNX conversion (refused unless parity holds)")
     e.add_argument("--json", action="store_true")
 
     s = sub.add_parser("serve", help="serve an exported bento over HTTP (foreground)")
@@ -128,7 +137,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         exclude=_csv(args.exclude), algorithms=_csv(args.algorithms) or None, metric=args.metric,
         validation={"kind": args.validation, "folds": args.folds}, budget_seconds=budget,
         max_trials=args.max_trials, trial_seconds=args.trial_seconds, compute=args.compute, seed=args.seed,
-        name=args.name, keep=_csv(args.keep),
+        name=args.name, keep=_csv(args.keep), class_weight=args.class_weight, ensemble=not args.no_ensemble,
+        onnx_safe=args.onnx_safe,
     )
     for g in spec.guardrails:
         shown = "left out" if g.action == "excluded" else "note"
@@ -174,7 +184,8 @@ def job_summary(job: Any) -> dict[str, Any]:
         "metric": result.get("metric", job.payload.get("metric")),
         "best_score": result.get("best_score", progress.get("best_score")), "test_score": result.get("test_score"),
         "best_algorithm": result.get("best_algorithm"), "n_trials": result.get("n_trials", progress.get("trials_done")),
-        "trials_failed": progress.get("trials_failed"), "trials_budget": progress.get("trials_budget"),
+        "trials_failed": progress.get("trials_failed"),
+        "trials_pruned": progress.get("trials_pruned"), "trials_budget": progress.get("trials_budget"),
         "duration_s": result.get("duration_s", job.elapsed_s), "estimate_s": progress.get("estimate_s"),
         "eta_s": None if job.status.is_final else progress.get("eta_s"), "phase": progress.get("phase"),
         "stop_reason": result.get("stop_reason", progress.get("stop_reason")), "error": job.error,
@@ -184,22 +195,53 @@ def job_summary(job: Any) -> dict[str, Any]:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from studio.data.readers import read_table
+    from studio.export.scoring import score_file, score_frame
 
     studio = _studio()
     model = studio.tracker.load_model(args.model)
-    frame = read_table(Path(args.data), min_columns=1)
-    out = model.predict_frame(frame)
-    out.to_csv(args.out, index=False)
-    print(f"wrote {len(out)} predictions to {args.out}", file=sys.stderr)
+    source, out = Path(args.data), Path(args.out)
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise DataError(f"Write the predictions to a .csv or .parquet file, not '{out.name}'.")
+    if source.suffix.lower() in (".csv", ".txt", ".parquet", ".pq"):
+        def progress(done: int, total: int) -> None:
+            print(f"\rscored {done:,} of {total:,} rows", end="", file=sys.stderr, flush=True)
+
+        report = score_file(model, source, out, keep_columns=args.with_input, progress=progress)
+        print(file=sys.stderr)
+    else:
+        if source.is_file():  # e.g. an Excel file
+            frame = read_table(source, min_columns=1)
+        else:
+            try:
+                frame = studio.catalog.load(studio.catalog.get(args.data).id)
+            except DataError:
+                raise DataError(f"'{args.data}' is neither a readable file nor a saved dataset id. Give a "
+                                "CSV/Parquet/Excel path or an id from `studio data list`.") from None
+        scored = score_frame(model, frame)
+        if args.with_input:
+            scored = pd.concat([frame, scored], axis=1)
+        scored.to_parquet(out, index=False) if out.suffix.lower() == ".parquet" else scored.to_csv(out, index=False)
+        report = None
+    if report is not None and report.extra:
+        print(report.describe(), file=sys.stderr)
+    print(f"wrote the predictions to {out}", file=sys.stderr)
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.format == "onnx":
+        from studio.export.onnx_model import export_onnx
+
+        onnx = export_onnx(_studio(), args.model)
+        print(onnx.model_dump_json() if args.json else f"{onnx.path}\n{onnx.report.summary()}")
+        return 0
     from studio.export.bento import export_bento
 
-    result = export_bento(_studio(), args.model, log=lambda line: print(line, file=sys.stderr))
-    print(result.model_dump_json() if args.json else f"{result.bento_tag}  {result.archive_path}")
+    result = export_bento(_studio(), args.model, log=lambda line: print(line, file=sys.stderr), runtime=args.runtime)
+    print(result.model_dump_json() if args.json else f"{result.bento_tag}  {result.bundle_path}")
     return 0
 
 

@@ -15,7 +15,9 @@ import pandas as pd
 from pydantic import BaseModel
 
 from studio.errors import ModelNotFound, TrackingError
+from studio.packages import MODEL_PACKAGES, pinned
 from studio.settings import Settings
+from studio.training.features import model_frame
 from studio.training.model import ModelInfo, TrainedModel
 from studio.training.search import TrialOutcome
 from studio.training.spec import TrainSpec
@@ -104,6 +106,7 @@ class Tracker:
         params = {"target": spec.target, "task": spec.task.value, "metric": spec.metric,
                   "algorithms": ",".join(spec.algorithms), "n_features": len(spec.features),
                   "validation": spec.validation.kind, "folds": spec.validation.folds,
+                  "repeats": spec.validation.repeats,
                   "budget_seconds": spec.budget.seconds, "max_trials": spec.budget.max_trials,
                   "compute": spec.compute, "seed": spec.seed, "dataset_id": spec.dataset_id,
                   "dataset_hash": spec.dataset_hash, "test_fraction": spec.test_fraction}
@@ -119,8 +122,10 @@ class Tracker:
                   **({"studio.trial_error": outcome.error[:5000]} if outcome.error else {})},
         )
         metrics = {metric: outcome.score, "duration_s": outcome.duration_s} if outcome.score is not None else {}
-        self._log_batch(run.info.run_id, params={"algorithm": outcome.algorithm, **outcome.params}, metrics=metrics)
-        self.client.set_terminated(run.info.run_id, "FINISHED" if outcome.state == "complete" else "FAILED")
+        self._log_batch(run.info.run_id, params={"algorithm": outcome.algorithm, **outcome.params}, metrics=metrics,
+                        steps={f"{metric}_by_rounds": outcome.intermediate})
+        status = {"complete": "FINISHED", "pruned": "KILLED"}.get(outcome.state, "FAILED")
+        self.client.set_terminated(run.info.run_id, status)
 
     def logged_trials(self, parent_run_id: str) -> set[int]:
         """Numbers of the trials already logged under a parent run (a resumed job logs only the rest)."""
@@ -147,13 +152,19 @@ class Tracker:
         from mlflow.models import infer_signature
 
         trusted = sio.get_untrusted_types(data=sio.dumps(model.pipeline))
-        signature = infer_signature(example, model.predict_frame(example))
+        # The logged pipeline takes the model frame (dates already expanded into parts), so that is what the
+        # signature and the input example describe; the studio's own callers go through ModelInfo.features.
+        example = model_frame(example, model.info.features)
+        pipeline = model.pipeline
+        signature = infer_signature(example, pipeline.predict(example) if model.info.classes is None
+                                    else pipeline.predict_proba(example))
         # log_model exists only in the fluent API; a worker runs one job at a time in its main thread,
         # so resuming the job's own run here cannot collide with another run.
         with self._mlflow.start_run(run_id=run_id):
             info = self._mlflow.sklearn.log_model(
                 model.pipeline, name="model", signature=signature, input_example=example,
                 skops_trusted_types=trusted, registered_model_name=registered_name,
+                pip_requirements=pinned(MODEL_PACKAGES),
                 metadata={"studio": model.info.model_dump(mode="json")},
             )
         uri = f"models:/{registered_name}/{info.registered_model_version}"
@@ -200,6 +211,15 @@ class Tracker:
         raise ModelNotFound(f"'{ref}' is not a model reference. Use a model_uri (models:/name/1), a run id, "
                             "or name@alias.")
 
+    def model_refs(self) -> list[str]:
+        """Every registered model's aliases (`name@alias`) and versions (`models:/name/N`), newest first."""
+        refs: list[str] = []
+        for registered in self.client.search_registered_models():
+            refs += [f"{registered.name}@{alias}" for alias in sorted(registered.aliases)]
+            versions = self.client.search_model_versions(f"name = '{registered.name}'")
+            refs += [f"models:/{registered.name}/{v.version}" for v in sorted(versions, key=lambda v: -int(v.version))]
+        return refs
+
     def run_id_of(self, model_uri: str) -> str:
         """The training run behind a registered model version (models:/name/version or name@alias)."""
         body = model_uri.removeprefix("models:/")
@@ -228,13 +248,15 @@ class Tracker:
         return TrainedModel(pipeline, ModelInfo.model_validate(meta), uri=uri)
 
     def _log_batch(self, run_id: str, *, params: dict[str, Any] | None = None,
-                   metrics: dict[str, float] | None = None) -> None:
+                   metrics: dict[str, float] | None = None, steps: dict[str, dict[int, float]] | None = None) -> None:
+        """Params, metrics, and metric histories by step (e.g. the score at each boosting checkpoint)."""
         from mlflow.entities import Metric, Param
 
         now = int(time.time() * 1000)
+        history = [Metric(k, float(v), now, step) for k, curve in (steps or {}).items() for step, v in curve.items()]
         self.client.log_batch(
             run_id,
-            metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()],
+            metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()] + history,
             params=[Param(k, str(v)) for k, v in (params or {}).items() if v is not None],
         )
 

@@ -1,4 +1,5 @@
-"""The whole path on real parts: CLI train --wait -> MLflow -> predict -> export -> studio serve -> HTTP."""
+"""The whole path on real parts: CLI train --wait -> MLflow -> predict -> export -> the bundle's own commands
+serve the bento from a fresh BentoML home -> HTTP (our client, BentoML's client, schemathesis)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import httpx
@@ -75,11 +77,30 @@ def test_train_predict_export_serve(tmp_path: Path, wine_csv: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     export = json.loads(proc.stdout.strip().splitlines()[-1])
     assert Path(export["archive_path"]).is_file() and export["bento_tag"].startswith("wine-v1:")
+    archive = Path(export["archive_path"]).name
+    with zipfile.ZipFile(export["bundle_path"]) as bundle:
+        assert set(bundle.namelist()) == {"Dockerfile", "k8s.yaml", "README.md", archive}
+        bundle.extractall(tmp_path / "bundle")
+    readme = (tmp_path / "bundle" / "README.md").read_text()
+    commands = {line.split()[1]: line.split("#")[0].strip()
+                for line in readme.splitlines() if line.startswith("bentoml ")}
+    assert commands["import"] == f'bentoml import "$PWD/{archive}"'
+    assert commands["serve"] == f"bentoml serve {export['bento_tag']} --port 3000"
+    assert "curl -s -X POST http://127.0.0.1:3000/predict" in readme and '"magnesium"' in readme
+    dockerfile = (tmp_path / "bundle" / "Dockerfile").read_text()
+    assert "USER bentoml" in dockerfile and "HEALTHCHECK" in dockerfile and archive in dockerfile
+    assert "readinessProbe" in (tmp_path / "bundle" / "k8s.yaml").read_text()
 
+    # Serve it as the bundle's README says, from a BentoML home that has never seen the studio.
+    fresh = dict(os.environ, BENTOML_HOME=str(tmp_path / "fresh-bentoml"), BENTOML_DO_NOT_TRACK="true")
+    fresh["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{fresh['PATH']}"  # this venv's bentoml
+    imported = subprocess.run(["bash", "-c", commands["import"]], cwd=tmp_path / "bundle", env=fresh,
+                              capture_output=True, text=True, timeout=300)
+    assert imported.returncode == 0, imported.stderr
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "studio", "serve", export["bento_tag"], "--port", str(port)],
-                              env=dict(os.environ, STUDIO_HOME=str(home)), start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(["bash", "-c", f"exec {commands['serve'].replace('3000', str(port))}"],
+                              cwd=tmp_path / "bundle", env=fresh, start_new_session=True,
+                              stdout=(tmp_path / "serve.log").open("wb"), stderr=subprocess.STDOUT)
     service = ServiceInfo(bento_tag=export["bento_tag"], port=port, pid=server.pid, started_at=0, log_path="")
     try:
         wait_ready(service, timeout=120)
@@ -107,6 +128,8 @@ def test_train_predict_export_serve(tmp_path: Path, wine_csv: Path) -> None:
         missing = call_predict(service.url, [{k: v for k, v in rows[0].items() if k != "hue"}])
         assert missing.status_code == 400 and "hue" in json.dumps(missing.body)
         assert call_predict(service.url, []).status_code == 400
+        largest = call_predict(service.url, rows[:1] * 10_000)  # the most a request may hold: one whole batch
+        assert largest.status_code == 200 and len(largest.body) == 10_000
         too_many = call_predict(service.url, rows[:1] * 10_001)
         assert too_many.status_code == 400 and "at most 10000" in json.dumps(too_many.body)
         extra = call_predict(service.url, [{**rows[0], "surprise": 1}])
@@ -114,6 +137,13 @@ def test_train_predict_export_serve(tmp_path: Path, wine_csv: Path) -> None:
         assert httpx.post(f"{service.url}/predict", content=b"not json",
                           headers={"content-type": "application/json"}).status_code == 400
         assert httpx.get(f"{service.url}/livez").status_code == 200
+        form = httpx.post(f"{service.url}/predict", data={"rows": "x"})  # a form, not JSON
+        assert form.status_code == 415 and "application/json" in form.json()["error"]
+        # Property-based requests from the OpenAPI spec: whatever they send, never a 5xx.
+        fuzz = subprocess.run([str(Path(sys.executable).parent / "schemathesis"), "run", f"{service.url}/docs.json",
+                               "--checks", "not_a_server_error", "--max-examples", "30", "--generation-deterministic"],
+                              capture_output=True, text=True, cwd=tmp_path, timeout=600)
+        assert fuzz.returncode == 0, fuzz.stdout[-3000:] + (tmp_path / "serve.log").read_text()[-3000:]
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)

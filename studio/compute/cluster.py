@@ -136,8 +136,15 @@ class TrialPool:
                 time.sleep(0.5)
 
     def workers(self) -> dict[str, int]:
-        """Address -> threads of each worker alive now."""
-        info = self.client.scheduler_info(n_workers=-1)["workers"]
+        """Address -> threads of each worker alive now.
+
+        Asked of the scheduler directly: `Client.scheduler_info()` returns a cache that the client's periodic
+        refresh overwrites with a worker-less summary, so it sometimes answers {} (seen with a remote cluster,
+        where it made every running trial look dead)."""
+        scheduler = self.client.scheduler
+        if scheduler is None:  # the client has been closed
+            return {}
+        info = self.client.sync(scheduler.identity, n_workers=-1)["workers"]
         return {addr: int(w.get("nthreads", 1)) for addr, w in info.items()}
 
     def submit(self, address: str, fn: Any, *args: Any) -> Future:

@@ -64,7 +64,7 @@ def _looks_like_dates(values: pd.Series) -> bool:
     sample = values.head(200)
     if not sample.str.contains(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}", regex=True).all():
         return False
-    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    parsed = pd.to_datetime(sample, errors="coerce", format="mixed", utc=True)  # mixed offsets are dates too
     return bool(parsed.notna().mean() > 0.95)
 
 

@@ -7,25 +7,23 @@ caller (a worker, a test) free of that global state. Prints one JSON line with t
 from __future__ import annotations
 
 import json
+import shutil
 import sys
-from importlib import metadata
 from pathlib import Path
 
-SERVICE_PACKAGES = ("scikit-learn", "pandas", "numpy", "mlflow", "skops", "xgboost-cpu", "lightgbm", "pydantic",
-                    "bentoml")
+from studio.packages import MODEL_PACKAGES, pinned
+
+SERVICE_PACKAGES = (*MODEL_PACKAGES, "mlflow", "pydantic", "bentoml")
 
 
 def pinned_packages() -> list[str]:
-    pins = []
-    for name in SERVICE_PACKAGES:
-        try:
-            pins.append(f"{name}=={metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            continue
-    return pins
+    return pinned(SERVICE_PACKAGES)
 
 
-def build(model_uri: str, *, name: str, build_dir: Path, archive_dir: Path) -> dict[str, str]:
+def build(model_uri: str, *, name: str, build_dir: Path, archive_dir: Path, onnx_path: str | None = None,
+          batching: bool = True) -> dict[str, str]:
+    """Import the MLflow model, generate service.py, build and archive the bento. With `onnx_path`, the service
+    serves that ONNX graph (packaged as its own BentoML model) instead of the scikit-learn pipeline."""
     import bentoml
     from mlflow.models import Model
 
@@ -36,8 +34,18 @@ def build(model_uri: str, *, name: str, build_dir: Path, archive_dir: Path) -> d
     meta = Model.load(imported.path_of("mlflow_model")).metadata or {}
     info = ModelInfo.model_validate(meta["studio"])
     build_dir.mkdir(parents=True, exist_ok=True)
-    (build_dir / "service.py").write_text(render_service(info, model_tag=str(imported.tag), model_uri=model_uri,
-                                                         service_name=name))
+    import mlflow.sklearn
+
+    from studio.export.service_code import known_categories
+
+    categories = known_categories(mlflow.sklearn.load_model(imported.path_of("mlflow_model")))
+    served = imported
+    if onnx_path is not None:
+        with bentoml.models.create(f"{name}-onnx", labels={"source": "studio", "runtime": "onnx"}) as served:
+            shutil.copy(onnx_path, served.path_of("model.onnx"))
+    (build_dir / "service.py").write_text(render_service(
+        info, model_tag=str(served.tag), model_uri=model_uri, service_name=name, categories=categories,
+        runtime="native" if onnx_path is None else "onnx", batching=batching))
     bento = bentoml.bentos.build(
         "service:ModelService", name=name, build_ctx=str(build_dir), include=["service.py"],
         labels={"model_uri": model_uri.replace("/", "_").replace(":", "_")},
@@ -45,12 +53,13 @@ def build(model_uri: str, *, name: str, build_dir: Path, archive_dir: Path) -> d
     )
     archive_dir.mkdir(parents=True, exist_ok=True)
     archive = bentoml.export_bento(bento.tag, str(archive_dir / f"{bento.tag.name}-{bento.tag.version}.bento"))
-    return {"bento_tag": str(bento.tag), "model_tag": str(imported.tag), "archive_path": archive,
+    return {"bento_tag": str(bento.tag), "model_tag": str(served.tag), "archive_path": archive,
             "service_path": str(build_dir / "service.py")}
 
 
 if __name__ == "__main__":
     args = json.loads(sys.argv[1])
     out = build(args["model_uri"], name=args["name"], build_dir=Path(args["build_dir"]),
-                archive_dir=Path(args["archive_dir"]))
+                archive_dir=Path(args["archive_dir"]), onnx_path=args.get("onnx_path"),
+                batching=args.get("batching", True))
     print(json.dumps(out))

@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
-from studio.jobs.store import EXPORT, TRAIN, JobRecord
+from studio.jobs.store import EXPORT, SCORE, TRAIN, JobRecord
 from studio.training.run import Reporter, train
 from studio.training.spec import TrainSpec
 
 if TYPE_CHECKING:
     from studio.context import Studio
 
-__all__ = ["EXPORT", "HANDLERS", "TRAIN"]
+__all__ = ["EXPORT", "HANDLERS", "SCORE", "TRAIN"]
 
 
 def run_train(studio: Studio, job: JobRecord, reporter: Reporter) -> BaseModel:
@@ -28,20 +28,59 @@ def run_train(studio: Studio, job: JobRecord, reporter: Reporter) -> BaseModel:
     reporter.log(f"Training on compute '{profile.name}' ({profile.summary()}); budget "
                  f"{spec.budget.seconds or '-'} s / {spec.budget.max_trials or '-'} trials; "
                  f"per-trial limit {f'{limit:g} s' if limit else 'none'}.")
-    return train(spec, catalog=studio.catalog, tracker=studio.tracker,
-                 storage=storage_for(studio.settings, f"job-{job.id}"), job_id=job.id, profile=profile,
-                 reporter=reporter, spent_s=before.elapsed_s if job.attempts > 1 else 0.0,
-                 estimate_s=before.estimate_s, estimate_search_s=before.estimate_search_s)
+    result = train(spec, catalog=studio.catalog, tracker=studio.tracker,
+                   storage=storage_for(studio.settings, f"job-{job.id}"), job_id=job.id, profile=profile,
+                   reporter=reporter, spent_s=before.elapsed_s if job.attempts > 1 else 0.0,
+                   estimate_s=before.estimate_s, estimate_search_s=before.estimate_search_s)
+    if spec.onnx_safe:  # the option promises a convertible model: prove it now, next to the model in MLflow
+        from studio.errors import ExportError
+        from studio.export.onnx_model import export_onnx
+
+        try:
+            report = export_onnx(studio, result.model_uri).report
+        except ExportError as exc:  # the model is registered and usable: the job succeeds and says why
+            reporter.log(f"ONNX: {exc}")
+        else:
+            reporter.log(f"ONNX: converted and checked; {report.summary()}.")
+    return result
 
 
 def run_export(studio: Studio, job: JobRecord, reporter: Reporter) -> BaseModel:
     from studio.export.bento import ExportRequest, export_bento
 
     request = ExportRequest.model_validate(job.payload)
-    reporter.log(f"Exporting {request.model_uri} as a BentoML service.")
-    result = export_bento(studio, request.model_uri, log=reporter.log)
+    if request.format == "onnx":
+        from studio.export.onnx_model import export_onnx
+
+        reporter.log(f"Converting {request.model_uri} to ONNX and checking parity on its held-out rows.")
+        onnx = export_onnx(studio, request.model_uri)
+        reporter.log(f"Saved {onnx.path}; {onnx.report.summary()}.")
+        return onnx
+    reporter.log(f"Exporting {request.model_uri} as a BentoML service ({request.runtime} runtime).")
+    result = export_bento(studio, request.model_uri, log=reporter.log, runtime=request.runtime)
     reporter.log(f"Built bento {result.bento_tag}; archive at {result.archive_path}.")
     return result
 
 
-HANDLERS: dict[str, Callable[[Studio, JobRecord, Reporter], BaseModel]] = {TRAIN: run_train, EXPORT: run_export}
+def run_score(studio: Studio, job: JobRecord, reporter: Reporter) -> BaseModel:
+    from pathlib import Path
+
+    from studio.export.scoring import ScoreProgress, ScoreRequest, ScoreResult, score_file
+
+    request = ScoreRequest.model_validate(job.payload)
+    model = studio.tracker.load_model(request.model)
+    reporter.log(f"Scoring {Path(request.source).name} with {model.uri} in chunks.")
+    seen = ScoreProgress()
+
+    def progress(done: int, total: int) -> None:
+        seen.rows_done, seen.rows_total = done, total
+        reporter.progress(seen)
+
+    report = score_file(model, Path(request.source), Path(request.out), keep_columns=request.keep_columns,
+                        progress=progress)
+    reporter.log(f"Wrote {seen.rows_done:,} predictions to {request.out}. {report.describe()}")
+    return ScoreResult(out=request.out, model_uri=model.uri or request.model, rows=seen.rows_done, columns=report)
+
+
+HANDLERS: dict[str, Callable[[Studio, JobRecord, Reporter], BaseModel]] = {
+    TRAIN: run_train, EXPORT: run_export, SCORE: run_score}

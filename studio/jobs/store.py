@@ -22,6 +22,7 @@ from studio.errors import JobError, JobNotFound, LeaseLost
 
 TRAIN = "train"
 EXPORT = "export"
+SCORE = "score"
 
 
 class JobStatus(StrEnum):

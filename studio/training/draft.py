@@ -27,7 +27,8 @@ def draft_spec(
     algorithms: Sequence[str] | None = None, metric: str | None = None, validation: dict[str, object] | None = None,
     budget_seconds: int | None = 60, max_trials: int | None = None, trial_seconds: int | None = None,
     compute: str = "small", seed: int = 0, name: str | None = None, keep: Sequence[str] = (),
-    guardrails: Sequence[Guardrail] | None = None, ensemble: bool = True,
+    guardrails: Sequence[Guardrail] | None = None, ensemble: bool = True, class_weight: str = "auto",
+    onnx_safe: bool = False,
 ) -> TrainSpec:
     """Build and fully validate a spec (including the checks only the data can answer); raises SpecError.
 
@@ -58,6 +59,7 @@ def draft_spec(
         "validation": resolve_validation(validation, len(frame)),
         "budget": {"seconds": budget_seconds, "max_trials": max_trials, "trial_seconds": trial_seconds},
         "compute": compute, "seed": seed, "name": name, "ensemble": ensemble,
+        "class_weight": class_weight, "onnx_safe": onnx_safe,
         "guardrails": [g.model_dump() for g in found],
     }
     spec = TrainSpec.parse(data)
@@ -68,11 +70,15 @@ def draft_spec(
 
 
 def resolve_validation(validation: dict[str, object] | None, n_rows: int) -> dict[str, object]:
-    """`kind: auto` (or nothing) picks by size: 5-fold CV up to 10,000 rows, 3-fold up to 40,000, then one
-    20 % holdout, so small data gets steady scores and large data gets more trials for the same budget."""
+    """`kind: auto` (or nothing) picks by size: 5-fold CV repeated 3 times up to 1,000 rows, 5-fold up to
+    10,000, 3-fold up to 40,000, then one 20 % holdout, so small data gets steady scores (a few hundred
+    validation rows are noisy; choosing among many trials on them overfits) and large data gets more trials
+    for the same budget."""
     chosen = dict(validation or {})
     if chosen.get("kind", "auto") != "auto":
         return chosen
+    if n_rows <= 1_000:
+        return {**chosen, "kind": "kfold", "folds": 5, "repeats": 3}
     if n_rows <= 10_000:
         return {**chosen, "kind": "kfold", "folds": 5}
     if n_rows <= 40_000:

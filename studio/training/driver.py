@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -31,6 +31,19 @@ class StopReason(StrEnum):
     CANCELLED = "cancelled"
 
 
+@dataclass(frozen=True)
+class Evaluation:
+    """What a trial function may return instead of a bare score: its score (None when it pruned itself), an
+    extra result for `on_trial` (e.g. out-of-fold predictions), intermediate scores by step (reported to
+    Optuna), and user attributes to record on the trial."""
+
+    value: float | None
+    extra: Any = None
+    intermediate: dict[int, float] = field(default_factory=dict)
+    pruned: str | None = None  # why the trial stopped itself early
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class _Running:
     trial: optuna.Trial
@@ -41,11 +54,14 @@ class _Running:
 
 def counts(trial: optuna.trial.FrozenTrial) -> bool:
     """Whether a trial counts against the trial budget: finished, and not abandoned by a stop or a crash."""
-    return trial.state in (TrialState.COMPLETE, TrialState.FAIL) and not trial.user_attrs.get(ABANDONED)
+    return trial.state in FINISHED and not trial.user_attrs.get(ABANDONED)
+
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 
 def counted_trials(study: optuna.Study) -> int:
-    return sum(map(counts, study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))))
+    return sum(map(counts, study.get_trials(deepcopy=False, states=FINISHED)))
 
 
 def abandon_stale(study: optuna.Study, reason: str) -> int:
@@ -67,19 +83,22 @@ def _fail(trial: optuna.Trial, study: optuna.Study, reason: str, *,
 def drive(
     study: optuna.Study, pool: TrialPool, *,
     propose: Callable[[optuna.Trial], tuple[Any, ...]],
-    evaluate: Callable[..., float | tuple[float, Any]],
+    evaluate: Callable[..., float | tuple[float, Any] | Evaluation],
     max_trials: int | None,
-    deadline: float | None,
+    deadline: float | Callable[[], float] | None,
     trial_limit_s: float | None,
     on_trial: Callable[[optuna.trial.FrozenTrial, Any], None],
     should_stop: Callable[[], bool],
+    ask: Callable[[optuna.Study], optuna.Trial] = optuna.Study.ask,
     poll_s: float = 0.2,
 ) -> StopReason:
-    """Run trials until the trial budget, the deadline (time.monotonic()) or a stop request.
+    """Run trials until the trial budget, the deadline (time.monotonic(), or a function giving it, which may
+    move as trials finish) or a stop request.
 
-    `propose(trial)` suggests a configuration and returns its arguments; the worker runs
-    `evaluate(threads, *arguments, *data)` and returns the score, or (score, extra) where extra (e.g. the
-    out-of-fold predictions) is handed to `on_trial(frozen_trial, extra)` with the finished trial.
+    `ask(study)` starts a trial (it may enqueue fixed parameters first), `propose(trial)` suggests a
+    configuration and returns its arguments; the worker runs `evaluate(threads, *arguments, *data)` and returns
+    the score, (score, extra), or an Evaluation; extra (e.g. the out-of-fold predictions) is handed to
+    `on_trial(frozen_trial, extra)` with the finished trial.
     """
     running: dict[int, _Running] = {}
     memory_note = "" if pool.profile.is_remote else f" of {pool.profile.memory_gb:g} GB"
@@ -106,7 +125,7 @@ def drive(
         if should_stop():
             abandon_all("stopped: the job was cancelled (or its worker lost the job)")
             return StopReason.CANCELLED
-        if deadline is not None and time.monotonic() >= deadline:
+        if deadline is not None and time.monotonic() >= (deadline() if callable(deadline) else deadline):
             abandon_all("stopped: the job's time budget ran out")
             return StopReason.BUDGET
         if restarted:
@@ -118,7 +137,7 @@ def drive(
                 if address not in {r.address for r in running.values()}]
         room = len(idle) if max_trials is None else min(len(idle), max_trials - counted_trials(study) - len(running))
         for address, threads in idle[:max(room, 0)]:
-            trial = study.ask()
+            trial = ask(study)
             trial.set_user_attr("worker", address)
             future = pool.submit(address, evaluate, threads, *propose(trial))
             running[trial.number] = _Running(trial, address, time.monotonic(), future)
@@ -141,11 +160,8 @@ def _check(r: _Running, study: optuna.Study, pool: TrialPool, alive: dict[str, i
         if r.future.status != "finished":
             error = r.future.exception()
             return _fail(r.trial, study, _describe(error, memory_note)), None, type(error).__name__ == "KilledWorker"
-        result = r.future.result()
-        value, extra = result if isinstance(result, tuple) else (result, None)
-        if not math.isfinite(value):
-            return _fail(r.trial, study, f"the score was {value}"), None, False
-        return study.tell(r.trial, value), extra, False
+        frozen, extra = _tell(r.trial, study, r.future.result())
+        return frozen, extra, False
     if r.address not in alive:
         r.future.cancel()
         return _fail(r.trial, study, _died(memory_note)), None, True
@@ -154,6 +170,21 @@ def _check(r: _Running, study: optuna.Study, pool: TrialPool, alive: dict[str, i
         pool.stop_worker(r.address)
         return _fail(r.trial, study, f"stopped: over the per-trial time limit of {trial_limit_s:g} s"), None, True
     return None
+
+
+def _tell(trial: optuna.Trial, study: optuna.Study, result: Any) -> tuple[optuna.trial.FrozenTrial, Any]:
+    if not isinstance(result, Evaluation):
+        result = Evaluation(*result) if isinstance(result, tuple) else Evaluation(result)
+    for step, value in result.intermediate.items():
+        trial.report(value, step)
+    for key, value in result.attrs.items():
+        trial.set_user_attr(key, value)
+    if result.pruned is not None:
+        trial.set_user_attr("pruned", result.pruned)
+        return study.tell(trial, state=TrialState.PRUNED), None
+    if result.value is None or not math.isfinite(result.value):
+        return _fail(trial, study, f"the score was {result.value}"), None
+    return study.tell(trial, result.value), result.extra
 
 
 def _wait_any(futures: list[Any], timeout_s: float) -> None:

@@ -15,8 +15,8 @@ import numpy as np
 from sklearn.ensemble import VotingClassifier, VotingRegressor
 
 from studio.training.estimators import Params
-from studio.training.metrics import Metric
-from studio.training.search import make_pipeline, score_predictions
+from studio.training.metrics import Metric, score_predictions
+from studio.training.search import make_pipeline
 from studio.training.spec import TrainSpec
 
 MAX_CANDIDATES = 12

@@ -17,12 +17,12 @@ from studio.training.spec import TrainSpec
 
 # Seconds for one fit + predict of the default configuration on 10,000 rows x 10 features with one thread,
 # measured on the 2-core development machine (bench/jobs.py prints per-trial times to refresh these).
-SECONDS_PER_FIT = {"linear": 0.15, "random_forest": 1.6, "hist_gradient_boosting": 0.9, "xgboost": 0.7,
-                   "lightgbm": 0.45}
-THREADED = {"random_forest", "hist_gradient_boosting", "xgboost", "lightgbm"}
+SECONDS_PER_FIT = {"linear": 0.15, "random_forest": 1.6, "extra_trees": 0.8, "hist_gradient_boosting": 0.9,
+                   "xgboost": 0.7, "lightgbm": 0.45}
+THREADED = {"random_forest", "extra_trees", "hist_gradient_boosting", "xgboost", "lightgbm"}
 TRIAL_OVERHEAD_S = 0.3
 START_S = 2.0  # cluster start (when cold) and data scatter
-LOG_S = 4.0  # logging and registering the model
+LOG_S = 4.0  # logging and registering the model (measured 3 s with explicit pip requirements)
 SEARCH_ALONE = 0.95  # a time-bounded search uses all of its budget
 
 
@@ -55,7 +55,7 @@ def fit_seconds(algorithm: str, n_rows: int, n_features: int, threads: int) -> f
 def estimate(spec: TrainSpec, *, n_rows: int, profile: ComputeProfile, history: Iterable[PastJob] = ()) -> Estimate:
     train_rows = int(n_rows * (1 - spec.test_fraction))
     if spec.validation.kind == "kfold":
-        fits, fit_rows = spec.validation.folds, int(train_rows * (1 - 1 / spec.validation.folds))
+        fits, fit_rows = spec.validation.splits, int(train_rows * (1 - 1 / spec.validation.folds))
     else:
         fits, fit_rows = 1, int(train_rows * (1 - spec.validation.holdout_fraction))
     threads = profile.threads
@@ -78,6 +78,26 @@ def estimate(spec: TrainSpec, *, n_rows: int, profile: ComputeProfile, history: 
                     cores=None if profile.is_remote else profile.cores,
                     memory_gb=None if profile.is_remote else profile.memory_gb * profile.workers,
                     calibrated_on=len(past))
+
+
+#: The final fits never take more than this share of a time budget away from the search.
+FINAL_SHARE_CAP = 0.25
+#: A final fit learns from more rows than a validation split's (all training rows, then all rows).
+FINAL_GROWTH = 1.3
+
+
+def final_reserve_s(spec: TrainSpec, durations_best_first: Iterable[float]) -> float:
+    """Seconds a time-bounded search leaves at the end, so the whole job fits the budget: the chosen model is
+    refit on the training rows (and again on all rows), an ensemble once per member, then logged and
+    registered (LOG_S). The fits are estimated from the best trials' own durations (a trial fits once per
+    validation split)."""
+    if spec.budget.seconds is None:
+        return 0.0
+    splits = spec.validation.splits
+    members = list(durations_best_first)[:3 if spec.ensemble else 1]
+    fits = 1.5 if spec.refit_all_rows else 1.0  # the two refits run at the same time, sharing the cores
+    needed = sum(members) / splits * FINAL_GROWTH * fits + LOG_S
+    return min(needed, FINAL_SHARE_CAP * spec.budget.seconds)
 
 
 def _human(seconds: float) -> str:

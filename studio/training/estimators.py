@@ -13,6 +13,22 @@ from studio.training.task import Task
 
 Params = dict[str, Any]
 
+#: Boosters searched with early stopping grow at most this many rounds; the rounds they stopped at become the
+#: final model's `n_estimators` / `max_iter`.
+MAX_ROUNDS = 2000
+PATIENCE = 30
+#: Without early stopping and without a value (a model built outside the search), boosters use this many rounds.
+DEFAULT_ROUNDS = 200
+
+
+@dataclass(frozen=True)
+class Options:
+    """How the search builds an estimator, beyond its hyperparameters."""
+
+    early_stopping: bool = False  # boosters: grow up to MAX_ROUNDS, stopped by a validation set given to fit()
+    metric: str = ""  # the spec's metric, for the boosters' early-stopping evaluation
+    balanced: bool = False  # weight classes inversely to their frequency
+
 
 @dataclass(frozen=True)
 class EstimatorDef:
@@ -22,17 +38,24 @@ class EstimatorDef:
     label: str
     tasks: frozenset[Task]
     scale: bool  # whether the preprocessing should standardise numeric columns
-    build: Callable[[Task, Params, int, int], BaseEstimator]
+    build: Callable[[Task, Params, int, int, Options], BaseEstimator]
     space: Callable[[optuna.Trial, Task], Params]
     defaults: Params = field(default_factory=dict)
+    rounds_param: str | None = None  # boosters: the parameter early stopping decides (n_estimators, max_iter)
+    balances_classes: bool = True  # whether Options.balanced has an effect (XGBoost has no class weights)
+    onnx: bool = True  # converts to ONNX with its preprocessing (tests/export/test_onnx.py proves each one)
 
 
-def _linear(task: Task, p: Params, n_jobs: int, seed: int) -> BaseEstimator:
+def _class_weight(o: Options) -> str | None:
+    return "balanced" if o.balanced else None
+
+
+def _linear(task: Task, p: Params, n_jobs: int, seed: int, o: Options) -> BaseEstimator:
     from sklearn.linear_model import LogisticRegression, Ridge
 
     if task is Task.REGRESSION:
         return Ridge(alpha=p["alpha"], random_state=seed)
-    return LogisticRegression(C=p["C"], max_iter=2000, random_state=seed)
+    return LogisticRegression(C=p["C"], max_iter=2000, random_state=seed, class_weight=_class_weight(o))
 
 
 def _linear_space(t: optuna.Trial, task: Task) -> Params:
@@ -41,75 +64,113 @@ def _linear_space(t: optuna.Trial, task: Task) -> Params:
     return {"C": t.suggest_float("linear__C", 1e-3, 1e2, log=True)}
 
 
-def _forest(task: Task, p: Params, n_jobs: int, seed: int) -> BaseEstimator:
-    from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+def _trees(task: Task, p: Params, n_jobs: int, seed: int, o: Options, *, extra: bool) -> BaseEstimator:
+    from sklearn.ensemble import (
+        ExtraTreesClassifier,
+        ExtraTreesRegressor,
+        RandomForestClassifier,
+        RandomForestRegressor,
+    )
 
-    cls = RandomForestRegressor if task is Task.REGRESSION else RandomForestClassifier
-    return cls(n_estimators=p["n_estimators"], max_depth=p["max_depth"], min_samples_leaf=p["min_samples_leaf"],
-               max_features=p["max_features"], n_jobs=n_jobs, random_state=seed)
+    if task is Task.REGRESSION:
+        return (ExtraTreesRegressor if extra else RandomForestRegressor)(
+            n_estimators=p["n_estimators"], max_depth=p["max_depth"], min_samples_leaf=p["min_samples_leaf"],
+            max_features=p["max_features"], n_jobs=n_jobs, random_state=seed)
+    return (ExtraTreesClassifier if extra else RandomForestClassifier)(
+        n_estimators=p["n_estimators"], max_depth=p["max_depth"], min_samples_leaf=p["min_samples_leaf"],
+        max_features=p["max_features"], n_jobs=n_jobs, random_state=seed, class_weight=_class_weight(o))
 
 
-def _forest_space(t: optuna.Trial, task: Task) -> Params:
-    return {"n_estimators": t.suggest_int("random_forest__n_estimators", 50, 400, log=True),
-            "max_depth": t.suggest_int("random_forest__max_depth", 3, 30, log=True),
-            "min_samples_leaf": t.suggest_int("random_forest__min_samples_leaf", 1, 20, log=True),
-            "max_features": t.suggest_float("random_forest__max_features", 0.2, 1.0)}
+def _forest(task: Task, p: Params, n_jobs: int, seed: int, o: Options) -> BaseEstimator:
+    return _trees(task, p, n_jobs, seed, o, extra=False)
 
 
-def _hgb(task: Task, p: Params, n_jobs: int, seed: int) -> BaseEstimator:
+def _extra(task: Task, p: Params, n_jobs: int, seed: int, o: Options) -> BaseEstimator:
+    return _trees(task, p, n_jobs, seed, o, extra=True)
+
+
+def _trees_space(name: str) -> Callable[[optuna.Trial, Task], Params]:
+    def space(t: optuna.Trial, task: Task) -> Params:
+        return {"n_estimators": t.suggest_int(f"{name}__n_estimators", 50, 500, log=True),
+                "max_depth": t.suggest_int(f"{name}__max_depth", 3, 40, log=True),
+                "min_samples_leaf": t.suggest_int(f"{name}__min_samples_leaf", 1, 40, log=True),
+                "max_features": t.suggest_float(f"{name}__max_features", 0.1, 1.0)}
+
+    return space
+
+
+def _rounds(p: Params, o: Options, name: str) -> int:
+    return MAX_ROUNDS if o.early_stopping else int(p.get(name, DEFAULT_ROUNDS))
+
+
+def _hgb(task: Task, p: Params, n_jobs: int, seed: int, o: Options) -> BaseEstimator:
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-    cls = HistGradientBoostingRegressor if task is Task.REGRESSION else HistGradientBoostingClassifier
-    return cls(learning_rate=p["learning_rate"], max_leaf_nodes=p["max_leaf_nodes"],
-               min_samples_leaf=p["min_samples_leaf"], l2_regularization=p["l2_regularization"],
-               max_iter=p["max_iter"], random_state=seed)
+    common = {"learning_rate": p["learning_rate"], "max_leaf_nodes": p["max_leaf_nodes"],
+              "min_samples_leaf": p["min_samples_leaf"], "l2_regularization": p["l2_regularization"],
+              "max_iter": _rounds(p, o, "max_iter"), "random_state": seed,
+              # no eval_set in fit(): it holds out 10 % of the rows it is given to stop on
+              "early_stopping": o.early_stopping, "n_iter_no_change": 20, "validation_fraction": 0.1}
+    if task is Task.REGRESSION:
+        return HistGradientBoostingRegressor(**common)
+    return HistGradientBoostingClassifier(**common, class_weight=_class_weight(o))
 
 
 def _hgb_space(t: optuna.Trial, task: Task) -> Params:
     return {"learning_rate": t.suggest_float("hist_gradient_boosting__learning_rate", 0.01, 0.3, log=True),
-            "max_leaf_nodes": t.suggest_int("hist_gradient_boosting__max_leaf_nodes", 7, 127, log=True),
-            "min_samples_leaf": t.suggest_int("hist_gradient_boosting__min_samples_leaf", 5, 100, log=True),
-            "l2_regularization": t.suggest_float("hist_gradient_boosting__l2_regularization", 1e-6, 10, log=True),
-            "max_iter": t.suggest_int("hist_gradient_boosting__max_iter", 50, 500, log=True)}
+            "max_leaf_nodes": t.suggest_int("hist_gradient_boosting__max_leaf_nodes", 4, 255, log=True),
+            "min_samples_leaf": t.suggest_int("hist_gradient_boosting__min_samples_leaf", 2, 200, log=True),
+            "l2_regularization": t.suggest_float("hist_gradient_boosting__l2_regularization", 1e-6, 10, log=True)}
 
 
-def _xgb(task: Task, p: Params, n_jobs: int, seed: int) -> BaseEstimator:
+#: The boosters' own evaluation metric for early stopping, where the spec's metric has one; else their loss.
+_XGB_METRIC = {"roc_auc": "auc", "mae": "mae", "mape": "mape"}
+_LGBM_METRIC = {"roc_auc": "auc", "mae": "l1", "mape": "mape"}
+
+
+def _xgb(task: Task, p: Params, n_jobs: int, seed: int, o: Options) -> BaseEstimator:
     from xgboost import XGBClassifier, XGBRegressor
 
     cls = XGBRegressor if task is Task.REGRESSION else XGBClassifier
-    return cls(n_estimators=p["n_estimators"], learning_rate=p["learning_rate"], max_depth=p["max_depth"],
-               subsample=p["subsample"], colsample_bytree=p["colsample_bytree"], reg_lambda=p["reg_lambda"],
-               min_child_weight=p["min_child_weight"], tree_method="hist", n_jobs=n_jobs, random_state=seed)
+    stopping = {"early_stopping_rounds": PATIENCE, "eval_metric": _XGB_METRIC.get(o.metric)} if o.early_stopping else {}
+    return cls(n_estimators=_rounds(p, o, "n_estimators"), learning_rate=p["learning_rate"],
+               max_depth=p["max_depth"], subsample=p["subsample"], colsample_bytree=p["colsample_bytree"],
+               reg_lambda=p["reg_lambda"], reg_alpha=p.get("reg_alpha", 0.0), min_child_weight=p["min_child_weight"],
+               tree_method="hist", n_jobs=n_jobs, random_state=seed, **stopping)
 
 
 def _xgb_space(t: optuna.Trial, task: Task) -> Params:
-    return {"n_estimators": t.suggest_int("xgboost__n_estimators", 50, 600, log=True),
-            "learning_rate": t.suggest_float("xgboost__learning_rate", 0.01, 0.3, log=True),
+    return {"learning_rate": t.suggest_float("xgboost__learning_rate", 0.01, 0.3, log=True),
             "max_depth": t.suggest_int("xgboost__max_depth", 2, 10),
             "subsample": t.suggest_float("xgboost__subsample", 0.5, 1.0),
             "colsample_bytree": t.suggest_float("xgboost__colsample_bytree", 0.4, 1.0),
             "reg_lambda": t.suggest_float("xgboost__reg_lambda", 1e-3, 10, log=True),
-            "min_child_weight": t.suggest_float("xgboost__min_child_weight", 0.5, 20, log=True)}
+            "reg_alpha": t.suggest_float("xgboost__reg_alpha", 1e-4, 10, log=True),
+            "min_child_weight": t.suggest_float("xgboost__min_child_weight", 0.5, 50, log=True)}
 
 
-def _lgbm(task: Task, p: Params, n_jobs: int, seed: int) -> BaseEstimator:
+def _lgbm(task: Task, p: Params, n_jobs: int, seed: int, o: Options) -> BaseEstimator:
     from lightgbm import LGBMClassifier, LGBMRegressor
 
-    cls = LGBMRegressor if task is Task.REGRESSION else LGBMClassifier
-    return cls(n_estimators=p["n_estimators"], learning_rate=p["learning_rate"], num_leaves=p["num_leaves"],
-               min_child_samples=p["min_child_samples"], subsample=p["subsample"], subsample_freq=1,
-               colsample_bytree=p["colsample_bytree"], reg_lambda=p["reg_lambda"], n_jobs=n_jobs,
-               random_state=seed, verbose=-1)
+    common = {"n_estimators": _rounds(p, o, "n_estimators"), "learning_rate": p["learning_rate"],
+              "num_leaves": p["num_leaves"], "min_child_samples": p["min_child_samples"], "subsample": p["subsample"],
+              "subsample_freq": 1, "colsample_bytree": p["colsample_bytree"], "reg_lambda": p["reg_lambda"],
+              "reg_alpha": p.get("reg_alpha", 0.0), "n_jobs": n_jobs, "random_state": seed, "verbose": -1}
+    if o.early_stopping and o.metric in _LGBM_METRIC:
+        common["metric"] = _LGBM_METRIC[o.metric]
+    if task is Task.REGRESSION:
+        return LGBMRegressor(**common)
+    return LGBMClassifier(**common, class_weight=_class_weight(o))
 
 
 def _lgbm_space(t: optuna.Trial, task: Task) -> Params:
-    return {"n_estimators": t.suggest_int("lightgbm__n_estimators", 50, 600, log=True),
-            "learning_rate": t.suggest_float("lightgbm__learning_rate", 0.01, 0.3, log=True),
-            "num_leaves": t.suggest_int("lightgbm__num_leaves", 7, 127, log=True),
-            "min_child_samples": t.suggest_int("lightgbm__min_child_samples", 5, 100, log=True),
+    return {"learning_rate": t.suggest_float("lightgbm__learning_rate", 0.01, 0.3, log=True),
+            "num_leaves": t.suggest_int("lightgbm__num_leaves", 4, 255, log=True),
+            "min_child_samples": t.suggest_int("lightgbm__min_child_samples", 2, 200, log=True),
             "subsample": t.suggest_float("lightgbm__subsample", 0.5, 1.0),
             "colsample_bytree": t.suggest_float("lightgbm__colsample_bytree", 0.4, 1.0),
-            "reg_lambda": t.suggest_float("lightgbm__reg_lambda", 1e-3, 10, log=True)}
+            "reg_lambda": t.suggest_float("lightgbm__reg_lambda", 1e-3, 10, log=True),
+            "reg_alpha": t.suggest_float("lightgbm__reg_alpha", 1e-4, 10, log=True)}
 
 
 _ALL = frozenset(Task)
@@ -117,21 +178,26 @@ _ALL = frozenset(Task)
 ESTIMATORS: dict[str, EstimatorDef] = {e.name: e for e in [
     EstimatorDef("linear", "Logistic / linear (ridge) regression", _ALL, True, _linear, _linear_space,
                  {"linear__C": 1.0, "linear__alpha": 1.0}),
-    EstimatorDef("random_forest", "Random forest", _ALL, False, _forest, _forest_space,
+    EstimatorDef("random_forest", "Random forest", _ALL, False, _forest, _trees_space("random_forest"),
                  {"random_forest__n_estimators": 200, "random_forest__max_depth": 20,
                   "random_forest__min_samples_leaf": 1, "random_forest__max_features": 0.5}),
+    EstimatorDef("extra_trees", "Extra trees", _ALL, False, _extra, _trees_space("extra_trees"),
+                 {"extra_trees__n_estimators": 200, "extra_trees__max_depth": 30,
+                  "extra_trees__min_samples_leaf": 2, "extra_trees__max_features": 0.7}),
     EstimatorDef("hist_gradient_boosting", "Histogram gradient boosting", _ALL, False, _hgb, _hgb_space,
                  {"hist_gradient_boosting__learning_rate": 0.1, "hist_gradient_boosting__max_leaf_nodes": 31,
-                  "hist_gradient_boosting__min_samples_leaf": 20,
-                  "hist_gradient_boosting__l2_regularization": 1e-6, "hist_gradient_boosting__max_iter": 100}),
+                  "hist_gradient_boosting__min_samples_leaf": 20, "hist_gradient_boosting__l2_regularization": 1e-6},
+                 rounds_param="max_iter"),
     EstimatorDef("xgboost", "XGBoost", _ALL, False, _xgb, _xgb_space,
-                 {"xgboost__n_estimators": 200, "xgboost__learning_rate": 0.1, "xgboost__max_depth": 6,
-                  "xgboost__subsample": 0.9, "xgboost__colsample_bytree": 0.8, "xgboost__reg_lambda": 1.0,
-                  "xgboost__min_child_weight": 1.0}),
+                 {"xgboost__learning_rate": 0.1, "xgboost__max_depth": 6, "xgboost__subsample": 0.9,
+                  "xgboost__colsample_bytree": 0.8, "xgboost__reg_lambda": 1.0, "xgboost__reg_alpha": 1e-4,
+                  "xgboost__min_child_weight": 1.0},
+                 rounds_param="n_estimators", balances_classes=False),
     EstimatorDef("lightgbm", "LightGBM", _ALL, False, _lgbm, _lgbm_space,
-                 {"lightgbm__n_estimators": 200, "lightgbm__learning_rate": 0.1, "lightgbm__num_leaves": 31,
-                  "lightgbm__min_child_samples": 20, "lightgbm__subsample": 0.9,
-                  "lightgbm__colsample_bytree": 0.8, "lightgbm__reg_lambda": 1.0}),
+                 {"lightgbm__learning_rate": 0.1, "lightgbm__num_leaves": 31, "lightgbm__min_child_samples": 20,
+                  "lightgbm__subsample": 0.9, "lightgbm__colsample_bytree": 0.8, "lightgbm__reg_lambda": 1.0,
+                  "lightgbm__reg_alpha": 1e-4},
+                 rounds_param="n_estimators"),
 ]}
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
+from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
 
@@ -63,14 +64,28 @@ def model_columns(features: Sequence[Feature]) -> list[str]:
         [f"{f.name}__{part}" for part in DATE_PARTS] if f.kind is ColumnKind.DATETIME else [f.name])]
 
 
+def parse_dates(col: pd.Series) -> pd.Series:
+    """Dates and times as naive UTC timestamps (NaT where unparseable). Every value is converted on its own
+    terms: naive values are taken as UTC, values with an offset are moved to UTC, so a row's date parts never
+    depend on the other rows it arrives with (the generated service repeats this exactly)."""
+    return pd.to_datetime(col, errors="coerce", format="mixed", utc=True).dt.tz_localize(None)
+
+
 def _date_parts(col: pd.Series, name: str) -> dict[str, pd.Series]:
-    parsed = pd.to_datetime(col, errors="coerce", format="mixed")
+    parsed = parse_dates(col)
     bad = parsed.isna() & col.notna()
     if bad.any():
         row = bad.to_numpy().nonzero()[0][0]
-        raise DataError(f"Column '{name}' must hold dates, but row {row + 1} holds {col.iloc[row]!r}. "
+        raise DataError(f"Column '{name}' must hold dates, but row {_row_number(col, row)} holds {col.iloc[row]!r}. "
                         "Fix or blank that value.")
     return {f"{name}__{part}": getattr(parsed.dt, part).astype("float64") for part in DATE_PARTS}
+
+
+def _row_number(col: pd.Series, position: int) -> int:
+    """The 1-based data row a user sees: the index label when it counts rows (a chunk of a file keeps its
+    place in the file), else the position."""
+    label = col.index[position]
+    return int(label) + 1 if isinstance(label, (int, np.integer)) else position + 1
 
 
 def _bool_value(value: object) -> object:
@@ -80,14 +95,13 @@ def _bool_value(value: object) -> object:
 
 
 def _to_float(col: pd.Series, name: str) -> pd.Series:
-    converted = pd.to_numeric(col, errors="coerce")
-    bad = converted.isna() & col.notna()
+    converted = pd.to_numeric(col, errors="coerce").astype("float64")
+    bad = (converted.isna() & col.notna()) | np.isinf(converted)
     if bad.any():
         row = bad.to_numpy().nonzero()[0][0]
-        raise DataError(
-            f"Column '{name}' must be numeric, but row {row + 1} holds {col.iloc[row]!r}. Fix or blank that value."
-        )
-    return converted.astype("float64")
+        raise DataError(f"Column '{name}' must hold finite numbers, but row {_row_number(col, row)} holds "
+                        f"{col.iloc[row]!r}. Fix or blank that value.")
+    return converted
 
 
 def build_preprocessor(features: Sequence[Feature], *, scale: bool, seed: int = 0,
@@ -106,8 +120,13 @@ def build_preprocessor(features: Sequence[Feature], *, scale: bool, seed: int = 
         ("onehot", OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=MAX_ONEHOT_CATEGORIES,
                                  sparse_output=False)),
     ]
+    # cross-fitting folds as TargetEncoder's own default (stratified for classes), seeded explicitly
+    folds: int | KFold | StratifiedKFold = 5  # target type unknown: TargetEncoder picks (and shuffles) itself
+    if target_type in ("binary", "multiclass", "continuous"):
+        folds = (KFold if target_type == "continuous" else StratifiedKFold)(n_splits=5, shuffle=True,
+                                                                             random_state=seed)
     target_steps = [("impute", SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)),
-                    ("encode", TargetEncoder(target_type=target_type, random_state=seed))]
+                    ("encode", TargetEncoder(target_type=target_type, cv=folds))]
     if scale:
         target_steps.append(("scale", StandardScaler()))
     return ColumnTransformer(

@@ -67,8 +67,10 @@ def check(frame: pd.DataFrame, target: str, task: Task, features: Sequence[Featu
         if len(shares) and shares.iloc[-1] < IMBALANCE_SHARE:
             found.append(Guardrail(check="imbalance", column=target, action="note",
                                    finding=f"class {shares.index[-1]!r} is {shares.iloc[-1]:.1%} of the rows; "
-                                           "every split is stratified so each fold and the test set hold it, and "
-                                           "ROC AUC, log loss, F1 or balanced accuracy judge it better than accuracy"))
+                                           "every split is stratified so each fold and the test set hold it; "
+                                           "ROC AUC, log loss, F1 or balanced accuracy judge it better than "
+                                           "accuracy, and with F1 or balanced accuracy classes are weighted "
+                                           "(class weights: auto)"))
     return found
 
 

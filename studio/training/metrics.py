@@ -69,3 +69,14 @@ def score(metric: Metric, y_true: np.ndarray, *, pred: np.ndarray | None, proba:
     if pred is None:
         raise ValueError(f"Metric '{metric.name}' needs predicted labels or values.")
     return metric.fn(y_true, pred)
+
+
+def score_predictions(metric: Metric, y: np.ndarray, predictions: np.ndarray) -> float:
+    """Score raw predictions: class probabilities (2-D; the labels are their argmax) or values (1-D)."""
+    if predictions.ndim == 2:
+        return score(metric, y, pred=predictions.argmax(axis=1), proba=predictions)
+    return score(metric, y, pred=predictions, proba=None)
+
+
+def worse(metric: Metric, value: float, than: float) -> bool:
+    return value < than if metric.greater_is_better else value > than

@@ -9,6 +9,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict
 from sklearn.pipeline import Pipeline
 
+from studio.errors import DataError
 from studio.training.features import Feature, model_frame
 from studio.training.task import Task
 
@@ -46,10 +47,18 @@ class TrainedModel:
         """`prediction` plus, for classification, a `proba_<class>` column per class."""
         X = model_frame(frame, self.info.features)
         out = pd.DataFrame(index=frame.index)
+        try:
+            scores = self.pipeline.predict(X) if self.info.classes is None else self.pipeline.predict_proba(X)
+        except ValueError as exc:
+            if "infinity" not in str(exc):
+                raise
+            raise DataError("Some numbers in this table are too large for the model to compute with (it "
+                            "overflowed to infinity); values beyond about 1e15 are most likely errors in the "
+                            "data.") from None
         if self.info.classes is None:
-            out["prediction"] = self.pipeline.predict(X)
+            out["prediction"] = scores
             return out
-        proba = self.pipeline.predict_proba(X)
+        proba = scores
         labels = np.asarray(self.info.classes, dtype=object)
         out["prediction"] = labels[proba.argmax(axis=1)]
         for i, label in enumerate(self.info.classes):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
@@ -19,8 +21,10 @@ from studio.compute.cluster import TrialPool
 from studio.compute.profiles import ComputeProfile
 from studio.data.catalog import DatasetCatalog
 from studio.errors import DataError, SpecError, StudioError
-from studio.training.driver import StopReason, abandon_stale, counted_trials, counts, drive
+from studio.training import allocate
+from studio.training.driver import FINISHED, StopReason, abandon_stale, counted_trials, counts, drive
 from studio.training.ensemble import MAX_CANDIDATES, Candidate, shortlist
+from studio.training.estimate import final_reserve_s
 from studio.training.features import model_frame
 from studio.training.final import choose
 from studio.training.metrics import METRICS, metrics_for
@@ -44,6 +48,7 @@ class Progress(BaseModel):
     phase: str = "queued"
     trials_done: int = 0
     trials_failed: int = 0
+    trials_pruned: int = 0
     trials_budget: int | None = None
     best_score: float | None = None
     best_algorithm: str | None = None
@@ -76,7 +81,8 @@ class Reporter(Protocol):
     """How a run talks to whoever runs it (the job store in a worker, a list in tests)."""
 
     def log(self, line: str) -> None: ...
-    def progress(self, progress: Progress) -> None: ...
+    def progress(self, progress: BaseModel) -> None:
+        """Progress of the job: a training Progress, or another job kind's own model."""
     def should_stop(self) -> bool: ...
     def fence(self) -> None:
         """Raise LeaseLost if this run no longer owns its job; called before anything irreversible."""
@@ -119,17 +125,17 @@ class Split:
     classes: list[str] | None
 
     @classmethod
-    def of(cls, spec: TrainSpec, catalog: DatasetCatalog, reporter: Reporter) -> Split:
+    def of(cls, spec: TrainSpec, catalog: DatasetCatalog, log: Callable[[str], None] = lambda _: None) -> Split:
         frame, target, dropped = load_training_data(spec, catalog)
         if dropped:
-            reporter.log(f"Left out {dropped} rows whose target '{spec.target}' is missing.")
+            log(f"Left out {dropped} rows whose target '{spec.target}' is missing.")
         X, (y, classes) = model_frame(frame, spec.features), encode_target(target, spec.task)
         train_rows, test_rows = train_test_split(np.arange(len(y)), test_size=spec.test_fraction,
                                                  random_state=spec.seed,
                                                  stratify=y if spec.task.is_classification else None)
         split = cls(frame, X, y, X.iloc[train_rows], y[train_rows], X.iloc[test_rows], y[test_rows], test_rows,
                     classes)
-        reporter.log(f"Loaded {spec.dataset_id}: {len(split.X_train)} training rows, {len(split.X_test)} test rows, "
+        log(f"Loaded {spec.dataset_id}: {len(split.X_train)} training rows, {len(split.X_test)} test rows, "
                      f"{len(spec.features)} features.")
         return split
 
@@ -145,8 +151,8 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
     `job_id` after a crash, it reuses the MLflow run and the Optuna study (finished trials are kept) and
     spends only what is left of the time budget (`spent_s` was spent before)."""
     started = time.time() - spent_s
-    deadline = None if spec.budget.seconds is None else time.monotonic() + spec.budget.seconds - spent_s
-    split = Split.of(spec, catalog, reporter)
+    end = None if spec.budget.seconds is None else time.monotonic() + spec.budget.seconds - spent_s
+    split = Split.of(spec, catalog, reporter.log)
     study_name = f"job-{job_id}"
     run_id = tracker.start_training(spec, job_id=job_id, study_name=study_name)
     study = open_study(spec, storage=storage, study_name=study_name)
@@ -162,11 +168,15 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
     reporter.log(f"Compute '{profile.name}' ready: {profile.summary()}.")
     reason = drive(study, pool, propose=partial(propose, spec), evaluate=partial(score_trial, spec),
                    max_trials=spec.budget.max_trials, trial_limit_s=spec.budget.trial_limit_s,
-                   on_trial=watch.on_trial, deadline=deadline, should_stop=reporter.should_stop)
+                   on_trial=watch.on_trial, should_stop=reporter.should_stop,
+                   deadline=None if end is None else (lambda: end - watch.reserve_s),
+                   ask=partial(allocate.ask, spec))
     reporter.fence()  # stopped because another worker took the job over: leave the rest to it
     progress = watch.advance().model_copy(update={"stop_reason": reason.value, "eta_s": 0.0,
                                                   "search_s": time.time() - started})
-    reporter.log(f"Search stopped: {reason.value}; {progress.trials_done} trial(s) finished.")
+    reporter.log(f"Search stopped: {reason.value}; {progress.trials_done} trial(s) finished"
+                 + (f", {watch.reserve_s:.0f} s of the budget left for the final fits and saving the model."
+                    if watch.reserve_s else "."))
     if not progress.trials_done:
         tracker.finish(run_id, metrics={}, tags={}, status="KILLED" if reason == StopReason.CANCELLED else "FAILED")
         if reason == StopReason.CANCELLED:
@@ -180,15 +190,22 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
 def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: list[Candidate], run_id: str,
                         tracker: TrackerLike, reporter: Reporter, profile: ComputeProfile, progress: Progress,
                         started: float) -> TrainResult:
-    choice = choose(spec, study, candidates, split.y_train, n_jobs=_local_threads(profile))
+    threads = _local_threads(profile)
+    # With refit_all_rows, the model scored on the held-out rows and the registered one (every row) are fitted
+    # at the same time, each with half the threads: small fits scale poorly with threads, so this is faster.
+    choice = choose(spec, study, candidates, split.y_train,
+                    n_jobs=max(1, threads // 2) if spec.refit_all_rows else threads)
     reporter.progress(progress.model_copy(update={"phase": "refitting"}))
-    reporter.log(f"Refitting {choice.note} on all {len(split.X_train)} training rows.")
-    pipeline = clone(choice.estimator).fit(split.X_train, split.y_train)
+    reporter.log(f"Refitting {choice.note} on all {len(split.X_train)} training rows"
+                 + (f", and on all {len(split.X)} rows (training and held-out) for the registered model."
+                    if spec.refit_all_rows else "."))
+    with ThreadPoolExecutor(max_workers=2) as pool:  # the estimators release the GIL while fitting
+        scored = pool.submit(clone(choice.estimator).fit, split.X_train, split.y_train)
+        full = pool.submit(clone(choice.estimator).fit, split.X, split.y) if spec.refit_all_rows else scored
+        pipeline = scored.result()
     test_score = evaluate(pipeline, split.X_test, split.y_test, METRICS[spec.metric])
     held_out = held_out_metrics(pipeline, split, spec)
-    if spec.refit_all_rows:  # the test score above is measured; the registered model learns from every row
-        reporter.log(f"Refitting it on all {len(split.X)} rows (training and held-out) for the registered model.")
-        pipeline = clone(choice.estimator).fit(split.X, split.y)
+    pipeline = full.result()  # the test score above is measured; the registered model learns from every row
     info = ModelInfo(task=spec.task, target=spec.target, features=spec.features, classes=split.classes,
                      metric=spec.metric, run_id=run_id)
     reporter.progress(progress.model_copy(update={"phase": "logging model"}))
@@ -221,6 +238,7 @@ class _Watch:
         self.started, self.progress = started, progress
         self.logged = tracker.logged_trials(run_id)
         self.candidates: list[Candidate] = []  # this attempt's trials with out-of-fold predictions
+        self.reserve_s = 0.0  # what the search leaves of a time budget for the final fits
         for frozen in study.get_trials(deepcopy=False):  # finished by an earlier attempt, not yet logged
             if frozen.state.is_finished() and frozen.number not in self.logged:
                 self.on_trial(frozen, None)
@@ -236,9 +254,12 @@ class _Watch:
         if outcome.number not in self.logged:
             self.tracker.log_trial(self.run_id, outcome, metric=self.spec.metric)
             self.logged.add(outcome.number)
+        if outcome.score is not None:
+            self.reserve_s = final_reserve_s(self.spec, _durations_best_first(self.study, self.spec.metric))
         self.reporter.progress(self.advance())
         metric = self.spec.metric
-        shown = f"{metric}={outcome.score:.5g}" if outcome.score is not None else f"failed: {outcome.error}"
+        shown = (f"{metric}={outcome.score:.5g}" if outcome.score is not None
+                 else outcome.error if outcome.state == "pruned" else f"failed: {outcome.error}")
         self.reporter.log(f"Trial {outcome.number} {outcome.algorithm}: {shown} ({outcome.duration_s:.1f}s)")
 
     def advance(self) -> Progress:
@@ -272,6 +293,14 @@ def per_algorithm_best(study: Any, metric: str) -> dict[str, float]:
     return best
 
 
+def _durations_best_first(study: Any, metric: str) -> list[float]:
+    from optuna.trial import TrialState
+
+    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    ranked = sorted(done, key=lambda t: t.value, reverse=METRICS[metric].greater_is_better)
+    return [t.duration.total_seconds() for t in ranked if t.duration is not None]
+
+
 def _local_threads(profile: ComputeProfile) -> int:
     """Threads for the final refit, which runs in the job's own process."""
     cpus = os.cpu_count() or 1
@@ -285,8 +314,9 @@ def registered_name(spec: TrainSpec) -> str:
 def _advance(progress: Progress, study: Any, spec: TrainSpec, started: float) -> Progress:
     from optuna.trial import TrialState
 
-    trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.FAIL))
+    trials = study.get_trials(deepcopy=False, states=FINISHED)
     done = sum(t.state == TrialState.COMPLETE for t in trials)
+    pruned = sum(t.state == TrialState.PRUNED for t in trials)
     counted = sum(map(counts, trials))
     elapsed = time.time() - started
     etas = []
@@ -298,6 +328,7 @@ def _advance(progress: Progress, study: Any, spec: TrainSpec, started: float) ->
         best, best_algo = study.best_value, str(study.best_trial.params.get("algorithm"))
     except ValueError:  # no completed trial yet
         best, best_algo = None, None
-    return progress.model_copy(update={"trials_done": done, "trials_failed": len(trials) - done, "elapsed_s": elapsed,
+    return progress.model_copy(update={"trials_done": done, "trials_failed": len(trials) - done - pruned,
+                                       "trials_pruned": pruned, "elapsed_s": elapsed,
                                        "eta_s": min(etas) if etas else None, "best_score": best,
                                        "best_algorithm": best_algo})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import warnings
 from typing import Any
 
@@ -10,12 +11,20 @@ import optuna
 import pandas as pd
 from pydantic import BaseModel
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+from sklearn.model_selection import (
+    KFold,
+    RepeatedKFold,
+    RepeatedStratifiedKFold,
+    StratifiedKFold,
+    train_test_split,
+)
 from sklearn.pipeline import Pipeline
 
-from studio.training.estimators import ESTIMATORS, Params, strip_prefix
+from studio.training import boosting
+from studio.training.driver import Evaluation
+from studio.training.estimators import ESTIMATORS, Options, Params, strip_prefix
 from studio.training.features import build_preprocessor
-from studio.training.metrics import METRICS, Metric, score
+from studio.training.metrics import METRICS, Metric, score, score_predictions
 from studio.training.spec import TrainSpec
 from studio.training.task import Task
 
@@ -29,14 +38,24 @@ class TrialOutcome(BaseModel):
     score: float | None
     duration_s: float
     state: str
-    error: str | None = None
+    error: str | None = None  # why it failed, or why it was pruned
     worker: str | None = None
+    intermediate: dict[int, float] = {}  # boosters: the validation score at each checkpoint (boosting rounds)
 
 
-def make_pipeline(spec: TrainSpec, algorithm: str, params: Params, *, n_jobs: int) -> Pipeline:
+#: Final models train on more rows than a validation split's; boosters get this many more rounds than they
+#: stopped at on average.
+ROUNDS_MARGIN = 1.1
+TRIAL_LIMIT_USE = 0.8
+
+
+def make_pipeline(spec: TrainSpec, algorithm: str, params: Params, *, n_jobs: int,
+                  early_stopping: bool = False) -> Pipeline:
     """The whole model: preprocessing fitted with the estimator, so serving repeats it exactly."""
     definition = ESTIMATORS[algorithm]
-    estimator = definition.build(spec.task, params, n_jobs, spec.seed)
+    options = Options(early_stopping=early_stopping and definition.rounds_param is not None, metric=spec.metric,
+                      balanced=spec.balanced_classes)
+    estimator = definition.build(spec.task, params, n_jobs, spec.seed, options)
     target_type = "continuous" if spec.task is Task.REGRESSION else str(spec.task.value)
     preprocess = build_preprocessor(spec.features, scale=definition.scale, seed=spec.seed, target_type=target_type)
     return Pipeline([("preprocess", preprocess),
@@ -57,39 +76,59 @@ def validation_splits(spec: TrainSpec, y: np.ndarray) -> list[tuple[np.ndarray, 
         fit_idx, val_idx = train_test_split(np.arange(len(y)), test_size=spec.validation.holdout_fraction,
                                             random_state=spec.seed, stratify=stratify)
         return [(fit_idx, val_idx)]
+    folds, repeats = spec.validation.folds, spec.validation.repeats
+    if repeats > 1:
+        repeated = RepeatedStratifiedKFold if stratify is not None else RepeatedKFold
+        return list(repeated(n_splits=folds, n_repeats=repeats, random_state=spec.seed).split(y, y))
     cv_cls = StratifiedKFold if stratify is not None else KFold
-    return list(cv_cls(n_splits=spec.validation.folds, shuffle=True, random_state=spec.seed).split(y, y))
+    return list(cv_cls(n_splits=folds, shuffle=True, random_state=spec.seed).split(y, y))
 
 
-def validation_predictions(spec: TrainSpec, pipeline: Any, X: pd.DataFrame, y: np.ndarray,
-                           ) -> tuple[float, np.ndarray]:
-    """The mean metric over the validation splits, and the out-of-fold predictions (class probabilities for
-    classification; NaN on rows no split validated) that ensemble selection combines."""
+def validation_predictions(spec: TrainSpec, algorithm: str, params: Params, X: pd.DataFrame, y: np.ndarray, *,
+                           n_jobs: int, limits: dict[int, float] | None = None) -> Evaluation:
+    """Score one configuration over the validation splits: the mean metric and the out-of-fold predictions
+    (class probabilities for classification; averaged over repeats; NaN on rows no split validated) that
+    ensemble selection combines.
+    Boosters stop early on each split (the mean rounds are recorded as the `rounds` attribute) and may be
+    pruned on the first split by `limits` (see boosting)."""
     metric = METRICS[spec.metric]
     n_classes = int(y.max()) + 1 if spec.task.is_classification else 0
-    oof = np.full((len(y), n_classes) if n_classes else len(y), np.nan, dtype=np.float32)
-    scores = []
-    for fit_idx, val_idx in validation_splits(spec, y):
-        pipeline.fit(X.iloc[fit_idx], y[fit_idx])
+    oof = np.zeros((len(y), n_classes) if n_classes else len(y))
+    seen = np.zeros(len(y))
+    scores, rounds = [], []
+    checkpoints = None
+    splits = validation_splits(spec, y)
+    started, limit = time.monotonic(), spec.budget.trial_limit_s
+    for i, (fit_idx, val_idx) in enumerate(splits):
+        # boosters stop growing once this split's share of 80 % of the per-trial limit is spent
+        stop_at = None if limit is None else started + TRIAL_LIMIT_USE * limit * (i + 1) / len(splits)
+        pipeline = make_pipeline(spec, algorithm, params, n_jobs=n_jobs, early_stopping=True)
+        if i == 0 and algorithm in boosting.BOOSTERS:
+            checkpoints = boosting.Checkpoints(metric, y[val_idx], n_classes, limits or {})
+        try:
+            used = boosting.fit_split(pipeline, algorithm, X.iloc[fit_idx], y[fit_idx], X.iloc[val_idx], y[val_idx],
+                                      checkpoints if i == 0 else None, stop_at)
+        except boosting.Pruned as stop:
+            return Evaluation(None, intermediate=checkpoints.values if checkpoints else {}, pruned=str(stop))
+        if used is not None:
+            rounds.append(used)
         if n_classes:
-            proba = np.zeros((len(val_idx), n_classes))
-            proba[:, _fitted_classes(pipeline)] = pipeline.predict_proba(X.iloc[val_idx])
-            oof[val_idx] = proba
+            predicted = np.zeros((len(val_idx), n_classes))
+            predicted[:, _fitted_classes(pipeline)] = pipeline.predict_proba(X.iloc[val_idx])
         else:
-            oof[val_idx] = pipeline.predict(X.iloc[val_idx])
-        scores.append(score_predictions(metric, y[val_idx], oof[val_idx]))
-    return float(np.mean(scores)), oof
+            predicted = pipeline.predict(X.iloc[val_idx])
+        oof[val_idx] += predicted
+        seen[val_idx] += 1
+        scores.append(score_predictions(metric, y[val_idx], predicted))
+    attrs = {"rounds": max(1, round(float(np.mean(rounds)) * ROUNDS_MARGIN))} if rounds else {}
+    with np.errstate(invalid="ignore"):
+        averaged = (oof.T / np.where(seen > 0, seen, np.nan)).T.astype(np.float32)
+    return Evaluation(float(np.mean(scores)), extra=averaged, intermediate=checkpoints.values if checkpoints else {},
+                      attrs=attrs)
 
 
 def _fitted_classes(model: Any) -> np.ndarray:
     return np.asarray(model.classes_, dtype=int)  # a fold may miss a rare class: put its columns in place
-
-
-def score_predictions(metric: Metric, y: np.ndarray, predictions: np.ndarray) -> float:
-    """Score raw predictions: probabilities (classification, labels are their argmax) or values."""
-    if predictions.ndim == 2:
-        return score(metric, y, pred=predictions.argmax(axis=1), proba=predictions)
-    return score(metric, y, pred=predictions, proba=None)
 
 
 def open_study(spec: TrainSpec, *, storage: optuna.storages.BaseStorage | str, study_name: str) -> optuna.Study:
@@ -107,14 +146,15 @@ def open_study(spec: TrainSpec, *, storage: optuna.storages.BaseStorage | str, s
     return study
 
 
-def propose(spec: TrainSpec, trial: optuna.Trial) -> tuple[str, Params]:
-    """Suggest one configuration: an algorithm and its hyperparameters."""
+def propose(spec: TrainSpec, trial: optuna.Trial) -> tuple[str, Params, dict[int, float]]:
+    """Suggest one configuration: an algorithm, its hyperparameters, and the pruning thresholds it runs under."""
     algorithm = trial.suggest_categorical("algorithm", list(spec.algorithms))
-    return str(algorithm), ESTIMATORS[algorithm].space(trial, spec.task)
+    return str(algorithm), ESTIMATORS[algorithm].space(trial, spec.task), \
+        boosting.thresholds(trial.study, METRICS[spec.metric])
 
 
-def score_trial(spec: TrainSpec, n_jobs: int, algorithm: str, params: Params, X: pd.DataFrame,
-                y: np.ndarray) -> tuple[float, np.ndarray]:
+def score_trial(spec: TrainSpec, n_jobs: int, algorithm: str, params: Params, limits: dict[int, float],
+                X: pd.DataFrame, y: np.ndarray) -> Evaluation:
     """Runs on a compute worker: the validation score of one configuration and its out-of-fold predictions,
     with `n_jobs` threads at most (estimators using OpenMP or BLAS rather than n_jobs are capped too)."""
     from threadpoolctl import threadpool_limits
@@ -122,23 +162,32 @@ def score_trial(spec: TrainSpec, n_jobs: int, algorithm: str, params: Params, X:
     with threadpool_limits(limits=n_jobs), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)
-        return validation_predictions(spec, make_pipeline(spec, algorithm, params, n_jobs=n_jobs), X, y)
+        return validation_predictions(spec, algorithm, params, X, y, n_jobs=n_jobs, limits=limits)
+
+
+def configuration(trial: optuna.trial.FrozenTrial) -> tuple[str, Params]:
+    """The algorithm and parameters a trial's model used, including the boosting rounds early stopping chose."""
+    algorithm = str(trial.params.get("algorithm", "?"))
+    params = strip_prefix(algorithm, trial.params)
+    rounds_param = ESTIMATORS[algorithm].rounds_param if algorithm in ESTIMATORS else None
+    if rounds_param and "rounds" in trial.user_attrs:
+        params[rounds_param] = int(trial.user_attrs["rounds"])
+    return algorithm, params
 
 
 def outcome_of(trial: optuna.trial.FrozenTrial) -> TrialOutcome:
-    algorithm = str(trial.params.get("algorithm", "?"))
+    algorithm, params = configuration(trial)
     duration = trial.duration.total_seconds() if trial.duration else 0.0
     return TrialOutcome(
-        number=trial.number, algorithm=algorithm, params=strip_prefix(algorithm, trial.params),
+        number=trial.number, algorithm=algorithm, params=params,
         score=trial.value if trial.state == optuna.trial.TrialState.COMPLETE else None,
-        duration_s=duration, state=trial.state.name.lower(), error=trial.user_attrs.get("error"),
-        worker=trial.user_attrs.get("worker"),
+        duration_s=duration, state=trial.state.name.lower(),
+        error=trial.user_attrs.get("error") or trial.user_attrs.get("pruned"), worker=trial.user_attrs.get("worker"),
+        intermediate=dict(trial.intermediate_values),
     )
 
 
 def best_configuration(study: optuna.Study) -> tuple[str, Params]:
-    best = study.best_trial
-    algorithm = str(best.params["algorithm"])
-    return algorithm, strip_prefix(algorithm, best.params)
+    return configuration(study.best_trial)
 
 

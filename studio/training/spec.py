@@ -18,6 +18,8 @@ from studio.training.task import Task
 
 MAX_TRIALS = 10_000
 MAX_SECONDS = 7 * 24 * 3600
+#: Metrics that reward getting the rare classes right; class_weight="auto" balances classes for these.
+CLASS_BALANCED_METRICS = frozenset({"f1", "f1_macro", "balanced_accuracy"})
 
 
 def _int_in(lo: int, hi: int) -> AfterValidator:
@@ -45,7 +47,13 @@ class Validation(BaseModel):
 
     kind: Literal["kfold", "holdout"] = "kfold"
     folds: Annotated[int, _int_in(2, 20)] = 5
+    repeats: Annotated[int, _int_in(1, 10)] = 1  # k-fold repeated with new shuffles: steadier scores on small data
     holdout_fraction: Annotated[float, _float_in(0.05, 0.5)] = 0.2
+
+    @property
+    def splits(self) -> int:
+        """How many times a trial fits: once per fold and repeat, or once for a holdout."""
+        return self.folds * self.repeats if self.kind == "kfold" else 1
 
 
 class Budget(BaseModel):
@@ -94,6 +102,12 @@ class TrainSpec(BaseModel):
                                                            "chosen model on every row for the registered model.")
     ensemble: bool = Field(default=True, description="Try a greedy ensemble of the best trials; kept only if "
                                                      "it beats the best single model on validation.")
+    class_weight: Literal["auto", "balanced", "none"] = Field(
+        default="auto", description="Weight classes inversely to their frequency: 'auto' does it when the metric "
+                                    "rewards the rare classes (F1, macro F1, balanced accuracy).")
+    onnx_safe: bool = Field(default=False, description="Keep to algorithms and steps that convert to ONNX; the "
+                                                       "registered model is converted and parity-checked when "
+                                                       "training ends.")
     name: str | None = Field(default=None, max_length=80)
 
     @model_validator(mode="after")
@@ -103,6 +117,8 @@ class TrainSpec(BaseModel):
             raise ValueError(f"algorithms {unknown} are unknown; choose from {sorted(ESTIMATORS)}")
         if len(set(self.algorithms)) != len(self.algorithms):
             raise ValueError("algorithms must not repeat")
+        if self.onnx_safe and (blocked := [a for a in self.algorithms if not ESTIMATORS[a].onnx]):
+            raise ValueError(f"algorithms {blocked} do not convert to ONNX; remove them or turn off onnx_safe")
         unfit = [a for a in self.algorithms if self.task not in ESTIMATORS[a].tasks]
         if unfit:
             raise ValueError(f"algorithms {unfit} do not support the {self.task} task")
@@ -119,6 +135,12 @@ class TrainSpec(BaseModel):
         if bad:
             raise ValueError(f"features {bad} are free text, which models here cannot take; exclude them")
         return self
+
+    @property
+    def balanced_classes(self) -> bool:
+        if not self.task.is_classification or self.class_weight == "none":
+            return False
+        return self.class_weight == "balanced" or self.metric in CLASS_BALANCED_METRICS
 
     @property
     def run_name(self) -> str:

@@ -70,6 +70,7 @@ def test_the_cluster_size_runs_trials_on_the_remote_workers(scheduler, studio: S
                        storage=storage_for(studio.settings, "job-remote"), profile=profile, reporter=ListReporter())
     finally:
         discard(profile)  # before the scheduler stops, so the cached client does not keep reconnecting
-    assert result.n_trials == 6 and result.model_uri == "models:/churn/1"
+    outcomes = trial_outcomes(studio.settings, "job-remote")
+    assert result.n_trials == 6 and result.model_uri == "models:/churn/1", [(o.state, o.error) for o in outcomes]
     used = {t.worker for t in trial_outcomes(studio.settings, "job-remote")}
     assert used == remote_workers  # both remote workers ran trials, nothing ran anywhere else

@@ -9,7 +9,7 @@ import pytest
 
 from studio.compute.cluster import TrialPool
 from studio.compute.profiles import ComputeProfile
-from studio.training.driver import ABANDONED, StopReason, abandon_stale, counted_trials, drive
+from studio.training.driver import ABANDONED, Evaluation, StopReason, abandon_stale, counted_trials, drive
 from tests.conftest import SMALL, TWO_WORKERS
 
 
@@ -22,6 +22,12 @@ def fail_on_negative(threads: int, x: float, data: list[int]) -> float:
     if x < 0:
         raise ValueError(f"x must be >= 0, got {x}")
     return x
+
+
+def prune_negative(threads: int, x: float, data: list[int]) -> Evaluation:
+    if x < 0:
+        return Evaluation(None, intermediate={50: x}, pruned="pruned at 50 rounds")
+    return Evaluation(x, extra="oof", intermediate={50: x / 2, 100: x}, attrs={"rounds": 120})
 
 
 def allocate(threads: int, gigabytes: float, data: list[int]) -> float:
@@ -61,6 +67,15 @@ def test_a_failing_configuration_fails_its_trial_and_the_search_goes_on() -> Non
     _, seen, _ = _drive(_study(), SMALL, fail_on_negative, [1.0, -1.0, 2.0])
     assert [t.state.name for t in seen] == ["COMPLETE", "FAIL", "COMPLETE"]
     assert seen[1].user_attrs["error"] == "ValueError: x must be >= 0, got -1.0"
+
+
+def test_a_pruned_trial_is_told_pruned_with_its_curve_and_counts_against_the_budget() -> None:
+    study = _study()
+    reason, seen, _ = _drive(study, SMALL, prune_negative, [1.0, -1.0, 2.0])
+    assert reason is StopReason.TRIALS and [t.state.name for t in seen] == ["COMPLETE", "PRUNED", "COMPLETE"]
+    assert seen[0].intermediate_values == {50: 0.5, 100: 1.0} and seen[0].user_attrs["rounds"] == 120
+    assert seen[1].intermediate_values == {50: -1.0} and seen[1].user_attrs["pruned"] == "pruned at 50 rounds"
+    assert counted_trials(study) == 3 and study.best_value == 2.0
 
 
 def test_a_trial_over_the_per_trial_limit_is_stopped_and_its_worker_replaced() -> None:

@@ -49,3 +49,24 @@ def test_fit_predict_save_load(algorithm: str, task: Task) -> None:
     blob = sio.dumps(pipeline)
     loaded = sio.loads(blob, trusted=sio.get_untrusted_types(data=blob))
     np.testing.assert_allclose(loaded.predict(X), pred)
+
+
+@pytest.mark.parametrize(("metric", "class_weight", "balanced"), [
+    ("f1", "auto", True), ("balanced_accuracy", "auto", True), ("roc_auc", "auto", False),
+    ("roc_auc", "balanced", True), ("f1", "none", False),
+])
+def test_classes_are_weighted_when_the_metric_rewards_rare_classes(metric: str, class_weight: str,
+                                                                   balanced: bool) -> None:
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=2000)})
+    y = (X["x"] + rng.normal(0, 1, 2000) > 2.0).astype(int).to_numpy()  # about 8 % positives
+    spec = TrainSpec.parse({"dataset_id": "d-v1", "dataset_hash": "h", "target": "y", "task": "binary",
+                            "features": [{"name": "x", "kind": "numeric"}], "algorithms": ["linear"],
+                            "metric": metric, "class_weight": class_weight})
+    assert spec.balanced_classes is balanced
+    built = {name: make_pipeline(spec, name, ESTIMATORS[name].space(optuna.trial.FixedTrial(
+        {**ESTIMATORS[name].defaults, "algorithm": name}), Task.BINARY), n_jobs=1)[-1] for name in ESTIMATORS}
+    weighted = {name for name, model in built.items() if getattr(model, "class_weight", None) == "balanced"}
+    assert weighted == ({name for name, e in ESTIMATORS.items() if e.balances_classes} if balanced else set())
+    flagged = make_pipeline(spec, "linear", {"C": 1.0}, n_jobs=1).fit(X, y).predict(X).mean()
+    assert bool(flagged > 0.2) is balanced  # balanced weights flag many more rows as the rare class

@@ -24,8 +24,23 @@ def test_model_frame_types_columns_and_keeps_order() -> None:
 def test_model_frame_names_missing_and_mistyped_columns() -> None:
     with pytest.raises(DataError, match="missing column\\(s\\): c, b"):
         model_frame(pd.DataFrame({"n": [1.0]}), FEATURES)
-    with pytest.raises(DataError, match="Column 'n' must be numeric, but row 2 holds 'abc'"):
+    with pytest.raises(DataError, match="Column 'n' must hold finite numbers, but row 2 holds 'abc'"):
         model_frame(pd.DataFrame({"n": [1, "abc"], "c": ["a", "b"], "b": [True, False]}), FEATURES)
+    with pytest.raises(DataError, match="Column 'n' must hold finite numbers, but row 3 holds 'inf'"):
+        model_frame(pd.DataFrame({"n": ["1", None, "inf"], "c": ["a", "b", "c"], "b": [True, False, True]}), FEATURES)
+    chunk = pd.DataFrame({"n": [1, "x"], "c": ["a", "b"], "b": [True, False]}, index=[500, 501])  # rows of a file
+    with pytest.raises(DataError, match="row 502 holds 'x'"):
+        model_frame(chunk, FEATURES)
+
+
+def test_dates_are_parsed_one_value_at_a_time_into_naive_utc() -> None:
+    from studio.training.features import parse_dates
+
+    mixed = pd.Series(["2024-03-01 10:00", "2024-03-01T10:00:00+02:00", "not a date", None])
+    parsed = parse_dates(mixed)
+    assert parsed.tolist()[:2] == [pd.Timestamp("2024-03-01 10:00"), pd.Timestamp("2024-03-01 08:00")]
+    assert parsed.isna().tolist() == [False, False, True, True]
+    assert parse_dates(mixed.head(1)).iloc[0] == parsed.iloc[0]  # a row's value does not depend on its neighbours
 
 
 def test_encode_target_keeps_original_labels() -> None:

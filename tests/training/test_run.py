@@ -11,6 +11,7 @@ import pytest
 from studio.context import Studio
 from studio.errors import DataError
 from studio.studies import storage_for, trial_outcomes
+from studio.training.boosting import CHECKPOINTS
 from studio.training.draft import draft_spec
 from studio.training.run import train
 from tests.conftest import SMALL, ListReporter, churn_frame
@@ -28,8 +29,8 @@ def test_train_logs_a_parent_run_trials_spec_and_a_registered_model(studio: Stud
     assert 0.6 < result.best_score <= 1 and 0.5 < result.test_score <= 1
     assert [u.trials_done for u in reporter.updates if u.phase == "searching"][-1] == 4
     assert "Left out 2 rows whose target 'churned' is missing." in reporter.lines
-    assert f"Refitting it on all {len(churn) - 2} rows (training and held-out) for the registered model." in (
-        reporter.lines)
+    assert any(f"and on all {len(churn) - 2} rows (training and held-out) for the registered model." in line
+               for line in reporter.lines)
     client = studio.tracker.client
     run = client.get_run(result.run_id)
     assert run.data.metrics["best_roc_auc"] == pytest.approx(result.best_score)
@@ -40,6 +41,10 @@ def test_train_logs_a_parent_run_trials_spec_and_a_registered_model(studio: Stud
     assert run.data.tags["studio.final_model"]
     children = client.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{result.run_id}'")
     assert len(children) == 4 and all("roc_auc" in c.data.metrics for c in children)
+    boosted = [c for c in children if c.data.tags["studio.algorithm"] == "lightgbm"]
+    assert boosted and all(int(c.data.params["n_estimators"]) >= 1 for c in boosted)  # the rounds it stopped at
+    curve = client.get_metric_history(boosted[0].info.run_id, "roc_auc_by_rounds")  # the pruning checkpoints
+    assert curve and {m.step for m in curve} <= set(CHECKPOINTS)
     spec_path = client.download_artifacts(result.run_id, "spec.json", str(studio.settings.root))
     assert json.loads(Path(spec_path).read_text())["dataset_id"] == record.id
     assert studio.tracker.spec_of(result.run_id) == spec

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
+import numpy as np
 import optuna
 import pandas as pd
 import pytest
@@ -15,7 +16,15 @@ from studio.training.draft import draft_spec
 from studio.training.driver import drive
 from studio.training.features import model_frame
 from studio.training.model import encode_target
-from studio.training.search import TrialOutcome, open_study, outcome_of, propose, score_trial
+from studio.training.search import (
+    TrialOutcome,
+    open_study,
+    outcome_of,
+    propose,
+    score_trial,
+    validation_predictions,
+    validation_splits,
+)
 from studio.training.spec import TrainSpec
 from tests.conftest import SMALL
 
@@ -47,7 +56,8 @@ def test_search_starts_from_each_algorithms_defaults_and_respects_max_trials(stu
     seen = _search(studio, spec, X, y)
     assert [t.number for t in seen] == [0, 1, 2, 3]
     assert [t.algorithm for t in seen[:2]] == ["linear", "hist_gradient_boosting"]
-    assert seen[1].params["max_iter"] == 100  # the enqueued default, not a sampled value
+    assert seen[1].params["max_leaf_nodes"] == 31  # the enqueued default, not a sampled value
+    assert 1 <= seen[1].params["max_iter"] <= 2000  # the rounds early stopping chose
     assert all(0.5 < (t.score or 0) <= 1 for t in seen)
     assert all(t.worker and t.worker.startswith("tcp://") for t in seen)  # each ran on a Dask worker
 
@@ -74,3 +84,15 @@ def test_both_validation_schemes_score(studio: Studio, churn, kind: str) -> None
                         validation={"kind": kind, "folds": 3})
     seen = _search(studio, spec, X, y)
     assert seen[0].score is not None and seen[0].score > 0.6
+
+
+def test_repeated_kfold_averages_each_rows_out_of_fold_predictions(studio: Studio, churn) -> None:
+    spec, X, y = _setup(studio, churn, algorithms=["linear"], max_trials=1,
+                        validation={"kind": "kfold", "folds": 3, "repeats": 2})
+    assert len(validation_splits(spec, y)) == 6 and spec.validation.splits == 6
+    once = validation_predictions(spec.model_copy(update={"validation": spec.validation.model_copy(
+        update={"repeats": 1})}), "linear", {"C": 1.0}, X, y, n_jobs=1)
+    twice = validation_predictions(spec, "linear", {"C": 1.0}, X, y, n_jobs=1)
+    assert twice.extra.shape == once.extra.shape == (len(y), 2) and not np.isnan(twice.extra).any()
+    assert np.allclose(twice.extra.sum(axis=1), 1)  # still probabilities: each row's two predictions averaged
+    assert not np.allclose(twice.extra, once.extra)  # the second shuffle gave other folds

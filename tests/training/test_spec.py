@@ -7,6 +7,7 @@ from studio.context import Studio
 from studio.errors import SpecError
 from studio.training import Task, TrainSpec, detect_task
 from studio.training.draft import draft_spec
+from studio.training.estimators import ESTIMATORS
 
 
 def _spec_data(**overrides: object) -> dict[str, object]:
@@ -59,7 +60,7 @@ def test_draft_spec_detects_task_and_picks_defaults(studio: Studio, churn: pd.Da
     assert spec.task is Task.BINARY and spec.metric == "roc_auc"
     assert [f.name for f in spec.features] == ["tenure", "monthly charges", "plan"]
     assert spec.dataset_hash == record.content_hash and spec.run_name == "churn"
-    assert len(spec.algorithms) == 5
+    assert spec.algorithms == tuple(ESTIMATORS)  # every family by default
 
 
 @pytest.mark.parametrize(("frame_change", "kwargs", "message"), [
@@ -80,7 +81,8 @@ def test_draft_spec_refuses_what_cannot_train(studio: Studio, churn: pd.DataFram
 
 
 @pytest.mark.parametrize(("rows", "expected"), [
-    (500, {"kind": "kfold", "folds": 5}), (10_000, {"kind": "kfold", "folds": 5}),
+    (500, {"kind": "kfold", "folds": 5, "repeats": 3}), (5_000, {"kind": "kfold", "folds": 5}),
+    (10_000, {"kind": "kfold", "folds": 5}),
     (25_000, {"kind": "kfold", "folds": 3}), (50_000, {"kind": "holdout", "holdout_fraction": 0.2}),
 ])
 def test_auto_validation_follows_the_size_of_the_data(rows: int, expected: dict[str, object]) -> None:

@@ -19,7 +19,7 @@ from studio.jobs.worker import Worker
 from studio.training.draft import draft_spec
 from tests.conftest import REPO, make_settings
 
-PAGES = ["home", "data", "train", "jobs", "runs", "deploy"]
+PAGES = ["home", "data", "train", "jobs", "runs", "models", "deploy"]
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def _open(app: AppTest, page: str) -> AppTest:
 def test_every_page_renders_on_an_empty_studio(app: AppTest, page: str) -> None:
     at = _open(app, page)
     assert not at.error
-    assert at.title[0].value in {"ML Studio", "Data", "Train", "Jobs", "Runs", "Deploy"}
+    assert at.title[0].value in {"ML Studio", "Data", "Train", "Jobs", "Runs", "Models", "Deploy"}
 
 
 def test_upload_profile_save_then_submit_training(app: AppTest, tmp_path: Path, churn: pd.DataFrame) -> None:
@@ -169,6 +169,29 @@ def test_every_page_renders_with_a_trained_model(app: AppTest, tmp_path: Path, c
         assert "churn" in at.dataframe[0].value["run"].iloc[0]
     if page == "jobs":
         assert any("models:/churn/1" in s.value for s in at.success)
+
+
+@pytest.mark.slow
+def test_models_page_checks_columns_then_scores_a_dataset(app: AppTest, tmp_path: Path, churn: pd.DataFrame) -> None:
+    studio = Studio(make_settings(tmp_path / "home"))
+    record = studio.catalog.save(churn, "churn", source="test")
+    spec = draft_spec(record, churn, target="churned", algorithms=["linear"], max_trials=1, budget_seconds=None)
+    job = studio.jobs.submit(TRAIN, spec.run_name, spec)
+    Worker(studio).run(until=lambda: studio.jobs.get(job.id).status.is_final)
+    studio.catalog.save(churn.drop(columns=["plan", "churned"]), "no-plan", source="test")
+    at = _open(app, "models")
+    assert at.selectbox[0].options[0] == "models:/churn/1"
+    dataset = next(s for s in at.selectbox if s.label == "Dataset")
+    dataset.set_value(next(r for r in studio.catalog.list() if r.name == "no-plan")).run()
+    assert "Missing column(s) the model needs: plan" in at.error[0].value
+    assert next(b for b in at.button if b.label == "Score").disabled
+    dataset.set_value(record).run()
+    shown = at.success[0].value
+    assert f"{len(churn):,} rows. " in shown and "Extra column(s), ignored: churned" in shown
+    next(b for b in at.button if b.label == "Score").click().run()
+    assert not at.exception and not at.error
+    scored = list((tmp_path / "home" / "exports" / "scoring" / "results").glob("*.csv"))
+    assert len(scored) == 1 and len(pd.read_csv(scored[0])) == len(churn)
 
 
 @pytest.mark.slow

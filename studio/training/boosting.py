@@ -1,0 +1,126 @@
+"""Early stopping and pruning for the boosters (XGBoost, LightGBM), inside one validation split.
+
+A booster's number of rounds is not searched: it grows (up to MAX_ROUNDS) until its score on the split's
+validation rows has not improved for PATIENCE rounds, and the rounds it stopped at become the final model's.
+Using the validation rows for stopping makes its score slightly optimistic, as in AutoGluon's bagging; the
+held-out test score, measured on rows no trial saw, stays honest.
+
+Boosting rounds are also the resource for pruning. On a trial's first split the score at log-spaced
+checkpoints is compared with the median score of the finished trials at the same checkpoint (Optuna's
+median-pruner rule, after PRUNE_STARTUP trials); below it, the trial stops there and is reported pruned. The
+thresholds travel with the trial because the Dask worker running it has no access to the study; the driver
+reports the checkpoints to Optuna as intermediate values when the trial comes back.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+
+from studio.training.estimators import PATIENCE
+from studio.training.metrics import Metric, score_predictions, worse
+
+CHECKPOINTS = (50, 100, 200, 400, 800, 1600)
+PRUNE_STARTUP = 5
+BOOSTERS = frozenset({"xgboost", "lightgbm"})
+
+
+class Pruned(Exception):
+    """The trial fell below the median at a checkpoint."""
+
+
+def thresholds(study: optuna.Study, metric: Metric) -> dict[int, float]:
+    """Per checkpoint, the median score of the completed trials that reached it (once PRUNE_STARTUP have)."""
+    reached: dict[int, list[float]] = {}
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        for step, value in trial.intermediate_values.items():
+            reached.setdefault(step, []).append(value)
+    return {step: float(np.median(values)) for step, values in reached.items() if len(values) >= PRUNE_STARTUP}
+
+
+@dataclass
+class Checkpoints:
+    """Scores a booster at each checkpoint on the validation rows, and prunes it below the threshold."""
+
+    metric: Metric
+    y: np.ndarray
+    n_classes: int  # 0 for regression
+    limits: dict[int, float]
+    values: dict[int, float] = field(default_factory=dict)
+    classes: np.ndarray | None = None  # the classes the booster was fitted on: its probabilities' columns
+
+    def at(self, rounds: int, raw: np.ndarray) -> None:
+        if rounds not in CHECKPOINTS:
+            return
+        value = score_predictions(self.metric, self.y, self._predictions(raw))
+        self.values[rounds] = value
+        limit = self.limits.get(rounds)
+        if limit is not None and worse(self.metric, value, limit):
+            raise Pruned(f"pruned at {rounds} rounds: {value:.5g} is worse than the median {limit:.5g}")
+
+    def _predictions(self, raw: np.ndarray) -> np.ndarray:
+        if not self.n_classes or self.classes is None:
+            return raw
+        proba = np.column_stack([1 - raw, raw]) if raw.ndim == 1 else raw
+        full = np.zeros((len(proba), self.n_classes))
+        full[:, self.classes] = proba
+        return full
+
+
+def fit_split(pipeline: Any, algorithm: str, X_fit: Any, y_fit: np.ndarray, X_val: Any, y_val: np.ndarray,
+              checkpoints: Checkpoints | None, stop_at: float | None = None) -> int | None:
+    """Fit `pipeline` on one split, a booster stopping early on the validation rows; the rounds it used
+    (histogram gradient boosting stops on its own 10 % of the fit rows), None for other algorithms.
+
+    A booster also stops growing at `stop_at` (time.monotonic()), keeping the rounds it has: a slow
+    configuration then yields a model short of its best, not a trial killed at the per-trial limit."""
+    if algorithm not in BOOSTERS:
+        pipeline.fit(X_fit, y_fit)
+        return getattr(pipeline[-1], "n_iter_", None)
+    preprocess, model = pipeline[:-1], pipeline[-1]
+    Xf = preprocess.fit_transform(X_fit, y_fit)
+    Xv = preprocess.transform(X_val)
+    if checkpoints is not None:
+        checkpoints.classes = np.unique(y_fit)  # a fold may miss a rare class
+    if algorithm == "xgboost":
+        model.set_params(callbacks=[_xgb_watch(checkpoints, Xv, stop_at)])
+        try:
+            model.fit(Xf, y_fit, eval_set=[(Xv, y_val)], verbose=False)
+        finally:
+            model.set_params(callbacks=None)  # the fitted model must not hold the validation rows
+        return int(model.best_iteration) + 1
+    import lightgbm
+
+    callbacks = [lightgbm.early_stopping(PATIENCE, verbose=False), _lgbm_watch(checkpoints, Xv, stop_at)]
+    model.fit(Xf, y_fit, eval_set=[(Xv, y_val)], callbacks=callbacks)
+    return int(model.best_iteration_ or model.n_estimators)
+
+
+def _xgb_watch(checkpoints: Checkpoints | None, Xv: Any, stop_at: float | None) -> Any:
+    from xgboost.callback import TrainingCallback
+
+    class Watch(TrainingCallback):
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            if checkpoints is not None and epoch + 1 in CHECKPOINTS:
+                checkpoints.at(epoch + 1, model.inplace_predict(Xv, iteration_range=(0, epoch + 1)))
+            return stop_at is not None and time.monotonic() > stop_at  # True stops training
+
+    return Watch()
+
+
+def _lgbm_watch(checkpoints: Checkpoints | None, Xv: Any, stop_at: float | None) -> Any:
+    from lightgbm.callback import EarlyStopException
+
+    def watch(env: Any) -> None:
+        rounds = env.iteration + 1
+        if checkpoints is not None and rounds in CHECKPOINTS:
+            checkpoints.at(rounds, env.model.predict(Xv, num_iteration=rounds))
+        if stop_at is not None and time.monotonic() > stop_at:
+            raise EarlyStopException(env.iteration, env.evaluation_result_list)
+
+    return watch

@@ -1,0 +1,86 @@
+"""Boosters stop early on each validation split, and are pruned at boosting-round checkpoints."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import optuna
+import pytest
+
+from studio.training.boosting import CHECKPOINTS, PRUNE_STARTUP, thresholds
+from studio.training.draft import draft_spec
+from studio.training.estimators import ESTIMATORS, strip_prefix
+from studio.training.features import model_frame
+from studio.training.metrics import METRICS
+from studio.training.model import encode_target
+from studio.training.search import configuration, make_pipeline, validation_predictions
+from tests.conftest import churn_frame
+
+
+def _setup(studio, *, metric: str = "roc_auc", rows: int = 800):
+    frame = churn_frame(rows)
+    record = studio.catalog.save(frame, "churn", source="test")
+    spec = draft_spec(record, frame, target="churned", algorithms=["xgboost", "lightgbm"], max_trials=4,
+                      budget_seconds=None, metric=metric, validation={"kind": "kfold", "folds": 3})
+    X = model_frame(frame, spec.features)
+    y, _ = encode_target(frame["churned"], spec.task)
+    return spec, X, y
+
+
+def _defaults(algorithm: str) -> dict[str, object]:
+    return strip_prefix(algorithm, ESTIMATORS[algorithm].defaults)
+
+
+@pytest.mark.parametrize("algorithm", ["xgboost", "lightgbm"])
+def test_boosters_stop_early_and_record_their_rounds(studio, algorithm: str) -> None:
+    spec, X, y = _setup(studio)
+    params = {**_defaults(algorithm), "learning_rate": 0.3}  # converges (and overfits) fast on 800 rows
+    result = validation_predictions(spec, algorithm, params, X, y, n_jobs=1)
+    assert result.pruned is None and 0.6 < (result.value or 0) <= 1
+    assert 1 <= result.attrs["rounds"] < 500  # far fewer than the 2,000 allowed
+    assert set(result.intermediate) <= set(CHECKPOINTS) and 50 in result.intermediate
+    assert result.extra.shape == (len(y), 2) and not np.isnan(result.extra).any()
+
+
+@pytest.mark.parametrize("algorithm", ["xgboost", "lightgbm"])
+def test_a_booster_below_the_median_at_a_checkpoint_is_pruned_there(studio, algorithm: str) -> None:
+    spec, X, y = _setup(studio)
+    result = validation_predictions(spec, algorithm, _defaults(algorithm), X, y, n_jobs=1,
+                                    limits={50: 1.01})  # an AUC no model reaches
+    assert result.value is None and result.pruned and "pruned at 50 rounds" in result.pruned
+    assert list(result.intermediate) == [50]
+
+
+def test_thresholds_are_the_median_of_completed_trials_once_enough_reached_a_checkpoint() -> None:
+    study = optuna.create_study(direction="maximize")
+    for i in range(PRUNE_STARTUP):
+        trial = study.ask()
+        trial.report(0.5 + i / 100, 50)
+        if i < 2:
+            trial.report(0.7, 100)
+        study.tell(trial, 0.9)
+    assert thresholds(study, METRICS["roc_auc"]) == {50: pytest.approx(0.52)}  # 100 was reached by 2 only
+
+
+def test_the_final_model_uses_the_rounds_early_stopping_chose(studio) -> None:
+    spec, X, y = _setup(studio)
+    study = optuna.create_study(direction="maximize")
+    trial = study.ask({"algorithm": optuna.distributions.CategoricalDistribution(["lightgbm"])})
+    trial.set_user_attr("rounds", 37)
+    study.tell(trial, 0.9)
+    algorithm, params = configuration(study.best_trial)
+    assert algorithm == "lightgbm" and params["n_estimators"] == 37
+    model = make_pipeline(spec, algorithm, {**_defaults("lightgbm"), **params}, n_jobs=1).fit(X, y)[-1]
+    assert model.n_estimators_ == 37
+
+
+@pytest.mark.parametrize("algorithm", ["xgboost", "lightgbm"])
+def test_a_slow_booster_stops_growing_within_the_per_trial_limit_and_keeps_its_model(studio, algorithm: str) -> None:
+    spec, X, y = _setup(studio, rows=3000)
+    spec = spec.model_copy(update={"budget": spec.budget.model_copy(update={"trial_seconds": 1})})
+    params = {**_defaults(algorithm), "learning_rate": 0.001}  # would grow all 2,000 rounds on every split
+    started = time.monotonic()
+    result = validation_predictions(spec, algorithm, params, X, y, n_jobs=1)
+    assert time.monotonic() - started < 5  # 80 % of the 1 s limit, plus predicting and the last round
+    assert result.value is not None and result.pruned is None and result.attrs["rounds"] < 2000

@@ -1,0 +1,40 @@
+"""The duration estimate shown before launch, and the time a search leaves for the final fits."""
+
+from __future__ import annotations
+
+import pytest
+
+from studio.training.estimate import FINAL_GROWTH, FINAL_SHARE_CAP, LOG_S, PastJob, estimate, final_reserve_s
+from studio.training.spec import TrainSpec
+from tests.conftest import SMALL, TWO_WORKERS
+
+
+def _spec(**changes: object) -> TrainSpec:
+    return TrainSpec.parse({"dataset_id": "d-v1", "dataset_hash": "h", "target": "y", "task": "binary",
+                            "features": [{"name": "x", "kind": "numeric"}], "algorithms": ["linear", "lightgbm"],
+                            "metric": "roc_auc", "validation": {"kind": "kfold", "folds": 5}, **changes})
+
+
+def test_more_workers_and_past_jobs_move_the_estimate() -> None:
+    spec = _spec(budget={"seconds": None, "max_trials": 40})
+    one, two = (estimate(spec, n_rows=20_000, profile=p) for p in (SMALL, TWO_WORKERS))
+    assert two.search_s == pytest.approx(one.search_s / 2) and two.parallel_trials == 2
+    slower = estimate(spec, n_rows=20_000, profile=SMALL,
+                      history=[PastJob(estimate_search_s=10, actual_search_s=30)] * 3)
+    assert slower.search_s == pytest.approx(one.search_s * 3) and slower.calibrated_on == 3
+
+
+def test_a_time_budget_bounds_the_search_estimate() -> None:
+    spec = _spec(budget={"seconds": 60})
+    assert estimate(spec, n_rows=1_000_000, profile=SMALL).search_s <= 60
+
+
+def test_the_final_fits_reserve_follows_the_best_trials_and_is_capped() -> None:
+    spec = _spec(budget={"seconds": 100})
+    # the 3 best trials (an ensemble may take them all), each 5 splits: 2 fits at once (training rows, all rows)
+    # sharing the cores, then logging and registering
+    assert final_reserve_s(spec, [5.0, 10.0, 5.0, 99.0]) == pytest.approx(20 / 5 * FINAL_GROWTH * 1.5 + LOG_S)
+    assert final_reserve_s(spec.model_copy(update={"ensemble": False, "refit_all_rows": False}),
+                           [5.0, 10.0]) == pytest.approx(1 * FINAL_GROWTH + LOG_S)
+    assert final_reserve_s(spec, [500.0] * 3) == FINAL_SHARE_CAP * 100
+    assert final_reserve_s(_spec(budget={"seconds": None, "max_trials": 5}), [5.0]) == 0.0
