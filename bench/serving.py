@@ -55,32 +55,42 @@ def _percentile(values: list[float], q: float) -> float:
     return float(np.percentile(values, q))
 
 
-async def _load(url: str, row: dict[str, object], clients: int, requests: int) -> tuple[list[float], float]:
-    """Latencies (ms) of `requests` single-row calls from `clients` concurrent clients, and requests/s."""
+async def _load(url: str, row: dict[str, object], clients: int, requests: int) -> tuple[list[float], float, int]:
+    """Latencies (ms) of `requests` single-row calls from `clients` concurrent clients, requests/s, and how many
+    calls failed (a dropped connection or a non-200 answer; counted, not retried)."""
     latencies: list[float] = []
+    failed = 0
     per_client = max(requests // clients, 1)
 
     async def client(http: httpx.AsyncClient) -> None:
+        nonlocal failed
         for _ in range(per_client):
             started = time.perf_counter()
-            response = await http.post(f"{url}/predict", json={"rows": [row]})
-            response.raise_for_status()
+            try:
+                response = await http.post(f"{url}/predict", json={"rows": [row]})
+            except httpx.TransportError:
+                failed += 1
+                continue
+            if response.status_code != 200:
+                failed += 1
+                continue
             latencies.append((time.perf_counter() - started) * 1000)
 
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=clients)) as http:
         started = time.perf_counter()
         await asyncio.gather(*(client(http) for _ in range(clients)))
         took = time.perf_counter() - started
-    return latencies, len(latencies) / took
+    return latencies, len(latencies) / took, failed
 
 
-def _serve(studio: Studio, tag: str) -> tuple[subprocess.Popen[bytes], str]:
+def _serve(studio: Studio, tag: str) -> tuple[subprocess.Popen[bytes], str, Path]:
     port = free_port()
-    proc = subprocess.Popen(serve_command(tag, port), env=studio_env(studio), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    log = Path(studio.settings.root) / f"serve-{port}.log"
+    proc = subprocess.Popen(serve_command(tag, port), env=studio_env(studio), stdout=log.open("wb"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
     info = ServiceInfo(bento_tag=tag, port=port, pid=proc.pid, started_at=0, log_path="")
     wait_ready(info, timeout=120)
-    return proc, info.url
+    return proc, info.url, log
 
 
 def main() -> None:
@@ -100,21 +110,27 @@ def main() -> None:
         }
         figures: dict[str, dict[str, float]] = {}
         for label, tag in variants.items():
-            proc, url = _serve(studio, tag)
+            proc, url, log = _serve(studio, tag)
             try:
                 asyncio.run(_load(url, row, 4, 40))  # warm up
-                one, _ = asyncio.run(_load(url, row, 1, args.requests))
-                many, throughput = asyncio.run(_load(url, row, 32, args.requests * 4))
+                one, _, failed_one = asyncio.run(_load(url, row, 1, args.requests))
+                many, throughput, failed_many = asyncio.run(_load(url, row, 32, args.requests * 4))
             finally:
                 os.killpg(proc.pid, 15)
                 proc.wait(timeout=30)
             figures[label] = {"p50": statistics.median(one), "p99": _percentile(one, 99),
-                              "p50_32": statistics.median(many), "p99_32": _percentile(many, 99), "rps_32": throughput}
-        print("\n| service | 1 client p50 | 1 client p99 | 32 clients p50 | 32 clients p99 | 32 clients req/s |")
-        print("|---|---|---|---|---|---|")
+                              "p50_32": statistics.median(many), "p99_32": _percentile(many, 99), "rps_32": throughput,
+                              "failed": failed_one + failed_many}
+            if failed_one + failed_many:
+                errors = [line for line in log.read_text().splitlines() if "ERROR" in line or "status=5" in line]
+                print(f"{label}: {failed_one + failed_many} failed calls; the service logged:", *errors[-10:],
+                      sep="\n  ", file=sys.stderr)
+        print("\n| service | 1 client p50 | 1 client p99 | 32 clients p50 | 32 clients p99 | 32 clients req/s "
+              "| failed |")
+        print("|---|---|---|---|---|---|---|")
         for label, f in figures.items():
             print(f"| {label} | {f['p50']:.1f} ms | {f['p99']:.1f} ms | {f['p50_32']:.1f} ms | {f['p99_32']:.1f} ms "
-                  f"| {f['rps_32']:.0f} |")
+                  f"| {f['rps_32']:.0f} | {f['failed']:.0f} |")
         on, off, onnx = (figures[k] for k in variants)
         print(f"\nbatching on / off, 32 clients: throughput x{on['rps_32'] / off['rps_32']:.2f}, "
               f"p50 x{on['p50_32'] / off['p50_32']:.2f}")

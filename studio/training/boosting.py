@@ -97,7 +97,7 @@ def fit_split(pipeline: Any, algorithm: str, X_fit: Any, y_fit: np.ndarray, X_va
     import lightgbm
 
     callbacks = [lightgbm.early_stopping(PATIENCE, verbose=False), _lgbm_watch(checkpoints, Xv, stop_at)]
-    model.fit(Xf, y_fit, eval_set=[(Xv, y_val)], callbacks=callbacks)
+    model.fit(Xf, y_fit, eval_X=Xv, eval_y=y_val, callbacks=callbacks)
     return int(model.best_iteration_ or model.n_estimators)
 
 
