@@ -23,8 +23,9 @@ steps = [
      bool(datasets)),
     ("pages/train.py", "2. Train", "Pick a target and algorithms; the search runs as a background job.", bool(jobs)),
     ("pages/jobs.py", "3. Watch the job", "Live trials, best score and log; cancel any time.", bool(jobs)),
-    ("pages/runs.py", "4. Compare runs", "Leaderboard, side-by-side params and the optimization history.", False),
-    ("pages/models.py", "5. Score files", "Batch predictions for a saved dataset or an uploaded file.", False),
+    ("pages/runs.py", "4. Compare runs", "Leaderboard, tuning analytics, diagnostics and explanations.", False),
+    ("pages/models.py", "5. Promote and score", "Gate and promote a version to champion; batch-score files.",
+     False),
     ("pages/deploy.py", "6. Export and serve", "One click builds a BentoML service (or ONNX); try it over HTTP.",
      False),
 ]

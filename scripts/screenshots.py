@@ -58,6 +58,12 @@ def goto(page: Page, name: str) -> None:
     settle(page)
 
 
+def open_tab(page: Page, name: str) -> None:
+    print(f"step: tab {name}", flush=True)
+    page.get_by_role("tab", name=name).click()
+    settle(page)
+
+
 def select_rows(page: Page, rows: list[int]) -> None:
     """st.dataframe draws on a canvas: tick rows by clicking their row-marker cells by position."""
     box = page.locator('[data-testid="stDataFrame"]').first.bounding_box()
@@ -110,15 +116,27 @@ def journey(page: Page, url: str, out: Path, csv_path: Path) -> None:
     shot(page, out, "jobs")
 
     goto(page, "Runs")
-    expect(page.get_by_text("Optimization history ·")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("2 of 2 runs match")).to_be_visible(timeout=30_000)
     select_rows(page, [0, 1])
-    expect(page.get_by_text("Compare 2 runs")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("2 runs selected")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Only rows that differ")).to_be_visible(timeout=30_000)
     shot(page, out, "runs")
+    open_tab(page, "Diagnostics")
+    expect(page.get_by_text("Error by segment of", exact=True)).to_be_visible(timeout=60_000)
+    shot(page, out, "runs-diagnostics")
+    open_tab(page, "Explain")
+    expect(page.get_by_text("Partial dependence on", exact=True)).to_be_visible(timeout=60_000)
+    shot(page, out, "runs-explain")
 
-    goto(page, "Models")  # batch-score the saved dataset with the newest model version
+    goto(page, "Models")  # promote the newest version to champion, then batch-score the dataset with it
+    open_tab(page, "Promote or roll back")
+    page.get_by_role("button", name="Promote v2 to 'champion'").click()
+    expect(page.get_by_text("'churn@champion' now points at v2.")).to_be_visible(timeout=60_000)
+    shot(page, out, "models")
+    open_tab(page, "Batch scoring")
     page.get_by_role("button", name="Score").click()
     expect(page.get_by_role("button", name="Download")).to_be_visible(timeout=120_000)
-    shot(page, out, "models")
+    shot(page, out, "scoring")
 
     goto(page, "Deploy")
     page.get_by_role("button", name="Convert to ONNX").click()

@@ -88,6 +88,10 @@ def _parser() -> argparse.ArgumentParser:
     d = sub.add_parser("data", help="list saved datasets")
     d.add_argument("data_command", choices=["list"])
 
+    from studio import cli_models
+
+    cli_models.add_parser(sub)
+
     u = sub.add_parser("up", help="start a worker and the web app")
     u.add_argument("--port", type=int, default=8501)
     return parser
@@ -347,5 +351,12 @@ def _csv(value: str | None) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()] if value else []
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    from studio.cli_models import cmd_models as run
+
+    return run(args, _studio())
+
+
 COMMANDS = {"train": cmd_train, "predict": cmd_predict, "export": cmd_export, "serve": cmd_serve,
-            "worker": cmd_worker, "jobs": cmd_jobs, "compute": cmd_compute, "data": cmd_data, "up": cmd_up}
+            "worker": cmd_worker, "jobs": cmd_jobs, "compute": cmd_compute, "data": cmd_data, "up": cmd_up,
+            "models": cmd_models}

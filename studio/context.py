@@ -13,6 +13,7 @@ from studio.jobs.store import TRAIN, JobRecord, JobStore
 from studio.settings import Settings
 
 if TYPE_CHECKING:
+    from studio.registry import Registry
     from studio.tracking import Tracker
     from studio.training.estimate import Estimate
     from studio.training.spec import TrainSpec
@@ -29,9 +30,17 @@ class Studio:
     @cached_property
     def tracker(self) -> Tracker:
         """MLflow is imported on first use: the CLI and pages that do not need it start fast."""
+        from studio.runs import RunIndex
         from studio.tracking import Tracker
 
-        return Tracker(self.settings)
+        return Tracker(self.settings, index=RunIndex(self.engine))
+
+    @cached_property
+    def registry(self) -> Registry:
+        """Registered models, promotion gates and the audit log."""
+        from studio.registry import Registry
+
+        return Registry(self.tracker, self.engine)
 
     @property
     def compute_profiles(self) -> dict[str, ComputeProfile]:

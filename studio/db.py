@@ -69,6 +69,42 @@ services = sa.Table(
     sa.Column("log_path", sa.Text, nullable=False),
 )
 
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("actor", sa.String(120), nullable=False),
+    sa.Column("action", sa.String(40), nullable=False),
+    sa.Column("model", sa.String(200), nullable=False, index=True),
+    sa.Column("version", sa.String(20)),
+    sa.Column("alias", sa.String(80)),
+    sa.Column("reason", sa.Text, nullable=False, default=""),
+    sa.Column("detail_json", sa.Text, nullable=False, default="{}"),
+)
+
+gate_policies = sa.Table(
+    "gate_policies", metadata,
+    sa.Column("model", sa.String(200), primary_key=True),
+    sa.Column("policy_json", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("updated_by", sa.String(120), nullable=False),
+)
+
+runs_index = sa.Table(
+    "runs_index", metadata,
+    sa.Column("run_id", sa.String(40), primary_key=True),
+    sa.Column("started_at", sa.Float, nullable=False, index=True),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("summary_json", sa.Text, nullable=False),
+)
+
+reproductions = sa.Table(
+    "reproductions", metadata,
+    sa.Column("job_id", sa.String(40), primary_key=True),
+    sa.Column("source_run_id", sa.String(40), nullable=False, index=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()

@@ -8,7 +8,8 @@
     │   ├── JobNotFound
     │   └── LeaseLost        a worker wrote after its lease moved on (the write is rejected)
     ├── TrackingError        MLflow runs and models
-    │   └── ModelNotFound
+    │   ├── ModelNotFound
+    │   └── PromotionRefused a version failed its promotion gates (the report says which and why)
     ├── ExportError          bento build, serving
     │   └── BentoNotFound
     └── MissingDependency
@@ -60,6 +61,14 @@ class TrackingError(StudioError):
 
 class ModelNotFound(TrackingError):
     exit_code = 2
+
+
+class PromotionRefused(TrackingError):
+    exit_code = 2
+
+    def __init__(self, message: str, *, report: object = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 class ExportError(StudioError):

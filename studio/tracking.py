@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from pydantic import BaseModel
 
 from studio.errors import ModelNotFound, TrackingError
+from studio.evaluation.record import Evaluation
 from studio.packages import MODEL_PACKAGES, pinned
+from studio.runs import RunIndex, RunSummary
 from studio.settings import Settings
 from studio.training.features import model_frame
 from studio.training.model import ModelInfo, TrainedModel
@@ -26,45 +27,15 @@ KIND_TAG = "studio.kind"
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-class RunSummary(BaseModel):
-    """One training run on the leaderboard."""
-
-    run_id: str
-    name: str
-    status: str
-    dataset_id: str
-    task: str
-    metric: str
-    best_score: float | None
-    test_score: float | None
-    algorithm: str | None
-    n_trials: int | None
-    compute: str
-    duration_s: float | None
-    started_at: float
-    model_uri: str | None
-    study_name: str | None
-    job_id: str | None
-    final_model: str | None = None
-    params: dict[str, str]
-    metrics: dict[str, float]
-
-    def per_algorithm_best(self) -> dict[str, float]:
-        prefix = f"best_{self.metric}__"
-        return {k.removeprefix(prefix): v for k, v in self.metrics.items() if k.startswith(prefix)}
-
-    def held_out(self) -> dict[str, float]:
-        return {k.removeprefix("test_"): v for k, v in self.metrics.items() if k.startswith("test_")}
-
-
 class Tracker:
     """All MLflow access of the studio goes through here."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, index: RunIndex | None = None) -> None:
         import mlflow
         from mlflow import MlflowClient
 
         self.settings = settings
+        self.index = index  # the leaderboard's copy of each run's summary (kept current here)
         self._mlflow = mlflow
         for noisy in ("mlflow", "alembic"):  # migrations and registrations would drown the CLI's one-line output
             logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -95,6 +66,7 @@ class Tracker:
         if existing:
             run_id = existing[0].info.run_id
             self.client.update_run(run_id, status="RUNNING")
+            self.reindex(run_id)
             return run_id
         run = self.client.create_run(
             experiment_id, run_name=f"{spec.run_name} · {job_id[:8]}",
@@ -112,6 +84,7 @@ class Tracker:
                   "dataset_hash": spec.dataset_hash, "test_fraction": spec.test_fraction}
         self._log_batch(run_id, params=params)
         self.client.log_text(run_id, spec.model_dump_json(indent=2), "spec.json")
+        self.reindex(run_id)
         return run_id
 
     def log_trial(self, parent_run_id: str, outcome: TrialOutcome, *, metric: str) -> None:
@@ -169,6 +142,7 @@ class Tracker:
             )
         uri = f"models:/{registered_name}/{info.registered_model_version}"
         self.client.set_tag(run_id, "studio.model_uri", uri)
+        self.reindex(run_id)
         return uri
 
     def finish(self, run_id: str, *, metrics: dict[str, float], tags: dict[str, str], status: str = "FINISHED") -> None:
@@ -176,6 +150,41 @@ class Tracker:
         for key, value in tags.items():
             self.client.set_tag(run_id, key, value)
         self.client.set_terminated(run_id, status)
+        self.reindex(run_id)
+
+    def reindex(self, run_id: str) -> None:
+        """Refresh a run's row in the run index from MLflow."""
+        if self.index is not None:
+            self.index.upsert(_summary(self.client.get_run(run_id)))
+
+    def log_evaluation(self, run_id: str, evaluation: Evaluation) -> None:
+        """The run's held-out evaluation as artifacts under `evaluation/` (summary.json, holdout.parquet and,
+        for tree models, shap.parquet)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "evaluation"
+            folder.mkdir()
+            (folder / "summary.json").write_text(evaluation.summary.model_dump_json())
+            evaluation.holdout.to_parquet(folder / "holdout.parquet")
+            if evaluation.shap is not None:
+                evaluation.shap.to_parquet(folder / "shap.parquet", index=False)
+            self.client.log_artifacts(run_id, str(folder), "evaluation")
+
+    def load_evaluation(self, run_id: str) -> Evaluation:
+        """The evaluation a run recorded; TrackingError if it has none (an older or unfinished run)."""
+        from mlflow.exceptions import MlflowException
+
+        from studio.evaluation.record import EvaluationSummary, loaded
+
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                local = Path(self.client.download_artifacts(run_id, "evaluation", tmp))
+                summary = EvaluationSummary.model_validate_json((local / "summary.json").read_text())
+                frame = pd.read_parquet(local / "holdout.parquet")
+                shap = pd.read_parquet(local / "shap.parquet") if (local / "shap.parquet").exists() else None
+        except (OSError, ValueError, MlflowException) as exc:
+            raise TrackingError(f"Run '{run_id}' has no held-out evaluation ({str(exc).splitlines()[0]}); runs "
+                                "record one once their model is registered.") from None
+        return loaded(summary, frame, shap)
 
     def spec_of(self, run_id: str) -> TrainSpec:
         try:
@@ -185,12 +194,29 @@ class Tracker:
             raise TrackingError(f"Run '{run_id}' has no spec.json ({exc}).") from None
         return TrainSpec.parse(text)
 
-    def training_runs(self, *, max_results: int = 1000) -> list[RunSummary]:
+    def training_runs(self) -> list[RunSummary]:
+        """Every training run, newest first, from the run index (filled from MLflow the first time, for a
+        studio whose runs predate the index)."""
+        if self.index is None:
+            return self._search_training_runs()
+        if self.index.stamp()[0] == 0:
+            self.sync_index()
+        return self.index.all()
+
+    def sync_index(self) -> int:
+        """Copy every training run's summary from MLflow into the index; returns how many."""
+        runs = self._search_training_runs()
+        if self.index is not None:
+            for run in runs:
+                self.index.upsert(run)
+        return len(runs)
+
+    def _search_training_runs(self) -> list[RunSummary]:
         experiments = [e.experiment_id for e in self.client.search_experiments()]
         if not experiments:
             return []
         runs = self.client.search_runs(experiments, filter_string=f"tags.`{KIND_TAG}` = 'training'",
-                                       max_results=max_results, order_by=["attributes.start_time DESC"])
+                                       max_results=50_000, order_by=["attributes.start_time DESC"])
         return [_summary(run) for run in runs]
 
     def resolve_model_uri(self, ref: str) -> str:

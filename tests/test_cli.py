@@ -91,3 +91,35 @@ def test_compute_list_shows_each_size(capsys) -> None:
 def test_python_dash_m_studio_runs_the_cli() -> None:
     proc = subprocess.run([sys.executable, "-m", "studio", "jobs", "show", "zzz"], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stderr.strip() == "error: No job 'zzz'. Run `studio jobs list` to see jobs."
+
+
+@pytest.mark.slow
+def test_models_list_gates_promote_rollback_and_card(studio: Studio, churn, capsys, tmp_path: Path) -> None:
+    from studio.jobs.worker import Worker
+
+    record = studio.catalog.save(churn, "churn", source="test")
+    for _ in range(2):
+        spec = draft_spec(record, churn, target="churned", algorithms=["linear"], max_trials=1, budget_seconds=None)
+        studio.submit_training(spec)
+    Worker(studio, worker_id="w").run(until=lambda: all(j.status.is_final for j in studio.jobs.list()))
+    capsys.readouterr()
+    assert main(["models", "list", "--json"]) == 0
+    listing = _last_json(capsys.readouterr().out)
+    assert [v["version"] for v in listing["churn"]] == ["2", "1"]
+    assert main(["models", "gates", "churn", "--rule", "roc_auc>=0.999"]) == 0
+    capsys.readouterr()
+    assert main(["models", "promote", "churn", "1", "--reason", "first"]) == 2
+    err = capsys.readouterr().err
+    assert "FAIL  held-out roc_auc >= 0.999" in err and err.strip().splitlines()[-1].startswith("error: v1 of")
+    assert main(["models", "gates", "churn", "--clear"]) == 0
+    assert main(["models", "promote", "churn", "1", "--reason", "first"]) == 0
+    assert main(["models", "promote", "churn", "2"]) == 0
+    assert "churn@champion -> v2" in capsys.readouterr().out
+    assert main(["models", "rollback", "churn", "--reason", "oops"]) == 0
+    assert "churn@champion -> v1 (was v2)" in capsys.readouterr().out
+    assert main(["models", "gates", "churn", "--rule", "auc>>1"]) == 2
+    assert "is not of the form METRIC>=NUMBER" in capsys.readouterr().err
+    out = tmp_path / "card.html"
+    assert main(["models", "card", "churn", "1", "--format", "html", "--out", str(out)]) == 0
+    assert "<h1>Model card: churn v1</h1>" in out.read_text() and "champion" in out.read_text()
+    assert [a.action for a in studio.registry.audit("churn")] == ["rollback", "promote", "promote", "gates", "gates"]

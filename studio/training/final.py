@@ -10,8 +10,8 @@ import numpy as np
 
 from studio.training import ensemble
 from studio.training.ensemble import Candidate
-from studio.training.metrics import METRICS
-from studio.training.search import best_configuration, make_pipeline
+from studio.training.metrics import METRICS, score_predictions
+from studio.training.search import best_configuration, make_pipeline, validation_splits
 from studio.training.spec import TrainSpec
 
 
@@ -22,12 +22,14 @@ class FinalChoice:
     params: dict[str, Any]
     validation_score: float
     note: str
+    fold_scores: list[float]  # the validation score on each split (error bars where CV folds exist)
 
 
 def choose(spec: TrainSpec, study: Any, candidates: list[Candidate], y: np.ndarray, *, n_jobs: int) -> FinalChoice:
     algorithm, params = best_configuration(study)
     single = FinalChoice(make_pipeline(spec, algorithm, params, n_jobs=n_jobs), algorithm, params,
-                         float(study.best_value), f"the best single configuration ({algorithm})")
+                         float(study.best_value), f"the best single configuration ({algorithm})",
+                         list(study.best_trial.user_attrs.get("fold_scores", [])))
     if not spec.ensemble or len(candidates) < 2:
         return single
     metric = METRICS[spec.metric]
@@ -44,4 +46,17 @@ def choose(spec: TrainSpec, study: Any, candidates: list[Candidate], y: np.ndarr
         selection.score,
         f"an ensemble of {len(members)} configurations: {spec.metric} {selection.score:.5g} on the validation "
         f"rows against {selection.single_score:.5g} for the best single one",
+        _fold_scores(spec, members, y),
     )
+
+
+def _fold_scores(spec: TrainSpec, members: list[tuple[Candidate, int]], y: np.ndarray) -> list[float]:
+    """The ensemble's score on each validation split, from its members' blended out-of-fold predictions."""
+    blended = sum(w * c.oof.astype(np.float64) for c, w in members) / sum(w for _, w in members)
+    metric = METRICS[spec.metric]
+    scores = []
+    for _, rows in validation_splits(spec, y):
+        part = np.asarray(blended)[rows]
+        if not np.isnan(part).any():
+            scores.append(score_predictions(metric, y[rows], part))
+    return scores

@@ -21,6 +21,7 @@ from studio.compute.cluster import TrialPool
 from studio.compute.profiles import ComputeProfile
 from studio.data.catalog import DatasetCatalog
 from studio.errors import DataError, SpecError, StudioError
+from studio.evaluation import Evaluation, evaluate_model
 from studio.training import allocate
 from studio.training.driver import FINISHED, StopReason, abandon_stale, counted_trials, counts, drive
 from studio.training.ensemble import MAX_CANDIDATES, Candidate, shortlist
@@ -94,6 +95,7 @@ class TrackerLike(Protocol):
     def log_trial(self, parent_run_id: str, outcome: TrialOutcome, *, metric: str) -> None: ...
     def log_model(self, run_id: str, model: TrainedModel, *, example: pd.DataFrame, registered_name: str) -> str: ...
     def finish(self, run_id: str, *, metrics: dict[str, float], tags: dict[str, str], status: str = ...) -> None: ...
+    def log_evaluation(self, run_id: str, evaluation: Evaluation) -> None: ...
 
 
 def load_training_data(spec: TrainSpec, catalog: DatasetCatalog) -> tuple[pd.DataFrame, pd.Series, int]:
@@ -205,6 +207,7 @@ def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: l
         pipeline = scored.result()
     test_score = evaluate(pipeline, split.X_test, split.y_test, METRICS[spec.metric])
     held_out = held_out_metrics(pipeline, split, spec)
+    scored_model = pipeline  # fitted on the training rows only: the honest one for held-out diagnostics
     pipeline = full.result()  # the test score above is measured; the registered model learns from every row
     info = ModelInfo(task=spec.task, target=spec.target, features=spec.features, classes=split.classes,
                      metric=spec.metric, run_id=run_id)
@@ -214,11 +217,13 @@ def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: l
                                   registered_name=registered_name(spec))
     duration = time.time() - started
     stop_reason = progress.stop_reason or ""
-    tracker.finish(run_id, metrics={f"best_{spec.metric}": choice.validation_score,
+    spread = {f"best_{spec.metric}_std": float(np.std(choice.fold_scores))} if len(choice.fold_scores) > 1 else {}
+    tracker.finish(run_id, metrics={f"best_{spec.metric}": choice.validation_score, **spread,
                                     **held_out, f"test_{spec.metric}": test_score, "n_trials": progress.trials_done,
                                     "duration_s": duration, **per_algorithm_best(study, spec.metric)},
                    tags={"studio.best_algorithm": choice.label, "studio.stop_reason": stop_reason,
                          "studio.final_model": choice.note, "studio.refit_all_rows": str(spec.refit_all_rows)})
+    _record_evaluation(spec, split, scored_model, choice.fold_scores, run_id, tracker, reporter, progress)
     reporter.progress(progress.model_copy(update={"phase": "done", "elapsed_s": duration}))
     reporter.log(f"Done: {spec.metric} {choice.validation_score:.5g} (validation), {test_score:.5g} (test). "
                  f"Model {model_uri}.")
@@ -226,6 +231,25 @@ def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: l
                        test_score=test_score, best_algorithm=choice.label, best_params=choice.params,
                        n_trials=progress.trials_done, duration_s=duration, study_name=study.study_name,
                        stop_reason=stop_reason)
+
+
+def _record_evaluation(spec: TrainSpec, split: Split, model: Any, fold_scores: list[float], run_id: str,
+                       tracker: TrackerLike, reporter: Reporter, progress: Progress) -> None:
+    """Held-out predictions, importance and SHAP values for the Runs page. The model is registered already, so
+    a failure here is logged and the job still succeeds."""
+    reporter.progress(progress.model_copy(update={"phase": "evaluating"}))
+    started = time.monotonic()
+    try:
+        evaluation = evaluate_model(
+            model, features_frame=split.frame.iloc[split.test_rows][[f.name for f in spec.features]],
+            X=split.X_test, y=split.y_test, task=spec.task, metric=spec.metric, classes=split.classes,
+            features=list(spec.features), fold_scores=fold_scores, seed=spec.seed, log=reporter.log)
+        tracker.log_evaluation(run_id, evaluation)
+    except (ValueError, TypeError, MemoryError) as exc:
+        reporter.log(f"The held-out evaluation could not be recorded: {type(exc).__name__}: {exc}")
+        return
+    reporter.log(f"Recorded the held-out evaluation ({evaluation.summary.rows} rows, importance"
+                 f"{', SHAP' if evaluation.shap is not None else ''}) in {time.monotonic() - started:.1f} s.")
 
 
 class _Watch:

@@ -120,7 +120,9 @@ def validation_predictions(spec: TrainSpec, algorithm: str, params: Params, X: p
         oof[val_idx] += predicted
         seen[val_idx] += 1
         scores.append(score_predictions(metric, y[val_idx], predicted))
-    attrs = {"rounds": max(1, round(float(np.mean(rounds)) * ROUNDS_MARGIN))} if rounds else {}
+    attrs: dict[str, Any] = {"fold_scores": [float(s) for s in scores]}  # error bars on the Runs page
+    if rounds:
+        attrs["rounds"] = max(1, round(float(np.mean(rounds)) * ROUNDS_MARGIN))
     with np.errstate(invalid="ignore"):
         averaged = (oof.T / np.where(seen > 0, seen, np.nan)).T.astype(np.float32)
     return Evaluation(float(np.mean(scores)), extra=averaged, intermediate=checkpoints.values if checkpoints else {},

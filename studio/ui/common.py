@@ -60,3 +60,20 @@ def duration(seconds: float | None) -> str:
 
 def score(value: Any) -> str:
     return "-" if value is None else f"{value:.4g}"
+
+
+def chart(fig: Any, *, key: str, container: Any = None) -> None:
+    """A plotly chart with its downloads: PNG from the chart's own toolbar (camera icon), HTML (interactive,
+    plotly.js included, generated only when clicked) from the button under it."""
+    where = container or st
+    where.plotly_chart(fig, width="stretch", key=f"chart-{key}",
+                       config={"toImageButtonOptions": {"format": "png", "filename": key, "scale": 2}})
+    where.download_button("HTML", data=lambda: fig.to_html(include_plotlyjs=True, full_html=True),
+                          file_name=f"{key}.html", mime="text/html", key=f"html-{key}", icon=":material/download:",
+                          help="Download this chart as an interactive HTML page (PNG: the camera icon on the chart).")
+
+
+def table_download(frame: Any, *, name: str, key: str, container: Any = None) -> None:
+    """A CSV download of a table (generated when clicked)."""
+    (container or st).download_button("CSV", data=lambda: frame.to_csv(index=False), file_name=f"{name}.csv",
+                                      mime="text/csv", key=f"csv-{key}", icon=":material/download:")

@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
-PAGES = ["home", "data", "train", "jobs", "runs", "models", "deploy"]
+PAGES = ["home", "data", "train", "jobs", "runs", "runs-diagnostics", "runs-explain", "models", "scoring", "deploy"]
 
 
 def test_upload_train_watch_compare_export_serve_in_chromium(tmp_path: Path) -> None:

@@ -180,7 +180,7 @@ def test_models_page_checks_columns_then_scores_a_dataset(app: AppTest, tmp_path
     Worker(studio).run(until=lambda: studio.jobs.get(job.id).status.is_final)
     studio.catalog.save(churn.drop(columns=["plan", "churned"]), "no-plan", source="test")
     at = _open(app, "models")
-    assert at.selectbox[0].options[0] == "models:/churn/1"
+    assert next(s for s in at.selectbox if s.label == "Model").options[0] == "models:/churn/1"
     dataset = next(s for s in at.selectbox if s.label == "Dataset")
     dataset.set_value(next(r for r in studio.catalog.list() if r.name == "no-plan")).run()
     assert "Missing column(s) the model needs: plan" in at.error[0].value

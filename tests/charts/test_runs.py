@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from studio.charts import distribution_chart, metric_bars, optimization_history
 from studio.data import ColumnKind, Distribution
-from studio.tracking import RunSummary
+from studio.runs import RunSummary
 from studio.training.search import TrialOutcome
 
 
@@ -35,6 +35,20 @@ def test_metric_bars_show_validation_and_test() -> None:
                      metrics={})
     fig = metric_bars([run], metric="roc_auc")
     assert [list(t.y) for t in fig.data] == [[0.9], [0.88]]
+
+
+def test_metric_bars_carry_the_fold_spread_and_durations_split_by_algorithm() -> None:
+    from studio.charts import trial_durations
+
+    run = RunSummary(run_id="r", name="run 1", status="FINISHED", dataset_id="d", task="binary", metric="roc_auc",
+                     best_score=0.9, test_score=0.88, algorithm="xgboost", n_trials=5, compute="small",
+                     duration_s=3.0, started_at=0.0, model_uri=None, study_name=None, job_id=None, params={},
+                     metrics={"best_roc_auc_std": 0.012})
+    bars = metric_bars([run], metric="roc_auc")
+    assert list(bars.data[0].error_y.array) == [0.012] and bars.data[0].error_y.visible
+    trials = [_trial(0, 0.7), _trial(1, 0.9, "linear"), _trial(2, None)]
+    fig = trial_durations(trials)
+    assert [t.name for t in fig.data] == ["linear", "xgboost"] and len(fig.data[1].x) == 2  # failed ones count too
 
 
 def test_algorithm_bars_rank_best_first() -> None:

@@ -1,4 +1,5 @@
-"""Plotly figure builders: data in, go.Figure out. Pure functions, unit-tested, used by the pages."""
+"""Charts of runs and searches: the optimization history, per-algorithm bests, trial durations, and runs side by
+side (scores with their spread over the validation folds)."""
 
 from __future__ import annotations
 
@@ -6,23 +7,10 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 
-from studio.data.profile import Distribution
-from studio.tracking import RunSummary
+from studio.charts._style import BLUE, GREEN, ORANGE, RED
+from studio.charts._style import LAYOUT as _LAYOUT
+from studio.runs import RunSummary
 from studio.training.search import TrialOutcome
-
-_LAYOUT = {"template": "plotly_white", "margin": {"l": 40, "r": 20, "t": 40, "b": 40}}
-
-
-def distribution_chart(dist: Distribution, *, height: int = 220) -> go.Figure:
-    """A histogram (numeric columns) or a bar chart of the most frequent values (others)."""
-    labels, counts = list(dist.labels), list(dist.counts)
-    if dist.other_count:
-        labels.append("(other)")
-        counts.append(dist.other_count)
-    fig = go.Figure(go.Bar(x=labels, y=counts, marker_color="#4C78A8"))
-    fig.update_layout(title=dist.column, height=height, bargap=0.05 if dist.edges else 0.2, **_LAYOUT)
-    fig.update_yaxes(title="rows")
-    return fig
 
 
 def optimization_history(trials: Sequence[TrialOutcome], *, maximize: bool, metric: str) -> go.Figure:
@@ -38,17 +26,20 @@ def optimization_history(trials: Sequence[TrialOutcome], *, maximize: bool, metr
         score = float(t.score)  # type: ignore[arg-type]
         best.append(score if not best else (max if maximize else min)(best[-1], score))
     fig.add_trace(go.Scatter(x=[t.number for t in sorted(done, key=lambda t: t.number)], y=best, mode="lines",
-                             line={"shape": "hv", "color": "#E45756", "width": 2}, name="best so far"))
+                             line={"shape": "hv", "color": RED, "width": 2}, name="best so far"))
     fig.update_layout(title="Optimization history", xaxis_title="trial", yaxis_title=metric, height=360, **_LAYOUT)
     return fig
 
 
 def metric_bars(runs: Sequence[RunSummary], *, metric: str) -> go.Figure:
-    """Validation and test score of each run, side by side."""
+    """Validation and test score of each run, side by side; the validation bar carries the standard deviation
+    over the chosen model's validation folds as an error bar (runs validated on one holdout have none)."""
     names = [r.name for r in runs]
+    spread = [r.metrics.get(f"best_{metric}_std") for r in runs]
     fig = go.Figure([
-        go.Bar(name="validation (best trial)", x=names, y=[r.best_score for r in runs], marker_color="#4C78A8"),
-        go.Bar(name="test (held out)", x=names, y=[r.test_score for r in runs], marker_color="#F58518"),
+        go.Bar(name="validation (chosen model)", x=names, y=[r.best_score for r in runs], marker_color=BLUE,
+               error_y={"type": "data", "array": [s or 0.0 for s in spread], "visible": any(spread)}),
+        go.Bar(name="test (held out)", x=names, y=[r.test_score for r in runs], marker_color=ORANGE),
     ])
     fig.update_layout(title=f"{metric} by run", barmode="group", yaxis_title=metric, height=360, **_LAYOUT)
     return fig
@@ -58,8 +49,19 @@ def algorithm_bars(best: dict[str, float], *, metric: str, maximize: bool) -> go
     """The best validation score each algorithm reached in one search, best first."""
     ranked = sorted(best.items(), key=lambda kv: kv[1], reverse=maximize)
     fig = go.Figure(go.Bar(x=[v for _, v in ranked], y=[k for k, _ in ranked], orientation="h",
-                           marker_color="#54A24B", text=[f"{v:.4g}" for _, v in ranked], textposition="auto"))
+                           marker_color=GREEN, text=[f"{v:.4g}" for _, v in ranked], textposition="auto"))
     fig.update_layout(title=f"Best validation {metric} per algorithm", xaxis_title=metric, height=80 + 40 * len(best),
                       **_LAYOUT)
     fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def trial_durations(trials: Sequence[TrialOutcome]) -> go.Figure:
+    """How long trials took, by algorithm (pruned and failed trials included: they cost time too)."""
+    fig = go.Figure()
+    for algorithm in sorted({t.algorithm for t in trials}):
+        fig.add_trace(go.Histogram(x=[t.duration_s for t in trials if t.algorithm == algorithm], name=algorithm,
+                                   opacity=0.75, nbinsx=30))
+    fig.update_layout(title="Trial durations", barmode="overlay", xaxis_title="seconds", yaxis_title="trials",
+                      height=320, **_LAYOUT)
     return fig

@@ -1,0 +1,6 @@
+"""The look every studio chart shares."""
+
+from __future__ import annotations
+
+LAYOUT = {"template": "plotly_white", "margin": {"l": 40, "r": 20, "t": 40, "b": 40}}
+BLUE, ORANGE, RED, GREEN, GREY = "#4C78A8", "#F58518", "#E45756", "#54A24B", "#9D9D9D"

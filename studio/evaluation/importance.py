@@ -1,0 +1,110 @@
+"""Global feature importance on held-out rows: permutation (any model) and SHAP (tree models).
+
+Permutation importance is computed per original feature, not per model column: a date's parts (year, month,
+...) are shuffled together, so the answer is about the column the analyst knows. scikit-learn's
+`permutation_importance` shuffles one model column at a time, hence this small loop of our own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel
+
+from studio.data.schema import ColumnKind
+from studio.training.features import DATE_PARTS, Feature
+from studio.training.metrics import Metric, score_predictions
+
+TREE_MODELS = ("RandomForest", "ExtraTrees", "HistGradientBoosting", "XGB", "LGBM")
+
+
+class FeatureImportance(BaseModel):
+    feature: str
+    mean: float  # how much the metric gets worse when the feature is shuffled (higher: more important)
+    std: float
+
+
+def model_columns_of(feature: Feature) -> list[str]:
+    if feature.kind is ColumnKind.DATETIME:
+        return [f"{feature.name}__{part}" for part in DATE_PARTS]
+    return [feature.name]
+
+
+def _predictions(model: Any, X: pd.DataFrame, n_classes: int) -> np.ndarray:
+    if not n_classes:
+        return np.asarray(model.predict(X), dtype=float)
+    proba = np.zeros((len(X), n_classes))
+    proba[:, np.asarray(model.classes_, dtype=int)] = model.predict_proba(X)
+    return proba
+
+
+def permutation_importance(model: Any, X: pd.DataFrame, y: np.ndarray, features: Sequence[Feature], *,
+                           metric: Metric, n_classes: int, repeats: int = 3, max_rows: int = 1000,
+                           seed: int = 0) -> list[FeatureImportance]:
+    """Per feature, the mean and spread over `repeats` shuffles of the metric's loss, best first."""
+    rng = np.random.default_rng(seed)
+    if len(X) > max_rows:
+        keep = rng.choice(len(X), max_rows, replace=False)
+        X, y = X.iloc[keep], y[keep]
+    X = X.reset_index(drop=True)
+    sign = 1.0 if metric.greater_is_better else -1.0
+    base = score_predictions(metric, y, _predictions(model, X, n_classes))
+    found = []
+    for feature in features:
+        columns = model_columns_of(feature)
+        losses = []
+        for _ in range(repeats):
+            shuffled = X.copy()
+            order = rng.permutation(len(X))
+            shuffled[columns] = X[columns].to_numpy()[order]
+            losses.append(sign * (base - score_predictions(metric, y, _predictions(model, shuffled, n_classes))))
+        found.append(FeatureImportance(feature=feature.name, mean=float(np.mean(losses)), std=float(np.std(losses))))
+    return sorted(found, key=lambda f: -f.mean)
+
+
+def is_tree_pipeline(model: Any) -> bool:
+    """A scikit-learn Pipeline whose last step is a tree ensemble SHAP's TreeExplainer handles."""
+    steps = getattr(model, "steps", None)
+    return isinstance(steps, list) and bool(steps) and type(steps[-1][1]).__name__.startswith(TREE_MODELS)
+
+
+def transformed_sources(preprocess: Any, features: Sequence[Feature]) -> list[str]:
+    """For each column the fitted ColumnTransformer outputs, the original feature it comes from."""
+    owner = {column: f.name for f in features for column in model_columns_of(f)}
+    sources: list[str] = []
+    for _, transformer, columns in preprocess.transformers_:
+        if transformer == "drop" or not len(columns):
+            continue
+        last = transformer[-1] if hasattr(transformer, "steps") else transformer
+        if hasattr(last, "_n_features_outs"):  # one-hot: a run of output columns per input column
+            widths = list(last._n_features_outs)
+        elif getattr(last, "target_type_", None) == "multiclass":  # target encoding: one column per class
+            widths = [len(last.classes_)] * len(columns)
+        else:
+            widths = [1] * len(columns)
+        for column, width in zip(columns, widths, strict=True):
+            sources += [owner[column]] * width
+    return sources
+
+
+def tree_shap(model: Any, X: pd.DataFrame, features: Sequence[Feature], *, n_classes: int) -> pd.DataFrame:
+    """SHAP values per row and original feature (a feature's one-hot, target-encoded or date-part columns summed)
+    for a tree pipeline: the positive class for binary models, each row's predicted class for multiclass ones,
+    in the model's raw output units (log-odds for boosters, probability for forests)."""
+    import shap
+
+    preprocess, estimator = model[:-1], model.steps[-1][1]
+    transformed = np.asarray(preprocess.transform(X), dtype=float)
+    values = np.asarray(shap.TreeExplainer(estimator).shap_values(transformed, check_additivity=False))
+    if values.ndim == 3:  # (rows, columns, classes)
+        if n_classes == 2:
+            values = values[:, :, 1]
+        else:
+            predicted = np.asarray(model.predict_proba(X)).argmax(axis=1)
+            values = values[np.arange(len(values)), :, predicted]
+    per_column = pd.DataFrame(values, columns=range(values.shape[1]))
+    sources = transformed_sources(model[0], features)
+    return per_column.T.groupby(np.asarray(sources)).sum().T.reindex(columns=[f.name for f in features], fill_value=0.0)

@@ -1,0 +1,77 @@
+"""The evaluation a training job records with its run, once its model is registered: held-out predictions,
+permutation importance and (tree models) SHAP values, all from the model fitted on the training rows only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel
+
+from studio.evaluation.holdout import Holdout, holdout_of, sample_rows
+from studio.evaluation.importance import FeatureImportance, is_tree_pipeline, permutation_importance, tree_shap
+from studio.training.features import Feature
+from studio.training.metrics import METRICS
+from studio.training.task import Task
+
+SHAP_ROWS = 200
+
+
+class EvaluationSummary(BaseModel):
+    """`evaluation/summary.json` of a run."""
+
+    task: Task
+    metric: str
+    classes: list[Any] | None
+    features: list[Feature]
+    rows: int  # held-out rows in holdout.parquet
+    importance: list[FeatureImportance]
+    shap_importance: dict[str, float] | None = None  # mean |SHAP| per feature, for tree models
+    shap_note: str = ""
+    fold_scores: list[float] = []  # the chosen configuration's validation score on each split
+
+
+class Evaluation(BaseModel):
+    """A run's summary with its held-out rows and SHAP values, as loaded for the Runs page."""
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    summary: EvaluationSummary
+    holdout: Any  # Holdout
+    shap: Any = None  # pd.DataFrame | None
+
+
+def evaluate_model(model: Any, *, features_frame: pd.DataFrame, X: pd.DataFrame, y: np.ndarray, task: Task,
+                   metric: str, classes: list[Any] | None, features: list[Feature], fold_scores: list[float],
+                   seed: int = 0, log: Callable[[str], None] = lambda _: None) -> Evaluation:
+    """Everything the Runs page shows about one model, computed once, on its held-out rows."""
+    keep = sample_rows(len(X), seed=seed)
+    features_frame = features_frame.iloc[keep].reset_index(drop=True)
+    X, y = X.iloc[keep].reset_index(drop=True), y[keep]
+    holdout = holdout_of(model, features_frame, X, y, task=task, classes=classes)
+    n_classes = len(classes) if classes is not None else 0
+    importance = permutation_importance(model, X, y, features, metric=METRICS[metric], n_classes=n_classes,
+                                        seed=seed)
+    shap, shap_importance, note = None, None, ""
+    if is_tree_pipeline(model):
+        sample = X.sample(min(SHAP_ROWS, len(X)), random_state=seed)
+        try:
+            shap = tree_shap(model, sample, features, n_classes=n_classes)
+        except Exception as exc:  # SHAP is an extra: its failure must not fail a job whose model is registered
+            note = f"SHAP could not be computed: {type(exc).__name__}: {str(exc)[:200]}"
+            log(note)
+        else:
+            shap.insert(0, "__row", sample.index.to_numpy())  # the row of holdout.parquet each line explains
+            shap_importance = {f.name: float(shap[f.name].abs().mean()) for f in features}
+    else:
+        note = "SHAP values are computed for single tree models; this model is not one (see permutation importance)."
+    summary = EvaluationSummary(task=task, metric=metric, classes=classes, features=features, rows=len(holdout.frame),
+                                importance=importance, shap_importance=shap_importance, shap_note=note,
+                                fold_scores=fold_scores)
+    return Evaluation(summary=summary, holdout=holdout, shap=shap)
+
+
+def loaded(summary: EvaluationSummary, frame: pd.DataFrame, shap: pd.DataFrame | None) -> Evaluation:
+    return Evaluation(summary=summary, holdout=Holdout(summary.task, summary.classes, frame), shap=shap)

@@ -1,0 +1,102 @@
+"""The Runs page's Compare and Tuning tabs, with the cached loaders they share with the other tabs."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+from optuna.trial import FrozenTrial
+
+from studio.charts import algorithm_bars, metric_bars, optimization_history, trial_durations, tuning
+from studio.charts import diagnostics as diag
+from studio.errors import StudioError
+from studio.evaluation import Evaluation
+from studio.runs import RunSummary
+from studio.studies import load_trials
+from studio.training.metrics import METRICS
+from studio.training.search import outcome_of
+from studio.ui.common import chart, get_studio, table_download
+
+
+@st.cache_data(max_entries=24, show_spinner="Loading the held-out evaluation…")
+def evaluation_of(run_id: str) -> Evaluation | None:
+    """A run's recorded evaluation (a finished run's never changes), or None if it recorded none."""
+    try:
+        return get_studio().tracker.load_evaluation(run_id)
+    except StudioError:
+        return None
+
+
+@st.cache_data(max_entries=8, show_spinner="Loading the study…")
+def trials_of(study_name: str, stamp: str) -> list[FrozenTrial]:
+    """A study's finished trials; `stamp` (status and trial count) changes while the study still runs."""
+    return [t for t in load_trials(get_studio().settings, study_name) if t.state.is_finished()]
+
+
+def study_trials(run: RunSummary) -> list[FrozenTrial] | None:
+    try:
+        return trials_of(run.study_name or "", f"{run.status}:{run.n_trials}")
+    except StudioError as exc:
+        st.warning(f"No trials to show: {exc}")
+        return None
+
+
+def compare(selected: list[RunSummary], metric_name: str) -> None:
+    if len(selected) < 2:
+        st.info("Select two to ten runs on the leaderboard to compare them side by side.")
+        return
+    chart(metric_bars(selected, metric=metric_name), key="compare-scores")
+    keys = sorted({k for r in selected for k in r.params} | {f"metric: {k}" for r in selected for k in r.metrics})
+    table = pd.DataFrame({r.name: [r.params.get(k) if not k.startswith("metric: ")
+                                   else r.metrics.get(k.removeprefix("metric: ")) for k in keys] for r in selected},
+                         index=keys).astype(str)
+    differs = table.nunique(axis=1) > 1
+    only_diff = st.toggle("Only rows that differ", value=False)
+    shown = table[differs] if only_diff else table
+    st.dataframe(shown.style.apply(lambda row: ["background-color: #fff3cd" if differs[row.name] else ""
+                                                for _ in row], axis=1), width="stretch")
+    table_download(shown.reset_index(names="field"), name="runs-compared", key="compare")
+    evaluations = {r.name: e for r in selected if (e := evaluation_of(r.run_id)) is not None}
+    if not evaluations:
+        st.caption("These runs recorded no held-out evaluation, so there are no curves to overlay.")
+        return
+    holdouts = {name: e.holdout for name, e in evaluations.items()}
+    left, right = st.columns(2)
+    if next(iter(holdouts.values())).classes is not None:
+        chart(diag.roc_curves(holdouts), key="compare-roc", container=left)
+        chart(diag.pr_curves(holdouts), key="compare-pr", container=right)
+    else:
+        chart(diag.predicted_vs_actual(holdouts), key="compare-pva", container=left)
+        chart(diag.residuals(holdouts), key="compare-residuals", container=right)
+
+
+def tuning_analytics(run: RunSummary, metric_name: str) -> None:
+    trials = study_trials(run)
+    if trials is None:
+        return
+    metric = METRICS[metric_name]
+    outcomes = [outcome_of(t) for t in trials]
+    chart(optimization_history(outcomes, maximize=metric.greater_is_better, metric=metric_name), key="history")
+    left, right = st.columns(2)
+    if run.per_algorithm_best():
+        chart(algorithm_bars(run.per_algorithm_best(), metric=metric_name, maximize=metric.greater_is_better),
+              key="per-algorithm", container=left)
+    chart(trial_durations(outcomes), key="durations", container=right)
+    algorithms = tuning.algorithms_of(trials)
+    if not algorithms:
+        return
+    algorithm = st.selectbox("Hyperparameters of", algorithms, key="tuning-algorithm",
+                             help="Each algorithm has its own hyperparameters, so the charts below show one at a time.")
+    kwargs = {"maximize": metric.greater_is_better, "metric": metric_name}
+    try:
+        left, right = st.columns(2)
+        chart(tuning.param_importances(trials, algorithm, **kwargs), key="importance", container=left)
+        chart(tuning.parallel_coordinates(trials, algorithm, **kwargs), key="parallel", container=right)
+        chart(tuning.slice_plot(trials, algorithm, **kwargs), key="slice")
+        params = tuning.params_of(trials, algorithm)
+        if len(params) >= 2:
+            a, b = st.columns(2)
+            x = a.selectbox("Contour: x", params, index=0, key="contour-x")
+            y = b.selectbox("Contour: y", params, index=1, key="contour-y")
+            chart(tuning.contour_plot(trials, algorithm, x, y, **kwargs), key="contour")
+    except (ValueError, RuntimeError) as exc:  # too few trials for fANOVA or a contour, said in words
+        st.info(str(exc))

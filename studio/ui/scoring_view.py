@@ -1,0 +1,107 @@
+"""The Models page's batch scoring: a model version or alias, a saved dataset or an uploaded file, scored in
+chunks here or, above INLINE_ROWS, by a background job; predictions to download."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import streamlit as st
+
+from studio.context import Studio
+from studio.errors import StudioError
+from studio.export.scoring import ScoreRequest, check_columns, count_rows, iter_chunks, score_file
+from studio.jobs.handlers import SCORE
+from studio.ui.common import ago, get_studio, show_error
+
+INLINE_ROWS = 100_000  # larger inputs are scored by a background job
+
+
+def batch_scoring(refs: list[str]) -> None:
+    studio = get_studio()
+    st.caption("Score a table with a model version or alias. Files are read and scored in chunks, so memory stays "
+               f"small; more than {INLINE_ROWS:,} rows are scored by a background job you can leave running.")
+    left, right = st.columns([2, 1])
+    ref = left.selectbox("Model", refs, key="score-model",
+                         help="`name@alias` follows the alias (e.g. champion) to its current version.")
+    kind = right.radio("Rows to score", ["dataset", "upload"], horizontal=True,
+                       format_func={"dataset": "a saved dataset", "upload": "a file"}.get)
+    source, stem = _source(studio, kind)
+    out_format = st.radio("Write", ["csv", "parquet"], horizontal=True, format_func=lambda f: f".{f}")
+    keep = st.toggle("Include the input columns", help="Otherwise the file holds only the predictions, in row order.")
+    if source is not None and ref:
+        _score(studio, ref, source, stem=stem, out_format=out_format, keep=keep)
+    jobs = studio.jobs.list(limit=10, kind=SCORE)
+    if jobs:
+        st.subheader("Background scoring jobs")
+        # refreshes itself every 2 s while a job is unfinished (the decorator is evaluated on each page run)
+        st.fragment(run_every=2 if any(not j.status.is_final for j in jobs) else None)(_background_jobs)()
+
+
+def _source(studio: Studio, kind: str) -> tuple[Path | None, str]:
+    """The file to score and a name for the result: a saved dataset's snapshot, or an upload kept on disk."""
+    if kind == "dataset":
+        datasets = studio.catalog.list()
+        if not datasets:
+            st.info("No saved dataset: upload a file instead, or add one on the Data page.")
+            return None, ""
+        chosen = st.selectbox("Dataset", datasets, format_func=lambda r: f"{r.id} · {r.n_rows:,} rows")
+        return Path(chosen.path), chosen.id
+    upload = st.file_uploader("CSV or Parquet file", type=["csv", "parquet"])
+    if upload is None:
+        return None, ""
+    work = studio.settings.exports_path / "scoring" / "uploads"
+    source = work / f"{uuid.uuid5(uuid.NAMESPACE_OID, upload.file_id).hex[:12]}-{upload.name}"
+    if not source.is_file():
+        source.parent.mkdir(parents=True, exist_ok=True)
+        source.write_bytes(upload.getvalue())
+    return source, Path(upload.name).stem
+
+
+def _score(studio: Studio, ref: str, source: Path, *, stem: str, out_format: str, keep: bool) -> None:
+    try:
+        spec = studio.tracker.spec_of(studio.tracker.run_id_of(studio.tracker.resolve_model_uri(ref)))
+        first = next(iter_chunks(source, 2_000), None)
+        rows = count_rows(source)
+    except StudioError as exc:
+        show_error(exc)
+        return
+    if first is None:
+        st.error("The file has no rows to score.")
+        return
+    report = check_columns(first, spec.features)
+    (st.success if report.ok else st.error)(f"{rows:,} rows. {report.describe()}")
+    out = studio.settings.exports_path / "scoring" / "results" / f"{stem}-scored-{uuid.uuid4().hex[:6]}.{out_format}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if rows > INLINE_ROWS:
+        if st.button("Score in the background", type="primary", disabled=not report.ok):
+            job = studio.jobs.submit(SCORE, f"score {source.name}", ScoreRequest(model=ref, source=str(source),
+                                                                                   out=str(out), keep_columns=keep))
+            st.success(f"Scoring job **{job.id}** queued.")
+        return
+    if st.button("Score", type="primary", disabled=not report.ok, icon=":material/play_arrow:"):
+        bar = st.progress(0.0, text="Scoring…")
+        try:
+            score_file(studio.tracker.load_model(ref), source, out, keep_columns=keep,
+                       progress=lambda done, total: bar.progress(done / max(total, 1), f"{done:,} / {total:,}"))
+        except StudioError as exc:
+            show_error(exc)
+        else:
+            st.download_button(f"Download {out.name}", out.read_bytes(), file_name=out.name,
+                               icon=":material/download:")
+
+
+def _background_jobs() -> None:
+    """Scoring jobs with their progress and downloads."""
+    for job in get_studio().jobs.list(limit=10, kind=SCORE):
+        done, total = job.progress.get("rows_done", 0), job.progress.get("rows_total")
+        line = f"**{job.name}** · {job.status.value} · {ago(job.created_at)}"
+        if total:
+            line += f" · {done:,} / {total:,} rows"
+        st.markdown(line)
+        result = Path((job.result or {}).get("out", ""))
+        if job.status.value == "succeeded" and result.is_file():
+            st.download_button(f"Download {result.name}", data=lambda path=result: path.read_bytes(),
+                               file_name=result.name, key=f"dl-{job.id}")
+        elif job.error:
+            st.caption(job.error.splitlines()[0])

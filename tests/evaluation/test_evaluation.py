@@ -1,0 +1,65 @@
+"""The held-out evaluation a job records: predictions, permutation importance and SHAP per original feature."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from studio.evaluation import Evaluation
+from studio.evaluation.importance import transformed_sources
+from studio.training import Task, model_frame
+from tests.evaluation.conftest import fitted
+from tests.export.test_onnx import FEATURES
+
+
+def test_the_holdout_keeps_features_actuals_predictions_and_probabilities(binary_eval: Evaluation,
+                                                                          train_and_test) -> None:
+    _, test = train_and_test
+    h = binary_eval.holdout
+    assert len(h.frame) == len(test) and list(h.features.columns) == [f.name for f in FEATURES]
+    assert h.proba.shape == (len(test), 2) and np.allclose(h.proba.sum(axis=1), 1)
+    assert (h.predicted == h.proba.argmax(axis=1)).all() and set(h.y) <= {0, 1}
+    assert h.label(1) == "yes" and (h.predicted == h.y).mean() > 0.7
+
+
+def test_permutation_importance_finds_the_features_that_drive_the_target(binary_eval: Evaluation) -> None:
+    ranked = [f.feature for f in binary_eval.summary.importance]
+    assert set(ranked) == {f.name for f in FEATURES}  # one entry per original feature, the date included once
+    assert set(ranked[:2]) == {"tenure", "plan"}  # the target is made from tenure and plan only
+    noise = next(f for f in binary_eval.summary.importance if f.feature == "monthly charges")
+    assert abs(noise.mean) < binary_eval.summary.importance[0].mean / 5
+
+
+def test_shap_is_recorded_per_original_feature_for_tree_models(binary_eval: Evaluation,
+                                                               multiclass_eval: Evaluation,
+                                                               regression_eval: Evaluation) -> None:
+    for ev in (binary_eval, multiclass_eval):
+        assert ev.shap is not None and list(ev.shap.columns) == ["__row", *(f.name for f in FEATURES)]
+        assert ev.shap["__row"].max() < len(ev.holdout.frame)
+        top = max(ev.summary.shap_importance, key=ev.summary.shap_importance.get)
+        assert top in {"tenure", "plan"}
+    assert regression_eval.shap is None and "not one" in regression_eval.summary.shap_note
+    assert regression_eval.summary.fold_scores == [0.8, 0.82, 0.79]
+
+
+def test_shap_values_add_up_to_the_boosters_raw_output(train_and_test) -> None:
+    from studio.evaluation.importance import tree_shap
+
+    train, test = train_and_test
+    model = fitted("xgboost", Task.REGRESSION, train)
+    X = model_frame(test.head(20), FEATURES)
+    shap = tree_shap(model.pipeline, X, list(FEATURES), n_classes=0)
+    base = shap.sum(axis=1).to_numpy()
+    predicted = model.pipeline.predict(X)
+    offset = predicted - base  # the explainer's expected value, the same for every row
+    assert np.allclose(offset, offset[0], atol=1e-3)
+
+
+@pytest.mark.parametrize("task", list(Task))
+def test_each_transformed_column_is_traced_to_its_feature(train_and_test, task: Task) -> None:
+    train, _ = train_and_test
+    model = fitted("random_forest", task, train)
+    sources = transformed_sources(model.pipeline[0], FEATURES)
+    width = model.pipeline[0].transform(model_frame(train.head(3), FEATURES)).shape[1]
+    assert len(sources) == width and sources.count("signed") == 6 and sources.count("tenure") == 1
+    assert sources.count("shop") == (3 if task is Task.MULTICLASS else 1)  # target-encoded: a column per class
