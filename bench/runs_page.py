@@ -6,9 +6,9 @@ Seeds a fresh studio home with one real training run (so every tab has its held-
 more runs logged to MLflow and indexed as the tracker does, and grows the real run's study to 2,000 trials.
 Measured side by side in this process:
 1. the leaderboard's data: MLflow's `search_runs` (what the page read before the run index) vs the run index;
-2. the Runs page rendered headless (Streamlit's AppTest): the first render (cold caches: the index, the study's
-   trials, the evaluation artifacts, the model for partial dependence) and a re-render (warm), each the median
-   of 3.
+2. the Runs page rendered headless (Streamlit's AppTest), view by view (leaderboard, compare, tuning on the
+   2,000-trial study, diagnostics, explain): the first render after clearing the caches (the index, the study's
+   trials, the evaluation artifacts, the model for partial dependence) and a re-render, each the median of 3.
 """
 
 from __future__ import annotations
@@ -94,50 +94,68 @@ def _timed(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
     return statistics.median(times)
 
 
-def _render_times(home: Path) -> tuple[float, float]:
+VIEWS = ("Compare", "Tuning", "Diagnostics", "Explain")
+
+
+def _render_times() -> dict[str, tuple[float, float]]:
+    """Per view of the Runs page (the best run selected, and the two best for Compare): the first render after
+    the caches were cleared, and a re-render; medians of 3."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    cold, warm = [], []
+    times: dict[str, tuple[list[float], list[float]]] = {"leaderboard": ([], [])}
+    times.update({view: ([], []) for view in VIEWS})
     for _ in range(3):
         st.cache_data.clear()
         st.cache_resource.clear()
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
         at.run()
-        started = time.perf_counter()
-        at.switch_page("pages/runs.py").run()
-        cold.append(time.perf_counter() - started)
-        assert not at.exception, [e.value for e in at.exception]
-        started = time.perf_counter()
-        at.run()
-        warm.append(time.perf_counter() - started)
-    return statistics.median(cold), statistics.median(warm)
+        for view in ("leaderboard", *VIEWS):
+            if view == "Compare":
+                at.session_state["leaderboard-1"] = {"selection": {"rows": [0, 1], "columns": []}}
+            elif view != "leaderboard":
+                at.session_state["leaderboard-1"] = {"selection": {"rows": [0], "columns": []}}
+            for phase in (0, 1):
+                started = time.perf_counter()
+                if view == "leaderboard" and phase == 0:
+                    at.switch_page("pages/runs.py").run()
+                elif view != "leaderboard" and phase == 0:
+                    at.radio(key="runs-view").set_value(view).run()
+                else:
+                    at.run()
+                times[view][phase].append(time.perf_counter() - started)
+                assert not at.exception, [e.value for e in at.exception]
+    return {view: (statistics.median(c), statistics.median(w)) for view, (c, w) in times.items()}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=2000)
     parser.add_argument("--trials", type=int, default=2000)
+    parser.add_argument("--home", type=Path, help="seed this studio home, or reuse it if it is already seeded")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp) / "home"
+        home = args.home or Path(tmp) / "home"
         os.environ.update(STUDIO_HOME=str(home), STUDIO_EMBEDDED_WORKER="false")
+        seeded = (home / "studio.db").exists()
         studio = Studio(Settings(home=home, embedded_worker=False))
-        started = time.perf_counter()
-        study = _seed_real_run(studio)
-        _grow_study(studio, study, args.trials)
-        _seed_runs(studio, args.runs - 1)
-        print(f"seeded {args.runs} runs and a {args.trials}-trial study in {time.perf_counter() - started:.0f} s",
-              file=sys.stderr)
+        if not seeded:
+            started = time.perf_counter()
+            study = _seed_real_run(studio)
+            _grow_study(studio, study, args.trials)
+            _seed_runs(studio, args.runs - 1)
+            print(f"seeded {args.runs} runs and a {args.trials}-trial study in {time.perf_counter() - started:.0f} s",
+                  file=sys.stderr)
         mlflow_s = _timed(studio.tracker._search_training_runs)
         index_s = _timed(studio.tracker.training_runs)
         assert len(studio.tracker.training_runs()) == args.runs
-        cold, warm = _render_times(home)
-        print(f"\n| what ({args.runs} runs, {args.trials}-trial study) | seconds |\n|---|---|")
-        print(f"| leaderboard data from MLflow search_runs (before) | {mlflow_s:.2f} |")
-        print(f"| leaderboard data from the run index | {index_s:.3f} |")
-        print(f"| Runs page, first render (cold caches) | {cold:.2f} |")
-        print(f"| Runs page, re-render (warm caches) | {warm:.2f} |")
+        renders = _render_times()
+        print(f"\n| what ({args.runs} runs, {args.trials}-trial study) | first render (cold caches) | re-render |")
+        print("|---|---|---|")
+        print(f"| leaderboard data: MLflow search_runs (before the index) | {mlflow_s:.2f} s | |")
+        print(f"| leaderboard data: the run index | {index_s:.3f} s | |")
+        for view, (cold, warm) in renders.items():
+            print(f"| Runs page, {view.lower()} | {cold:.2f} s | {warm:.2f} s |")
         print(f"\nrun index / MLflow search: x{index_s / mlflow_s:.3f} (x{mlflow_s / index_s:.0f} faster)")
 
 

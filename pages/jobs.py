@@ -37,8 +37,8 @@ def job_list() -> None:
     st.caption(f"{len(jobs)} jobs, {running} queued or running" + (" · refreshing every 2 s" if running else ""))
     st.dataframe([_row(j) for j in jobs], width="stretch", hide_index=True,
                  column_config={"status": st.column_config.TextColumn(width="small")})
-    if running and not active:
-        st.rerun()  # a job started since the page loaded: turn auto-refresh on
+    if bool(running) != active:
+        st.rerun()  # a job started (turn auto-refresh on) or every job ended (turn it off)
 
 
 job_list()

@@ -24,17 +24,12 @@ if held_out:
     st.caption(f"Chosen model: {run.final_model or run.algorithm} · " + " · ".join(
         f"held-out {k} {v:.4g}" for k, v in sorted(held_out.items())))
 
-tabs = st.tabs(["Compare", "Tuning", "Diagnostics", "Explain", "Reproduce"])
-with tabs[0]:
-    compare(selected, metric_name)
-with tabs[1]:
-    tuning_analytics(run, metric_name)
-with tabs[2]:
-    diagnostics(run)
-with tabs[3]:
-    explain(run)
-with tabs[4]:
-    reproduce_tab(run)
+# One view at a time: only the chosen one is computed, so the page stays fast on big searches.
+VIEWS = {"Compare": lambda: compare(selected, metric_name), "Tuning": lambda: tuning_analytics(run, metric_name),
+         "Diagnostics": lambda: diagnostics(run), "Explain": lambda: explain(run),
+         "Reproduce": lambda: reproduce_tab(run)}
+view = st.radio("View", list(VIEWS), horizontal=True, key="runs-view", label_visibility="collapsed")
+VIEWS[view]()
 
 if run.model_uri:
     st.caption(f"Model: `{run.model_uri}` · run id `{run.run_id}`")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -53,14 +54,27 @@ def settle(page: Page) -> None:
 
 
 def goto(page: Page, name: str) -> None:
+    """Open a sidebar page; a click that lands while a polling fragment reruns can be dropped, so retry it."""
     print(f"step: open {name}", flush=True)
-    page.locator('[data-testid="stSidebarNav"] a', has_text=name).click()
+    path = "/" if name == "Home" else f"/{name.lower()}"
+    for _ in range(3):
+        page.locator('[data-testid="stSidebarNav"] a', has_text=name).click()
+        with contextlib.suppress(AssertionError):
+            expect(page).to_have_url(re.compile(re.escape(path) + r"(\?.*)?$"), timeout=10_000)
+            break
     settle(page)
 
 
 def open_tab(page: Page, name: str) -> None:
     print(f"step: tab {name}", flush=True)
     page.get_by_role("tab", name=name).click()
+    settle(page)
+
+
+def choose(page: Page, option: str) -> None:
+    """Pick an option of a horizontal radio (the Runs page's views)."""
+    print(f"step: view {option}", flush=True)
+    page.locator('[data-testid="stRadio"] label', has_text=option).first.click()
     settle(page)
 
 
@@ -121,10 +135,10 @@ def journey(page: Page, url: str, out: Path, csv_path: Path) -> None:
     expect(page.get_by_text("2 runs selected")).to_be_visible(timeout=30_000)
     expect(page.get_by_text("Only rows that differ")).to_be_visible(timeout=30_000)
     shot(page, out, "runs")
-    open_tab(page, "Diagnostics")
+    choose(page, "Diagnostics")
     expect(page.get_by_text("Error by segment of", exact=True)).to_be_visible(timeout=60_000)
     shot(page, out, "runs-diagnostics")
-    open_tab(page, "Explain")
+    choose(page, "Explain")
     expect(page.get_by_text("Partial dependence on", exact=True)).to_be_visible(timeout=60_000)
     shot(page, out, "runs-explain")
 

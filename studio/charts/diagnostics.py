@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from sklearn import metrics as skm
 
-from studio.charts._style import GREY
+from studio.charts._style import GREY, LEGEND_BELOW
 from studio.charts._style import LAYOUT as _LAYOUT
 from studio.evaluation.holdout import Holdout
 
@@ -57,7 +57,7 @@ def roc_curves(holdouts: Mapping[str, Holdout]) -> go.Figure:
             auc = skm.auc(fpr, tpr)
             fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=f"{name}{suffix} · AUC {auc:.3f}"))
     fig.update_layout(title="ROC curve", xaxis_title="false positive rate", yaxis_title="true positive rate",
-                      height=400, **_LAYOUT)
+                      height=400, legend=LEGEND_BELOW, **_LAYOUT)
     return fig
 
 
@@ -70,7 +70,7 @@ def pr_curves(holdouts: Mapping[str, Holdout]) -> go.Figure:
             ap = skm.average_precision_score(positive, score)
             fig.add_trace(go.Scatter(x=recall, y=precision, mode="lines", name=f"{name}{suffix} · AP {ap:.3f}"))
     fig.update_layout(title="Precision-recall curve", xaxis_title="recall", yaxis_title="precision",
-                      yaxis_range=[0, 1.02], height=400, **_LAYOUT)
+                      yaxis_range=[0, 1.02], height=400, legend=LEGEND_BELOW, **_LAYOUT)
     return fig
 
 
@@ -95,7 +95,7 @@ def calibration(h: Holdout, *, bins: int = 10) -> go.Figure:
                    text=[f"{n:,} rows" for n in frame["rows"]]),
     ])
     fig.update_layout(title="Calibration", xaxis_title=f"predicted {what}", yaxis_title="observed frequency",
-                      height=400, **_LAYOUT)
+                      height=400, legend=LEGEND_BELOW, **_LAYOUT)
     return fig
 
 
@@ -117,7 +117,7 @@ def gains_chart(h: Holdout, *, cls: int = 1) -> go.Figure:
         go.Scatter(x=share, y=found, mode="lines", name="model"),
     ])
     fig.update_layout(title=f"Cumulative gains · class {h.label(cls)}", xaxis_title="share of rows contacted",
-                      yaxis_title=f"share of '{h.label(cls)}' found", height=380, **_LAYOUT)
+                      yaxis_title=f"share of '{h.label(cls)}' found", height=380, legend=LEGEND_BELOW, **_LAYOUT)
     return fig
 
 
@@ -130,7 +130,7 @@ def lift_chart(h: Holdout, *, cls: int = 1) -> go.Figure:
         go.Scatter(x=share, y=lift, mode="lines", name="model"),
     ])
     fig.update_layout(title=f"Lift · class {h.label(cls)}", xaxis_title="share of rows contacted", yaxis_title="lift",
-                      height=380, **_LAYOUT)
+                      height=380, legend=LEGEND_BELOW, **_LAYOUT)
     return fig
 
 
@@ -147,7 +147,7 @@ def residuals(holdouts: Mapping[str, Holdout]) -> go.Figure:
                                    marker={"size": 5, "opacity": 0.5}))
     fig.add_hline(y=0, line={"dash": "dot", "color": GREY})
     fig.update_layout(title="Residuals", xaxis_title="predicted", yaxis_title="actual - predicted", height=380,
-                      **_LAYOUT)
+                      legend=LEGEND_BELOW, **_LAYOUT)
     return fig
 
 
@@ -164,7 +164,7 @@ def predicted_vs_actual(holdouts: Mapping[str, Holdout]) -> go.Figure:
     fig.add_trace(go.Scatter(x=[low, high], y=[low, high], mode="lines", line={"dash": "dot", "color": GREY},
                              name="perfect"))
     fig.update_layout(title="Predicted vs actual", xaxis_title="actual", yaxis_title="predicted", height=420,
-                      **_LAYOUT)
+                      legend=LEGEND_BELOW, **_LAYOUT)
     return fig
 
 

@@ -1,13 +1,14 @@
 """Tuning analytics of one search, for one algorithm's trials at a time: parallel coordinates, hyperparameter
 importance (fANOVA), slice and contour plots.
 
-Optuna's own plotting functions draw them (the same figures as Optuna Dashboard); they take a study, so the
-finished trials are copied into an in-memory one, filtered to one algorithm: parameters of different algorithms
-never share a trial, and mixing them would leave every axis mostly empty.
+Optuna's own plotting functions draw importance, slice and contour (the same figures as Optuna Dashboard); they
+take a study, so the finished trials are copied into an in-memory one, filtered to one algorithm: parameters of
+different algorithms never share a trial, and mixing them would leave every axis mostly empty.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 
@@ -53,11 +54,27 @@ def _finish(fig: go.Figure, title: str, algorithm: str, metric: str, height: int
 
 def parallel_coordinates(trials: Sequence[FrozenTrial], algorithm: str, *, maximize: bool,
                          metric: str) -> go.Figure:
-    from optuna.visualization import plot_parallel_coordinate
+    """One line per trial across its hyperparameters and score, coloured by the score.
 
+    Drawn with plotly's Parcoords (one trace for every trial) rather than Optuna's version, which draws one
+    trace per trial and takes seconds to build and to send for a 2,000-trial study."""
     study = _study(trials, algorithm, maximize=maximize)
-    fig = plot_parallel_coordinate(study, params=params_of(trials, algorithm), target_name=metric)
-    return _finish(fig, "Parallel coordinates", algorithm, metric)
+    done = study.trials
+    dimensions = []
+    for name in params_of(trials, algorithm):
+        values = [t.params.get(name) for t in done]
+        distribution = next(t.distributions[name] for t in done if name in t.distributions)
+        log = bool(getattr(distribution, "log", False))
+        shown = [math.log10(v) if log and v is not None and v > 0 else v for v in values]
+        dimensions.append({"label": f"{name.removeprefix(algorithm + '__')}{' (log10)' if log else ''}",
+                           "values": shown})
+    scores = [t.value for t in done]
+    dimensions.append({"label": metric, "values": scores})
+    fig = go.Figure(go.Parcoords(dimensions=dimensions, line={
+        "color": scores, "colorscale": "Blues", "reversescale": not maximize, "showscale": True,
+        "colorbar": {"title": {"text": metric}}}))
+    fig.update_layout(title=f"Parallel coordinates · {algorithm} ({len(done)} trials)", height=420, **_LAYOUT)
+    return fig
 
 
 def param_importances(trials: Sequence[FrozenTrial], algorithm: str, *, maximize: bool, metric: str) -> go.Figure:
@@ -68,7 +85,8 @@ def param_importances(trials: Sequence[FrozenTrial], algorithm: str, *, maximize
     study = _study(trials, algorithm, maximize=maximize)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fig = plot_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=0),
+        # 32 trees (Optuna's default is 64): half the time on a 2,000-trial study, the same ranking in practice
+        fig = plot_param_importances(study, evaluator=FanovaImportanceEvaluator(n_trees=32, seed=0),
                                      params=params_of(trials, algorithm), target_name=metric)
     return _finish(fig, "Hyperparameter importance", algorithm, metric, height=120 + 40 * len(
         params_of(trials, algorithm)))

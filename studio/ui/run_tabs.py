@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 from optuna.trial import FrozenTrial
 
@@ -69,34 +70,65 @@ def compare(selected: list[RunSummary], metric_name: str) -> None:
         chart(diag.residuals(holdouts), key="compare-residuals", container=right)
 
 
+@st.cache_data(max_entries=16, show_spinner="Drawing the search…")
+def _search_charts(study_name: str, stamp: str, metric_name: str, best: dict[str, float]) -> dict[str, go.Figure]:
+    """The search-wide charts, built once per state of the study (a finished study's never change)."""
+    metric = METRICS[metric_name]
+    outcomes = [outcome_of(t) for t in trials_of(study_name, stamp)]
+    charts = {"history": optimization_history(outcomes, maximize=metric.greater_is_better, metric=metric_name),
+              "durations": trial_durations(outcomes)}
+    if best:
+        charts["per-algorithm"] = algorithm_bars(best, metric=metric_name, maximize=metric.greater_is_better)
+    return charts
+
+
+@st.cache_data(max_entries=32, show_spinner="Analysing the hyperparameters…")
+def _tuning_charts(study_name: str, stamp: str, algorithm: str, metric_name: str,
+                   contour: tuple[str, str] | None) -> dict[str, go.Figure | str]:
+    """One algorithm's tuning charts (fANOVA importance is the slow one), or a sentence saying what is missing."""
+    trials, metric = trials_of(study_name, stamp), METRICS[metric_name]
+    kwargs = {"maximize": metric.greater_is_better, "metric": metric_name}
+    try:
+        charts: dict[str, go.Figure | str] = {
+            "importance": tuning.param_importances(trials, algorithm, **kwargs),
+            "parallel": tuning.parallel_coordinates(trials, algorithm, **kwargs),
+            "slice": tuning.slice_plot(trials, algorithm, **kwargs)}
+        if contour is not None:
+            charts["contour"] = tuning.contour_plot(trials, algorithm, *contour, **kwargs)
+    except (ValueError, RuntimeError) as exc:  # too few trials for fANOVA or a contour, said in words
+        return {"note": str(exc)}
+    return charts
+
+
 def tuning_analytics(run: RunSummary, metric_name: str) -> None:
     trials = study_trials(run)
     if trials is None:
         return
-    metric = METRICS[metric_name]
-    outcomes = [outcome_of(t) for t in trials]
-    chart(optimization_history(outcomes, maximize=metric.greater_is_better, metric=metric_name), key="history")
+    stamp = f"{run.status}:{run.n_trials}"
+    search = _search_charts(run.study_name or "", stamp, metric_name, run.per_algorithm_best())
+    chart(search["history"], key="history")
     left, right = st.columns(2)
-    if run.per_algorithm_best():
-        chart(algorithm_bars(run.per_algorithm_best(), metric=metric_name, maximize=metric.greater_is_better),
-              key="per-algorithm", container=left)
-    chart(trial_durations(outcomes), key="durations", container=right)
+    if "per-algorithm" in search:
+        chart(search["per-algorithm"], key="per-algorithm", container=left)
+    chart(search["durations"], key="durations", container=right)
     algorithms = tuning.algorithms_of(trials)
     if not algorithms:
         return
     algorithm = st.selectbox("Hyperparameters of", algorithms, key="tuning-algorithm",
                              help="Each algorithm has its own hyperparameters, so the charts below show one at a time.")
-    kwargs = {"maximize": metric.greater_is_better, "metric": metric_name}
-    try:
-        left, right = st.columns(2)
-        chart(tuning.param_importances(trials, algorithm, **kwargs), key="importance", container=left)
-        chart(tuning.parallel_coordinates(trials, algorithm, **kwargs), key="parallel", container=right)
-        chart(tuning.slice_plot(trials, algorithm, **kwargs), key="slice")
-        params = tuning.params_of(trials, algorithm)
-        if len(params) >= 2:
-            a, b = st.columns(2)
-            x = a.selectbox("Contour: x", params, index=0, key="contour-x")
-            y = b.selectbox("Contour: y", params, index=1, key="contour-y")
-            chart(tuning.contour_plot(trials, algorithm, x, y, **kwargs), key="contour")
-    except (ValueError, RuntimeError) as exc:  # too few trials for fANOVA or a contour, said in words
-        st.info(str(exc))
+    params = tuning.params_of(trials, algorithm)
+    contour = None
+    if len(params) >= 2:
+        a, b = st.columns(2)
+        contour = (a.selectbox("Contour: x", params, index=0, key="contour-x"),
+                   b.selectbox("Contour: y", params, index=1, key="contour-y"))
+    charts = _tuning_charts(run.study_name or "", stamp, algorithm, metric_name, contour)
+    if "note" in charts:
+        st.info(str(charts["note"]))
+        return
+    left, right = st.columns(2)
+    chart(charts["importance"], key="importance", container=left)
+    chart(charts["parallel"], key="parallel", container=right)
+    chart(charts["slice"], key="slice")
+    if "contour" in charts:
+        chart(charts["contour"], key="contour")

@@ -34,8 +34,10 @@ def test_algorithms_and_their_params(trials) -> None:
 def test_each_tuning_chart_uses_one_algorithms_trials(trials) -> None:
     xgb = [t for t in trials if t.params["algorithm"] == "xgboost"]
     coords = tuning.parallel_coordinates(trials, "xgboost", maximize=True, metric="roc_auc")
-    lines = [t for t in coords.data if t.mode == "lines"]  # Optuna 5 draws one line per trial
-    assert len(lines) == len(xgb) and lines[0].customdata[1][0].startswith("xgboost__learning")
+    (trace,) = coords.data  # one Parcoords trace for every trial
+    labels = [d.label for d in trace.dimensions]
+    assert labels == ["learning_rate (log10)", "max_depth", "roc_auc"] and len(trace.dimensions[0].values) == len(xgb)
+    assert min(trace.dimensions[0].values) >= -2.01 and max(trace.dimensions[0].values) <= -0.52
     importance = tuning.param_importances(trials, "xgboost", maximize=True, metric="roc_auc")
     ranked = dict(zip(importance.data[0].y, importance.data[0].x, strict=True))
     assert ranked["xgboost__learning_rate"] > ranked["xgboost__max_depth"]  # the score depends on the rate only

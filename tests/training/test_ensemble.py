@@ -59,7 +59,8 @@ class _Study:
     def __init__(self, value: float, algorithm: str, params: dict) -> None:
         self.best_value = value
         self.best_trial = type("Best", (), {"params": {"algorithm": algorithm,
-                                                       **{f"{algorithm}__{k}": v for k, v in params.items()}}})()
+                                                       **{f"{algorithm}__{k}": v for k, v in params.items()}},
+                                            "user_attrs": {"fold_scores": [value]}})()
 
 
 def test_choose_takes_the_ensemble_only_when_it_wins(studio: Studio) -> None:
@@ -76,7 +77,7 @@ def test_choose_takes_the_ensemble_only_when_it_wins(studio: Studio) -> None:
     assert chosen.validation_score < 0.85
     alone = choose(spec.model_copy(update={"ensemble": False}), _Study(1.0, "linear", {"alpha": 1.0}), [a, b], y,
                    n_jobs=1)
-    assert alone.label == "linear" and alone.validation_score == 1.0
+    assert alone.label == "linear" and alone.validation_score == 1.0 and alone.fold_scores == [1.0]
 
 
 def test_an_ensemble_model_is_logged_registered_and_loaded_like_any_other(studio: Studio) -> None:

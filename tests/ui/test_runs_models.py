@@ -57,19 +57,23 @@ def test_runs_page_filters_selects_and_draws_every_tab(app: AppTest, home: Path)
     assert list(at.dataframe[0].value["algorithm"]) == ["linear"]
     next(s for s in at.selectbox if s.label == "Algorithm").set_value("(any)").run()
     assert not at.exception
-    titles = _titles(at)
-    for expected in ("Optimization history", "Trial durations", "Confusion matrix (rows)", "Calibration",
-                     "ROC curve", "Precision-recall curve", "Permutation importance (held-out rows)",
-                     "Partial dependence on tenure (average over 60 rows)"):
-        assert any(t.startswith(expected) for t in titles), (expected, sorted(titles))
-    assert any(t.startswith("Why P(yes)") for t in titles)
-    assert not at.error
+    expected = {"Tuning": ("Optimization history", "Trial durations", "Best validation roc_auc per algorithm",
+                           "Hyperparameter importance", "Parallel coordinates", "Slice"),
+                "Diagnostics": ("Confusion matrix (rows)", "Calibration", "ROC curve", "Precision-recall curve",
+                                "Cumulative gains", "Lift", "Error rate by tenure"),
+                "Explain": ("Permutation importance (held-out rows)", "Partial dependence on tenure", "Why P(yes)")}
+    for view, titles in expected.items():
+        at.radio(key="runs-view").set_value(view).run()
+        assert not at.exception and not at.error, view
+        drawn = _titles(at)
+        for title in titles:
+            assert any(t.startswith(title) for t in drawn), (view, title, sorted(drawn))
 
 
 def test_runs_page_compares_selected_runs(app: AppTest, home: Path) -> None:  # noqa: F811
     at = _open(app, "runs")
     at.session_state["leaderboard-1"] = {"selection": {"rows": [0, 1], "columns": []}}
-    at.run()
+    at.radio(key="runs-view").set_value("Compare").run()
     assert any("2 runs selected" in h.value for h in at.subheader)
     assert "roc_auc by run" in _titles(at)
     roc = next(f for f in _figures(at) if f["layout"]["title"]["text"] == "ROC curve")
