@@ -1,16 +1,19 @@
-"""Data: upload a file, profile it, save it as a versioned snapshot; list and delete datasets."""
+"""Data: upload a file or read a database / Parquet / Delta table, profile it, save it as a versioned snapshot;
+list, refresh and delete datasets."""
 
 import streamlit as st
 
 from studio.data import ENCODINGS
+from studio.data.sources import refresh
 from studio.errors import StudioError
 from studio.ui.common import ago, get_studio, show_error
-from studio.ui.data import load_dataset, parse_upload, profile_of
+from studio.ui.connect_view import connect_tab, lake_tab, saved_message
+from studio.ui.data import dataset_preview, parse_upload, profile_of
 from studio.ui.profile_view import show_profile
 
 studio = get_studio()
 st.title("Data")
-upload_tab, datasets_tab = st.tabs(["Upload", "Datasets"])
+upload_tab, connect, lake, datasets_tab = st.tabs(["Upload", "Database", "Parquet / Delta", "Datasets"])
 
 with upload_tab:
     left, right = st.columns([3, 1])
@@ -39,6 +42,12 @@ with upload_tab:
                         st.success(f"Saved **{record.id}** ({record.n_rows:,} rows, hash {record.content_hash[:12]}).")
                         st.page_link("pages/train.py", label="Train a model on it", icon=":material/arrow_forward:")
 
+with connect:
+    connect_tab(studio)
+
+with lake:
+    lake_tab(studio)
+
 with datasets_tab:
     records = studio.catalog.list()
     if not records:
@@ -49,12 +58,22 @@ with datasets_tab:
                      width="stretch", hide_index=True)
         chosen = st.selectbox("Dataset", [r.id for r in records])
         record = studio.catalog.get(chosen)
-        frame = load_dataset(record.id)
+        if record.origin is not None:
+            st.caption(f"Source: {record.origin.describe()}")
+            if st.button("Refresh from the source", icon=":material/refresh:",
+                         help="Read the same table or query again; a changed result becomes a new version."):
+                with st.spinner("Reading the source again…"):
+                    try:
+                        saved_message(refresh(studio, record.id))
+                    except StudioError as exc:
+                        show_error(exc)
+        frame = dataset_preview(record.id)
         with st.expander("Profile", expanded=True):
-            show_profile(profile_of(frame, record.content_hash), frame)
+            show_profile(profile_of(frame, record.content_hash, total_rows=record.n_rows, columns=record.columns),
+                         frame)
         with st.popover("Delete this dataset", icon=":material/delete:"):
             st.write(f"Delete **{record.id}**? Its snapshot file is removed; runs trained on it keep their models.")
             if st.button("Yes, delete", type="primary", key="confirm-delete"):
                 studio.catalog.delete(record.id)
-                load_dataset.clear()
+                dataset_preview.clear()
                 st.rerun()

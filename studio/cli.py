@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="a CSV/Parquet file (scored in chunks), an .xlsx, or a dataset id")
     p.add_argument("--out", required=True, help="where to write the predictions (.csv or .parquet)")
     p.add_argument("--with-input", action="store_true", help="write the input columns before the predictions")
+    p.add_argument("--to-table", help="also write the predictions to this table of --connection (one transaction)")
+    p.add_argument("--connection", help="a saved connection (`studio data connections`) for --to-table")
+    p.add_argument("--mode", choices=["new", "append"], default="new", help="--to-table: create it, or append")
 
     e = sub.add_parser("export", help="export a model as a BentoML service, or as ONNX with a parity check")
     e.add_argument("model")
@@ -85,11 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("compute_command", choices=["list"])
     c.add_argument("--json", action="store_true")
 
-    d = sub.add_parser("data", help="list saved datasets")
-    d.add_argument("data_command", choices=["list"])
+    from studio import cli_data, cli_models
 
-    from studio import cli_models
-
+    cli_data.add_parser(sub)
     cli_models.add_parser(sub)
 
     u = sub.add_parser("up", help="start a worker and the web app")
@@ -117,12 +118,11 @@ def _studio() -> Any:
 
 
 def _dataset_for(studio: Any, data: str, name: str | None) -> Any:
-    from studio.data.readers import read_table
+    from studio.data.sources import snapshot_file
 
     path = Path(data)
     if path.is_file():
-        frame = read_table(path, max_bytes=None)
-        return studio.catalog.save(frame, name or path.stem, source=f"file:{path.resolve()}")
+        return snapshot_file(studio, path, name or path.stem)
     try:
         return studio.catalog.get(data)
     except DataError:
@@ -205,6 +205,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from studio.export.scoring import score_file, score_frame
 
     studio = _studio()
+    if args.to_table and args.connection:
+        studio.connections.get(args.connection)  # fail before scoring, not after
     model = studio.tracker.load_model(args.model)
     source, out = Path(args.data), Path(args.out)
     if out.suffix.lower() not in (".csv", ".parquet"):
@@ -232,7 +234,21 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if report is not None and report.extra:
         print(report.describe(), file=sys.stderr)
     print(f"wrote the predictions to {out}", file=sys.stderr)
+    if args.to_table:
+        _write_back(studio, args, out)
     return 0
+
+
+def _write_back(studio: Any, args: argparse.Namespace, scored: Path) -> None:
+    from studio.data.writeback import write_predictions
+    from studio.export.scoring import iter_chunks
+
+    if not args.connection:
+        raise DataError("--to-table needs --connection NAME (a saved connection: `studio data connect`).")
+    rows = write_predictions(studio.connections.get(args.connection), iter_chunks(scored), args.to_table,
+                             mode=args.mode, model_uri=studio.tracker.version_uri(args.model),
+                             sqlite_root=studio.settings.sqlite_path, timeout_s=studio.settings.sql_timeout_seconds)
+    print(f"wrote {rows:,} rows to {args.to_table} on {args.connection}", file=sys.stderr)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -326,9 +342,9 @@ def cmd_compute(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    for record in _studio().catalog.list():
-        print(f"{record.id}  {record.n_rows} rows x {record.n_cols} cols  {record.content_hash[:12]}")
-    return 0
+    from studio.cli_data import cmd_data as run
+
+    return run(args, _studio())
 
 
 def cmd_up(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from studio.compute.profiles import ComputeProfile, load_profiles
 from studio.data.catalog import DatasetCatalog
+from studio.data.connections import ConnectionStore
 from studio.db import make_engine
 from studio.errors import SpecError
 from studio.jobs.store import TRAIN, JobRecord, JobStore
@@ -24,6 +25,7 @@ class Studio:
         self.settings = (settings or Settings()).prepare()
         self.engine = make_engine(self.settings.db_url)
         self.catalog = DatasetCatalog(self.engine, self.settings.datasets_path)
+        self.connections = ConnectionStore(self.engine, self.settings.secret_key)
         self.jobs = JobStore(self.engine, lease_seconds=self.settings.lease_seconds,
                              max_attempts=self.settings.max_attempts)
 

@@ -23,6 +23,20 @@ datasets = sa.Table(
     sa.UniqueConstraint("name", "version"),
 )
 
+dataset_origins = sa.Table(  # a separate table, so homes made before origins existed need no migration
+    "dataset_origins", metadata,
+    sa.Column("dataset_id", sa.String(200), primary_key=True),
+    sa.Column("origin_json", sa.Text, nullable=False),
+)
+
+connections = sa.Table(
+    "connections", metadata,
+    sa.Column("name", sa.String(80), primary_key=True),
+    sa.Column("spec_json", sa.Text, nullable=False),  # driver, host, port, database, user: never the password
+    sa.Column("password_token", sa.Text),  # the password encrypted with STUDIO_SECRET_KEY (Fernet), or NULL
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
 jobs = sa.Table(
     "jobs", metadata,
     sa.Column("id", sa.String(40), primary_key=True),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = Field(default=5.0, gt=0)
     max_attempts: int = Field(default=3, ge=1)
     worker_poll_seconds: float = Field(default=1.0, gt=0)
+    secret_key: SecretStr | None = Field(
+        default=None, description="A Fernet key (`studio data secret-key`) that encrypts saved database passwords.")
+    sql_timeout_seconds: float = Field(default=120.0, gt=0, description="Statement timeout for database reads.")
+    sql_max_rows: int = Field(default=5_000_000, ge=1, description="Most rows one database read may return.")
+    sqlite_dir: Path | None = Field(default=None, description="The only folder SQLite database files are read from.")
 
     @property
     def root(self) -> Path:
@@ -56,6 +61,10 @@ class Settings(BaseSettings):
         return (self.datasets_dir or self.root / "datasets").resolve()
 
     @property
+    def sqlite_path(self) -> Path:
+        return (self.sqlite_dir or self.root / "databases").resolve()
+
+    @property
     def bentoml_path(self) -> Path:
         return (self.bentoml_home or self.root / "bentoml").resolve()
 
@@ -74,7 +83,7 @@ class Settings(BaseSettings):
     def prepare(self) -> Settings:
         """Create the home folders and point the libraries that read environment variables at them."""
         for path in (self.root, self.datasets_path, self.bentoml_path, self.exports_path, self.optuna_dir,
-                     self.logs_path):
+                     self.logs_path, self.sqlite_path):
             path.mkdir(parents=True, exist_ok=True)
         os.environ["BENTOML_HOME"] = str(self.bentoml_path)
         os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")

@@ -258,6 +258,16 @@ class Tracker:
         except Exception as exc:  # MlflowException for unknown names, ValueError for malformed URIs
             raise ModelNotFound(f"No registered model '{model_uri}' ({str(exc).splitlines()[0]}).") from None
 
+    def version_uri(self, ref: str) -> str:
+        """`models:/name/version` for any model reference (an alias resolved to the version it points at now)."""
+        uri = self.resolve_model_uri(ref)
+        if re.fullmatch(r"models:/[^/@]+/\d+", uri):
+            return uri
+        resolved = self.registered_version(self.run_id_of(uri)) if uri.startswith("models:/") else None
+        if resolved is None:
+            raise ModelNotFound(f"'{ref}' is not a registered model version.")
+        return resolved
+
     def load_model(self, ref: str) -> TrainedModel:
         from mlflow.models import Model
 

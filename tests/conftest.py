@@ -63,6 +63,24 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
+MARIADB_ADMIN_URL = os.environ.get("STUDIO_TEST_MARIADB", "mysql+pymysql://root@127.0.0.1:3306/test")
+
+
+@pytest.fixture
+def mariadb_database() -> Iterator[str]:
+    """A fresh, empty database on the local MariaDB server (its name), dropped afterwards."""
+    name = f"studio_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(MARIADB_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE `{name}`"))
+    try:
+        yield name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
+        admin.dispose()
+
+
 # The shape of the default `small` size, fixed here so tests do not depend on this machine's cores and memory.
 SMALL = ComputeProfile(name="small", workers=1, threads=1, memory_gb=2)
 TWO_WORKERS = ComputeProfile(name="two", workers=2, threads=1, memory_gb=2)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
+import shutil
+import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +15,9 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 
 from studio import db
-from studio.data.schema import ColumnInfo, describe_columns
+from studio.data import ingest
+from studio.data.origin import Origin
+from studio.data.schema import ColumnInfo
 from studio.errors import DataError, DatasetNotFound
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,79}$")
@@ -34,6 +38,7 @@ class DatasetRecord(BaseModel):
     columns: list[ColumnInfo]
     source: str
     created_at: float
+    origin: Origin | None = None  # where a database or lake snapshot came from, so it can be refreshed
 
     def column(self, name: str) -> ColumnInfo:
         for info in self.columns:
@@ -47,24 +52,10 @@ class DatasetRecord(BaseModel):
 
 
 def content_hash(frame: pd.DataFrame) -> str:
-    """A hash of the table's values, column names and dtypes (independent of the Parquet writer)."""
-    digest = hashlib.sha256()
-    digest.update(json.dumps([[str(c), str(t)] for c, t in frame.dtypes.items()]).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    return digest.hexdigest()
-
-
-def normalize(frame: pd.DataFrame) -> pd.DataFrame:
-    """String column names, and mixed-type object columns as text, so Parquet can store the table."""
-    out = frame.copy()
-    out.columns = [str(c).strip() for c in out.columns]
-    for name in out.columns:
-        col = out[name]
-        if col.dtype == object:
-            kinds = {type(v) for v in col.dropna().head(10_000)}
-            if len(kinds) > 1 or (kinds and kinds != {str}):
-                out[name] = col.map(lambda v: v if pd.isna(v) else str(v)).astype("str")
-    return out.reset_index(drop=True)
+    """A hash of a table's values, column names and dtypes, as stored (see `ingest.file_hash`)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = ingest.write_chunks([frame], Path(tmp) / "t.parquet")
+        return ingest.file_hash(path)
 
 
 class DatasetCatalog:
@@ -74,81 +65,112 @@ class DatasetCatalog:
         self.engine = engine
         self.root = root
 
-    def save(self, frame: pd.DataFrame, name: str, *, source: str) -> DatasetRecord:
+    def save(self, frame: pd.DataFrame, name: str, *, source: str, origin: Origin | None = None) -> DatasetRecord:
         """Freeze `frame` as the next version of `name`; an unchanged table returns the existing version."""
-        name = name.strip()
-        if not _NAME.match(name):
-            raise DataError(
-                f"'{name}' is not a valid dataset name. Use 1-80 letters, digits, spaces, '_', '-' or '.', "
-                "starting with a letter or digit."
-            )
-        frame = normalize(frame)
-        digest = content_hash(frame)
-        latest = self._latest(name)
-        if latest is not None and latest.content_hash == digest:
-            return latest
-        version = 1 if latest is None else latest.version + 1
-        slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-").lower()
-        dataset_id = f"{slug}-v{version}"
-        path = self.root / slug / f"v{version}.parquet"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        import pyarrow as pa
+        _check_name(name)
+        staged = ingest.write_chunks([frame], self.staging_path())
+        return self.save_file(staged, name, source=source, origin=origin)
 
+    def save_file(self, staged: Path, name: str, *, source: str, origin: Origin | None = None) -> DatasetRecord:
+        """Freeze a staged Parquet file (from `ingest`) as the next version of `name`; the file is moved in.
+
+        The hash and column summary are computed column by column, so a big file is never loaded whole.
+        """
         try:
-            frame.to_parquet(tmp, index=False)
-        except (pa.ArrowException, ValueError, TypeError) as exc:
-            tmp.unlink(missing_ok=True)
-            raise DataError(f"The table cannot be stored as Parquet: {exc}. Check mixed-type columns.") from None
-        tmp.replace(path)
+            name = _check_name(name)
+            digest = ingest.file_hash(staged)
+            latest = self._latest(name)
+            if latest is not None and latest.content_hash == digest:
+                return latest
+            n_rows, columns = ingest.describe_file(staged)
+            version = 1 if latest is None else latest.version + 1
+            slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-").lower()
+            dataset_id = f"{slug}-v{version}"
+            path = self.root / slug / f"v{version}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(staged, path)
+        finally:
+            staged.unlink(missing_ok=True)
         record = DatasetRecord(
             id=dataset_id, name=name, version=version, path=str(path), content_hash=digest,
-            n_rows=len(frame), n_cols=frame.shape[1], columns=describe_columns(frame), source=source,
-            created_at=time.time(),
+            n_rows=n_rows, n_cols=len(columns), columns=columns, source=source, created_at=time.time(),
+            origin=origin,
         )
         try:
             with self.engine.begin() as conn:
                 conn.execute(db.datasets.insert().values(
-                    **record.model_dump(exclude={"columns"}),
+                    **record.model_dump(exclude={"columns", "origin"}),
                     columns_json=json.dumps([c.model_dump() for c in record.columns]),
                 ))
+                if origin is not None:
+                    conn.execute(db.dataset_origins.insert().values(dataset_id=dataset_id,
+                                                                    origin_json=origin.model_dump_json()))
         except sa.exc.IntegrityError:
             path.unlink(missing_ok=True)
             raise DataError(f"Version {version} of '{name}' was saved concurrently. Save again.") from None
         return record
 
+    def staging_path(self) -> Path:
+        """A fresh path beside the snapshots for a file being ingested (moved in by `save_file`)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        return self.root / f".staged-{uuid.uuid4().hex}.parquet"
+
     def list(self) -> list[DatasetRecord]:
         with self.engine.connect() as conn:
-            rows = conn.execute(sa.select(db.datasets).order_by(db.datasets.c.created_at.desc())).mappings().all()
+            rows = conn.execute(_SELECT.order_by(db.datasets.c.created_at.desc())).mappings().all()
         return [_record(row) for row in rows]
 
     def get(self, dataset_id: str) -> DatasetRecord:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(db.datasets).where(db.datasets.c.id == dataset_id)).mappings().first()
+            row = conn.execute(_SELECT.where(db.datasets.c.id == dataset_id)).mappings().first()
         if row is None:
             raise DatasetNotFound(f"No dataset '{dataset_id}'. Run `studio data list` to see saved datasets.")
         return _record(row)
 
     def load(self, dataset_id: str) -> pd.DataFrame:
+        return pd.read_parquet(self.file(dataset_id))
+
+    def sample(self, dataset_id: str, n_rows: int, *, seed: int = 0) -> pd.DataFrame:
+        """At most `n_rows` rows of the snapshot (a seeded sample, in file order), read in bounded memory."""
+        return ingest.sample_file(self.file(dataset_id), n_rows, seed=seed)
+
+    def file(self, dataset_id: str) -> Path:
         record = self.get(dataset_id)
         if not Path(record.path).is_file():
             raise DataError(f"The snapshot file of '{dataset_id}' is missing at {record.path}.")
-        return pd.read_parquet(record.path)
+        return Path(record.path)
 
     def delete(self, dataset_id: str) -> None:
         record = self.get(dataset_id)
         with self.engine.begin() as conn:
+            conn.execute(db.dataset_origins.delete().where(db.dataset_origins.c.dataset_id == dataset_id))
             conn.execute(db.datasets.delete().where(db.datasets.c.id == dataset_id))
         Path(record.path).unlink(missing_ok=True)
 
     def _latest(self, name: str) -> DatasetRecord | None:
-        query = sa.select(db.datasets).where(db.datasets.c.name == name).order_by(db.datasets.c.version.desc())
+        query = _SELECT.where(db.datasets.c.name == name).order_by(db.datasets.c.version.desc())
         with self.engine.connect() as conn:
             row = conn.execute(query).mappings().first()
         return None if row is None else _record(row)
 
 
+_SELECT = sa.select(db.datasets, db.dataset_origins.c.origin_json).outerjoin(
+    db.dataset_origins, db.dataset_origins.c.dataset_id == db.datasets.c.id)
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not _NAME.match(name):
+        raise DataError(
+            f"'{name}' is not a valid dataset name. Use 1-80 letters, digits, spaces, '_', '-' or '.', "
+            "starting with a letter or digit."
+        )
+    return name
+
+
 def _record(row: sa.RowMapping) -> DatasetRecord:
     values = dict(row)
     columns = [ColumnInfo(**c) for c in json.loads(values.pop("columns_json"))]
-    return DatasetRecord(**values, columns=columns)
+    origin = values.pop("origin_json", None)
+    return DatasetRecord(**values, columns=columns,
+                         origin=None if origin is None else Origin.model_validate_json(origin))

@@ -42,16 +42,19 @@ class Profile(BaseModel):
         return sum(c.n_missing for c in self.columns)
 
 
-def profile_frame(frame: pd.DataFrame, *, seed: int = 0) -> Profile:
-    """Profile `frame`; tables over PROFILE_SAMPLE_ROWS rows are profiled on a sample."""
-    sampled = None
+def profile_frame(frame: pd.DataFrame, *, seed: int = 0, total_rows: int | None = None,
+                  columns: list[ColumnInfo] | None = None) -> Profile:
+    """Profile `frame`; tables over PROFILE_SAMPLE_ROWS rows are profiled on a sample. `total_rows` says that
+    `frame` already is a sample of a bigger table (read from disk in bounded memory), and how big; `columns`
+    are that table's exact column summaries (counted out of core when it was saved)."""
+    sampled = len(frame) if total_rows is not None and total_rows > len(frame) else None
     data = frame
     if len(frame) > PROFILE_SAMPLE_ROWS:
         data = frame.sample(PROFILE_SAMPLE_ROWS, random_state=seed)
         sampled = PROFILE_SAMPLE_ROWS
-    columns = describe_columns(data)
+    columns = columns or describe_columns(data)
     return Profile(
-        n_rows=len(frame),
+        n_rows=total_rows or len(frame),
         n_cols=frame.shape[1],
         sampled_rows=sampled,
         columns=columns,

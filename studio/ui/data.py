@@ -7,7 +7,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from studio.data import Profile, profile_frame, read_table
+from studio.data import ColumnInfo, Profile, profile_frame, read_table
+from studio.data.profile import PROFILE_SAMPLE_ROWS
 from studio.export.samples import sample_rows
 from studio.training.draft import data_guardrails
 from studio.training.guardrails import Guardrail
@@ -21,9 +22,16 @@ def parse_upload(raw: bytes, filename: str, encoding: str) -> pd.DataFrame:
 
 
 @st.cache_data(max_entries=8, show_spinner="Profiling…")
-def profile_of(_frame: pd.DataFrame, key: str) -> Profile:
+def profile_of(_frame: pd.DataFrame, key: str, *, total_rows: int | None = None,
+               columns: list[ColumnInfo] | None = None) -> Profile:
     """Profiles are cached on `key` (a content hash), never on hashing the frame itself."""
-    return profile_frame(_frame)
+    return profile_frame(_frame, total_rows=total_rows, columns=columns)
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading a sample of the dataset…")
+def dataset_preview(dataset_id: str) -> pd.DataFrame:
+    """The snapshot, or a seeded sample of PROFILE_SAMPLE_ROWS of a big one read in bounded memory."""
+    return get_studio().catalog.sample(dataset_id, PROFILE_SAMPLE_ROWS)
 
 
 @st.cache_data(max_entries=8, show_spinner="Loading the dataset…")

@@ -9,6 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from studio.context import Studio
+from studio.data.writeback import write_predictions
 from studio.errors import StudioError
 from studio.export.scoring import ScoreRequest, check_columns, count_rows, iter_chunks, score_file
 from studio.jobs.handlers import SCORE
@@ -87,8 +88,40 @@ def _score(studio: Studio, ref: str, source: Path, *, stem: str, out_format: str
         except StudioError as exc:
             show_error(exc)
         else:
-            st.download_button(f"Download {out.name}", out.read_bytes(), file_name=out.name,
-                               icon=":material/download:")
+            st.session_state["scored"] = (str(out), ref)
+    scored = st.session_state.get("scored")
+    if scored and scored[1] == ref and Path(scored[0]).is_file():
+        path = Path(scored[0])
+        st.download_button(f"Download {path.name}", data=lambda: path.read_bytes(), file_name=path.name,
+                           icon=":material/download:")
+        write_back(studio, path, ref, key="inline")
+
+
+def write_back(studio: Studio, scored: Path, ref: str, *, key: str) -> None:
+    """Write a scored file to a table of a saved connection, with the model version and scoring time."""
+    connections = [c.name for c in studio.connections.list()]
+    with st.expander("Write the predictions to a database table", icon=":material/database:"):
+        if not connections:
+            st.info("Save a database connection on the Data page (Database tab) to write predictions back.")
+            return
+        with st.form(f"write-back-{key}"):
+            a, b, c = st.columns([2, 2, 1])
+            connection = a.selectbox("Connection", connections)
+            table = b.text_input("Table", value="predictions", help="schema.table or table")
+            mode = c.radio("Mode", ["new", "append"], format_func={"new": "new table", "append": "append"}.get)
+            st.caption("Each row gets model_name, model_version and scored_at columns; all rows are written in one "
+                       "transaction, so a failure leaves the table as it was.")
+            if st.form_submit_button("Write to the database", type="primary"):
+                try:
+                    with st.spinner("Writing…"):
+                        rows = write_predictions(
+                            studio.connections.get(connection), iter_chunks(scored), table, mode=mode,
+                            model_uri=studio.tracker.version_uri(ref), sqlite_root=studio.settings.sqlite_path,
+                            timeout_s=studio.settings.sql_timeout_seconds)
+                except StudioError as exc:
+                    show_error(exc)
+                else:
+                    st.success(f"Wrote {rows:,} rows to **{table}** on {connection}.")
 
 
 def _background_jobs() -> None:

@@ -1,0 +1,203 @@
+"""Stream tables into one Parquet file on disk in bounded memory, and describe a Parquet file column by column.
+
+Every way data comes in (an upload, a file path, a SQL query, a Parquet or Delta table) ends here: chunks
+are appended to a `ParquetSink`, which writes them as part files as they arrive and, at the end, merges
+them into a single file batch by batch. No step holds the whole table in memory more than once, and most
+hold one chunk. We write this ourselves because pandas' own readers (read_csv, read_sql) build the whole
+frame first, and pyarrow's writers need one schema up front while chunks of a real table disagree on
+types (a column all-null in one chunk, integers in one and floats in the next).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from studio.data.schema import ColumnInfo, infer_kind
+from studio.errors import DataError
+
+#: Rows per chunk when streaming a source; bounds memory at roughly one chunk of the widest table.
+CHUNK_ROWS = 100_000
+#: Rows of a column read to infer its kind (numeric, categorical, text, ...) on big tables.
+KIND_SAMPLE_ROWS = 100_000
+
+
+def normalize(frame: pd.DataFrame) -> pd.DataFrame:
+    """String column names, and mixed-type object columns as text, so Parquet can store the table."""
+    out = frame.copy()
+    out.columns = [str(c).strip() for c in out.columns]
+    for name in out.columns:
+        col = out[name]
+        if col.dtype == object:
+            kinds = {type(v) for v in col.dropna().head(10_000)}
+            if len(kinds) > 1 or (kinds and kinds != {str}):
+                out[name] = col.map(lambda v: v if pd.isna(v) else str(v)).astype("str")
+    return out.reset_index(drop=True)
+
+
+class ParquetSink:
+    """Append chunks of one table, then `finish` into a single Parquet file.
+
+    Consecutive chunks of the same schema go to one part file as they arrive; a chunk whose types differ
+    starts a new part. When there is one part (the usual case) `finish` just moves it into place; else it
+    unifies the parts' schemas (a null column takes the other parts' type, integers widen to floats, a
+    column typed differently in different parts becomes text) and streams them into the destination.
+    """
+
+    def __init__(self) -> None:
+        self._dir = Path(tempfile.mkdtemp(prefix="studio-ingest-"))
+        self._parts: list[Path] = []
+        self._writer: pq.ParquetWriter | None = None
+        self.rows = 0
+
+    def write(self, chunk: pd.DataFrame | pa.Table) -> None:
+        table = chunk if isinstance(chunk, pa.Table) else _to_arrow(normalize(chunk))
+        if self._parts and table.num_rows == 0:
+            return
+        if self._writer is None or not table.schema.equals(self._writer.schema):
+            self._close()
+            part = self._dir / f"part-{len(self._parts):05d}.parquet"
+            self._writer = pq.ParquetWriter(part, table.schema)
+            self._parts.append(part)
+        self._writer.write_table(table)
+        self.rows += table.num_rows
+
+    def finish(self, path: Path) -> Path:
+        """Merge the parts into `path` (written atomically) and remove them."""
+        try:
+            self._close()
+            if not self._parts:
+                raise DataError("The source returned no columns. Check the table or query.")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp")
+            if len(self._parts) == 1:
+                shutil.move(self._parts[0], tmp)
+            else:
+                schema = _unified([pq.read_schema(p) for p in self._parts])
+                with pq.ParquetWriter(tmp, schema) as writer:
+                    for part in self._parts:
+                        for batch in pq.ParquetFile(part).iter_batches(batch_size=CHUNK_ROWS):
+                            writer.write_table(_cast(pa.Table.from_batches([batch]), schema))
+            tmp.replace(path)
+            return path
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        self._close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    def _close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+def write_chunks(chunks: Iterable[pd.DataFrame | pa.Table], path: Path) -> Path:
+    """Stream `chunks` into one Parquet file at `path`."""
+    sink = ParquetSink()
+    try:
+        for chunk in chunks:
+            sink.write(chunk)
+    except BaseException:
+        sink.discard()
+        raise
+    return sink.finish(path)
+
+
+def _to_arrow(frame: pd.DataFrame) -> pa.Table:
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowException, ValueError, TypeError) as exc:
+        raise DataError(f"The table cannot be stored as Parquet: {exc}. Check mixed-type columns.") from None
+
+
+def _unified(schemas: list[pa.Schema]) -> pa.Schema:
+    try:
+        return pa.unify_schemas(schemas, promote_options="permissive")
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        pass
+    fields = []  # a column whose parts cannot be promoted to one type (text here, numbers there) becomes text
+    for field in schemas[0]:
+        types = [s.field(field.name).type for s in schemas]
+        try:
+            merged = pa.unify_schemas([pa.schema([pa.field(field.name, t)]) for t in types],
+                                      promote_options="permissive").field(0)
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            merged = pa.field(field.name, pa.large_string())
+        fields.append(merged)
+    return pa.schema(fields)
+
+
+def _cast(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    columns = []
+    for field in schema:
+        column = table.column(field.name)
+        if column.type != field.type:
+            column = column.cast(field.type)  # numbers cast to text where parts disagreed (see _unified)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def batches(path: Path, *, columns: list[str] | None = None, batch_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    """The Parquet file at `path` as pandas frames of at most `batch_rows` rows."""
+    for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_rows, columns=columns):
+        yield batch.to_pandas()
+
+
+def file_hash(path: Path) -> str:
+    """A hash of the file's values, column names and dtypes, computed batch by batch (not the file's bytes,
+    which depend on the Parquet writer)."""
+    digest = hashlib.sha256()
+    dtypes = pq.read_schema(path).empty_table().to_pandas().dtypes
+    digest.update(json.dumps([[str(c), str(t)] for c, t in dtypes.items()]).encode())
+    for frame in batches(path):
+        digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def describe_file(path: Path) -> tuple[int, list[ColumnInfo]]:
+    """Row count and, per column, kind, dtype, missing and distinct counts, reading one column at a time."""
+    meta = pq.ParquetFile(path)
+    n_rows = meta.metadata.num_rows
+    dtypes = meta.schema_arrow.empty_table().to_pandas().dtypes
+    infos = []
+    for name in meta.schema_arrow.names:
+        column = pq.read_table(path, columns=[name]).column(0)
+        missing = column.null_count
+        if pa.types.is_floating(column.type):
+            missing += int(pc.sum(pc.is_nan(column)).as_py() or 0)
+        distinct = pc.count_distinct(column, mode="only_valid").as_py()
+        if pa.types.is_floating(column.type) and pc.any(pc.is_nan(column)).as_py():
+            distinct -= 1  # NaN counts as a value to Arrow, as missing to pandas and to us
+        sample = column.slice(0, KIND_SAMPLE_ROWS) if n_rows <= KIND_SAMPLE_ROWS else \
+            column.take(pa.array(np.sort(np.random.default_rng(0).choice(n_rows, KIND_SAMPLE_ROWS, replace=False))))
+        infos.append(ColumnInfo(name=str(name), kind=infer_kind(sample.to_pandas()), dtype=str(dtypes[name]),
+                                n_missing=int(missing), n_distinct=int(distinct)))
+        del column
+    return n_rows, infos
+
+
+def sample_file(path: Path, n: int, *, seed: int = 0) -> pd.DataFrame:
+    """A seeded sample of `n` rows of the file, in file order, read batch by batch (all rows if fewer)."""
+    total = pq.ParquetFile(path).metadata.num_rows
+    if total <= n:
+        return pd.read_parquet(path)
+    keep = np.zeros(total, dtype=bool)
+    keep[np.random.default_rng(seed).choice(total, n, replace=False)] = True
+    parts, start = [], 0
+    for frame in batches(path):
+        mask = keep[start:start + len(frame)]
+        parts.append(frame.loc[mask])
+        start += len(frame)
+    return pd.concat(parts, ignore_index=True)
