@@ -13,7 +13,7 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY pyproject.toml README.md app.py ./
 COPY .streamlit .streamlit
 COPY assets assets
-COPY pages pages
+COPY app_pages app_pages
 COPY studio studio
 RUN pip install --no-cache-dir --no-deps -e . \
     && useradd --create-home --uid 10001 studio && mkdir -p /data/studio && chown -R studio /data

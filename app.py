@@ -1,4 +1,4 @@
-"""The studio's web app: page config and navigation only; every page lives in pages/."""
+"""The studio's web app: page config and navigation only; every page lives in app_pages/."""
 
 from pathlib import Path
 
@@ -11,12 +11,12 @@ st.set_page_config(page_title="ML Studio", page_icon=LOGO, layout="wide")
 ensure_local_worker()
 st.logo(LOGO)
 page = st.navigation([
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/data.py", title="Data", icon=":material/table:"),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/jobs.py", title="Jobs", icon=":material/pending_actions:"),
-    st.Page("pages/runs.py", title="Runs", icon=":material/leaderboard:"),
-    st.Page("pages/models.py", title="Models", icon=":material/inventory_2:"),
-    st.Page("pages/deploy.py", title="Deploy", icon=":material/rocket_launch:"),
+    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("app_pages/data.py", title="Data", icon=":material/table:"),
+    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("app_pages/jobs.py", title="Jobs", icon=":material/pending_actions:"),
+    st.Page("app_pages/runs.py", title="Runs", icon=":material/leaderboard:"),
+    st.Page("app_pages/models.py", title="Models", icon=":material/inventory_2:"),
+    st.Page("app_pages/deploy.py", title="Deploy", icon=":material/rocket_launch:"),
 ])
 page.run()

@@ -118,7 +118,7 @@ def _render_times() -> dict[str, tuple[float, float]]:
             for phase in (0, 1):
                 started = time.perf_counter()
                 if view == "leaderboard" and phase == 0:
-                    at.switch_page("pages/runs.py").run()
+                    at.switch_page("app_pages/runs.py").run()
                 elif view != "leaderboard" and phase == 0:
                     at.radio(key="runs-view").set_value(view).run()
                 else:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio.errors import DataError, StudioError
+from studio.errors import DataError, SpecError, StudioError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,6 +27,12 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--algorithms", help="comma-separated: linear,random_forest,hist_gradient_boosting,xgboost,lightgbm")
     t.add_argument("--exclude", help="comma-separated columns to leave out")
     t.add_argument("--keep", help="comma-separated columns to use even though a data check flagged them")
+    t.add_argument("--type", action="append", default=[], metavar="COLUMN=KIND",
+                   help="override a column's inferred type: numeric, categorical, boolean, datetime, text or id "
+                        "(text and id columns are left out); repeat for several")
+    t.add_argument("--drop-duplicates", action="store_true", help="drop duplicate rows before training")
+    t.add_argument("--cap-outliers", choices=["none", "iqr", "zscore"], default="none",
+                   help="clip numeric features to the IQR fences or to mean +/- 3 sd (also when scoring)")
     t.add_argument("--metric")
     t.add_argument("--validation", choices=["auto", "kfold", "holdout"], default="auto",
                    help="auto: 5-fold x 3 repeats up to 1,000 rows, 5-fold up to 10,000 rows, 3-fold up to "
@@ -142,7 +148,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         validation={"kind": args.validation, "folds": args.folds}, budget_seconds=budget,
         max_trials=args.max_trials, trial_seconds=args.trial_seconds, compute=args.compute, seed=args.seed,
         name=args.name, keep=_csv(args.keep), class_weight=args.class_weight, ensemble=not args.no_ensemble,
-        onnx_safe=args.onnx_safe,
+        onnx_safe=args.onnx_safe, type_overrides=_types(args.type), drop_duplicates=args.drop_duplicates,
+        cap_outliers=args.cap_outliers,
     )
     for g in spec.guardrails:
         shown = "left out" if g.action == "excluded" else "note"
@@ -361,6 +368,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     os.chdir(app.parent)
     os.execv(sys.executable, [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port)])
     return 0
+
+
+def _types(values: list[str]) -> dict[str, str]:
+    pairs = [v.rsplit("=", 1) for v in values]
+    bad = [v for v, pair in zip(values, pairs, strict=True) if len(pair) != 2 or not pair[0].strip()]
+    if bad:
+        raise SpecError(f"--type takes COLUMN=KIND, e.g. --type store=categorical; got {bad[0]!r}.")
+    return {column.strip(): kind.strip() for column, kind in pairs}
 
 
 def _csv(value: str | None) -> list[str]:

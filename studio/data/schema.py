@@ -18,6 +18,7 @@ class ColumnKind(StrEnum):
     BOOLEAN = "boolean"
     DATETIME = "datetime"
     TEXT = "text"
+    ID = "id"  # an identifier: never a feature (set on the Train page; inference leaves such columns as text)
 
     @property
     def is_feature(self) -> bool:

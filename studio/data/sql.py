@@ -115,7 +115,7 @@ class ConnectionSpec(BaseModel):
         """The URL for people and logs: never the password."""
         if self.driver == "sqlite":
             return f"sqlite:///{self.database}"
-        user = f"{self.user}:***@" if self.user else ""
+        user = f"{self.user}@" if self.user else ""
         return f"{self.driver}://{user}{self.host}:{self.port or self.info.default_port}/{self.database}"
 
 

@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 MODEL_TAG = {model_tag!r}
 MODEL_URI = {model_uri!r}
 NUMERIC = {numeric!r}
+CLIP = {clip!r}
 CATEGORICAL = {categorical!r}
 DATES = {dates!r}
 DATE_PARTS = {date_parts!r}
@@ -68,6 +69,8 @@ class ModelService:
     def predict(self, rows: Annotated[list[InputRow], Field(min_length=1, max_length=MAX_ROWS)]) -> list[Prediction]:
         frame = pd.DataFrame([row.model_dump(by_alias=True) for row in rows])
         frame[NUMERIC] = frame[NUMERIC].astype("float64")
+        for name, (low, high) in CLIP.items():  # outlier capping chosen at training, applied the same way here
+            frame[name] = frame[name].clip(low, high)
         for name in CATEGORICAL:
             frame[name] = frame[name].map(lambda v: np.nan if pd.isna(v) else str(v)).astype(object)
         for name in DATES:  # expanded into the same numeric parts as in training
@@ -198,6 +201,7 @@ def render_service(info: ModelInfo, *, model_tag: str, model_uri: str, service_n
     return TEMPLATE.format(
         title=f"{model_uri} ({info.task} on '{info.target}')", model_tag=model_tag, model_uri=model_uri,
         numeric=numeric, categorical=categorical, dates=dates, date_parts=DATE_PARTS,
+        clip={f.name: tuple(f.clip) for f in info.features if f.clip is not None},
         model_columns=model_columns(info.features), classes=info.classes,
         max_rows=max_rows, runtime=runtime, batching=batching, max_abs_number=MAX_ABS_NUMBER,
         runtime_code=NATIVE if runtime == "native" else ONNX.format(missing=MISSING_CATEGORY),

@@ -2,24 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
 from studio.data.catalog import DatasetRecord
-from studio.errors import SpecError
+from studio.data.profile import numeric_summary
+from studio.data.schema import ColumnKind
+from studio.errors import DataError, SpecError
 from studio.training.estimators import ESTIMATORS
-from studio.training.features import Feature
+from studio.training.features import Feature, model_frame
 from studio.training.guardrails import Guardrail, check, excluded
 from studio.training.metrics import DEFAULT_METRIC
 from studio.training.spec import TrainSpec, check_against_data
 from studio.training.task import Task, detect_task
 
 
-def feature_candidates(record: DatasetRecord, target: str) -> list[Feature]:
-    """Columns that can be features as they are (numeric, categorical, boolean), minus the target."""
-    return [Feature(name=c.name, kind=c.kind, n_distinct=c.n_distinct if c.kind == "categorical" else None)
-            for c in record.columns if c.kind.is_feature and c.name != target]
+def feature_candidates(record: DatasetRecord, target: str,
+                       overrides: Mapping[str, ColumnKind] | None = None) -> list[Feature]:
+    """Columns that can be features (numeric, categorical, boolean, dates), minus the target; `overrides`
+    replaces inferred kinds (a column set to text or ID is left out)."""
+    kinds = {c.name: ColumnKind((overrides or {}).get(c.name, c.kind)) for c in record.columns}
+    return [Feature(name=c.name, kind=kinds[c.name],
+                    n_distinct=c.n_distinct if kinds[c.name] is ColumnKind.CATEGORICAL else None)
+            for c in record.columns if kinds[c.name].is_feature and c.name != target]
+
+
+def clip_bounds(values: pd.Series, method: str) -> tuple[float, float] | None:
+    """The outlier caps of a numeric column: the IQR fences, or mean +/- 3 standard deviations."""
+    numbers = pd.to_numeric(values, errors="coerce").dropna()
+    if numbers.empty:
+        return None
+    summary = numeric_summary(numbers)
+    if method == "iqr":
+        return summary.iqr_low, summary.iqr_high
+    return summary.mean - 3 * summary.std, summary.mean + 3 * summary.std
 
 
 def draft_spec(
@@ -28,7 +45,8 @@ def draft_spec(
     budget_seconds: int | None = 60, max_trials: int | None = None, trial_seconds: int | None = None,
     compute: str = "small", seed: int = 0, name: str | None = None, keep: Sequence[str] = (),
     guardrails: Sequence[Guardrail] | None = None, ensemble: bool = True, class_weight: str = "auto",
-    onnx_safe: bool = False,
+    onnx_safe: bool = False, type_overrides: Mapping[str, str] | None = None, drop_duplicates: bool = False,
+    cap_outliers: str = "none",
 ) -> TrainSpec:
     """Build and fully validate a spec (including the checks only the data can answer); raises SpecError.
 
@@ -40,13 +58,18 @@ def draft_spec(
     unknown = [c for c in exclude if c not in frame.columns]
     if unknown:
         raise SpecError(f"Columns to exclude {unknown} are not in '{record.id}'.")
+    overrides = _overrides(type_overrides or {}, frame, target)
     resolved = detect_task(frame[target]) if task == "auto" else task
-    candidates = feature_candidates(record, target)
+    candidates = feature_candidates(record, target, overrides)
     if guardrails is None and resolved in set(Task):
         guardrails = data_guardrails(record, frame, target, Task(resolved))
     found = [_kept(g) if g.column in set(keep) else g for g in guardrails or () if g.column not in set(exclude)]
     dropped = excluded(found)
     features = [f for f in candidates if f.name not in set(exclude) | dropped]
+    _check_overrides_fit(frame, [f for f in features if f.name in overrides])
+    if cap_outliers in ("iqr", "zscore"):
+        features = [f.model_copy(update={"clip": clip_bounds(frame[f.name], cap_outliers)})
+                    if f.kind is ColumnKind.NUMERIC else f for f in features]
     if candidates and not features and not exclude:
         raise SpecError(f"Every feature column was left out by the data checks: "
                         f"{'; '.join(f'{g.column}: {g.finding}' for g in found if g.action == 'excluded')}. "
@@ -61,12 +84,33 @@ def draft_spec(
         "compute": compute, "seed": seed, "name": name, "ensemble": ensemble,
         "class_weight": class_weight, "onnx_safe": onnx_safe,
         "guardrails": [g.model_dump() for g in found],
+        "cleaning": {"drop_duplicates": drop_duplicates, "cap_outliers": cap_outliers,
+                     "type_overrides": {k: v.value for k, v in overrides.items()}, "dropped_columns": list(exclude)},
     }
     spec = TrainSpec.parse(data)
     problems = check_against_data(spec, frame)
     if problems:
         raise SpecError(" ".join(problems), problems=problems)
     return spec
+
+
+def _overrides(given: Mapping[str, str], frame: pd.DataFrame, target: str) -> dict[str, ColumnKind]:
+    unknown = [c for c in given if c not in frame.columns]
+    if unknown:
+        raise SpecError(f"Type overrides name columns that are not in the dataset: {unknown}.")
+    kinds = {k.value for k in ColumnKind}
+    bad = {c: k for c, k in given.items() if k not in kinds}
+    if bad:
+        raise SpecError(f"Unknown column types {bad}; choose from {sorted(kinds)}.")
+    return {c: ColumnKind(k) for c, k in given.items() if c != target}
+
+
+def _check_overrides_fit(frame: pd.DataFrame, overridden: list[Feature]) -> None:
+    """A column set to numeric, boolean or date by hand must hold such values; say which row does not."""
+    try:
+        model_frame(frame, overridden)
+    except DataError as exc:
+        raise SpecError(f"A type override does not fit the data: {exc}") from None
 
 
 def resolve_validation(validation: dict[str, object] | None, n_rows: int) -> dict[str, object]:

@@ -30,6 +30,7 @@ class Feature(BaseModel):
     name: str
     kind: ColumnKind
     n_distinct: int | None = None
+    clip: tuple[float, float] | None = None  # outlier capping: values are clipped to these bounds (numbers)
 
     @property
     def high_cardinality(self) -> bool:
@@ -55,6 +56,8 @@ def model_frame(frame: pd.DataFrame, features: Sequence[Feature]) -> pd.DataFram
             out[f.name] = _to_float(col.map(_bool_value), f.name)
         else:
             out[f.name] = _to_float(col, f.name)
+            if f.clip is not None:
+                out[f.name] = out[f.name].clip(*f.clip)
     return pd.DataFrame(out, index=frame.index)
 
 

@@ -98,9 +98,9 @@ class TrackerLike(Protocol):
     def log_evaluation(self, run_id: str, evaluation: Evaluation) -> None: ...
 
 
-def load_training_data(spec: TrainSpec, catalog: DatasetCatalog) -> tuple[pd.DataFrame, pd.Series, int]:
-    """The spec's snapshot, checked against its hash and the spec, without rows whose target is missing
-    (returned with how many were dropped)."""
+def load_training_data(spec: TrainSpec, catalog: DatasetCatalog) -> tuple[pd.DataFrame, pd.Series, list[str]]:
+    """The spec's snapshot, checked against its hash and the spec, without rows whose target is missing and,
+    if the spec says so, without duplicate rows (returned with a note on each kind of row left out)."""
     record = catalog.get(spec.dataset_id)
     if record.content_hash != spec.dataset_hash:
         raise DataError(f"Dataset '{spec.dataset_id}' changed since the spec was made (hash mismatch).")
@@ -108,8 +108,16 @@ def load_training_data(spec: TrainSpec, catalog: DatasetCatalog) -> tuple[pd.Dat
     problems = check_against_data(spec, frame)
     if problems:
         raise SpecError(" ".join(problems), problems=problems)
+    notes = []
+    if spec.cleaning.drop_duplicates:
+        unique = frame.drop_duplicates()
+        if len(unique) < len(frame):
+            notes.append(f"Left out {len(frame) - len(unique)} duplicate rows (data preparation in the spec).")
+        frame = unique
     kept = frame[frame[spec.target].notna()].reset_index(drop=True)
-    return kept, kept[spec.target], len(frame) - len(kept)
+    if len(kept) < len(frame):
+        notes.append(f"Left out {len(frame) - len(kept)} rows whose target '{spec.target}' is missing.")
+    return kept, kept[spec.target], notes
 
 
 @dataclass(frozen=True)
@@ -128,9 +136,9 @@ class Split:
 
     @classmethod
     def of(cls, spec: TrainSpec, catalog: DatasetCatalog, log: Callable[[str], None] = lambda _: None) -> Split:
-        frame, target, dropped = load_training_data(spec, catalog)
-        if dropped:
-            log(f"Left out {dropped} rows whose target '{spec.target}' is missing.")
+        frame, target, notes = load_training_data(spec, catalog)
+        for note in notes:
+            log(note)
         X, (y, classes) = model_frame(frame, spec.features), encode_target(target, spec.task)
         train_rows, test_rows = train_test_split(np.arange(len(y)), test_size=spec.test_fraction,
                                                  random_state=spec.seed,

@@ -9,6 +9,7 @@ import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from studio.compute.profiles import PROFILE_NAME
+from studio.data.schema import ColumnKind
 from studio.errors import SpecError
 from studio.training.estimators import ESTIMATORS
 from studio.training.features import Feature
@@ -56,6 +57,22 @@ class Validation(BaseModel):
         return self.folds * self.repeats if self.kind == "kfold" else 1
 
 
+class Cleaning(BaseModel):
+    """Data preparation chosen before training, recorded in the spec so it is applied the same way when
+    training and when scoring: type overrides and outlier caps live in the features (`Feature.kind`,
+    `Feature.clip`), which the pipeline, batch scoring and the exported service all read."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    drop_duplicates: bool = Field(default=False, description="Drop rows identical in every column before "
+                                  "training (scoring keeps every row, so predictions line up with the input).")
+    cap_outliers: Literal["none", "iqr", "zscore"] = Field(
+        default="none", description="Clip numeric features to Q1 - 1.5 IQR .. Q3 + 1.5 IQR, or to mean +/- 3 "
+                                    "standard deviations, measured on the dataset.")
+    type_overrides: dict[str, ColumnKind] = Field(default_factory=dict, description="Column kinds set by hand.")
+    dropped_columns: tuple[str, ...] = Field(default=(), description="Columns left out by hand.")
+
+
 class Budget(BaseModel):
     """When the search stops: after `seconds`, after `max_trials`, whichever comes first. One trial may run
     at most `trial_seconds` (default: a third of `seconds`, at least 10 s) so a slow configuration cannot
@@ -98,6 +115,7 @@ class TrainSpec(BaseModel):
     seed: Annotated[int, _int_in(0, 2**31 - 1)] = 0
     test_fraction: Annotated[float, _float_in(0.1, 0.5)] = 0.2
     guardrails: tuple[Guardrail, ...] = ()
+    cleaning: Cleaning = Cleaning()
     refit_all_rows: bool = Field(default=True, description="After the held-out test score is measured, refit the "
                                                            "chosen model on every row for the registered model.")
     ensemble: bool = Field(default=True, description="Try a greedy ensemble of the best trials; kept only if "
@@ -133,7 +151,13 @@ class TrainSpec(BaseModel):
             raise ValueError("features must not repeat")
         bad = [f.name for f in self.features if not f.kind.is_feature]
         if bad:
-            raise ValueError(f"features {bad} are free text, which models here cannot take; exclude them")
+            raise ValueError(f"features {bad} are free text or identifiers, which models here cannot take; "
+                             "exclude them")
+        clipped = [f.name for f in self.features if f.clip is not None and f.kind is not ColumnKind.NUMERIC]
+        if clipped:
+            raise ValueError(f"features {clipped} are not numeric, so they cannot be clipped")
+        if any(f.clip is not None and f.clip[0] > f.clip[1] for f in self.features):
+            raise ValueError("a feature's clip bounds must be (low, high) with low <= high")
         return self
 
     @property

@@ -115,7 +115,7 @@ def _browse(studio: Studio, spec: sql.ConnectionSpec) -> list[sql.TableInfo]:
 
 
 def _browse_and_snapshot(studio: Studio, spec: sql.ConnectionSpec, tables: list[sql.TableInfo], *, key: str) -> None:
-    st.success(f"Connected to **{spec.display()}** (read-only, {studio.settings.sql_timeout_seconds:g} s "
+    st.success(f"Connected to `{spec.display()}` (read-only, {studio.settings.sql_timeout_seconds:g} s "
                "statement timeout).")
     if tables:
         st.dataframe(pd.DataFrame([{"table": t.qualified, "kind": t.kind, "rows": t.rows,
@@ -147,9 +147,10 @@ def _browse_and_snapshot(studio: Studio, spec: sql.ConnectionSpec, tables: list[
 
 
 def _read_options(key: str, *, default_name: str) -> tuple[int | None, bool, str]:
-    a, b, c = st.columns([1, 1, 2])
-    limit = a.number_input("Row limit (0 = all, up to the cap)", min_value=0, value=0, step=1000, key=f"{key}-limit",
-                           help="Pushed down to the source, so only these rows travel.")
+    a, b, c = st.columns([3, 2, 4], vertical_alignment="bottom")
+    limit = a.number_input("Row limit (0 = all)", min_value=0, value=0, step=1000, key=f"{key}-limit",
+                           help="Pushed down to the source, so only these rows travel. Without a limit a read stops "
+                                "at the row cap (STUDIO_SQL_MAX_ROWS).")
     sample = b.checkbox("Random sample", key=f"{key}-sample", help="A random sample of 'row limit' rows instead of "
                                                                      "the first ones.")
     name = c.text_input("Dataset name", value=default_name, key=f"{key}-name",
@@ -162,7 +163,7 @@ def saved_message(record: DatasetRecord) -> None:
                f"{record.content_hash[:12]}).")
     if record.origin is not None:
         st.caption(f"Source: {record.origin.describe()}")
-    st.page_link("pages/train.py", label="Train a model on it", icon=":material/arrow_forward:")
+    st.page_link("app_pages/train.py", label="Train a model on it", icon=":material/arrow_forward:")
 
 
 def lake_tab(studio: Studio) -> None:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from studio.data import ColumnInfo, Profile, profile_frame, read_table
+from studio.data.catalog import DatasetRecord
+from studio.data.ingest import describe_file
 from studio.data.profile import PROFILE_SAMPLE_ROWS
+from studio.data.sources import STREAM_CSV_BYTES, ingest_csv
 from studio.export.samples import sample_rows
 from studio.training.draft import data_guardrails
 from studio.training.guardrails import Guardrail
@@ -19,6 +25,47 @@ from studio.ui.common import get_studio
 @st.cache_data(max_entries=4, show_spinner="Reading the file…")
 def parse_upload(raw: bytes, filename: str, encoding: str) -> pd.DataFrame:
     return read_table(raw, filename, encoding=encoding, max_bytes=get_studio().settings.max_upload_mb * 2**20)
+
+
+@dataclass(frozen=True)
+class StagedUpload:
+    """A big uploaded CSV already streamed to a Parquet file on disk, with its exact column summary."""
+
+    path: str
+    n_rows: int
+    columns: list[ColumnInfo]
+
+
+def is_big_upload(size: int, filename: str) -> bool:
+    return size >= STREAM_CSV_BYTES and Path(filename).suffix.lower() in (".csv", ".tsv", ".txt")
+
+
+@st.cache_data(max_entries=2, show_spinner="Streaming the file to disk…")
+def stage_upload(_upload: Any, file_id: str, encoding: str) -> StagedUpload:
+    """Copy the upload to disk in 8 MB pieces, then stream it into Parquet block by block (no DataFrame of the
+    whole file is ever built). Cached per upload and encoding."""
+    studio = get_studio()
+    folder = studio.settings.datasets_path / ".uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    raw = folder / f"{file_id}.csv"
+    _upload.seek(0)
+    with raw.open("wb") as out:
+        while piece := _upload.read(8 * 2**20):
+            out.write(piece)
+    try:
+        staged = ingest_csv(raw, folder / f"{file_id}-{encoding}.parquet", encoding=encoding)
+    finally:
+        raw.unlink(missing_ok=True)
+    n_rows, columns = describe_file(staged)
+    return StagedUpload(str(staged), n_rows, columns)
+
+
+def save_staged(staged: StagedUpload, name: str, source: str) -> DatasetRecord:
+    """Save a staged upload as a dataset (a copy: the staged file stays for a second save under another name)."""
+    catalog = get_studio().catalog
+    target = catalog.staging_path()
+    shutil.copyfile(staged.path, target)
+    return catalog.save_file(target, name, source=source)
 
 
 @st.cache_data(max_entries=8, show_spinner="Profiling…")

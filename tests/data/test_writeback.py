@@ -59,3 +59,25 @@ def test_mariadb_new_table_and_bad_names(mariadb_database: str, tmp_path: Path) 
             writeback.write_predictions(spec, _chunks(2), table, mode="new", model_uri="models:/m/1", **options)
     with pytest.raises(DataError, match="no table 'other' to append"):
         writeback.write_predictions(spec, _chunks(2), "other", mode="append", model_uri="models:/m/1", **options)
+
+
+def test_studio_predict_writes_back_to_a_saved_connection(postgres_url: str, churn_csv: Path, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from studio.cli import main
+
+    assert main(["train", str(churn_csv), "--target", "churned", "--algorithms", "linear", "--max-trials", "1",
+                 "--validation", "holdout", "--wait", "--json"]) == 0
+    assert main(["data", "connect", "wh", postgres_url.replace("postgresql+psycopg", "postgresql")]) == 0
+    out = tmp_path / "scored.csv"
+    assert main(["predict", "churn@champion", "--data", str(churn_csv), "--out", str(out), "--to-table",
+                 "churn_scores", "--connection", "wh"]) == 2  # no champion yet: refused before anything is written
+    capsys.readouterr()
+    assert main(["predict", "models:/churn/1", "--data", str(churn_csv), "--out", str(out), "--to-table",
+                 "churn_scores", "--connection", "wh", "--mode", "new"]) == 0
+    assert "wrote 240 rows to churn_scores on wh" in capsys.readouterr().err
+    engine = sa.create_engine(postgres_url)
+    table = pd.read_sql("SELECT * FROM churn_scores", engine)
+    engine.dispose()
+    assert len(table) == 240 and set(table["model_version"]) == {1} and "prediction" in table.columns
+    assert main(["predict", "models:/churn/1", "--data", str(churn_csv), "--out", str(out), "--to-table",
+                 "churn_scores", "--connection", "nope"]) == 2

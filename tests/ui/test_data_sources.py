@@ -20,7 +20,7 @@ def app() -> AppTest:
     st.cache_data.clear()
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
     at.run()
-    at.switch_page("pages/data.py").run()
+    at.switch_page("app_pages/data.py").run()
     assert not at.exception
     return at
 
@@ -95,3 +95,32 @@ def test_a_delta_table_with_columns_and_a_filter(app: AppTest, tmp_path: Path) -
     assert not at.error, [e.value for e in at.error]
     assert any("(50 rows x 3 columns" in s.value for s in at.success)
     assert any("delta" in c.value and "version 0" in c.value for c in at.caption)
+
+
+def test_a_big_upload_streams_to_disk_and_saves(app: AppTest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import studio.ui.data as ui_data
+
+    monkeypatch.setattr(ui_data, "STREAM_CSV_BYTES", 0)  # stream even this small file
+    frame = churn_frame(400)
+    at = app
+    at.file_uploader[0].set_value(("shop.csv", frame.to_csv(index=False).encode(), "text/csv")).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Rows"] == "400" and shown["Duplicate rows"] == str(int(frame.duplicated().sum()))
+    assert any(b.label == "Download the profile (HTML)" for b in at.get("download_button"))
+    next(b for b in at.button if b.label == "Save dataset").click().run()
+    assert any("Saved **shop-v1** (400 rows" in s.value for s in at.success)
+    record = Studio(make_settings(tmp_path / "home")).catalog.get("shop-v1")
+    assert record.source == "upload:shop.csv" and record.column("plan").n_missing == frame["plan"].isna().sum()
+
+
+def test_the_train_page_records_data_preparation_in_the_spec(app: AppTest, tmp_path: Path) -> None:
+    studio = Studio(make_settings(tmp_path / "home"))
+    studio.catalog.save(churn_frame(200), "churn", source="test")
+    at = app
+    at.switch_page("app_pages/train.py").run()
+    _by_label(at.toggle, "Drop duplicate rows").set_value(True).run()
+    _by_label(at.selectbox, "Cap outliers").set_value("iqr").run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    spec = next(c.value for c in at.code if '"cleaning"' in c.value)
+    assert '"drop_duplicates": true' in spec and '"cap_outliers": "iqr"' in spec and '"clip": [' in spec

@@ -31,7 +31,7 @@ def app(tmp_path: Path) -> AppTest:
 
 def _open(app: AppTest, page: str) -> AppTest:
     app.run()
-    app.switch_page(f"pages/{page}.py").run()
+    app.switch_page(f"app_pages/{page}.py").run()
     assert not app.exception, [e.value for e in app.exception]
     return app
 
@@ -52,7 +52,7 @@ def test_upload_profile_save_then_submit_training(app: AppTest, tmp_path: Path, 
     at.button[0].click().run()
     assert "Saved **churn-v1**" in at.success[0].value
 
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app_pages/train.py").run()
     target = next(s for s in at.selectbox if s.label.startswith("Target"))
     target.set_value("churned").run()
     assert "detected: binary" in next(s for s in at.selectbox if s.label == "Task").format_func("auto")

@@ -29,7 +29,7 @@ def job_list() -> None:
     jobs = studio.jobs.list(limit=200)
     if not jobs:
         st.info("No jobs yet. Start one on the Train page.")
-        st.page_link("pages/train.py", label="Train a model", icon=":material/arrow_forward:")
+        st.page_link("app_pages/train.py", label="Train a model", icon=":material/arrow_forward:")
         return
     if not studio.worker_alive():
         st.warning("No worker is alive right now; one starts automatically with the app (or run `studio worker`).")

@@ -27,7 +27,7 @@ st.title("Deploy")
 models = [r for r in studio.tracker.training_runs() if r.model_uri]
 if not models:
     empty_state("No trained model yet. When a training job succeeds its model appears here, ready to export.",
-                page="pages/train.py", label="Train a model")
+                page="app_pages/train.py", label="Train a model")
 
 st.subheader("Export a model as a BentoML service")
 uris = [r.model_uri for r in models]
@@ -61,7 +61,7 @@ def export_progress() -> None:
     if recent and recent[0].status is JobStatus.FAILED:
         first_line = (recent[0].error or "unknown error").splitlines()[0]
         st.error(f"The last export ({recent[0].payload['model_uri']}) failed: {first_line}")
-        st.page_link("pages/jobs.py", label="See its log on the Jobs page", icon=":material/arrow_forward:",
+        st.page_link("app_pages/jobs.py", label="See its log on the Jobs page", icon=":material/arrow_forward:",
                      query_params={"job": recent[0].id})
     if len(still) != len(pending):
         st.rerun()

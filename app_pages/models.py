@@ -12,7 +12,7 @@ st.title("Models")
 names = studio.registry.model_names()
 if not names:
     empty_state("No registered model yet. A training job registers its model when it succeeds.",
-                page="pages/train.py", label="Train a model")
+                page="app_pages/train.py", label="Train a model")
 
 asked = st.query_params.get("model", "").removeprefix("models:/")  # e.g. churn/2 from the Runs page
 asked_name, _, asked_version = asked.partition("/")

@@ -1,14 +1,18 @@
 """Data: upload a file or read a database / Parquet / Delta table, profile it, save it as a versioned snapshot;
 list, refresh and delete datasets."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from studio.data import ENCODINGS
+from studio.data.ingest import sample_file
+from studio.data.profile import PROFILE_SAMPLE_ROWS
 from studio.data.sources import refresh
 from studio.errors import StudioError
 from studio.ui.common import ago, get_studio, show_error
 from studio.ui.connect_view import connect_tab, lake_tab, saved_message
-from studio.ui.data import dataset_preview, parse_upload, profile_of
+from studio.ui.data import dataset_preview, is_big_upload, parse_upload, profile_of, save_staged, stage_upload
 from studio.ui.profile_view import show_profile
 
 studio = get_studio()
@@ -22,25 +26,37 @@ with upload_tab:
                                        "column names.")
     encoding = right.selectbox("Text encoding (CSV)", ENCODINGS, help="Change it if the file is not UTF-8.")
     if uploaded is None:
-        st.info("Upload a file to see a preview and a profile, then save it as a dataset.")
+        st.info("Upload a file to see a preview and a profile, then save it as a dataset. Big CSV files are "
+                "streamed to disk block by block; data in a database or a Parquet/Delta table can be read in place "
+                "from the next tabs.")
     else:
+        stem = uploaded.name.rsplit(".", 1)[0]
+        staged = frame = None
         try:
-            frame = parse_upload(uploaded.getvalue(), uploaded.name, encoding)
+            if is_big_upload(uploaded.size, uploaded.name):
+                staged = stage_upload(uploaded, uploaded.file_id, encoding)
+                frame = sample_file(Path(staged.path), PROFILE_SAMPLE_ROWS)
+                profile = profile_of(frame, f"{uploaded.file_id}-{encoding}", total_rows=staged.n_rows,
+                                     columns=staged.columns)
+            else:
+                frame = parse_upload(uploaded.getvalue(), uploaded.name, encoding)
+                profile = profile_of(frame, f"{uploaded.file_id}-{encoding}")
         except StudioError as exc:
             show_error(exc)
         else:
-            show_profile(profile_of(frame, f"{uploaded.file_id}-{encoding}"), frame)
+            show_profile(profile, frame, name=stem, key="upload")
             with st.form("save-dataset"):
-                stem = uploaded.name.rsplit(".", 1)[0]
                 name = st.text_input("Dataset name", value=stem, help="Saving the same name again makes a new version.")
                 if st.form_submit_button("Save dataset", type="primary"):
                     try:
-                        record = studio.catalog.save(frame, name, source=f"upload:{uploaded.name}")
+                        source = f"upload:{uploaded.name}"
+                        record = save_staged(staged, name, source) if staged is not None else \
+                            studio.catalog.save(frame, name, source=source)
                     except StudioError as exc:
                         show_error(exc)
                     else:
                         st.success(f"Saved **{record.id}** ({record.n_rows:,} rows, hash {record.content_hash[:12]}).")
-                        st.page_link("pages/train.py", label="Train a model on it", icon=":material/arrow_forward:")
+                        st.page_link("app_pages/train.py", label="Train a model on it", icon=":material/arrow_forward:")
 
 with connect:
     connect_tab(studio)
@@ -70,7 +86,7 @@ with datasets_tab:
         frame = dataset_preview(record.id)
         with st.expander("Profile", expanded=True):
             show_profile(profile_of(frame, record.content_hash, total_rows=record.n_rows, columns=record.columns),
-                         frame)
+                         frame, name=record.id, key="dataset")
         with st.popover("Delete this dataset", icon=":material/delete:"):
             st.write(f"Delete **{record.id}**? Its snapshot file is removed; runs trained on it keep their models.")
             if st.button("Yes, delete", type="primary", key="confirm-delete"):

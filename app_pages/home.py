@@ -19,14 +19,15 @@ d.metric("Worker", "alive" if studio.worker_alive() else "starting…")
 
 st.subheader("Get started")
 steps = [
-    ("pages/data.py", "1. Upload data", "CSV, Parquet or Excel; see its profile; save it as a versioned dataset.",
-     bool(datasets)),
-    ("pages/train.py", "2. Train", "Pick a target and algorithms; the search runs as a background job.", bool(jobs)),
-    ("pages/jobs.py", "3. Watch the job", "Live trials, best score and log; cancel any time.", bool(jobs)),
-    ("pages/runs.py", "4. Compare runs", "Leaderboard, tuning analytics, diagnostics and explanations.", False),
-    ("pages/models.py", "5. Promote and score", "Gate and promote a version to champion; batch-score files.",
+    ("app_pages/data.py", "1. Bring data in", "Upload a file, or read a database table or query, or a Parquet / "
+     "Delta table; see its profile; save it as a versioned dataset.", bool(datasets)),
+    ("app_pages/train.py", "2. Train", "Pick a target and algorithms; the search runs as a background job.",
+     bool(jobs)),
+    ("app_pages/jobs.py", "3. Watch the job", "Live trials, best score and log; cancel any time.", bool(jobs)),
+    ("app_pages/runs.py", "4. Compare runs", "Leaderboard, tuning analytics, diagnostics and explanations.", False),
+    ("app_pages/models.py", "5. Promote and score", "Gate and promote a version to champion; batch-score files.",
      False),
-    ("pages/deploy.py", "6. Export and serve", "One click builds a BentoML service (or ONNX); try it over HTTP.",
+    ("app_pages/deploy.py", "6. Export and serve", "One click builds a BentoML service (or ONNX); try it over HTTP.",
      False),
 ]
 for page, label, help_text, done in steps:

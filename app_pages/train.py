@@ -7,14 +7,14 @@ from studio.training import DEFAULT_METRIC, ESTIMATORS, Task, detect_task, metri
 from studio.training.draft import draft_spec, feature_candidates
 from studio.ui.common import empty_state, get_studio, show_error
 from studio.ui.data import guardrails_for, load_dataset
-from studio.ui.guardrails_view import show_guardrails
+from studio.ui.guardrails_view import data_preparation, show_guardrails
 from studio.ui.job_view import show_estimate
 
 studio = get_studio()
 st.title("Train")
 records = studio.catalog.list()
 if not records:
-    empty_state("There is no dataset to train on yet.", page="pages/data.py", label="Upload one on the Data page")
+    empty_state("There is no dataset to train on yet.", page="app_pages/data.py", label="Upload one on the Data page")
 
 dataset_id = st.selectbox("Dataset", [r.id for r in records], help="A frozen, versioned snapshot.")
 record = studio.catalog.get(dataset_id)
@@ -27,7 +27,9 @@ task_choice = right.selectbox("Task", ["auto", *[t.value for t in Task]],
                               format_func=lambda t: f"auto (detected: {detected})" if t == "auto" else t,
                               help="Detected from the target's values; override if it is wrong.")
 task = detected if task_choice == "auto" else Task(task_choice)
-candidates = [f.name for f in feature_candidates(record, target)]
+with st.expander("Data preparation: column types, duplicates, outliers", icon=":material/tune:"):
+    overrides, drop_duplicates, cap_outliers = data_preparation(record, target)
+candidates = [f.name for f in feature_candidates(record, target, overrides)]
 checks = guardrails_for(dataset_id, target, task.value)
 exclude = st.multiselect("Columns to exclude", candidates, help="Columns the model must not see.")
 keep = show_guardrails(checks, exclude)
@@ -89,7 +91,8 @@ try:
                       budget_seconds=int(seconds) or None, max_trials=int(trials) or None,
                       trial_seconds=int(trial_seconds) or None, compute=compute, seed=int(seed),
                       name=name.strip() or None, keep=keep, guardrails=checks, ensemble=ensemble,
-                      class_weight=class_weight, onnx_safe=onnx_safe)
+                      class_weight=class_weight, onnx_safe=onnx_safe, type_overrides=overrides,
+                      drop_duplicates=drop_duplicates, cap_outliers=cap_outliers)
 except SpecError as exc:
     spec = None
     show_error(exc)
@@ -101,5 +104,5 @@ if spec is not None:
 if st.button("Start training", type="primary", disabled=spec is None):
     job = studio.submit_training(spec)
     st.success(f"Job **{job.id}** queued. It runs in the background; you can close the browser.")
-    st.page_link("pages/jobs.py", label="Watch it on the Jobs page", icon=":material/arrow_forward:",
+    st.page_link("app_pages/jobs.py", label="Watch it on the Jobs page", icon=":material/arrow_forward:",
                  query_params={"job": job.id})

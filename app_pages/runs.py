@@ -11,7 +11,7 @@ from studio.ui.run_tabs import compare, tuning_analytics
 st.title("Runs")
 runs = load_runs()
 if not runs:
-    empty_state("No runs yet: each training job logs one run here when it starts.", page="pages/train.py",
+    empty_state("No runs yet: each training job logs one run here when it starts.", page="app_pages/train.py",
                 label="Train a model")
 
 selected, metric_name = board(runs)
@@ -34,7 +34,7 @@ VIEWS[view]()
 if run.model_uri:
     st.caption(f"Model: `{run.model_uri}` · run id `{run.run_id}`")
     left, right = st.columns(2)
-    left.page_link("pages/models.py", label="Promote it on the Models page", icon=":material/workspace_premium:",
+    left.page_link("app_pages/models.py", label="Promote it on the Models page", icon=":material/workspace_premium:",
                    query_params={"model": run.model_uri})
-    right.page_link("pages/deploy.py", label="Export it on the Deploy page", icon=":material/rocket_launch:",
+    right.page_link("app_pages/deploy.py", label="Export it on the Deploy page", icon=":material/rocket_launch:",
                     query_params={"model": run.model_uri})
