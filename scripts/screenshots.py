@@ -3,7 +3,8 @@
 Starts `studio up` (app + worker) on a free port with a fresh STUDIO_HOME, then: uploads a CSV on the
 Data page, saves it, trains twice on the Train page, waits for the jobs on the Jobs page, compares them on the Runs
 leaderboard, batch-scores the dataset on the Models page, converts the model to ONNX (parity holds) and exports a
-bento on the Deploy page, starts the service and sends it a row.
+bento on the Deploy page, starts the service and sends it a row; last, reads a table of the local PostgreSQL server
+on the Data page's Database tab.
 Needs Debian's chromium (apt-get install chromium).
 
 Usage: .venv/bin/python scripts/screenshots.py [OUTDIR]   (default docs/screenshots)
@@ -19,9 +20,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import httpx
+import sqlalchemy as sa
 from playwright.sync_api import Page, expect, sync_playwright
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,6 +32,7 @@ sys.path.insert(0, str(REPO))
 from studio.export.serving import free_port  # noqa: E402
 from tests.conftest import churn_frame  # noqa: E402
 
+POSTGRES_URL = os.environ.get("STUDIO_TEST_POSTGRES_DB", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync", "--disable-quic"]
 
@@ -100,7 +104,7 @@ def shot(page: Page, out: Path, name: str) -> None:
 
 def journey(page: Page, url: str, out: Path, csv_path: Path) -> None:
     page.goto(url)
-    # the first paint can still be Streamlit's file-based page list: wait for the app's own navigation and title
+    # wait for the app's own navigation and title
     expect(page.locator('[data-testid="stSidebarNav"] a', has_text="Deploy")).to_be_visible(timeout=60_000)
     expect(page.get_by_role("heading", name="ML Studio")).to_be_visible(timeout=60_000)
     shot(page, out, "home")
@@ -121,6 +125,8 @@ def journey(page: Page, url: str, out: Path, csv_path: Path) -> None:
         trials.press("Enter")
         settle(page)
         if validation is None:
+            page.get_by_text("Data preparation").click()  # show the cleaning choices in the screenshot
+            settle(page)
             shot(page, out, "train")
         page.get_by_role("button", name="Start training").click()
         expect(page.get_by_text("queued. It runs in the background")).to_be_visible(timeout=30_000)
@@ -164,6 +170,38 @@ def journey(page: Page, url: str, out: Path, csv_path: Path) -> None:
     shot(page, out, "deploy")
     page.get_by_role("button", name="Stop service").click()
     settle(page)
+    database_step(page, out)
+
+
+def database_step(page: Page, out: Path) -> None:
+    """Read a table of the local PostgreSQL server through the Data page's Database tab, as a snapshot."""
+    url = sa.make_url(POSTGRES_URL)
+    table = f"shots_churn_{uuid.uuid4().hex[:6]}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        churn_frame(800, seed=1).to_sql(table, conn, index=False)
+    try:
+        goto(page, "Data")
+        open_tab(page, "Database")
+        for label, value in (("Host", url.host), ("Port (0 = the database's default)", str(url.port)),
+                             ("Database", url.database), ("User", url.username), ("Save as", "warehouse")):
+            page.locator(f'[data-testid="stForm"] input[aria-label="{label}"]').fill(str(value))
+        page.locator("button", has_text="Connect").last.click()
+        expect(page.get_by_text("Connected to")).to_be_visible(timeout=30_000)
+        page.get_by_role("combobox", name="Table").click()
+        page.get_by_role("option", name=table).click()
+        settle(page)
+        name = page.locator('input[aria-label="Dataset name"]').first
+        name.fill("warehouse churn")
+        name.press("Enter")
+        settle(page)
+        page.get_by_role("button", name="Take snapshot").first.click()
+        expect(page.get_by_text("Saved warehouse-churn-v1")).to_be_visible(timeout=60_000)
+        shot(page, out, "data-database")
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP TABLE IF EXISTS "{table}"'))
+        engine.dispose()
 
 
 def main() -> None:

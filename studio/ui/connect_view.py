@@ -42,7 +42,7 @@ def _connection_form(studio: Studio, saved: sql.ConnectionSpec | None) -> Connec
     drivers = list(sql.DRIVERS)
     key = saved.name if saved else "new"
     with st.form(f"conn-form-{key}"):
-        driver = st.selectbox("Database", drivers, index=drivers.index(saved.driver) if saved else 0,
+        driver = st.selectbox("Server type", drivers, index=drivers.index(saved.driver) if saved else 0,
                               format_func=lambda d: sql.DRIVERS[d].label)
         host = st.text_input("Host", value=saved.host if saved else "localhost",
                              help="Only the host name or IP: the URL is built from these fields. Not used by SQLite.")
@@ -52,7 +52,9 @@ def _connection_form(studio: Studio, saved: sql.ConnectionSpec | None) -> Connec
                                  help=f"The database name. For SQLite, a file in {studio.settings.sqlite_path} "
                                       "(STUDIO_SQLITE_DIR); files elsewhere are refused.")
         user = st.text_input("User", value=saved.user if saved else "")
+        stored = saved is not None and studio.connections.has_stored_password(saved.name)
         password = st.text_input("Password", type="password",
+                                 placeholder="saved, encrypted: leave empty to use it" if stored else "",
                                  help="Leave empty to use the saved encrypted password or the environment variable.")
         password_env = st.text_input("…or read the password from this environment variable",
                                      value=(saved.password_env or "") if saved else "",
@@ -147,7 +149,7 @@ def _browse_and_snapshot(studio: Studio, spec: sql.ConnectionSpec, tables: list[
 
 
 def _read_options(key: str, *, default_name: str) -> tuple[int | None, bool, str]:
-    a, b, c = st.columns([3, 2, 4], vertical_alignment="bottom")
+    a, b, c = st.columns([3, 3, 4], vertical_alignment="bottom")
     limit = a.number_input("Row limit (0 = all)", min_value=0, value=0, step=1000, key=f"{key}-limit",
                            help="Pushed down to the source, so only these rows travel. Without a limit a read stops "
                                 "at the row cap (STUDIO_SQL_MAX_ROWS).")

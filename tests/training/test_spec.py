@@ -36,7 +36,11 @@ def test_spec_is_frozen_and_round_trips_through_json() -> None:
     ({"metric": "rmse"}, "metric 'rmse' does not fit the binary task"),
     ({"compute": "Huge size!"}, "The 'compute' parameter of TrainSpec is invalid: string should match pattern"),
     ({"features": [{"name": "y", "kind": "numeric"}]}, "cannot also be a feature"),
-    ({"features": [{"name": "t", "kind": "text"}]}, "are free text, which models here cannot take"),
+    ({"features": [{"name": "t", "kind": "text"}]}, "are free text or identifiers, which models here cannot take"),
+    ({"features": [{"name": "t", "kind": "id"}]}, "features ['t'] are free text or identifiers"),
+    ({"features": [{"name": "t", "kind": "categorical", "clip": [0, 1]}]}, "are not numeric, so they cannot be"),
+    ({"features": [{"name": "t", "kind": "numeric", "clip": [5, 1]}]}, "low <= high"),
+    ({"cleaning": {"cap_outliers": "mad"}}, "'cleaning.cap_outliers' parameter of TrainSpec"),
     ({"validation": {"kind": "kfold", "folds": 1}}, "'validation.folds' parameter of TrainSpec must be an int in "
                                                     "[2, 20]. Got 1 instead."),
     ({"surprise": 1}, "The 'surprise' parameter of TrainSpec is not a known parameter"),
