@@ -31,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a column's inferred type: numeric, categorical, boolean, datetime, text or id "
                         "(text and id columns are left out); repeat for several")
     t.add_argument("--drop-duplicates", action="store_true", help="drop duplicate rows before training")
+    t.add_argument("--partition-by", help="many models: one per value combination of these columns (comma-"
+                                          "separated), plus a fallback for small and unseen partitions")
+    t.add_argument("--min-rows", type=int, default=30, help="training rows a partition needs for its own model")
     t.add_argument("--cap-outliers", choices=["none", "iqr", "zscore"], default="none",
                    help="clip numeric features to the IQR fences or to mean +/- 3 sd (also when scoring)")
     t.add_argument("--metric")
@@ -149,7 +152,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         max_trials=args.max_trials, trial_seconds=args.trial_seconds, compute=args.compute, seed=args.seed,
         name=args.name, keep=_csv(args.keep), class_weight=args.class_weight, ensemble=not args.no_ensemble,
         onnx_safe=args.onnx_safe, type_overrides=_types(args.type), drop_duplicates=args.drop_duplicates,
-        cap_outliers=args.cap_outliers,
+        cap_outliers=args.cap_outliers, partition_by=_csv(args.partition_by), min_rows=args.min_rows,
     )
     for g in spec.guardrails:
         shown = "left out" if g.action == "excluded" else "note"

@@ -169,6 +169,21 @@ class Tracker:
                 evaluation.shap.to_parquet(folder / "shap.parquet", index=False)
             self.client.log_artifacts(run_id, str(folder), "evaluation")
 
+    def log_table(self, run_id: str, table: pd.DataFrame, name: str) -> None:
+        """A table as a Parquet artifact of the run (e.g. a model family's per-partition metrics)."""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / name
+            table.to_parquet(path, index=False)
+            self.client.log_artifact(run_id, str(path))
+
+    def load_table(self, run_id: str, name: str) -> pd.DataFrame:
+        """A Parquet artifact logged by `log_table`; TrackingError if the run has none."""
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                return pd.read_parquet(self.client.download_artifacts(run_id, name, tmp))
+        except Exception as exc:  # MLflow raises its own and OS errors for a missing artifact
+            raise TrackingError(f"Run '{run_id}' has no {name} ({str(exc).splitlines()[0]}).") from None
+
     def load_evaluation(self, run_id: str) -> Evaluation:
         """The evaluation a run recorded; TrackingError if it has none (an older or unfinished run)."""
         from mlflow.exceptions import MlflowException

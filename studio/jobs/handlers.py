@@ -23,6 +23,13 @@ def run_train(studio: Studio, job: JobRecord, reporter: Reporter) -> BaseModel:
 
     spec = TrainSpec.parse(job.payload)
     profile = studio.profile(spec.compute)
+    if spec.partition is not None:
+        from studio.many.train import train_family
+
+        reporter.log(f"Training one model per {' x '.join(spec.partition.columns)} on compute '{profile.name}' "
+                     f"({profile.summary()}).")
+        return train_family(spec, catalog=studio.catalog, tracker=studio.tracker, job_id=job.id, profile=profile,
+                            reporter=reporter)
     before = Progress.model_validate(job.progress)
     limit = spec.budget.trial_limit_s
     reporter.log(f"Training on compute '{profile.name}' ({profile.summary()}); budget "

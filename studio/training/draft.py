@@ -46,7 +46,7 @@ def draft_spec(
     compute: str = "small", seed: int = 0, name: str | None = None, keep: Sequence[str] = (),
     guardrails: Sequence[Guardrail] | None = None, ensemble: bool = True, class_weight: str = "auto",
     onnx_safe: bool = False, type_overrides: Mapping[str, str] | None = None, drop_duplicates: bool = False,
-    cap_outliers: str = "none",
+    cap_outliers: str = "none", partition_by: Sequence[str] = (), min_rows: int = 30,
 ) -> TrainSpec:
     """Build and fully validate a spec (including the checks only the data can answer); raises SpecError.
 
@@ -58,7 +58,12 @@ def draft_spec(
     unknown = [c for c in exclude if c not in frame.columns]
     if unknown:
         raise SpecError(f"Columns to exclude {unknown} are not in '{record.id}'.")
-    overrides = _overrides(type_overrides or {}, frame, target)
+    unknown_parts = [c for c in partition_by if c not in frame.columns]
+    if unknown_parts:
+        raise SpecError(f"Partition columns {unknown_parts} are not in '{record.id}'.")
+    # a partition column is a category (a store number is a name, not a quantity) and always a feature
+    overrides = _overrides({**(type_overrides or {}), **{c: "categorical" for c in partition_by}}, frame, target)
+    keep = [*keep, *partition_by]
     resolved = detect_task(frame[target]) if task == "auto" else task
     candidates = feature_candidates(record, target, overrides)
     if guardrails is None and resolved in set(Task):
@@ -84,6 +89,7 @@ def draft_spec(
         "compute": compute, "seed": seed, "name": name, "ensemble": ensemble,
         "class_weight": class_weight, "onnx_safe": onnx_safe,
         "guardrails": [g.model_dump() for g in found],
+        "partition": {"columns": list(partition_by), "min_rows": min_rows} if partition_by else None,
         "cleaning": {"drop_duplicates": drop_duplicates, "cap_outliers": cap_outliers,
                      "type_overrides": {k: v.value for k, v in overrides.items()}, "dropped_columns": list(exclude)},
     }

@@ -73,6 +73,17 @@ class Cleaning(BaseModel):
     dropped_columns: tuple[str, ...] = Field(default=(), description="Columns left out by hand.")
 
 
+class Partitioning(BaseModel):
+    """Many models: one model per value combination of `columns` (e.g. store x item), a fallback for the rest."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    columns: tuple[str, ...] = Field(min_length=1, max_length=4)
+    min_rows: Annotated[int, _int_in(5, 10_000_000)] = Field(
+        default=30, description="Training rows a partition needs for its own model; smaller and unseen "
+                                "partitions are served by the fallback model trained on all rows.")
+
+
 class Budget(BaseModel):
     """When the search stops: after `seconds`, after `max_trials`, whichever comes first. One trial may run
     at most `trial_seconds` (default: a third of `seconds`, at least 10 s) so a slow configuration cannot
@@ -116,6 +127,7 @@ class TrainSpec(BaseModel):
     test_fraction: Annotated[float, _float_in(0.1, 0.5)] = 0.2
     guardrails: tuple[Guardrail, ...] = ()
     cleaning: Cleaning = Cleaning()
+    partition: Partitioning | None = None
     refit_all_rows: bool = Field(default=True, description="After the held-out test score is measured, refit the "
                                                            "chosen model on every row for the registered model.")
     ensemble: bool = Field(default=True, description="Try a greedy ensemble of the best trials; kept only if "
@@ -153,6 +165,15 @@ class TrainSpec(BaseModel):
         if bad:
             raise ValueError(f"features {bad} are free text or identifiers, which models here cannot take; "
                              "exclude them")
+        if self.partition is not None:
+            if self.target in self.partition.columns:
+                raise ValueError(f"the target '{self.target}' cannot also be a partition column")
+            missing = [c for c in self.partition.columns if c not in names]
+            if missing:
+                raise ValueError(f"partition columns {missing} must be features too (the fallback model uses "
+                                 "them); do not exclude them")
+            if len(self.partition.columns) == len(self.features):
+                raise ValueError("besides the partition columns the models need at least one feature")
         clipped = [f.name for f in self.features if f.clip is not None and f.kind is not ColumnKind.NUMERIC]
         if clipped:
             raise ValueError(f"features {clipped} are not numeric, so they cannot be clipped")

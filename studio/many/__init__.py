@@ -1,0 +1,1 @@
+"""Many models: one model per partition (store x item, well, franchise), trained, registered and served together."""

@@ -1,0 +1,285 @@
+"""Train a family: a model per partition, fanned out over the compute profile's Dask workers, plus a fallback.
+
+Per partition with at least `min_rows` training rows: a light search (the cheap algorithms of the spec, more
+of them when the time budget allows) on an inner validation split, the best refitted on the partition's
+training rows, scored on its held-out rows against a baseline (the training mean for regression, the
+class shares for classification). A partition that fails is listed with its error; the job goes on and its
+rows go to the fallback. One MLflow run holds the family: summary metrics, the per-partition table
+(`partitions.parquet`), and one registered model version (a `PartitionRouter`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel
+from sklearn.model_selection import train_test_split
+
+from studio.compute.cluster import client_for
+from studio.compute.profiles import ComputeProfile
+from studio.data.catalog import DatasetCatalog
+from studio.errors import StudioError
+from studio.many.router import PartitionRouter, partition_rows
+from studio.training.estimators import ESTIMATORS, strip_prefix
+from studio.training.metrics import METRICS, Metric, score
+from studio.training.model import ModelInfo, TrainedModel
+from studio.training.run import (
+    Progress,
+    Reporter,
+    Split,
+    TrackerLike,
+    TrainResult,
+    _record_evaluation,
+    held_out_metrics,
+    registered_name,
+)
+from studio.training.search import make_pipeline
+from studio.training.spec import TrainSpec
+
+#: Algorithms cheap enough to fit thousands of times, in the order they are tried per partition.
+CHEAP = ("linear", "lightgbm", "hist_gradient_boosting", "random_forest", "extra_trees", "xgboost")
+#: Partitions per Dask task: enough to amortise a task's overhead, few enough to balance the workers.
+BATCH = 50
+PARTITIONS_TABLE = "partitions.parquet"
+#: Seconds of budget per partition (per core) above which a second algorithm is tried.
+SECOND_ALGORITHM_S = 0.5
+
+
+class PartitionResult(BaseModel):
+    key: str
+    rows_train: int
+    rows_test: int
+    status: str  # "model", "fallback" (too small / one class), "failed"
+    algorithm: str | None = None
+    score: float | None = None  # the partition's model on its held-out rows
+    baseline: float | None = None  # the baseline on the same rows
+    fallback_score: float | None = None  # the fallback model on the same rows
+    seconds: float = 0.0
+    error: str | None = None
+
+
+def train_family(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, job_id: str,
+                 profile: ComputeProfile, reporter: Reporter) -> TrainResult:
+    assert spec.partition is not None
+    started = time.time()
+    split = Split.of(spec, catalog, reporter.log)
+    run_id = tracker.start_training(spec, job_id=job_id, study_name=f"job-{job_id}")
+    columns = list(spec.partition.columns)
+    train_groups = partition_rows(split.X_train, columns)
+    test_groups = partition_rows(split.X_test, columns)
+    modeled = [k for k, rows in train_groups.items() if len(rows) >= spec.partition.min_rows]
+    reporter.log(f"{len(train_groups):,} partitions by {', '.join(columns)} in the training rows; {len(modeled):,} "
+                 f"have at least {spec.partition.min_rows} rows and get their own model, the rest the fallback.")
+    metric = METRICS[spec.metric]
+    algorithms = _cheap(spec.algorithms)
+    cores = 1 if profile.is_remote else max(profile.parallel_trials, 1)
+    per_partition_s = (spec.budget.seconds or 0) * cores / max(len(modeled), 1)
+    tried = algorithms[:2] if spec.budget.seconds is None or per_partition_s > SECOND_ALGORITHM_S else algorithms[:1]
+    reporter.log(f"Per partition: {' vs '.join(tried)} on an inner validation split, against a baseline.")
+    progress = Progress(phase="searching", trials_budget=len(modeled))
+    reporter.progress(progress)
+
+    fallback = _fit_fallback(spec, split, algorithms[-1] if len(algorithms) > 1 else algorithms[0])
+    sub_spec = spec.model_copy(update={"features": tuple(f for f in spec.features if f.name not in columns)})
+    results, blobs = _fan_out(sub_spec, split, modeled, train_groups, test_groups, tried, profile, reporter,
+                              progress)
+    for key, rows in train_groups.items():
+        if key not in results:
+            results[key] = PartitionResult(key=key, rows_train=len(rows), rows_test=len(test_groups.get(key, [])),
+                                           status="fallback")
+    for key, rows in test_groups.items():
+        if key not in results:  # a partition only in the held-out rows: unseen in training
+            results[key] = PartitionResult(key=key, rows_train=0, rows_test=len(rows), status="fallback")
+        if len(rows):
+            results[key] = _with_fallback_score(results[key], fallback, split, rows, metric)
+
+    import skops.io as sio
+
+    trusted = sorted({t for blob in list(blobs.values())[:50] for t in sio.get_untrusted_types(data=blob)})
+    router = PartitionRouter(tuple(columns), blobs, fallback, tuple(trusted),
+                             None if split.classes is None else len(split.classes))
+    test_score = score(metric, split.y_test, **_outputs(router, split.X_test, metric, _n_classes(split)))
+    table = pd.DataFrame([r.model_dump() for r in results.values()])
+    failed = table[table["status"] == "failed"]
+    for row in failed.head(20).itertuples():
+        reporter.log(f"Partition {row.key} failed: {row.error}")
+    info = ModelInfo(task=spec.task, target=spec.target, features=spec.features, classes=split.classes,
+                     metric=spec.metric, run_id=run_id)
+    reporter.progress(progress.model_copy(update={"phase": "logging model"}))
+    reporter.fence()
+    model_uri = tracker.log_model(run_id, TrainedModel(router, info), example=split.example(spec),
+                                  registered_name=registered_name(spec))
+    tracker.log_table(run_id, table, PARTITIONS_TABLE)
+    summary = family_summary(table, metric)
+    duration = time.time() - started
+    tracker.finish(run_id, metrics={f"best_{spec.metric}": test_score, f"test_{spec.metric}": test_score,
+                                    **held_out_metrics(router, split, spec), **summary, "duration_s": duration,
+                                    "n_trials": float(summary["partitions_modeled"])},
+                   tags={"studio.best_algorithm": "partitioned: " + " / ".join(tried),
+                         "studio.family": ",".join(columns), "studio.stop_reason": "all partitions trained",
+                         "studio.final_model": f"{int(summary['partitions_modeled'])} partition models + fallback"})
+    _record_evaluation(spec, split, router, [], run_id, tracker, reporter, progress)
+    reporter.progress(progress.model_copy(update={"phase": "done", "elapsed_s": duration}))
+    reporter.log(f"Done: {len(modeled):,} partition models + fallback; {spec.metric} {test_score:.5g} on the "
+                 f"held-out rows; {int(summary['partitions_failed'])} failed. Model {model_uri}.")
+    return TrainResult(run_id=run_id, model_uri=model_uri, metric=spec.metric, best_score=test_score,
+                       test_score=test_score, best_algorithm="partitioned", best_params={"partition_by": columns},
+                       n_trials=len(modeled), duration_s=duration, study_name="", stop_reason="all partitions trained")
+
+
+def family_summary(table: pd.DataFrame, metric: Metric) -> dict[str, float]:
+    own = table[table["status"] == "model"]
+    beats = (own["score"] > own["baseline"]) if metric.greater_is_better else (own["score"] < own["baseline"])
+    scored = own["score"].dropna()
+    return {"partitions": float(len(table)), "partitions_modeled": float(len(own)),
+            "partitions_fallback": float((table["status"] == "fallback").sum()),
+            "partitions_failed": float((table["status"] == "failed").sum()),
+            "partitions_beating_baseline": float(beats[own["score"].notna() & own["baseline"].notna()].mean())
+            if len(own) else 0.0,
+            "partition_score_median": float(scored.median()) if len(scored) else float("nan")}
+
+
+def _cheap(algorithms: Sequence[str]) -> list[str]:
+    ordered = [a for a in CHEAP if a in algorithms]
+    if not ordered:
+        raise StudioError("None of the chosen algorithms is among those trained per partition "
+                          f"({', '.join(CHEAP)}).")
+    return ordered
+
+
+def _pipeline(spec: TrainSpec, algorithm: str) -> Any:
+    """An algorithm's strong defaults (the same the search starts from), single-threaded: partitions are
+    parallel already."""
+    return make_pipeline(spec, algorithm, strip_prefix(algorithm, ESTIMATORS[algorithm].defaults), n_jobs=1)
+
+
+def _fit_fallback(spec: TrainSpec, split: Split, algorithm: str) -> Any:
+    return _pipeline(spec, algorithm).fit(split.X_train, split.y_train)
+
+
+def _fan_out(sub_spec: TrainSpec, split: Split, keys: list[str], train_groups: dict[str, np.ndarray],
+             test_groups: dict[str, np.ndarray], algorithms: list[str], profile: ComputeProfile, reporter: Reporter,
+             progress: Progress) -> tuple[dict[str, PartitionResult], dict[str, bytes]]:
+    results: dict[str, PartitionResult] = {}
+    blobs: dict[str, bytes] = {}
+    if not keys:
+        return results, blobs
+    client = client_for(profile)
+    X_train, y_train = client.scatter((split.X_train, split.y_train), broadcast=True)
+    X_test, y_test = client.scatter((split.X_test, split.y_test), broadcast=True)
+    batches = [keys[i:i + BATCH] for i in range(0, len(keys), BATCH)]
+    futures = [client.submit(fit_batch, sub_spec, [(k, train_groups[k], test_groups.get(k, np.array([], int)))
+                                                   for k in batch], X_train, y_train, X_test, y_test,
+                             tuple(algorithms), pure=False) for batch in batches]
+    for done, future in enumerate(futures, start=1):  # in submission order; the workers run them all meanwhile
+        if reporter.should_stop():
+            client.cancel(futures)
+            raise StudioError("Cancelled while training the partitions.")
+        for result, blob in future.result():
+            results[result.key] = result
+            if blob is not None:
+                blobs[result.key] = blob
+        trained = sum(r.status == "model" for r in results.values())
+        reporter.progress(progress.model_copy(update={"trials_done": trained}))
+        if done % max(len(batches) // 10, 1) == 0 or done == len(batches):
+            reporter.log(f"Partitions: {len(results):,} of {len(keys):,} done.")
+    return results, blobs
+
+
+def fit_batch(spec: TrainSpec, batch: list[tuple[str, np.ndarray, np.ndarray]], X_train: pd.DataFrame,
+              y_train: np.ndarray, X_test: pd.DataFrame, y_test: np.ndarray,
+              algorithms: tuple[str, ...]) -> list[tuple[PartitionResult, bytes | None]]:
+    """Fit the partitions of one batch (runs on a Dask worker); returns results and serialized models."""
+    import skops.io as sio
+
+    n_classes = int(max(y_train.max(), y_test.max(initial=0))) + 1 if spec.task.is_classification else None
+    out = []
+    for key, train_rows, test_rows in batch:
+        started = time.perf_counter()
+        try:
+            result, model = fit_partition(spec, key, X_train.iloc[train_rows], y_train[train_rows],
+                                          X_test.iloc[test_rows], y_test[test_rows], algorithms, n_classes)
+            blob = sio.dumps(model) if model is not None else None
+        except Exception as exc:  # one partition's failure is reported, not fatal
+            result = PartitionResult(key=key, rows_train=len(train_rows), rows_test=len(test_rows),
+                                     status="failed", error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+            blob = None
+        out.append((result.model_copy(update={"seconds": time.perf_counter() - started}), blob))
+    return out
+
+
+def fit_partition(spec: TrainSpec, key: str, X: pd.DataFrame, y: np.ndarray, X_test: pd.DataFrame,
+                  y_test: np.ndarray, algorithms: Sequence[str],
+                  n_classes: int | None = None) -> tuple[PartitionResult, Any]:
+    metric = METRICS[spec.metric]
+    base = PartitionResult(key=key, rows_train=len(y), rows_test=len(y_test), status="fallback")
+    if spec.task.is_classification and len(np.unique(y)) < 2:
+        return base.model_copy(update={"error": "one class only in training: served by the fallback"}), None
+    best, best_score = algorithms[0], None
+    if len(algorithms) > 1:
+        stratify = y if spec.task.is_classification and np.bincount(y).min() >= 2 else None
+        fit_idx, val_idx = train_test_split(np.arange(len(y)), test_size=0.25, random_state=spec.seed,
+                                            stratify=stratify)
+        for algorithm in algorithms:
+            pipeline = _pipeline(spec, algorithm).fit(X.iloc[fit_idx], y[fit_idx])
+            value = _safe(lambda p=pipeline: score(metric, y[val_idx], **_outputs(p, X.iloc[val_idx], metric,
+                                                                                  n_classes)))
+            if value is None:
+                continue
+            if best_score is None or (value > best_score) == metric.greater_is_better:
+                best, best_score = algorithm, value
+    model = _pipeline(spec, best).fit(X, y)
+    result = base.model_copy(update={"status": "model", "algorithm": best})
+    if len(y_test):
+        result = result.model_copy(update={
+            "score": _safe(lambda: score(metric, y_test, **_outputs(model, X_test, metric, n_classes))),
+            "baseline": _safe(lambda: baseline_score(metric, y, y_test, spec, n_classes))})
+    return result, model
+
+
+def baseline_score(metric: Metric, y_train: np.ndarray, y_test: np.ndarray, spec: TrainSpec,
+                   n_classes: int | None = None) -> float:
+    """The partition's baseline on its held-out rows: its training mean (regression) or class shares."""
+    if not spec.task.is_classification:
+        return score(metric, y_test, pred=np.full(len(y_test), float(np.mean(y_train))), proba=None)
+    n_classes = n_classes or int(max(y_train.max(), y_test.max())) + 1
+    shares = np.bincount(y_train, minlength=n_classes) / len(y_train)
+    proba = np.tile(shares, (len(y_test), 1))
+    return score(metric, y_test, pred=np.full(len(y_test), int(shares.argmax())), proba=proba)
+
+
+def _outputs(model: Any, X: pd.DataFrame, metric: Metric, n_classes: int | None = None) -> dict[str, Any]:
+    """What `score` needs of a model: labels or values, or class probabilities over all `n_classes` classes
+    (a partition's model may have seen only some of them)."""
+    if not metric.needs_proba:
+        return {"pred": model.predict(X), "proba": None}
+    proba = model.predict_proba(X)
+    if n_classes is not None and proba.shape[1] != n_classes:
+        full = np.zeros((len(X), n_classes))
+        full[:, np.asarray(model.classes_, dtype=int)] = proba
+        proba = full
+    return {"pred": None, "proba": proba}
+
+
+def _with_fallback_score(result: PartitionResult, fallback: Any, split: Split, rows: np.ndarray,
+                         metric: Metric) -> PartitionResult:
+    value = _safe(lambda: score(metric, split.y_test[rows], **_outputs(fallback, split.X_test.iloc[rows], metric,
+                                                                       _n_classes(split))))
+    return result.model_copy(update={"fallback_score": value})
+
+
+def _n_classes(split: Split) -> int | None:
+    return None if split.classes is None else len(split.classes)
+
+
+def _safe(compute: Any) -> float | None:
+    """A metric that cannot be computed on a partition's few held-out rows (one class only) is left empty."""
+    try:
+        value = float(compute())
+    except (ValueError, IndexError, ZeroDivisionError):
+        return None
+    return value if np.isfinite(value) else None
