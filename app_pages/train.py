@@ -7,7 +7,7 @@ from studio.training import DEFAULT_METRIC, ESTIMATORS, Task, detect_task, metri
 from studio.training.draft import draft_spec, feature_candidates
 from studio.ui.common import empty_state, get_studio, show_error
 from studio.ui.data import guardrails_for, load_dataset
-from studio.ui.guardrails_view import data_preparation, show_guardrails
+from studio.ui.guardrails_view import data_preparation, partition_choice, show_guardrails
 from studio.ui.job_view import show_estimate
 
 studio = get_studio()
@@ -29,6 +29,8 @@ task_choice = right.selectbox("Task", ["auto", *[t.value for t in Task]],
 task = detected if task_choice == "auto" else Task(task_choice)
 with st.expander("Data preparation: column types, duplicates, outliers", icon=":material/tune:"):
     overrides, drop_duplicates, cap_outliers = data_preparation(record, target)
+with st.expander("Many models: one model per partition (e.g. per store x item)", icon=":material/grid_view:"):
+    partition_by, min_rows = partition_choice(record, frame, target)
 candidates = [f.name for f in feature_candidates(record, target, overrides)]
 checks = guardrails_for(dataset_id, target, task.value)
 exclude = st.multiselect("Columns to exclude", candidates, help="Columns the model must not see.")
@@ -92,7 +94,8 @@ try:
                       trial_seconds=int(trial_seconds) or None, compute=compute, seed=int(seed),
                       name=name.strip() or None, keep=keep, guardrails=checks, ensemble=ensemble,
                       class_weight=class_weight, onnx_safe=onnx_safe, type_overrides=overrides,
-                      drop_duplicates=drop_duplicates, cap_outliers=cap_outliers)
+                      drop_duplicates=drop_duplicates, cap_outliers=cap_outliers, partition_by=partition_by,
+                      min_rows=min_rows)
 except SpecError as exc:
     spec = None
     show_error(exc)

@@ -34,6 +34,31 @@ def show_guardrails(checks: Sequence[Guardrail], exclude: Sequence[str]) -> list
                                                              "really carries meaning. The spec records your choice.")
 
 
+def partition_choice(record: DatasetRecord, frame: pd.DataFrame, target: str) -> tuple[list[str], int]:
+    """Partition columns and the minimum rows for a partition's own model, with a preview of the partitions."""
+    from studio.charts.family import partition_sizes
+    from studio.ui.common import chart
+
+    options = [c.name for c in record.columns if c.name != target and c.kind.value in
+               ("categorical", "numeric", "boolean") and 1 < c.n_distinct < len(frame)]
+    left, right = st.columns([3, 1])
+    columns = left.multiselect("Partition columns", options, key=f"partition-{record.id}",
+                               help="One model is trained per value combination of these columns (e.g. store and "
+                                    "item); each is compared with its own baseline. Leave empty for one model.")
+    min_rows = right.number_input("Minimum rows for its own model", min_value=5, value=30, step=5,
+                                  help="Partitions with fewer training rows, and partitions never seen in training, "
+                                       "are served by a fallback model trained on every row (with the partition "
+                                       "columns as features).")
+    if columns:
+        sizes = frame.groupby(columns, dropna=False, sort=False).size()
+        own = int((sizes * 0.8 >= min_rows).sum())  # about 80 % of the rows are for training
+        st.caption(f"{len(sizes):,} partitions; about {own:,} get their own model, {len(sizes) - own:,} the fallback. "
+                   f"Rows per partition: median {int(sizes.median()):,}, smallest {int(sizes.min()):,}, largest "
+                   f"{int(sizes.max()):,}.")
+        chart(partition_sizes(sizes, int(min_rows)), key="partition-sizes")
+    return columns, int(min_rows)
+
+
 def data_preparation(record: DatasetRecord, target: str) -> tuple[dict[str, str], bool, str]:
     """Column type overrides, dropping duplicate rows and capping outliers; all recorded in the spec."""
     st.caption("Recorded in the spec and applied the same way when training and when scoring (batch scoring and "

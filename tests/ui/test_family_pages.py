@@ -1,0 +1,55 @@
+"""The Train page's partition choice and the Runs page's Partitions view, headless, on a real trained family."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from studio.context import Studio
+from studio.many.train import train_family
+from studio.training.draft import draft_spec
+from tests.conftest import REPO, SMALL, ListReporter, make_settings
+from tests.many.test_family import shop_frame
+
+
+def _app() -> AppTest:
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90)
+    at.run()
+    return at
+
+
+def test_choosing_partition_columns_previews_them_and_goes_into_the_spec(tmp_path: Path) -> None:
+    studio = Studio(make_settings(tmp_path / "home"))
+    studio.catalog.save(shop_frame(), "shop", source="test")
+    at = _app()
+    at.switch_page("app_pages/train.py").run()
+    next(s for s in at.selectbox if s.label.startswith("Target")).set_value("sales").run()
+    next(m for m in at.multiselect if m.label == "Partition columns").set_value(["store", "item"]).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("13 partitions; about 12 get their own model, 1 the fallback" in c.value for c in at.caption)
+    spec = next(c.value for c in at.code if '"partition"' in c.value)
+    assert '"columns": [\n      "store",\n      "item"\n    ]' in spec and '"min_rows": 30' in spec
+
+
+def test_the_partitions_view_of_a_family_run(tmp_path: Path) -> None:
+    studio = Studio(make_settings(tmp_path / "home"))
+    frame = shop_frame()
+    record = studio.catalog.save(frame, "shop", source="test")
+    spec = draft_spec(record, frame, target="sales", algorithms=["linear"], budget_seconds=30,
+                      partition_by=["store", "item"], min_rows=20)
+    train_family(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="ui", profile=SMALL,
+                 reporter=ListReporter())
+    at = _app()
+    at.switch_page("app_pages/runs.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.radio[0].options[0] == "Partitions" and "Tuning" not in at.radio[0].options
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Partitions"] == "13" and shown["Own model"] == "12" and shown["Beat their baseline"] == "100%"
+    assert any(s.label == "Heat-map rows" for s in at.selectbox)
+    drill = next(s for s in at.selectbox if s.label == "Diagnostics of one partition")
+    drill.set_value(drill.options[-1]).run()
+    assert not at.exception and any("held-out rows of partition" in c.value for c in at.caption)
