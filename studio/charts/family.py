@@ -16,14 +16,15 @@ def split_keys(table: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 
 def score_heatmap(table: pd.DataFrame, columns: list[str], *, rows: str, cols: str, metric: str,
-                  height: int = 420) -> go.Figure:
-    """The held-out metric of each partition's model over two partition keys (blank: no model)."""
+                  greater_is_better: bool = True, height: int = 420) -> go.Figure:
+    """The held-out metric of each partition's model over two partition keys (blank: no model); green is good
+    whichever way the metric points."""
     frame = split_keys(table, columns)
     frame = frame[frame["status"] == "model"]
     grid = frame.pivot_table(index=rows, columns=cols, values="score", aggfunc="mean")
+    hover = f"{rows} %{{y}} × {cols} %{{x}}: {metric} %{{z:.4g}}<extra></extra>"
     fig = go.Figure(go.Heatmap(z=grid.to_numpy(), x=[str(c) for c in grid.columns], y=[str(r) for r in grid.index],
-                               colorscale="RdYlGn", hovertemplate=f"{rows} %{{y}} × {cols} %{{x}}: {metric} "
-                                                                  "%{z:.4g}<extra></extra>"))
+                               colorscale="RdYlGn", reversescale=not greater_is_better, hovertemplate=hover))
     fig.update_layout(title=f"{metric} of each partition's model", height=height, **LAYOUT)
     fig.update_xaxes(title=cols, type="category")
     fig.update_yaxes(title=rows, type="category")

@@ -10,7 +10,7 @@ from studio.data.schema import ColumnKind
 from studio.training.features import DATE_PARTS, MISSING_CATEGORY, Feature, model_columns
 from studio.training.model import ModelInfo
 
-_TYPES = {ColumnKind.NUMERIC: "Number | None", ColumnKind.CATEGORICAL: "str | None",
+_TYPES = {ColumnKind.NUMERIC: "Number | None", ColumnKind.CATEGORICAL: "str | int | None",  # a code: 3 is "3"
           ColumnKind.BOOLEAN: "bool | None", ColumnKind.DATETIME: "datetime | None"}
 #: Numbers a request may send: finite and within this bound, so that no model overflows to infinity while
 #: scaling or summing them (that would be a 500); larger values get a 400 naming the field.
@@ -21,6 +21,7 @@ TEMPLATE = '''\
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -83,6 +84,13 @@ class ModelService:
         return [Prediction(prediction=CLASSES[int(p.argmax())],
                            probabilities={{str(c): float(v) for c, v in zip(CLASSES, p)}}) for p in self._scores(frame)]
 
+    @bentoml.api(route="/cache_info")
+    def cache_info(self) -> dict[str, int]:
+        """For a model family (one model per partition): the partition-model cache's hits, misses, models loaded
+        now, capacity (STUDIO_FAMILY_CACHE_SIZE) and partitions; empty for a single model."""
+        info = getattr(getattr(self, "pipeline", None), "cache_info", None)
+        return info() if info is not None else {{}}
+
 
 class JsonOnly:
     """A POST whose body is not JSON gets a 415: the API takes rows as JSON, never files or pickles (BentoML
@@ -111,6 +119,8 @@ NATIVE = '''\
         import mlflow.sklearn
 
         self.pipeline = mlflow.sklearn.load_model(self.bento_model.path_of("mlflow_model"))
+        if hasattr(self.pipeline, "cache_info"):  # a model family: partition models load on demand into an LRU
+            self.pipeline.cache_size = int(os.environ.get("STUDIO_FAMILY_CACHE_SIZE", self.pipeline.cache_size))
 
     def _scores(self, frame: pd.DataFrame) -> np.ndarray:
         """Predictions (regression) or class probabilities."""
@@ -158,6 +168,7 @@ SHOWN_CATEGORIES = 20
 def known_categories(model: Any) -> dict[str, list[str]]:
     """The categories each categorical column had in training, read from the fitted encoders (of the first
     member, for an ensemble: they all saw the same rows)."""
+    model = getattr(model, "fallback", None) or model  # a family: its fallback saw every category of every column
     members = getattr(model, "estimators_", None)  # a soft-voting ensemble of pipelines
     pipeline = members[0] if members else model
     found: dict[str, list[str]] = {}

@@ -55,8 +55,8 @@ def partitions(run: RunSummary) -> None:
     if len(columns) >= 2:
         rows = left.selectbox("Heat-map rows", columns, index=0, key="family-rows")
         cols = left.selectbox("Heat-map columns", [c for c in columns if c != rows], key="family-cols")
-        chart(score_heatmap(table, columns, rows=rows, cols=cols, metric=run.metric), key="family-heatmap",
-              container=left)
+        chart(score_heatmap(table, columns, rows=rows, cols=cols, metric=run.metric,
+                            greater_is_better=metric.greater_is_better), key="family-heatmap", container=left)
     chart(score_distribution(table, run.metric), key="family-distribution", container=right)
     st.markdown("**Worst partitions** (their models' held-out score, with their data size)")
     st.dataframe(worst_partitions(table, greater_is_better=metric.greater_is_better), hide_index=True,

@@ -30,6 +30,9 @@ def test_heatmap_places_each_partition_and_leaves_fallbacks_out() -> None:
     z = np.array(fig.data[0].z)
     assert list(fig.data[0].y) == ["north", "south"] and list(fig.data[0].x) == ["0", "1", "2"]
     assert z[1, 2] == 4.0 and "east" not in fig.data[0].y
+    assert fig.data[0].reversescale is False
+    assert score_heatmap(_table(), ["store", "item"], rows="store", cols="item", metric="rmse",
+                         greater_is_better=False).data[0].reversescale is True  # low error shows green
 
 
 def test_distribution_overlays_models_baselines_and_fallback() -> None:

@@ -23,7 +23,7 @@ def test_rendered_service_compiles_and_names_every_column() -> None:
     compile(code, "service.py", "exec")
     assert ("monthly_charges: Number | None = Field(alias='monthly charges', description='numeric between -1e+15 "
             "and 1e+15; null if missing')") in code
-    assert ("plan: str | None = Field(alias='plan', description='one of: basic, plus, pro. Another value is "
+    assert ("plan: str | int | None = Field(alias='plan', description='one of: basic, plus, pro. Another value is "
             "accepted and treated as unseen; null if missing', examples=['basic'])") in code
     assert "auto_pay: bool | None" in code
     assert "prediction: str" in code and "batchable=True" in code and "BentoModel('churn-v1:abc')" not in code
