@@ -27,6 +27,11 @@ def add_parser(sub: Any) -> None:
     mp.add_argument("--reason", default="", help="why, for the audit log")
     mp.add_argument("--force", action="store_true", help="promote even if a gate fails (recorded as forced)")
     mp.add_argument("--json", action="store_true")
+    mp.add_argument("--beat-baseline", type=float, default=0.0, metavar="SHARE",
+                    help="a model family: each partition's model must beat its baseline by this share (0.1 = 10%%)")
+    mp.add_argument("--champion-margin", default="0", metavar="SHARE|off",
+                    help="a model family: each partition's model may be at most this share worse than the "
+                         "champion's model for that partition (off: not checked); one that fails keeps the champion's")
     mr = msub.add_parser("rollback", help="return an alias to the version that held it before")
     mr.add_argument("name")
     mr.add_argument("--alias", default="champion")
@@ -42,6 +47,31 @@ def add_parser(sub: Any) -> None:
     mc.add_argument("version")
     mc.add_argument("--format", choices=["md", "html"], default="md")
     mc.add_argument("--out", help="file to write (default: standard output)")
+
+
+def _is_family(studio: Any, name: str, version: str) -> bool:
+    info = studio.registry.version(name, version)
+    return bool(studio.tracker.client.get_run(info.run_id).data.tags.get("studio.family"))
+
+
+def _promote_family(studio: Any, args: argparse.Namespace, actor: str) -> int:
+    from pydantic import ValidationError
+
+    from studio.many.promote import PartitionRules, promote_family
+
+    try:
+        margin = None if args.champion_margin == "off" else float(args.champion_margin)
+        rules = PartitionRules(beat_baseline_by=args.beat_baseline, champion_margin=margin)
+    except (ValueError, ValidationError) as exc:
+        raise SpecError(f"Partition rules: {str(exc).splitlines()[0]}. Give shares between 0 and 1, e.g. "
+                        "--beat-baseline 0.1 --champion-margin 0.02 (or off).") from None
+    done = promote_family(studio, args.name, args.version, rules, actor=actor, reason=args.reason)
+    if args.json:
+        print(done.model_dump_json())
+        return 0
+    print(f"{args.name}@champion -> v{done.version} (from v{done.candidate}: {done.passed} partitions passed, "
+          f"{done.kept_champion} kept the champion's model, {done.to_fallback} went to the fallback)")
+    return 0
 
 
 def cmd_models(args: argparse.Namespace, studio: Any) -> int:
@@ -62,6 +92,8 @@ def cmd_models(args: argparse.Namespace, studio: Any) -> int:
                 print(f"  v{v['version']:<4} {','.join(v['aliases']) or '-':<20} held-out {metric} "
                       f"{v['held_out'].get(metric, float('nan')):.4g}  {v['final_model']}")
         return 0
+    if command == "promote" and _is_family(studio, args.name, args.version):
+        return _promote_family(studio, args, default_actor())
     if command == "promote":
         try:
             entry = registry.promote(args.name, args.version, alias=args.alias, actor=default_actor(),

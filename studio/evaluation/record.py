@@ -45,7 +45,8 @@ class Evaluation(BaseModel):
 
 def evaluate_model(model: Any, *, features_frame: pd.DataFrame, X: pd.DataFrame, y: np.ndarray, task: Task,
                    metric: str, classes: list[Any] | None, features: list[Feature], fold_scores: list[float],
-                   seed: int = 0, log: Callable[[str], None] = lambda _: None) -> Evaluation:
+                   seed: int = 0, log: Callable[[str], None] = lambda _: None, importance_rows: int = 1000,
+                   importance_repeats: int = 3) -> Evaluation:
     """Everything the Runs page shows about one model, computed once, on its held-out rows."""
     keep = sample_rows(len(X), seed=seed)
     features_frame = features_frame.iloc[keep].reset_index(drop=True)
@@ -53,7 +54,7 @@ def evaluate_model(model: Any, *, features_frame: pd.DataFrame, X: pd.DataFrame,
     holdout = holdout_of(model, features_frame, X, y, task=task, classes=classes)
     n_classes = len(classes) if classes is not None else 0
     importance = permutation_importance(model, X, y, features, metric=METRICS[metric], n_classes=n_classes,
-                                        seed=seed)
+                                        seed=seed, max_rows=importance_rows, repeats=importance_repeats)
     shap, shap_importance, note = None, None, ""
     if is_tree_pipeline(model):
         sample = X.sample(min(SHAP_ROWS, len(X)), random_state=seed)

@@ -28,7 +28,7 @@ from studio.training.ensemble import MAX_CANDIDATES, Candidate, shortlist
 from studio.training.estimate import final_reserve_s
 from studio.training.features import model_frame
 from studio.training.final import choose
-from studio.training.metrics import METRICS, metrics_for
+from studio.training.metrics import METRICS, metrics_for, score_predictions
 from studio.training.model import ModelInfo, TrainedModel, encode_target
 from studio.training.search import (
     TrialOutcome,
@@ -39,6 +39,7 @@ from studio.training.search import (
     score_trial,
 )
 from studio.training.spec import TrainSpec, check_against_data
+from studio.training.task import Task
 
 EXAMPLE_ROWS = 5
 
@@ -242,8 +243,17 @@ def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: l
                        stop_reason=stop_reason)
 
 
+@dataclass(frozen=True)
+class ImportanceBudget:
+    """How many held-out rows and shuffles permutation importance uses."""
+
+    rows: int = 1000
+    repeats: int = 3
+
+
 def _record_evaluation(spec: TrainSpec, split: Split, model: Any, fold_scores: list[float], run_id: str,
-                       tracker: TrackerLike, reporter: Reporter, progress: Progress) -> None:
+                       tracker: TrackerLike, reporter: Reporter, progress: Progress,
+                       importance: ImportanceBudget = ImportanceBudget()) -> None:
     """Held-out predictions, importance and SHAP values for the Runs page. The model is registered already, so
     a failure here is logged and the job still succeeds."""
     reporter.progress(progress.model_copy(update={"phase": "evaluating"}))
@@ -252,7 +262,8 @@ def _record_evaluation(spec: TrainSpec, split: Split, model: Any, fold_scores: l
         evaluation = evaluate_model(
             model, features_frame=split.frame.iloc[split.test_rows][[f.name for f in spec.features]],
             X=split.X_test, y=split.y_test, task=spec.task, metric=spec.metric, classes=split.classes,
-            features=list(spec.features), fold_scores=fold_scores, seed=spec.seed, log=reporter.log)
+            features=list(spec.features), fold_scores=fold_scores, seed=spec.seed, log=reporter.log,
+            importance_rows=importance.rows, importance_repeats=importance.repeats)
         tracker.log_evaluation(run_id, evaluation)
     except (ValueError, TypeError, MemoryError) as exc:
         reporter.log(f"The held-out evaluation could not be recorded: {type(exc).__name__}: {exc}")
@@ -302,11 +313,24 @@ class _Watch:
 
 def held_out_metrics(model: Any, split: Split, spec: TrainSpec) -> dict[str, float]:
     """`test_<metric>` for every metric of the task, on the held-out rows (a metric that cannot be computed
-    there, e.g. MAPE with zero targets, is left out)."""
+    there, e.g. MAPE with zero targets, is left out). The model predicts once; every metric reads that."""
+    return metrics_of(raw_predictions(model, split.X_test, split.classes), split.y_test, spec.task)
+
+
+def raw_predictions(model: Any, X: pd.DataFrame, classes: list[Any] | None) -> np.ndarray:
+    """Values (regression) or probabilities over every class (classification)."""
+    if classes is None:
+        return np.asarray(model.predict(X), dtype=float)
+    proba = np.zeros((len(X), len(classes)))
+    proba[:, np.asarray(model.classes_, dtype=int)] = model.predict_proba(X)
+    return proba
+
+
+def metrics_of(predictions: np.ndarray, y: np.ndarray, task: Task) -> dict[str, float]:
     scores = {}
-    for metric in metrics_for(spec.task):
+    for metric in metrics_for(task):
         try:
-            value = evaluate(model, split.X_test, split.y_test, metric)
+            value = score_predictions(metric, y, predictions)
         except ValueError:
             continue
         if np.isfinite(value):

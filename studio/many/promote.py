@@ -1,0 +1,138 @@
+"""Promote a model family partition by partition.
+
+Rules apply to each partition's model on its held-out rows: "beats its baseline by at least X %" and "not
+worse than the current champion's model for that partition by more than Y %". A partition that passes takes the
+candidate's model; one that fails keeps the champion's model for that partition (or, with none, the fallback).
+The result is registered as a new version (versions never change), which records every partition's verdict and
+where its model came from, and the champion alias moves to it through the registry (gates and audit log).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+
+from studio.errors import PromotionRefused
+from studio.many.router import PartitionRouter
+from studio.many.train import PARTITIONS_TABLE
+from studio.registry.store import CHAMPION
+from studio.training.metrics import METRICS, Metric
+
+
+class PartitionRules(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    beat_baseline_by: float = Field(default=0.0, ge=0, le=1, description="Relative gain over the baseline.")
+    champion_margin: float | None = Field(default=0.0, ge=0, le=1, description="How much worse (relative) than "
+                                          "the champion's model for the partition is tolerated; None: not checked.")
+
+
+class FamilyPromotion(BaseModel):
+    name: str
+    candidate: str
+    champion: str | None
+    version: str  # the registered version holding the merged family
+    passed: int
+    kept_champion: int
+    to_fallback: int
+    table: list[dict[str, Any]]
+
+
+def judge(candidate: pd.DataFrame, champion: pd.DataFrame | None, rules: PartitionRules,
+          metric: Metric) -> pd.DataFrame:
+    """One row per candidate partition with its own model: passed, why not, and whose model it keeps."""
+    own = candidate[candidate["status"] == "model"].set_index("key")
+    theirs = None if champion is None else champion[champion["status"] == "model"].set_index("key")
+    rows = []
+    for key, row in own.iterrows():
+        reasons = []
+        score, baseline = row["score"], row["baseline"]
+        if pd.isna(score):
+            reasons.append("no held-out score")
+        elif not pd.isna(baseline):
+            gain = _gain(score, baseline, metric)
+            if gain < rules.beat_baseline_by:
+                reasons.append(f"gain over the baseline {gain:.1%} < {rules.beat_baseline_by:.0%}")
+        champion_score = None
+        if theirs is not None and key in theirs.index:
+            champion_score = theirs.loc[key, "score"]
+            if rules.champion_margin is not None and not pd.isna(champion_score) and not pd.isna(score):
+                loss = -_gain(score, champion_score, metric)
+                if loss > rules.champion_margin:
+                    reasons.append(f"{loss:.1%} worse than the champion's model > {rules.champion_margin:.0%}")
+        passed = not reasons
+        source = "candidate" if passed else ("champion" if champion_score is not None else "fallback")
+        rows.append({"key": key, "passed": passed, "source": source, "score": score, "baseline": baseline,
+                     "champion_score": champion_score, "why_not": "; ".join(reasons)})
+    return pd.DataFrame(rows, columns=["key", "passed", "source", "score", "baseline", "champion_score", "why_not"])
+
+
+def _gain(score: float, reference: float, metric: Metric) -> float:
+    """Relative improvement of `score` over `reference` (positive is better)."""
+    scale = abs(reference) or 1.0
+    return float((score - reference) / scale if metric.greater_is_better else (reference - score) / scale)
+
+
+def promote_family(studio: Any, name: str, version: str, rules: PartitionRules, *, actor: str,
+                   reason: str) -> FamilyPromotion:
+    from studio.training.model import TrainedModel
+    from studio.training.run import Split, metrics_of, raw_predictions
+
+    tracker, registry = studio.tracker, studio.registry
+    candidate = tracker.load_model(f"models:/{name}/{version}")
+    if not isinstance(candidate.pipeline, PartitionRouter):
+        raise PromotionRefused(f"v{version} of '{name}' is a single model; promote it with the model gates.")
+    run_id = tracker.run_id_of(f"models:/{name}/{version}")
+    spec = tracker.spec_of(run_id)
+    metric = METRICS[spec.metric]
+    holder = registry.holder(name, CHAMPION)
+    champion_router = champion_table = None
+    if holder is not None and holder.version != str(version):
+        champion = tracker.load_model(holder.uri)
+        if isinstance(champion.pipeline, PartitionRouter):
+            champion_router = champion.pipeline
+            champion_table = tracker.load_table(holder.run_id, PARTITIONS_TABLE)
+    verdicts = judge(tracker.load_table(run_id, PARTITIONS_TABLE), champion_table, rules, metric)
+    router: PartitionRouter = candidate.pipeline
+    blobs = {}
+    for row in verdicts.itertuples():
+        if row.source == "candidate":
+            blobs[row.key] = router.models[row.key]  # type: ignore[index]
+        elif row.source == "champion" and champion_router is not None:
+            blobs[row.key] = champion_router.models[row.key]  # type: ignore[index]
+    trusted = sorted(set(router.trusted) | set(champion_router.trusted if champion_router else ()))
+    merged = PartitionRouter(router.partition_columns, blobs, router.fallback, tuple(trusted), router.n_classes,
+                             router.cache_size)
+    split = Split.of(spec, studio.catalog)
+    merged.cache_size = len(blobs) + 1
+    held_out = metrics_of(raw_predictions(merged, split.X_test, split.classes), split.y_test, spec.task)
+    merged.cache_size = router.cache_size
+    promo_run = tracker.start_training(spec, job_id=f"promote-{name}-v{version}-{int(time.time())}", study_name="")
+    uri = tracker.log_model(promo_run, TrainedModel(merged, candidate.info.model_copy(update={"run_id": promo_run})),
+                            example=split.example(spec), registered_name=name)
+    table = tracker.load_table(run_id, PARTITIONS_TABLE).merge(verdicts[["key", "passed", "source", "champion_score",
+                                                                         "why_not"]], on="key", how="left")
+    tracker.log_table(promo_run, table, PARTITIONS_TABLE)
+    counts = verdicts["source"].value_counts()
+    summary = {"partitions": float(len(table)), "partitions_modeled": float(len(blobs)),
+               "partitions_passed": float(counts.get("candidate", 0)),
+               "partitions_kept_champion": float(counts.get("champion", 0)),
+               "partitions_to_fallback": float(counts.get("fallback", 0))}
+    tracker.finish(promo_run, metrics={f"best_{spec.metric}": held_out[f"test_{spec.metric}"], **held_out, **summary},
+                   tags={"studio.best_algorithm": f"promoted family from v{version}", "studio.family": ",".join(
+                       router.partition_columns), "studio.final_model": f"v{version} partitions that passed, the "
+                       f"champion's (v{holder.version if holder else '-'}) for those that did not"})
+    merged_version = uri.rsplit("/", 1)[1]
+    note = (f"family promotion of v{version}: {int(summary['partitions_passed'])} of {len(verdicts)} partitions "
+            f"passed, {int(summary['partitions_kept_champion'])} kept the champion's model, "
+            f"{int(summary['partitions_to_fallback'])} went to the fallback")
+    registry.promote(name, merged_version, actor=actor, reason=f"{reason} ({note})" if reason else note)
+    return FamilyPromotion(name=name, candidate=str(version), champion=holder.version if holder else None,
+                           version=merged_version, passed=int(summary["partitions_passed"]),
+                           kept_champion=int(summary["partitions_kept_champion"]),
+                           to_fallback=int(summary["partitions_to_fallback"]),
+                           table=verdicts.replace({np.nan: None}).to_dict("records"))
