@@ -129,7 +129,7 @@ if __name__ == "__main__":
 def run(code: str, *args: str) -> tuple[dict, float]:
     """The JSON line `code` prints and its peak resident memory (MB), in a fresh interpreter.
     (Linux counts a child's peak from before its exec too; this process stays small: no pandas import.)"""
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False, dir=ROOT) as script:
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as script:
         script.write(code)  # a file, not -c: Dask's spawned workers re-import the main module
     try:
         proc = subprocess.Popen([sys.executable, script.name, *args], cwd=ROOT, stdout=subprocess.PIPE,

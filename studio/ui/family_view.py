@@ -8,12 +8,13 @@ import streamlit as st
 
 from studio.charts import diagnostics as diag
 from studio.charts.family import score_distribution, score_heatmap, split_keys, worst_partitions
+from studio.errors import StudioError
 from studio.evaluation.holdout import Holdout
 from studio.many.router import partition_key
 from studio.many.train import PARTITIONS_TABLE
 from studio.runs import RunSummary
 from studio.training.metrics import METRICS
-from studio.ui.common import chart, get_studio, table_download
+from studio.ui.common import chart, get_studio, show_error, table_download
 from studio.ui.run_tabs import evaluation_of
 
 
@@ -88,3 +89,46 @@ def _drill_down(run: RunSummary, columns: list[str], board: pd.DataFrame) -> Non
     else:
         chart(diag.confusion_matrix(part), key="family-confusion", container=left)
         chart(diag.roc_curves({key: part}), key="family-roc", container=right)
+
+
+def family_promotion(name: str, version: str, run_id: str, actor: str, reason: str) -> None:
+    """Promote a family partition by partition: rules, a preview of every partition's verdict, the button."""
+    from studio.many.promote import PartitionRules, judge, promote_family
+    from studio.registry import CHAMPION
+
+    studio = get_studio()
+    st.markdown("**Partition rules** (a model family: each partition's model is judged on its own held-out rows)")
+    left, mid, right = st.columns(3)
+    gain = left.number_input("Beat its baseline by at least (%)", min_value=0.0, max_value=100.0, value=10.0,
+                             step=5.0, key="family-gain")
+    compare = mid.toggle("Compare with the champion's model", value=True, key="family-compare")
+    margin = right.number_input("…and be at most this much worse (%)", min_value=0.0, max_value=100.0, value=0.0,
+                                step=1.0, key="family-margin", disabled=not compare)
+    rules = PartitionRules(beat_baseline_by=gain / 100, champion_margin=margin / 100 if compare else None)
+    spec = studio.tracker.spec_of(run_id)
+    _, candidate = partitions_of(run_id)
+    holder = studio.registry.holder(name, CHAMPION)
+    champion = None
+    if holder is not None and holder.version != version:
+        try:
+            champion = partitions_of(holder.run_id)[1]
+        except StudioError:
+            champion = None
+    verdicts = judge(candidate, champion, rules, METRICS[spec.metric])
+    counts = verdicts["source"].value_counts()
+    st.caption(f"{counts.get('candidate', 0)} partitions pass and take v{version}'s model; "
+               f"{counts.get('champion', 0)} keep the champion's"
+               + (f" (v{holder.version})" if holder else "") + f"; {counts.get('fallback', 0)} go to the fallback.")
+    st.dataframe(verdicts, hide_index=True, width="stretch", height=240)
+    if st.button(f"Promote v{version}'s passing partitions to '{CHAMPION}'", type="primary",
+                 icon=":material/workspace_premium:", key="family-promote"):
+        with st.spinner("Merging the partitions, registering the family and checking its gates…"):
+            try:
+                done = promote_family(studio, name, version, rules, actor=actor, reason=reason)
+            except StudioError as exc:
+                show_error(exc)
+                return
+        st.session_state["registry-flash"] = (
+            f"'{name}@{CHAMPION}' now points at v{done.version}: v{version}'s model for {done.passed} partitions, "
+            f"the champion's for {done.kept_champion}, the fallback for {done.to_fallback}.")
+        st.rerun()

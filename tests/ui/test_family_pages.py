@@ -53,3 +53,24 @@ def test_the_partitions_view_of_a_family_run(tmp_path: Path) -> None:
     drill = next(s for s in at.selectbox if s.label == "Diagnostics of one partition")
     drill.set_value(drill.options[-1]).run()
     assert not at.exception and any("held-out rows of partition" in c.value for c in at.caption)
+
+
+def test_the_models_page_promotes_a_family_partition_by_partition(tmp_path: Path) -> None:
+    studio = Studio(make_settings(tmp_path / "home"))
+    frame = shop_frame(n_stores=1, n_items=3)
+    record = studio.catalog.save(frame, "shop", source="test")
+    spec = draft_spec(record, frame, target="sales", algorithms=["linear"], budget_seconds=30,
+                      partition_by=["store", "item"], min_rows=20)
+    train_family(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="m1", profile=SMALL,
+                 reporter=ListReporter())
+    at = _app()
+    at.switch_page("app_pages/models.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("3 partitions pass and take v1's model" in c.value for c in at.caption)
+    next(n for n in at.number_input if n.label.startswith("Beat its baseline")).set_value(99.0).run()
+    assert any("0 partitions pass" in c.value and "3 go to the fallback" in c.value for c in at.caption)
+    next(n for n in at.number_input if n.label.startswith("Beat its baseline")).set_value(5.0).run()
+    next(b for b in at.button if b.label.startswith("Promote v1's passing partitions")).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("now points at v2: v1's model for 3 partitions" in s.value for s in at.success)
+    assert studio.registry.holder("shop").version == "2"
