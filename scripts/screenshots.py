@@ -3,8 +3,8 @@
 Starts `studio up` (app + worker) on a free port with a fresh STUDIO_HOME, then: uploads a CSV on the
 Data page, saves it, trains twice on the Train page, waits for the jobs on the Jobs page, compares them on the Runs
 leaderboard, batch-scores the dataset on the Models page, converts the model to ONNX (parity holds) and exports a
-bento on the Deploy page, starts the service and sends it a row; last, reads a table of the local PostgreSQL server
-on the Data page's Database tab.
+bento on the Deploy page, starts the service and sends it a row; then reads a table of the local PostgreSQL server
+on the Data page's Database tab and trains one model per partition on it (plan x auto_pay), shown on the Runs page.
 Needs Debian's chromium (apt-get install chromium).
 
 Usage: .venv/bin/python scripts/screenshots.py [OUTDIR]   (default docs/screenshots)
@@ -171,6 +171,34 @@ def journey(page: Page, url: str, out: Path, csv_path: Path) -> None:
     page.get_by_role("button", name="Stop service").click()
     settle(page)
     database_step(page, out)
+    family_step(page, out)
+
+
+def family_step(page: Page, out: Path) -> None:
+    """Train one model per plan x auto_pay on the database snapshot, then open its Partitions view."""
+    goto(page, "Train")
+    page.get_by_text("Many models: one model per partition").click()
+    settle(page)
+    for column in ("plan", "auto_pay"):
+        page.locator('[data-testid="stMultiSelect"]', has_text="Partition columns").click()
+        page.get_by_role("option", name=column, exact=True).click()
+        page.keyboard.press("Escape")  # close the dropdown, or it covers the buttons below
+        settle(page)
+    expect(page.get_by_text("get their own model")).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Start training").click()
+    expect(page.get_by_text("queued. It runs in the background")).to_be_visible(timeout=30_000)
+    page.get_by_text("Watch it on the Jobs page").click()
+    settle(page)
+    expect(page.locator('[data-testid="stMetricValue"]', has_text="succeeded")).to_be_visible(timeout=240_000)
+    goto(page, "Runs")
+    name = page.locator('input[aria-label="Name contains"]')
+    name.fill("warehouse")
+    name.press("Enter")
+    settle(page)
+    expect(page.get_by_text("1 of 3 runs match")).to_be_visible(timeout=30_000)
+    select_rows(page, [0])
+    expect(page.get_by_text("Beat their baseline")).to_be_visible(timeout=60_000)
+    shot(page, out, "runs-family")
 
 
 def database_step(page: Page, out: Path) -> None:

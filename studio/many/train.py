@@ -83,7 +83,7 @@ def train_family(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLi
     per_partition_s = (spec.budget.seconds or 0) * cores / max(len(modeled), 1)
     tried = algorithms[:2] if spec.budget.seconds is None or per_partition_s > SECOND_ALGORITHM_S else algorithms[:1]
     reporter.log(f"Per partition: {' vs '.join(tried)} on an inner validation split, against a baseline.")
-    progress = Progress(phase="searching", trials_budget=len(modeled))
+    progress = Progress(phase="training partitions", trials_budget=len(modeled), unit="partitions")
     reporter.progress(progress)
 
     fallback = _fit_fallback(spec, split, algorithms[-1] if len(algorithms) > 1 else algorithms[0])

@@ -61,6 +61,7 @@ class Progress(BaseModel):
     search_s: float | None = None
     parallel_trials: int | None = None
     stop_reason: str | None = None
+    unit: str = "trials"  # what trials_done counts: "trials", or "partitions" for a model family
 
 
 class TrainResult(BaseModel):

@@ -94,9 +94,13 @@ def _header(job: JobRecord) -> None:
     trials = result.get("n_trials", progress.get("trials_done", 0))
     budget = progress.get("trials_budget")
     failed, pruned = progress.get("trials_failed") or 0, progress.get("trials_pruned") or 0
-    b.metric("Trials", f"{trials}" + (f" / {budget}" if budget else ""),
-             help=f"finished trials; also {pruned} pruned (stopped early, below the median at a boosting "
-                  f"checkpoint) and {failed} failed or stopped")
+    if progress.get("unit") == "partitions":
+        b.metric("Partitions", f"{trials}" + (f" / {budget}" if budget else ""),
+                 help="partitions whose own model is trained; the others are served by the fallback model")
+    else:
+        b.metric("Trials", f"{trials}" + (f" / {budget}" if budget else ""),
+                 help=f"finished trials; also {pruned} pruned (stopped early, below the median at a boosting "
+                      f"checkpoint) and {failed} failed or stopped")
     c.metric("Best score", score(result.get("best_score", progress.get("best_score"))))
     d.metric("Elapsed", duration(job.elapsed_s))
     estimate = progress.get("estimate_s")

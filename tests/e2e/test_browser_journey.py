@@ -17,7 +17,8 @@ import pytest
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
-PAGES = ["home", "data", "train", "jobs", "runs", "runs-diagnostics", "runs-explain", "models", "scoring", "deploy"]
+PAGES = ["home", "data", "train", "jobs", "runs", "runs-diagnostics", "runs-explain", "models", "scoring", "deploy",
+         "data-database", "runs-family"]
 
 
 def test_upload_train_watch_compare_export_serve_in_chromium(tmp_path: Path) -> None:
