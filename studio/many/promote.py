@@ -9,7 +9,7 @@ where its model came from, and the champion alias moves to it through the regist
 
 from __future__ import annotations
 
-import time
+import uuid
 from typing import Any
 
 import numpy as np
@@ -111,7 +111,8 @@ def promote_family(studio: Any, name: str, version: str, rules: PartitionRules, 
     merged.cache_size = len(blobs) + 1
     held_out = metrics_of(raw_predictions(merged, split.X_test, split.classes), split.y_test, spec.task)
     merged.cache_size = router.cache_size
-    promo_run = tracker.start_training(spec, job_id=f"promote-{name}-v{version}-{int(time.time())}", study_name="")
+    # a fresh id each time: start_training resumes the run of a known job id (and its registered version)
+    promo_run = tracker.start_training(spec, job_id=f"promote-{name}-v{version}-{uuid.uuid4().hex[:8]}", study_name="")
     uri = tracker.log_model(promo_run, TrainedModel(merged, candidate.info.model_copy(update={"run_id": promo_run})),
                             example=split.example(spec), registered_name=name)
     table = tracker.load_table(run_id, PARTITIONS_TABLE).merge(verdicts[["key", "passed", "source", "champion_score",
