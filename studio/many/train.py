@@ -48,6 +48,8 @@ CHEAP = ("linear", "lightgbm", "hist_gradient_boosting", "random_forest", "extra
 #: Partitions per Dask task: enough to amortise a task's overhead, few enough to balance the workers.
 BATCH = 50
 PARTITIONS_TABLE = "partitions.parquet"
+#: Share of the time budget the partitions may take; the rest is for the fallback, registration and evaluation.
+FAN_OUT_SHARE = 0.75
 #: Seconds of budget per partition (per core) above which a second algorithm is tried.
 SECOND_ALGORITHM_S = 0.5
 
@@ -69,6 +71,7 @@ def train_family(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLi
                  profile: ComputeProfile, reporter: Reporter) -> TrainResult:
     assert spec.partition is not None
     started = time.time()
+    deadline = None if spec.budget.seconds is None else _now() + spec.budget.seconds * FAN_OUT_SHARE
     split = Split.of(spec, catalog, reporter.log)
     run_id = tracker.start_training(spec, job_id=job_id, study_name=f"job-{job_id}")
     columns = list(spec.partition.columns)
@@ -89,7 +92,7 @@ def train_family(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLi
     fallback = _fit_fallback(spec, split, algorithms[-1] if len(algorithms) > 1 else algorithms[0])
     sub_spec = spec.model_copy(update={"features": tuple(f for f in spec.features if f.name not in columns)})
     results, blobs = _fan_out(sub_spec, split, modeled, train_groups, test_groups, tried, profile, reporter,
-                              progress)
+                              progress, deadline)
     for key, rows in train_groups.items():
         if key not in results:
             results[key] = PartitionResult(key=key, rows_train=len(rows), rows_test=len(test_groups.get(key, [])),
@@ -178,7 +181,9 @@ def _fit_fallback(spec: TrainSpec, split: Split, algorithm: str) -> Any:
 
 def _fan_out(sub_spec: TrainSpec, split: Split, keys: list[str], train_groups: dict[str, np.ndarray],
              test_groups: dict[str, np.ndarray], algorithms: list[str], profile: ComputeProfile, reporter: Reporter,
-             progress: Progress) -> tuple[dict[str, PartitionResult], dict[str, bytes]]:
+             progress: Progress, deadline: float | None = None) -> tuple[dict[str, PartitionResult], dict[str, bytes]]:
+    """Fit the partitions in batches on the Dask workers. Once `deadline` passes, the batches not finished yet are
+    cancelled and their partitions left to the fallback (listed as such): the budget is kept, the job succeeds."""
     results: dict[str, PartitionResult] = {}
     blobs: dict[str, bytes] = {}
     if not keys:
@@ -194,6 +199,16 @@ def _fan_out(sub_spec: TrainSpec, split: Split, keys: list[str], train_groups: d
         if reporter.should_stop():
             client.cancel(futures)
             raise StudioError("Cancelled while training the partitions.")
+        if deadline is not None and _now() > deadline and not future.done():
+            client.cancel(futures[done - 1:])
+            late = [k for batch in batches[done - 1:] for k in batch]
+            for key in late:
+                results[key] = PartitionResult(key=key, rows_train=len(train_groups[key]),
+                                               rows_test=len(test_groups.get(key, [])), status="fallback",
+                                               error="the time budget ran out before this partition was trained")
+            reporter.log(f"The time budget ran out: {len(late):,} partitions not trained yet are served by the "
+                         "fallback model. Raise the budget to give them their own models.")
+            break
         for result, blob in future.result():
             results[result.key] = result
             if blob is not None:
@@ -203,6 +218,10 @@ def _fan_out(sub_spec: TrainSpec, split: Split, keys: list[str], train_groups: d
         if done % max(len(batches) // 10, 1) == 0 or done == len(batches):
             reporter.log(f"Partitions: {len(results):,} of {len(keys):,} done.")
     return results, blobs
+
+
+def _now() -> float:
+    return time.monotonic()
 
 
 def fit_batch(spec: TrainSpec, batch: list[tuple[str, np.ndarray, np.ndarray]], X_train: pd.DataFrame,

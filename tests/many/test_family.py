@@ -124,3 +124,52 @@ def test_the_cli_trains_a_family_and_predict_routes_in_row_order(tmp_path, capsy
     assert np.corrcoef(scored["prediction"], new["sales"])[0, 1] > 0.9
     assert main(["train", str(path), "--target", "sales", "--partition-by", "nope"]) == 2
     assert "Partition columns ['nope'] are not in" in capsys.readouterr().err
+
+
+class _Future:
+    """A Dask future stand-in: computed when its result is asked for, never done before."""
+
+    def __init__(self, compute) -> None:  # type: ignore[no-untyped-def]
+        self.compute, self.cancelled = compute, False
+
+    def done(self) -> bool:
+        return False
+
+    def result(self):  # type: ignore[no-untyped-def]
+        assert not self.cancelled
+        return self.compute()
+
+
+class _Client:
+    def scatter(self, data, broadcast):  # type: ignore[no-untyped-def]
+        return data
+
+    def submit(self, fn, *args, pure):  # type: ignore[no-untyped-def]
+        return _Future(lambda: fn(*args))
+
+    def cancel(self, futures) -> None:  # type: ignore[no-untyped-def]
+        for f in futures:
+            f.cancelled = True
+
+
+def test_partitions_not_trained_when_the_budget_runs_out_go_to_the_fallback(studio: Studio,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import studio.many.train as family_train
+
+    clock = iter([0.0, 0.0, 0.0] + [1e9] * 100)  # the deadline, the first two batches in time, then past it
+    monkeypatch.setattr(family_train, "_now", lambda: next(clock))
+    monkeypatch.setattr(family_train, "client_for", lambda profile: _Client())
+    monkeypatch.setattr(family_train, "BATCH", 3)
+    frame = shop_frame()
+    record = studio.catalog.save(frame, "shop", source="test")
+    spec = draft_spec(record, frame, target="sales", algorithms=["linear"], budget_seconds=30,
+                      partition_by=["store", "item"], min_rows=20)
+    reporter = ListReporter()
+    result = train_family(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="late", profile=SMALL,
+                          reporter=reporter)
+    table = studio.tracker.load_table(result.run_id, PARTITIONS_TABLE)
+    late = table[table["error"].fillna("").str.contains("time budget ran out")]
+    assert (table["status"] == "model").sum() == 6 and len(late) == 6 and set(late["status"]) == {"fallback"}
+    assert any("The time budget ran out: 6 partitions" in line for line in reporter.lines)
+    scored = studio.tracker.load_model(result.model_uri).predict_frame(frame)
+    assert scored["prediction"].notna().all()  # the late partitions are served by the fallback
