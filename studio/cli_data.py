@@ -195,12 +195,7 @@ def _connection(source: str, args: argparse.Namespace, studio: Any) -> Any:
     if source.startswith("@"):
         return studio.connections.get(source[1:])
     env = args.password_env or ("STUDIO_DB_PASSWORD" if "STUDIO_DB_PASSWORD" in os.environ else None)
-    spec = _spec_from_url(source, password_env=env)
-    if env:
-        if env not in os.environ:
-            raise DataError(f"--password-env {env}: that environment variable is not set.")
-        spec = spec.model_copy(update={"password": SecretStr(os.environ[env])})
-    return spec
+    return _spec_from_url(source, password_env=env).with_env_password()
 
 
 def _tables(args: argparse.Namespace, studio: Any) -> int:

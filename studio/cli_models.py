@@ -49,11 +49,6 @@ def add_parser(sub: Any) -> None:
     mc.add_argument("--out", help="file to write (default: standard output)")
 
 
-def _is_family(studio: Any, name: str, version: str) -> bool:
-    info = studio.registry.version(name, version)
-    return bool(studio.tracker.client.get_run(info.run_id).data.tags.get("studio.family"))
-
-
 def _promote_family(studio: Any, args: argparse.Namespace, actor: str) -> int:
     from pydantic import ValidationError
 
@@ -92,7 +87,7 @@ def cmd_models(args: argparse.Namespace, studio: Any) -> int:
                 print(f"  v{v['version']:<4} {','.join(v['aliases']) or '-':<20} held-out {metric} "
                       f"{v['held_out'].get(metric, float('nan')):.4g}  {v['final_model']}")
         return 0
-    if command == "promote" and _is_family(studio, args.name, args.version):
+    if command == "promote" and registry.version(args.name, args.version).partition_by:
         return _promote_family(studio, args, default_actor())
     if command == "promote":
         try:

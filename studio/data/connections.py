@@ -8,7 +8,6 @@ secrets exported to the environment). Without the key, the ciphertext in the dat
 
 from __future__ import annotations
 
-import os
 import time
 
 import sqlalchemy as sa
@@ -58,13 +57,7 @@ class ConnectionStore:
         spec = ConnectionSpec.model_validate_json(row["spec_json"])
         if row["password_token"] is not None:
             return spec.model_copy(update={"password": SecretStr(self._decrypt(row["password_token"], name))})
-        if spec.password_env:
-            value = os.environ.get(spec.password_env)
-            if value is None:
-                raise DataError(f"Connection '{name}' reads its password from the environment variable "
-                                f"{spec.password_env}, which is not set. Set it where the studio runs.")
-            return spec.model_copy(update={"password": SecretStr(value)})
-        return spec
+        return spec.with_env_password()
 
     def delete(self, name: str) -> None:
         self._row(name)

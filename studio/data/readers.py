@@ -70,14 +70,18 @@ def _read_csv(raw: bytes, name: str, encoding: str) -> tuple[pd.DataFrame, list[
             "Pick the file's encoding (e.g. latin-1 or cp1252) or re-save it as UTF-8."
         ) from None
     text = text.lstrip("\ufeff")
-    sample = text[:65536]
+    delimiter, header = sniff_csv(text[:65536])
+    frame = _read_csv_frame(text, delimiter, name)
+    return frame, header
+
+
+def sniff_csv(sample: str) -> tuple[str, list[str]]:
+    """The delimiter (comma, semicolon, tab or pipe; comma when unsure) and header row of a CSV's first lines."""
     try:
         delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
         delimiter = ","
-    header = next(csv.reader(io.StringIO(sample), delimiter=delimiter), [])
-    frame = _read_csv_frame(text, delimiter, name)
-    return frame, header
+    return delimiter, next(csv.reader(io.StringIO(sample), delimiter=delimiter), [])
 
 
 def _read_csv_frame(text: str, delimiter: str, name: str) -> pd.DataFrame:

@@ -6,8 +6,6 @@ next version of a dataset, with the origin recorded so that "refresh" can read t
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import time
 from collections.abc import Iterator
@@ -20,7 +18,7 @@ import pyarrow.csv as pacsv
 from studio.data import ingest, lake, sql
 from studio.data.catalog import DatasetRecord
 from studio.data.origin import Origin, RowFilter
-from studio.data.readers import ENCODINGS, read_table
+from studio.data.readers import ENCODINGS, read_table, sniff_csv
 from studio.errors import DataError
 
 if TYPE_CHECKING:
@@ -59,12 +57,7 @@ def ingest_csv(path: Path, staged: Path, *, encoding: str = "utf-8") -> Path:
         head = handle.read(65536)
     if b"\x00" in head and not encoding.startswith("utf-16"):
         raise DataError(f"'{path.name}' contains binary data, so it is not a CSV text file.")
-    sample = head.decode(encoding, errors="ignore").lstrip("\ufeff")
-    try:
-        delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-    except csv.Error:
-        delimiter = ","
-    header = next(csv.reader(io.StringIO(sample), delimiter=delimiter), [])
+    delimiter, header = sniff_csv(head.decode(encoding, errors="ignore").lstrip("\ufeff"))
     if len(header) < 2:
         raise DataError(f"'{path.name}' has fewer than two columns. A training table needs features and a target.")
     as_text: dict[str, pa.DataType] = {}

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import os
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -95,6 +96,17 @@ class ConnectionSpec(BaseModel):
         if value and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
             raise ValueError(f"'{value}' is not an environment variable name")
         return value or None
+
+    def with_env_password(self) -> ConnectionSpec:
+        """The connection with its password read from `password_env` now (unchanged without one)."""
+        if not self.password_env:
+            return self
+        value = os.environ.get(self.password_env)
+        if value is None:
+            who = f"Connection '{self.name}'" if self.name else "The connection"
+            raise DataError(f"{who} reads its password from the environment variable {self.password_env}, which "
+                            "is not set. Set it where the studio runs.")
+        return self.model_copy(update={"password": SecretStr(value)})
 
     @property
     def info(self) -> Driver:

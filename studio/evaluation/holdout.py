@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from studio.training.model import raw_predictions
 from studio.training.task import Task
 
 ACTUAL, PREDICTED, PROBA = "__actual", "__predicted", "__proba_"
@@ -73,10 +74,9 @@ def holdout_of(model: Any, features: pd.DataFrame, X: pd.DataFrame, y: np.ndarra
     frame = features.reset_index(drop=True).copy()
     frame[ACTUAL] = y
     if classes is None:
-        frame[PREDICTED] = np.asarray(model.predict(X), dtype=float)
+        frame[PREDICTED] = raw_predictions(model, X, None)
     else:
-        proba = np.zeros((len(X), len(classes)))
-        proba[:, np.asarray(model.classes_, dtype=int)] = model.predict_proba(X)
+        proba = raw_predictions(model, X, len(classes))
         frame[PREDICTED] = proba.argmax(axis=1)
         for i in range(len(classes)):
             frame[f"{PROBA}{i}"] = proba[:, i]

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from studio.data.schema import ColumnKind
 from studio.training.features import DATE_PARTS, Feature
 from studio.training.metrics import Metric, score_predictions
+from studio.training.model import raw_predictions
 
 TREE_MODELS = ("RandomForest", "ExtraTrees", "HistGradientBoosting", "XGB", "LGBM")
 
@@ -34,11 +35,7 @@ def model_columns_of(feature: Feature) -> list[str]:
 
 
 def _predictions(model: Any, X: pd.DataFrame, n_classes: int) -> np.ndarray:
-    if not n_classes:
-        return np.asarray(model.predict(X), dtype=float)
-    proba = np.zeros((len(X), n_classes))
-    proba[:, np.asarray(model.classes_, dtype=int)] = model.predict_proba(X)
-    return proba
+    return raw_predictions(model, X, n_classes or None)
 
 
 def permutation_importance(model: Any, X: pd.DataFrame, y: np.ndarray, features: Sequence[Feature], *,

@@ -79,8 +79,8 @@ def _gain(score: float, reference: float, metric: Metric) -> float:
 
 def promote_family(studio: Any, name: str, version: str, rules: PartitionRules, *, actor: str,
                    reason: str) -> FamilyPromotion:
-    from studio.training.model import TrainedModel
-    from studio.training.run import Split, metrics_of, raw_predictions
+    from studio.training.model import TrainedModel, raw_predictions
+    from studio.training.run import Split, metrics_of
 
     tracker, registry = studio.tracker, studio.registry
     candidate = tracker.load_model(f"models:/{name}/{version}")
@@ -109,7 +109,7 @@ def promote_family(studio: Any, name: str, version: str, rules: PartitionRules, 
                              router.cache_size)
     split = Split.of(spec, studio.catalog)
     merged.cache_size = len(blobs) + 1
-    held_out = metrics_of(raw_predictions(merged, split.X_test, split.classes), split.y_test, spec.task)
+    held_out = metrics_of(raw_predictions(merged, split.X_test, split.n_classes), split.y_test, spec.task)
     merged.cache_size = router.cache_size
     # a fresh id each time: start_training resumes the run of a known job id (and its registered version)
     promo_run = tracker.start_training(spec, job_id=f"promote-{name}-v{version}-{uuid.uuid4().hex[:8]}", study_name="")

@@ -26,8 +26,8 @@ from studio.data.catalog import DatasetCatalog
 from studio.errors import StudioError
 from studio.many.router import CACHE_SIZE, PartitionRouter, partition_rows
 from studio.training.estimators import ESTIMATORS, strip_prefix
-from studio.training.metrics import METRICS, Metric, score, score_predictions
-from studio.training.model import ModelInfo, TrainedModel
+from studio.training.metrics import METRICS, Metric, score_predictions
+from studio.training.model import ModelInfo, TrainedModel, raw_predictions
 from studio.training.run import (
     ImportanceBudget,
     Progress,
@@ -37,7 +37,6 @@ from studio.training.run import (
     TrainResult,
     _record_evaluation,
     metrics_of,
-    raw_predictions,
     registered_name,
 )
 from studio.training.search import make_pipeline
@@ -97,7 +96,7 @@ def train_family(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLi
         if key not in results:
             results[key] = PartitionResult(key=key, rows_train=len(rows), rows_test=len(test_groups.get(key, [])),
                                            status="fallback")
-    fallback_out = raw_predictions(fallback, split.X_test, split.classes)  # once; each partition reads its rows
+    fallback_out = raw_predictions(fallback, split.X_test, split.n_classes)  # once; each partition reads its rows
     for key, rows in test_groups.items():
         if key not in results:  # a partition only in the held-out rows: unseen in training
             results[key] = PartitionResult(key=key, rows_train=0, rows_test=len(rows), status="fallback")
@@ -114,7 +113,7 @@ def train_family(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLi
     # registered family keeps the serving cache size
     in_process = len(blobs) + 1
     router.cache_size = in_process
-    held_out = metrics_of(raw_predictions(router, split.X_test, split.classes), split.y_test, spec.task)
+    held_out = metrics_of(raw_predictions(router, split.X_test, split.n_classes), split.y_test, spec.task)
     test_score = held_out[f"test_{spec.metric}"]
     table = pd.DataFrame([r.model_dump() for r in results.values()])
     failed = table[table["status"] == "failed"]
@@ -261,8 +260,8 @@ def fit_partition(spec: TrainSpec, key: str, X: pd.DataFrame, y: np.ndarray, X_t
                                             stratify=stratify)
         for algorithm in algorithms:
             pipeline = _pipeline(spec, algorithm).fit(X.iloc[fit_idx], y[fit_idx])
-            value = _safe(lambda p=pipeline: score(metric, y[val_idx], **_outputs(p, X.iloc[val_idx], metric,
-                                                                                  n_classes)))
+            value = _safe(lambda p=pipeline: score_predictions(metric, y[val_idx],
+                                                               raw_predictions(p, X.iloc[val_idx], n_classes)))
             if value is None:
                 continue
             if best_score is None or (value > best_score) == metric.greater_is_better:
@@ -271,7 +270,7 @@ def fit_partition(spec: TrainSpec, key: str, X: pd.DataFrame, y: np.ndarray, X_t
     result = base.model_copy(update={"status": "model", "algorithm": best})
     if len(y_test):
         result = result.model_copy(update={
-            "score": _safe(lambda: score(metric, y_test, **_outputs(model, X_test, metric, n_classes))),
+            "score": _safe(lambda: score_predictions(metric, y_test, raw_predictions(model, X_test, n_classes))),
             "baseline": _safe(lambda: baseline_score(metric, y, y_test, spec, n_classes))})
     return result, model
 
@@ -280,24 +279,10 @@ def baseline_score(metric: Metric, y_train: np.ndarray, y_test: np.ndarray, spec
                    n_classes: int | None = None) -> float:
     """The partition's baseline on its held-out rows: its training mean (regression) or class shares."""
     if not spec.task.is_classification:
-        return score(metric, y_test, pred=np.full(len(y_test), float(np.mean(y_train))), proba=None)
+        return score_predictions(metric, y_test, np.full(len(y_test), float(np.mean(y_train))))
     n_classes = n_classes or int(max(y_train.max(), y_test.max())) + 1
     shares = np.bincount(y_train, minlength=n_classes) / len(y_train)
-    proba = np.tile(shares, (len(y_test), 1))
-    return score(metric, y_test, pred=np.full(len(y_test), int(shares.argmax())), proba=proba)
-
-
-def _outputs(model: Any, X: pd.DataFrame, metric: Metric, n_classes: int | None = None) -> dict[str, Any]:
-    """What `score` needs of a model: labels or values, or class probabilities over all `n_classes` classes
-    (a partition's model may have seen only some of them)."""
-    if not metric.needs_proba:
-        return {"pred": model.predict(X), "proba": None}
-    proba = model.predict_proba(X)
-    if n_classes is not None and proba.shape[1] != n_classes:
-        full = np.zeros((len(X), n_classes))
-        full[:, np.asarray(model.classes_, dtype=int)] = proba
-        proba = full
-    return {"pred": None, "proba": proba}
+    return score_predictions(metric, y_test, np.tile(shares, (len(y_test), 1)))
 
 
 def _safe(compute: Any) -> float | None:

@@ -38,6 +38,7 @@ class VersionInfo(BaseModel):
     dataset_id: str
     algorithm: str  # the chosen model: an algorithm, or "ensemble: a x2 + b x1"
     final_model: str  # how it was chosen, in words
+    partition_by: list[str] = []  # a model family's partition columns (empty for a single model)
 
     @property
     def uri(self) -> str:
@@ -104,7 +105,8 @@ class Registry:
             validation_score=metrics.get(f"best_{metric}"),
             held_out={k.removeprefix("test_"): v for k, v in metrics.items() if k.startswith("test_")},
             dataset_id=tags.get("studio.dataset_id", ""), algorithm=tags.get("studio.best_algorithm", ""),
-            final_model=tags.get("studio.final_model", ""))
+            final_model=tags.get("studio.final_model", ""),
+            partition_by=[c for c in tags.get("studio.family", "").split(",") if c])
 
     # -- gates ---------------------------------------------------------------------------------------------
     def policy(self, name: str) -> GatePolicy:

@@ -35,6 +35,16 @@ def encode_target(y: pd.Series, task: Task) -> tuple[np.ndarray, list[Any] | Non
     return codes.astype("int64"), [c.item() if hasattr(c, "item") else c for c in classes]
 
 
+def raw_predictions(model: Any, X: pd.DataFrame, n_classes: int | None) -> np.ndarray:
+    """Values (regression, `n_classes` None) or probabilities over all `n_classes` classes (classification: a
+    model fitted on rows holding only some of the classes gets zeros for the others)."""
+    if n_classes is None:
+        return np.asarray(model.predict(X), dtype=float)
+    proba = np.zeros((len(X), n_classes))
+    proba[:, np.asarray(model.classes_, dtype=int)] = model.predict_proba(X)
+    return proba
+
+
 class TrainedModel:
     """A fitted pipeline with its ModelInfo; predicts in the caller's row order and labels."""
 

@@ -29,7 +29,7 @@ from studio.training.estimate import final_reserve_s
 from studio.training.features import model_frame
 from studio.training.final import choose
 from studio.training.metrics import METRICS, metrics_for, score_predictions
-from studio.training.model import ModelInfo, TrainedModel, encode_target
+from studio.training.model import ModelInfo, TrainedModel, encode_target, raw_predictions
 from studio.training.search import (
     TrialOutcome,
     evaluate,
@@ -151,6 +151,10 @@ class Split:
         log(f"Loaded {spec.dataset_id}: {len(split.X_train)} training rows, {len(split.X_test)} test rows, "
                      f"{len(spec.features)} features.")
         return split
+
+    @property
+    def n_classes(self) -> int | None:
+        return None if self.classes is None else len(self.classes)
 
     def example(self, spec: TrainSpec) -> pd.DataFrame:
         """A few held-out rows in the original columns: the logged model's input example."""
@@ -315,16 +319,7 @@ class _Watch:
 def held_out_metrics(model: Any, split: Split, spec: TrainSpec) -> dict[str, float]:
     """`test_<metric>` for every metric of the task, on the held-out rows (a metric that cannot be computed
     there, e.g. MAPE with zero targets, is left out). The model predicts once; every metric reads that."""
-    return metrics_of(raw_predictions(model, split.X_test, split.classes), split.y_test, spec.task)
-
-
-def raw_predictions(model: Any, X: pd.DataFrame, classes: list[Any] | None) -> np.ndarray:
-    """Values (regression) or probabilities over every class (classification)."""
-    if classes is None:
-        return np.asarray(model.predict(X), dtype=float)
-    proba = np.zeros((len(X), len(classes)))
-    proba[:, np.asarray(model.classes_, dtype=int)] = model.predict_proba(X)
-    return proba
+    return metrics_of(raw_predictions(model, split.X_test, split.n_classes), split.y_test, spec.task)
 
 
 def metrics_of(predictions: np.ndarray, y: np.ndarray, task: Task) -> dict[str, float]:

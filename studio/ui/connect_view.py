@@ -96,14 +96,7 @@ def _with_password(studio: Studio, spec: sql.ConnectionSpec, saved: sql.Connecti
                                                            or spec.password_env == saved.password_env):
         stored = studio.connections.get(saved.name)
         return spec.model_copy(update={"password": stored.password})
-    if spec.password_env:
-        import os
-
-        value = os.environ.get(spec.password_env)
-        if value is None:
-            raise DataError(f"The environment variable {spec.password_env} is not set where the studio runs.")
-        return spec.model_copy(update={"password": SecretStr(value)})
-    return spec
+    return spec.with_env_password()
 
 
 def _browse(studio: Studio, spec: sql.ConnectionSpec) -> list[sql.TableInfo]:

@@ -10,8 +10,9 @@ from studio.charts import diagnostics as diag
 from studio.charts.family import score_distribution, score_heatmap, split_keys, worst_partitions
 from studio.errors import StudioError
 from studio.evaluation.holdout import Holdout
-from studio.many.router import partition_key
+from studio.many.router import partition_rows
 from studio.many.train import PARTITIONS_TABLE
+from studio.registry import VersionInfo
 from studio.runs import RunSummary
 from studio.training.metrics import METRICS
 from studio.ui.common import chart, get_studio, show_error, table_download
@@ -74,13 +75,13 @@ def _drill_down(run: RunSummary, columns: list[str], board: pd.DataFrame) -> Non
     if evaluation is None:
         return
     h = evaluation.holdout
-    keys = h.features[columns].apply(lambda r: partition_key(list(r)), axis=1)
-    choices = [k for k in board["key"] if k in set(keys)]
+    rows = partition_rows(h.features, columns)  # the router's own grouping: one pass, not a Python call per row
+    choices = [k for k in board["key"] if k in rows]
     if not choices:
         return
     key = st.selectbox("Diagnostics of one partition", choices, key="family-partition",
                        help="Its held-out rows, scored by the family fitted on the training rows.")
-    part = Holdout(h.task, h.classes, h.frame[(keys == key).to_numpy()])
+    part = Holdout(h.task, h.classes, h.frame.iloc[rows[key]])
     st.caption(f"{len(part.frame):,} held-out rows of partition {key}.")
     left, right = st.columns(2)
     if part.classes is None:
@@ -91,7 +92,7 @@ def _drill_down(run: RunSummary, columns: list[str], board: pd.DataFrame) -> Non
         chart(diag.roc_curves({key: part}), key="family-roc", container=right)
 
 
-def family_promotion(name: str, version: str, run_id: str, actor: str, reason: str) -> None:
+def family_promotion(chosen: VersionInfo, actor: str, reason: str) -> None:
     """Promote a family partition by partition: rules, a preview of every partition's verdict, the button."""
     from studio.many.promote import PartitionRules, judge, promote_family
     from studio.registry import CHAMPION
@@ -105,16 +106,13 @@ def family_promotion(name: str, version: str, run_id: str, actor: str, reason: s
     margin = right.number_input("…and be at most this much worse (%)", min_value=0.0, max_value=100.0, value=0.0,
                                 step=1.0, key="family-margin", disabled=not compare)
     rules = PartitionRules(beat_baseline_by=gain / 100, champion_margin=margin / 100 if compare else None)
-    spec = studio.tracker.spec_of(run_id)
-    _, candidate = partitions_of(run_id)
+    name, version = chosen.name, chosen.version
+    _, candidate = partitions_of(chosen.run_id)
     holder = studio.registry.holder(name, CHAMPION)
-    champion = None
-    if holder is not None and holder.version != version:
-        try:
-            champion = partitions_of(holder.run_id)[1]
-        except StudioError:
-            champion = None
-    verdicts = judge(candidate, champion, rules, METRICS[spec.metric])
+    champion = None  # the champion's partitions, when it is a family itself (as promote_family reads it)
+    if holder is not None and holder.version != version and holder.partition_by:
+        champion = partitions_of(holder.run_id)[1]
+    verdicts = judge(candidate, champion, rules, METRICS[chosen.metric])
     counts = verdicts["source"].value_counts()
     st.caption(f"{counts.get('candidate', 0)} partitions pass and take v{version}'s model; "
                f"{counts.get('champion', 0)} keep the champion's"

@@ -111,10 +111,10 @@ def _promote(registry: Registry, name: str, chosen: VersionInfo) -> None:
         alias = left.text_input("Alias name", value="staging", key="promote-alias-other").strip() or "staging"
     actor = mid.text_input("Who", value=default_actor(), key="promote-actor")
     reason = right.text_input("Why", key="promote-reason", placeholder="e.g. better on last month's data")
-    if get_studio().tracker.client.get_run(chosen.run_id).data.tags.get("studio.family") and alias == CHAMPION:
+    if chosen.partition_by and alias == CHAMPION:
         from studio.ui.family_view import family_promotion
 
-        family_promotion(name, chosen.version, chosen.run_id, actor or default_actor(), reason)
+        family_promotion(chosen, actor or default_actor(), reason)
         st.divider()
         st.caption("Or promote the whole family as it is, through the gates:")
     report = registry.check(name, chosen.version, alias=alias)

@@ -10,6 +10,7 @@ from studio.context import Studio
 from studio.many.router import PartitionRouter, partition_rows
 from studio.many.train import PARTITIONS_TABLE, train_family
 from studio.training.draft import draft_spec
+from studio.training.run import TrainResult
 from tests.conftest import SMALL, ListReporter
 
 
@@ -28,6 +29,18 @@ def shop_frame(n_stores: int = 3, n_items: int = 4, rows: int = 80, seed: int = 
     parts.append(pd.DataFrame({"store": 9, "item": "tiny", "price": [1.0, 2.0, 3.0], "promo": [0, 1, 0],
                                "sales": [40.0, 41.0, 42.0]}))
     return pd.concat(parts, ignore_index=True)
+
+
+def train_shop(studio: Studio, frame: pd.DataFrame, *, job_id: str, reporter: ListReporter | None = None,
+               **draft: object) -> TrainResult:
+    """Save `frame` as the dataset 'shop' and train a family on it: linear models per store x item with at least
+    20 training rows, unless `draft` says otherwise (any `draft_spec` argument)."""
+    record = studio.catalog.save(frame, "shop", source="test")
+    options: dict[str, object] = {"target": "sales", "algorithms": ["linear"], "budget_seconds": 30,
+                                  "partition_by": ["store", "item"], "min_rows": 20, **draft}
+    spec = draft_spec(record, frame, **options)  # type: ignore[arg-type]
+    return train_family(spec, catalog=studio.catalog, tracker=studio.tracker, job_id=job_id, profile=SMALL,
+                        reporter=reporter or ListReporter())
 
 
 def test_a_family_beats_its_baselines_and_is_one_registered_version(studio: Studio) -> None:
@@ -66,11 +79,7 @@ def test_a_family_beats_its_baselines_and_is_one_registered_version(studio: Stud
 
 def test_the_router_loads_models_on_demand_into_an_lru_cache(studio: Studio) -> None:
     frame = shop_frame(n_stores=2, n_items=3)
-    record = studio.catalog.save(frame, "shop", source="test")
-    spec = draft_spec(record, frame, target="sales", algorithms=["linear"], budget_seconds=30,
-                      partition_by=["store", "item"], min_rows=20)
-    result = train_family(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="lru", profile=SMALL,
-                          reporter=ListReporter())
+    result = train_shop(studio, frame, job_id="lru")
     router: PartitionRouter = studio.tracker.load_model(result.model_uri).pipeline
     router.cache_size = 2
     assert router.cache_info()["loaded"] == 0  # nothing deserialized at load
@@ -90,11 +99,7 @@ def test_a_failing_partition_is_listed_and_does_not_fail_the_job(studio: Studio)
     frame["label"] = np.where(frame["sales"] > frame["sales"].median(), "high", "low")
     frame.loc[frame["item"] == "i0", "label"] = "low"  # one partition holds one class only
     frame = frame.drop(columns="sales")
-    record = studio.catalog.save(frame, "labels", source="test")
-    spec = draft_spec(record, frame, target="label", algorithms=["linear"], budget_seconds=30,
-                      partition_by=["item"], min_rows=20)
-    result = train_family(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="cls", profile=SMALL,
-                          reporter=ListReporter())
+    result = train_shop(studio, frame, job_id="cls", target="label", partition_by=["item"])
     table = studio.tracker.load_table(result.run_id, PARTITIONS_TABLE).set_index("key")
     assert table.loc["i0", "status"] == "fallback" and "one class only" in table.loc["i0", "error"]
     assert table.loc["i1", "status"] == "model"
@@ -161,12 +166,8 @@ def test_partitions_not_trained_when_the_budget_runs_out_go_to_the_fallback(stud
     monkeypatch.setattr(family_train, "client_for", lambda profile: _Client())
     monkeypatch.setattr(family_train, "BATCH", 3)
     frame = shop_frame()
-    record = studio.catalog.save(frame, "shop", source="test")
-    spec = draft_spec(record, frame, target="sales", algorithms=["linear"], budget_seconds=30,
-                      partition_by=["store", "item"], min_rows=20)
     reporter = ListReporter()
-    result = train_family(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="late", profile=SMALL,
-                          reporter=reporter)
+    result = train_shop(studio, frame, job_id="late", reporter=reporter)
     table = studio.tracker.load_table(result.run_id, PARTITIONS_TABLE)
     late = table[table["error"].fillna("").str.contains("time budget ran out")]
     assert (table["status"] == "model").sum() == 6 and len(late) == 6 and set(late["status"]) == {"fallback"}

@@ -9,20 +9,13 @@ import pytest
 from studio.context import Studio
 from studio.export.bento import export_bento
 from studio.export.serving import call_predict, start_service, stop_service, wait_ready
-from studio.many.train import train_family
-from studio.training.draft import draft_spec
-from tests.conftest import SMALL, ListReporter
-from tests.many.test_family import shop_frame
+from tests.many.test_family import shop_frame, train_shop
 
 
 @pytest.mark.slow
 def test_a_family_bento_routes_rows_and_loads_models_on_demand(studio: Studio, monkeypatch) -> None:
     frame = shop_frame(n_stores=2, n_items=3)
-    record = studio.catalog.save(frame, "shop", source="test")
-    spec = draft_spec(record, frame, target="sales", algorithms=["linear"], budget_seconds=30,
-                      partition_by=["store", "item"], min_rows=20)
-    result = train_family(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="svc", profile=SMALL,
-                          reporter=ListReporter())
+    result = train_shop(studio, frame, job_id="svc")
     export = export_bento(studio, result.model_uri)
     monkeypatch.setenv("STUDIO_FAMILY_CACHE_SIZE", "2")  # the service process reads it at start
     service = start_service(studio, export.bento_tag)

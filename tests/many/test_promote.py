@@ -7,12 +7,10 @@ import pandas as pd
 
 from studio.context import Studio
 from studio.many.promote import PartitionRules, judge, promote_family
-from studio.many.train import PARTITIONS_TABLE, train_family
-from studio.training.draft import draft_spec
+from studio.many.train import PARTITIONS_TABLE
 from studio.training.features import model_frame
 from studio.training.metrics import METRICS
-from tests.conftest import SMALL, ListReporter
-from tests.many.test_family import shop_frame
+from tests.many.test_family import shop_frame, train_shop
 
 
 def _table(scores: dict[str, float], baseline: float = 10.0) -> pd.DataFrame:
@@ -35,14 +33,9 @@ def test_rules_judge_each_partition_against_its_baseline_and_the_champion() -> N
 
 def test_a_failing_partition_keeps_the_champions_model(studio: Studio) -> None:
     frame = shop_frame(n_stores=2, n_items=2)
-    record = studio.catalog.save(frame, "shop", source="test")
-    spec = draft_spec(record, frame, target="sales", algorithms=["linear"], budget_seconds=30,
-                      partition_by=["store", "item"], min_rows=20)
-    first = train_family(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="v1", profile=SMALL,
-                         reporter=ListReporter())
+    first = train_shop(studio, frame, job_id="v1")
     studio.registry.promote("shop", "1", actor="ana", reason="first family")
-    second = train_family(spec.model_copy(update={"seed": 1}), catalog=studio.catalog, tracker=studio.tracker,
-                          job_id="v2", profile=SMALL, reporter=ListReporter())
+    second = train_shop(studio, frame, job_id="v2", seed=1)
     assert second.model_uri == "models:/shop/2"
     # demand that each partition be no worse than the champion at all, and 99 % better than its baseline:
     # nothing passes, so every partition keeps v1's model
@@ -74,11 +67,7 @@ def test_the_cli_promotes_a_family_with_partition_rules(studio: Studio, capsys) 
     from studio.cli import main
 
     frame = shop_frame(n_stores=1, n_items=3)
-    record = studio.catalog.save(frame, "shop", source="test")
-    spec = draft_spec(record, frame, target="sales", algorithms=["linear"], budget_seconds=30,
-                      partition_by=["store", "item"], min_rows=20)
-    train_family(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="c1", profile=SMALL,
-                 reporter=ListReporter())
+    train_shop(studio, frame, job_id="c1")
     assert main(["models", "promote", "shop", "1", "--beat-baseline", "0.1", "--champion-margin", "off",
                  "--json"]) == 0
     done = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

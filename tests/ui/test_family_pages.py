@@ -8,10 +8,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from studio.context import Studio
-from studio.many.train import train_family
-from studio.training.draft import draft_spec
-from tests.conftest import REPO, SMALL, ListReporter, make_settings
-from tests.many.test_family import shop_frame
+from tests.conftest import REPO, make_settings
+from tests.many.test_family import shop_frame, train_shop
 
 
 def _app() -> AppTest:
@@ -38,11 +36,7 @@ def test_choosing_partition_columns_previews_them_and_goes_into_the_spec(tmp_pat
 def test_the_partitions_view_of_a_family_run(tmp_path: Path) -> None:
     studio = Studio(make_settings(tmp_path / "home"))
     frame = shop_frame()
-    record = studio.catalog.save(frame, "shop", source="test")
-    spec = draft_spec(record, frame, target="sales", algorithms=["linear"], budget_seconds=30,
-                      partition_by=["store", "item"], min_rows=20)
-    train_family(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="ui", profile=SMALL,
-                 reporter=ListReporter())
+    train_shop(studio, frame, job_id="ui")
     at = _app()
     at.switch_page("app_pages/runs.py").run()
     assert not at.exception, [e.value for e in at.exception]
@@ -58,11 +52,7 @@ def test_the_partitions_view_of_a_family_run(tmp_path: Path) -> None:
 def test_the_models_page_promotes_a_family_partition_by_partition(tmp_path: Path) -> None:
     studio = Studio(make_settings(tmp_path / "home"))
     frame = shop_frame(n_stores=1, n_items=3)
-    record = studio.catalog.save(frame, "shop", source="test")
-    spec = draft_spec(record, frame, target="sales", algorithms=["linear"], budget_seconds=30,
-                      partition_by=["store", "item"], min_rows=20)
-    train_family(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="m1", profile=SMALL,
-                 reporter=ListReporter())
+    train_shop(studio, frame, job_id="m1")
     at = _app()
     at.switch_page("app_pages/models.py").run()
     assert not at.exception, [e.value for e in at.exception]
