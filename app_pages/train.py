@@ -7,7 +7,7 @@ from studio.training import DEFAULT_METRIC, ESTIMATORS, Task, detect_task, metri
 from studio.training.draft import draft_spec, feature_candidates
 from studio.ui.common import empty_state, get_studio, show_error
 from studio.ui.data import guardrails_for, load_dataset
-from studio.ui.guardrails_view import data_preparation, partition_choice, show_guardrails
+from studio.ui.guardrails_view import data_preparation, forecast_choice, partition_choice, show_guardrails
 from studio.ui.job_view import show_estimate
 
 studio = get_studio()
@@ -31,6 +31,9 @@ with st.expander("Data preparation: column types, duplicates, outliers", icon=":
     overrides, drop_duplicates, cap_outliers = data_preparation(record, target)
 with st.expander("Many models: one model per partition (e.g. per store x item)", icon=":material/grid_view:"):
     partition_by, min_rows = partition_choice(record, frame, target)
+    time_column, horizon, season_length = forecast_choice(record, partition_by)
+if time_column:
+    task = Task.REGRESSION  # a forecast is a quantity ahead in time
 candidates = [f.name for f in feature_candidates(record, target, overrides)]
 checks = guardrails_for(dataset_id, target, task.value)
 exclude = st.multiselect("Columns to exclude", candidates, help="Columns the model must not see.")
@@ -87,7 +90,8 @@ onnx_safe = onnx_col.toggle("ONNX-safe", help="Keep to algorithms and preprocess
 name = right.text_input("Run name (optional)", placeholder=record.name, help="Also the registered model's name.")
 
 try:
-    spec = draft_spec(record, frame, target=target, task=task.value, exclude=exclude, algorithms=algorithms,
+    spec = draft_spec(record, frame, target=target, task="forecast" if time_column else task.value,
+                      exclude=exclude, algorithms=algorithms,
                       metric=metric, validation={"kind": validation, "folds": folds} if validation == "kfold"
                       else {"kind": validation},
                       budget_seconds=int(seconds) or None, max_trials=int(trials) or None,
@@ -95,7 +99,7 @@ try:
                       name=name.strip() or None, keep=keep, guardrails=checks, ensemble=ensemble,
                       class_weight=class_weight, onnx_safe=onnx_safe, type_overrides=overrides,
                       drop_duplicates=drop_duplicates, cap_outliers=cap_outliers, partition_by=partition_by,
-                      min_rows=min_rows)
+                      min_rows=min_rows, time_column=time_column, horizon=horizon, season_length=season_length)
 except SpecError as exc:
     spec = None
     show_error(exc)

@@ -10,8 +10,9 @@ For each partition count, in this order:
 2. routed batch scoring of every row (the registered family, `score_file` in chunks) against loading each
    partition's model from its own file and predicting partition by partition: rows per second and the ratio;
 3. accuracy: how many partition models beat their baseline (the partition's training mean) on held-out rows;
-and once, for the smaller count, the served bento's single-row latency p50/p99 with a cold cache (each request a
-partition not loaded yet) and a warm one (the same partitions again).
+and once, for the smaller count: the same partitions trained as a forecast `--horizon` days ahead (the last days
+held out; the baseline the better of last value and seasonal naive), and the served bento's single-row latency
+p50/p99 with a cold cache (each request a partition not loaded yet) and a warm one (the same partitions again).
 """
 
 from __future__ import annotations
@@ -39,11 +40,13 @@ from studio.training.draft import draft_spec
 from tests.conftest import ListReporter
 if __name__ == "__main__":
     home, data, compute = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+    horizon = int(sys.argv[4]) if len(sys.argv) > 4 else 0  # > 0: a forecast this many days ahead
     studio = Studio(Settings(home=home, embedded_worker=False))
     frame = pd.read_parquet(data)
     record = studio.catalog.save(frame, "sales", source="bench")
     spec = draft_spec(record, frame, target="sales", algorithms=["linear"], budget_seconds=None, max_trials=1,
-                      partition_by=["store", "item"], min_rows=20, validation={"kind": "holdout"}, compute=compute)
+                      partition_by=["store", "item"], min_rows=20, validation={"kind": "holdout"}, compute=compute,
+                      time_column="date" if horizon else None, horizon=horizon or 7)
     profile = studio.profile(compute)
     started = time.perf_counter()
     result = train_family(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="bench", profile=profile,
@@ -207,6 +210,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=60)
     parser.add_argument("--compute", default="large")
     parser.add_argument("--skip-service", action="store_true")
+    parser.add_argument("--horizon", type=int, default=14, help="forecast days ahead for the accuracy check "
+                                                                "against the naive forecasts (0: skip it)")
     args = parser.parse_args()
     counts = [int(v) for v in args.partitions.split(",")]
     lines = []
@@ -235,6 +240,10 @@ def main() -> None:
             print(json.dumps(line), flush=True)
             if count == min(counts):
                 served = (home, studio_out["model_uri"], data)
+                if args.horizon:  # the same partitions as a forecast: the last days held out, naive baselines
+                    forecast, _ = run(TRAIN_STUDIO, str(Path(tmp) / "forecast"), str(data), args.compute,
+                                      str(args.horizon))
+                    print(json.dumps({"forecast": forecast}), flush=True)
         if not args.skip_service:  # last: it imports the studio here, which would inflate the children's peaks
             assert served is not None
             latency = service_latency(*served)
@@ -249,6 +258,10 @@ def main() -> None:
               f"| {x['studio_peak_mb']:.0f} / {x['naive_peak_mb']:.0f} | {x['routed_rows_s']:,.0f} "
               f"| {x['per_partition_rows_s']:,.0f} | x{x['routed_rows_s'] / x['per_partition_rows_s']:.2f} "
               f"| {x['beats_share']:.0%} | {x['improvement']:.0%} |")
+    if args.horizon:
+        print(f"\nForecasting {args.horizon} days ahead ({forecast['modeled']:,} partition models, "
+              f"{forecast['seconds']:.0f} s): {forecast['beats'] / max(forecast['modeled'], 1):.0%} beat the better "
+              f"of last value and seasonal naive; median RMSE gain over it {forecast['improvement']:.0%}.")
     if not args.skip_service:
         print(f"\nServed family ({lines[0]['partitions']:,} partitions, cache of 64 models): single-row latency "
               f"cold p50 {latency['cold_p50']:.0f} ms / p99 {latency['cold_p99']:.0f} ms, warm p50 "

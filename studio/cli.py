@@ -23,7 +23,8 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train an Optuna-tuned model as a background job")
     t.add_argument("data", help="a CSV/Parquet/Excel path or a dataset id")
     t.add_argument("--target", required=True)
-    t.add_argument("--task", default="auto", choices=["auto", "binary", "multiclass", "regression"])
+    t.add_argument("--task", default="auto", choices=["auto", "binary", "multiclass", "regression", "forecast"],
+                   help="forecast: regression of the target --horizon steps ahead of the data, per partition")
     t.add_argument("--algorithms", help="comma-separated: linear,random_forest,hist_gradient_boosting,xgboost,lightgbm")
     t.add_argument("--exclude", help="comma-separated columns to leave out")
     t.add_argument("--keep", help="comma-separated columns to use even though a data check flagged them")
@@ -34,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--partition-by", help="many models: one per value combination of these columns (comma-"
                                           "separated), plus a fallback for small and unseen partitions")
     t.add_argument("--min-rows", type=int, default=30, help="training rows a partition needs for its own model")
+    t.add_argument("--time-column", help="forecasting: the column holding each row's date (implies --task forecast)")
+    t.add_argument("--horizon", type=int, default=7, help="forecasting: steps ahead to forecast (default 7)")
+    t.add_argument("--season-length", type=int, help="forecasting: steps per season (default: 7 for days, 24 for "
+                                                     "hours, 52 for weeks, 12 for months)")
     t.add_argument("--cap-outliers", choices=["none", "iqr", "zscore"], default="none",
                    help="clip numeric features to the IQR fences or to mean +/- 3 sd (also when scoring)")
     t.add_argument("--metric")
@@ -153,6 +158,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         name=args.name, keep=_csv(args.keep), class_weight=args.class_weight, ensemble=not args.no_ensemble,
         onnx_safe=args.onnx_safe, type_overrides=_types(args.type), drop_duplicates=args.drop_duplicates,
         cap_outliers=args.cap_outliers, partition_by=_csv(args.partition_by), min_rows=args.min_rows,
+        time_column=args.time_column, horizon=args.horizon, season_length=args.season_length,
     )
     for g in spec.guardrails:
         shown = "left out" if g.action == "excluded" else "note"

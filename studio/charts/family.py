@@ -65,3 +65,18 @@ def partition_sizes(sizes: pd.Series, min_rows: int, *, height: int = 260) -> go
     fig.update_xaxes(title="rows")
     fig.update_yaxes(title="partitions")
     return fig
+
+
+def forecast_vs_actual(holdout: pd.DataFrame, time_column: str, *, title: str, height: int = 340) -> go.Figure:
+    """One partition's held-out time steps: what happened against what the family forecast."""
+    from studio.evaluation.holdout import ACTUAL, PREDICTED
+
+    frame = holdout.assign(__time=pd.to_datetime(holdout[time_column], errors="coerce")).sort_values("__time")
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=frame["__time"], y=frame[ACTUAL], name="actual", mode="lines+markers",
+                             line={"color": GREY}))
+    fig.add_trace(go.Scatter(x=frame["__time"], y=frame[PREDICTED], name="forecast", mode="lines+markers",
+                             line={"color": BLUE}))
+    fig.update_layout(title=title, height=height, **LAYOUT, legend=LEGEND_BELOW)
+    fig.update_xaxes(title=time_column)
+    return fig

@@ -106,7 +106,7 @@ def promote_family(studio: Any, name: str, version: str, rules: PartitionRules, 
             blobs[row.key] = champion_router.models[row.key]  # type: ignore[index]
     trusted = sorted(set(router.trusted) | set(champion_router.trusted if champion_router else ()))
     merged = PartitionRouter(router.partition_columns, blobs, router.fallback, tuple(trusted), router.n_classes,
-                             router.cache_size)
+                             router.cache_size, router.forecast)
     split = Split.of(spec, studio.catalog)
     merged.cache_size = len(blobs) + 1
     held_out = metrics_of(raw_predictions(merged, split.X_test, split.n_classes), split.y_test, spec.task)

@@ -5,7 +5,8 @@ estimator with `predict` / `predict_proba`), so every path the studio has works 
 fitted pipeline is kept serialized (skops bytes) and deserialized only when a row of that partition arrives,
 into an LRU cache of `cache_size` models: a family of 10,000 partitions loads in the time it takes to read its
 file, never all models at start. Partitions without their own model, and partitions never seen in training,
-go to the fallback model (trained on every row, with the partition columns as features).
+go to the fallback model (trained on every row, with the partition columns as features). A forecasting family
+adds the target's lags to each row from the history it keeps (`studio.many.forecast.ForecastLags`) first.
 """
 
 from __future__ import annotations
@@ -37,13 +38,14 @@ def partition_rows(X: pd.DataFrame, columns: Sequence[str]) -> dict[str, np.ndar
 class PartitionRouter(BaseEstimator):  # type: ignore[misc]
     def __init__(self, partition_columns: Sequence[str] = (), models: dict[str, bytes] | None = None,
                  fallback: Any = None, trusted: Sequence[str] = (), n_classes: int | None = None,
-                 cache_size: int = CACHE_SIZE) -> None:
+                 cache_size: int = CACHE_SIZE, forecast: Any = None) -> None:
         self.partition_columns = partition_columns
         self.models = models
         self.fallback = fallback
         self.trusted = trusted
         self.n_classes = n_classes
         self.cache_size = cache_size
+        self.forecast = forecast  # a ForecastLags: a forecasting family builds its target lags from its history
 
     # -- serving ---------------------------------------------------------------------------------------
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -70,7 +72,10 @@ class PartitionRouter(BaseEstimator):  # type: ignore[misc]
     def _route(self, X: pd.DataFrame, method: str) -> np.ndarray:
         width = self.n_classes if method == "predict_proba" else None
         out = np.zeros((len(X), width)) if width else np.zeros(len(X))
-        for key, rows in partition_rows(X, self.partition_columns).items():
+        groups = partition_rows(X, self.partition_columns)
+        if self.forecast is not None:
+            X = self.forecast.add(X, groups)
+        for key, rows in groups.items():
             model = self._model(key)
             part = X.iloc[rows]
             if model is None:

@@ -3,9 +3,11 @@
 Per partition with at least `min_rows` training rows: a light search (the cheap algorithms of the spec, more
 of them when the time budget allows) on an inner validation split, the best refitted on the partition's
 training rows, scored on its held-out rows against a baseline (the training mean for regression, the
-class shares for classification). A partition that fails is listed with its error; the job goes on and its
-rows go to the fallback. One MLflow run holds the family: summary metrics, the per-partition table
-(`partitions.parquet`), and one registered model version (a `PartitionRouter`).
+class shares for classification, the better of last value and seasonal naive for forecasting, where the test
+rows are the last `horizon` time steps and the models also see the target lags the horizon allows). A partition
+that fails is listed with its error; the job goes on and its rows go to the fallback. One MLflow run holds the
+family: summary metrics, the per-partition table (`partitions.parquet`), and one registered model version (a
+`PartitionRouter`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import time
 import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,8 +27,10 @@ from studio.compute.cluster import client_for
 from studio.compute.profiles import ComputeProfile
 from studio.data.catalog import DatasetCatalog
 from studio.errors import StudioError
+from studio.many.forecast import ForecastLags, LagPlan, TimeSteps, combined, naive_baselines, with_lags
 from studio.many.router import CACHE_SIZE, PartitionRouter, partition_rows
 from studio.training.estimators import ESTIMATORS, strip_prefix
+from studio.training.features import Feature
 from studio.training.metrics import METRICS, Metric, score_predictions
 from studio.training.model import ModelInfo, TrainedModel, raw_predictions
 from studio.training.run import (
@@ -61,6 +66,7 @@ class PartitionResult(BaseModel):
     algorithm: str | None = None
     score: float | None = None  # the partition's model on its held-out rows
     baseline: float | None = None  # the baseline on the same rows
+    baseline_kind: str | None = None  # mean / class shares; forecasting: the better of last value, seasonal naive
     fallback_score: float | None = None  # the fallback model on the same rows
     seconds: float = 0.0
     error: str | None = None
@@ -88,15 +94,20 @@ def train_family(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLi
     progress = Progress(phase="training partitions", trials_budget=len(modeled), unit="partitions")
     reporter.progress(progress)
 
-    fallback = _fit_fallback(spec, split, algorithms[-1] if len(algorithms) > 1 else algorithms[0])
-    sub_spec = spec.model_copy(update={"features": tuple(f for f in spec.features if f.name not in columns)})
-    results, blobs = _fan_out(sub_spec, split, modeled, train_groups, test_groups, tried, profile, reporter,
+    inputs = _Inputs.plain(split) if spec.forecast is None else _Inputs.forecasting(spec, split, train_groups,
+                                                                                   test_groups, reporter)
+    fallback_spec = spec.model_copy(update={"features": spec.features + inputs.lag_features})
+    fallback = _pipeline(fallback_spec, algorithms[-1] if len(algorithms) > 1 else algorithms[0]).fit(
+        inputs.X_train, split.y_train)
+    sub_spec = fallback_spec.model_copy(update={"features": tuple(
+        f for f in fallback_spec.features if f.name not in columns)})
+    results, blobs = _fan_out(sub_spec, split, inputs, modeled, train_groups, test_groups, tried, profile, reporter,
                               progress, deadline)
     for key, rows in train_groups.items():
         if key not in results:
             results[key] = PartitionResult(key=key, rows_train=len(rows), rows_test=len(test_groups.get(key, [])),
                                            status="fallback")
-    fallback_out = raw_predictions(fallback, split.X_test, split.n_classes)  # once; each partition reads its rows
+    fallback_out = raw_predictions(fallback, inputs.X_test, split.n_classes)  # once; each partition reads its rows
     for key, rows in test_groups.items():
         if key not in results:  # a partition only in the held-out rows: unseen in training
             results[key] = PartitionResult(key=key, rows_train=0, rows_test=len(rows), status="fallback")
@@ -108,7 +119,7 @@ def train_family(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLi
 
     trusted = sorted({t for blob in list(blobs.values())[:50] for t in sio.get_untrusted_types(data=blob)})
     router = PartitionRouter(tuple(columns), blobs, fallback, tuple(trusted),
-                             None if split.classes is None else len(split.classes))
+                             None if split.classes is None else len(split.classes), forecast=inputs.lags)
     # here every model stays loaded once read (the held-out score and the evaluation predict many times); the
     # registered family keeps the serving cache size
     in_process = len(blobs) + 1
@@ -174,11 +185,73 @@ def _pipeline(spec: TrainSpec, algorithm: str) -> Any:
     return make_pipeline(spec, algorithm, strip_prefix(algorithm, ESTIMATORS[algorithm].defaults), n_jobs=1)
 
 
-def _fit_fallback(spec: TrainSpec, split: Split, algorithm: str) -> Any:
-    return _pipeline(spec, algorithm).fit(split.X_train, split.y_train)
+@dataclass(frozen=True)
+class Timing:
+    """A forecasting family's time steps of the training and test rows, and its season (for the baselines)."""
+
+    steps_train: np.ndarray
+    steps_test: np.ndarray
+    season: int | None
+
+    def of(self, train_rows: np.ndarray, test_rows: np.ndarray) -> Timing:
+        return Timing(self.steps_train[train_rows], self.steps_test[test_rows], self.season)
 
 
-def _fan_out(sub_spec: TrainSpec, split: Split, keys: list[str], train_groups: dict[str, np.ndarray],
+@dataclass(frozen=True)
+class _Inputs:
+    """What the partition models and the fallback are fitted and scored on: the model frame, plus for
+    forecasting the target lags (built from the training rows' history only) and each row's time step."""
+
+    X_train: pd.DataFrame
+    X_test: pd.DataFrame
+    lag_features: tuple[Feature, ...] = ()
+    timing: Timing | None = None
+    lags: ForecastLags | None = None  # what the router keeps to build the lags when serving
+
+    @classmethod
+    def plain(cls, split: Split) -> _Inputs:
+        return cls(split.X_train, split.X_test)
+
+    @classmethod
+    def forecasting(cls, spec: TrainSpec, split: Split, train_groups: dict[str, np.ndarray],
+                    test_groups: dict[str, np.ndarray], reporter: Reporter) -> _Inputs:
+        forecast = spec.forecast
+        assert forecast is not None
+        time = forecast.time_column
+        steps = TimeSteps.infer(split.frame[time], time)
+        steps_train = steps.numbers_from_parts(split.X_train, time)
+        steps_test = steps.numbers_from_parts(split.X_test, time)
+        season = forecast.season_length or steps.season
+        plan = LagPlan.for_horizon(spec.target, forecast.horizon, season, len(np.unique(steps_train)))
+        for rows in train_groups.values():  # each partition's rows in time order (inner splits, last value)
+            rows[:] = rows[np.argsort(steps_train[rows], kind="stable")]
+        codes = {key: i for i, key in enumerate(train_groups)}
+        train_codes, test_codes = _codes(train_groups, codes, len(steps_train)), _codes(test_groups, codes,
+                                                                                           len(steps_test))
+        index = pd.Index(combined(train_codes, steps_train))
+        X_train = with_lags(split.X_train, plan, train_codes, steps_train, index, split.y_train)
+        X_test = with_lags(split.X_test, plan, test_codes, steps_test, index, split.y_train)
+        keys = np.empty(len(split.X), dtype=object)  # the router keeps every row's history, test rows included
+        all_steps = steps.numbers_from_parts(split.X, time)
+        for key, rows in partition_rows(split.X, list(spec.partition.columns)).items():  # type: ignore[union-attr]
+            keys[rows] = key
+        lags = f"{', '.join(map(str, plan.lags))} and the mean of {plan.window} steps" if plan.lags else "none"
+        seasonal = f" and seasonal naive ({season} steps)" if season else ""
+        reporter.log(f"Forecasting {forecast.horizon} {steps.label}(s) ahead: the test rows are the last "
+                     f"{forecast.horizon} steps; target lags {lags} (the horizon allows no shorter ones); "
+                     f"baselines: last value{seasonal}.")
+        return cls(X_train, X_test, plan.features(), Timing(steps_train, steps_test, season),
+                   ForecastLags.of(time, steps, plan, keys, all_steps, split.y.astype(float)))
+
+
+def _codes(groups: dict[str, np.ndarray], codes: dict[str, int], n: int) -> np.ndarray:
+    out = np.full(n, -1, dtype=np.int64)
+    for key, rows in groups.items():
+        out[rows] = codes.get(key, -1)
+    return out
+
+
+def _fan_out(sub_spec: TrainSpec, split: Split, inputs: _Inputs, keys: list[str], train_groups: dict[str, np.ndarray],
              test_groups: dict[str, np.ndarray], algorithms: list[str], profile: ComputeProfile, reporter: Reporter,
              progress: Progress, deadline: float | None = None) -> tuple[dict[str, PartitionResult], dict[str, bytes]]:
     """Fit the partitions in batches on the Dask workers. Once `deadline` passes, the batches not finished yet are
@@ -188,12 +261,13 @@ def _fan_out(sub_spec: TrainSpec, split: Split, keys: list[str], train_groups: d
     if not keys:
         return results, blobs
     client = client_for(profile)
-    X_train, y_train = client.scatter((split.X_train, split.y_train), broadcast=True)
-    X_test, y_test = client.scatter((split.X_test, split.y_test), broadcast=True)
+    X_train, y_train = client.scatter((inputs.X_train, split.y_train), broadcast=True)
+    X_test, y_test = client.scatter((inputs.X_test, split.y_test), broadcast=True)
+    timing = None if inputs.timing is None else client.scatter(inputs.timing, broadcast=True)
     batches = [keys[i:i + BATCH] for i in range(0, len(keys), BATCH)]
     futures = [client.submit(fit_batch, sub_spec, [(k, train_groups[k], test_groups.get(k, np.array([], int)))
                                                    for k in batch], X_train, y_train, X_test, y_test,
-                             tuple(algorithms), pure=False) for batch in batches]
+                             tuple(algorithms), timing, pure=False) for batch in batches]
     for done, future in enumerate(futures, start=1):  # in submission order; the workers run them all meanwhile
         if reporter.should_stop():
             client.cancel(futures)
@@ -224,8 +298,8 @@ def _now() -> float:
 
 
 def fit_batch(spec: TrainSpec, batch: list[tuple[str, np.ndarray, np.ndarray]], X_train: pd.DataFrame,
-              y_train: np.ndarray, X_test: pd.DataFrame, y_test: np.ndarray,
-              algorithms: tuple[str, ...]) -> list[tuple[PartitionResult, bytes | None]]:
+              y_train: np.ndarray, X_test: pd.DataFrame, y_test: np.ndarray, algorithms: tuple[str, ...],
+              timing: Timing | None = None) -> list[tuple[PartitionResult, bytes | None]]:
     """Fit the partitions of one batch (runs on a Dask worker); returns results and serialized models."""
     import skops.io as sio
 
@@ -235,7 +309,8 @@ def fit_batch(spec: TrainSpec, batch: list[tuple[str, np.ndarray, np.ndarray]], 
         started = time.perf_counter()
         try:
             result, model = fit_partition(spec, key, X_train.iloc[train_rows], y_train[train_rows],
-                                          X_test.iloc[test_rows], y_test[test_rows], algorithms, n_classes)
+                                          X_test.iloc[test_rows], y_test[test_rows], algorithms, n_classes,
+                                          None if timing is None else timing.of(train_rows, test_rows))
             # deflated: skops' schema.json of a small pipeline is ~220 KB raw, ~16 KB compressed, for the same time
             blob = sio.dumps(model, compression=zipfile.ZIP_DEFLATED, compresslevel=1) if model is not None else None
         except Exception as exc:  # one partition's failure is reported, not fatal
@@ -248,16 +323,21 @@ def fit_batch(spec: TrainSpec, batch: list[tuple[str, np.ndarray, np.ndarray]], 
 
 def fit_partition(spec: TrainSpec, key: str, X: pd.DataFrame, y: np.ndarray, X_test: pd.DataFrame,
                   y_test: np.ndarray, algorithms: Sequence[str],
-                  n_classes: int | None = None) -> tuple[PartitionResult, Any]:
+                  n_classes: int | None = None, timing: Timing | None = None) -> tuple[PartitionResult, Any]:
+    """Fit one partition (rows in time order when forecasting, `timing` then holds their steps)."""
     metric = METRICS[spec.metric]
     base = PartitionResult(key=key, rows_train=len(y), rows_test=len(y_test), status="fallback")
     if spec.task.is_classification and len(np.unique(y)) < 2:
         return base.model_copy(update={"error": "one class only in training: served by the fallback"}), None
     best, best_score = algorithms[0], None
     if len(algorithms) > 1:
-        stratify = y if spec.task.is_classification and np.bincount(y).min() >= 2 else None
-        fit_idx, val_idx = train_test_split(np.arange(len(y)), test_size=0.25, random_state=spec.seed,
-                                            stratify=stratify)
+        if timing is not None:  # validate on the latest quarter of the partition's training rows
+            cut = len(y) - max(len(y) // 4, 1)
+            fit_idx, val_idx = np.arange(cut), np.arange(cut, len(y))
+        else:
+            stratify = y if spec.task.is_classification and np.bincount(y).min() >= 2 else None
+            fit_idx, val_idx = train_test_split(np.arange(len(y)), test_size=0.25, random_state=spec.seed,
+                                                stratify=stratify)
         for algorithm in algorithms:
             pipeline = _pipeline(spec, algorithm).fit(X.iloc[fit_idx], y[fit_idx])
             value = _safe(lambda p=pipeline: score_predictions(metric, y[val_idx],
@@ -269,10 +349,29 @@ def fit_partition(spec: TrainSpec, key: str, X: pd.DataFrame, y: np.ndarray, X_t
     model = _pipeline(spec, best).fit(X, y)
     result = base.model_copy(update={"status": "model", "algorithm": best})
     if len(y_test):
+        if timing is not None:
+            kind, baseline = forecast_baseline(metric, y, y_test, timing)
+        else:
+            kind, baseline = "mean" if n_classes is None else "class shares", _safe(
+                lambda: baseline_score(metric, y, y_test, spec, n_classes))
         result = result.model_copy(update={
             "score": _safe(lambda: score_predictions(metric, y_test, raw_predictions(model, X_test, n_classes))),
-            "baseline": _safe(lambda: baseline_score(metric, y, y_test, spec, n_classes))})
+            "baseline": baseline, "baseline_kind": kind})
     return result, model
+
+
+def forecast_baseline(metric: Metric, y_train: np.ndarray, y_test: np.ndarray,
+                      timing: Timing) -> tuple[str, float | None]:
+    """The better of the naive forecasts (last value, seasonal naive) on the partition's test steps: the bar
+    a forecasting model has to clear."""
+    scores = {kind: _safe(lambda p=predicted: score_predictions(metric, y_test, p))
+              for kind, predicted in naive_baselines(y_train, timing.steps_train, timing.steps_test,
+                                                     timing.season).items()}
+    known = {k: v for k, v in scores.items() if v is not None}
+    if not known:
+        return "last value", None
+    kind = (max if metric.greater_is_better else min)(known, key=known.__getitem__)
+    return kind, known[kind]
 
 
 def baseline_score(metric: Metric, y_train: np.ndarray, y_test: np.ndarray, spec: TrainSpec,

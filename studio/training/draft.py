@@ -47,6 +47,7 @@ def draft_spec(
     guardrails: Sequence[Guardrail] | None = None, ensemble: bool = True, class_weight: str = "auto",
     onnx_safe: bool = False, type_overrides: Mapping[str, str] | None = None, drop_duplicates: bool = False,
     cap_outliers: str = "none", partition_by: Sequence[str] = (), min_rows: int = 30,
+    time_column: str | None = None, horizon: int = 7, season_length: int | None = None,
 ) -> TrainSpec:
     """Build and fully validate a spec (including the checks only the data can answer); raises SpecError.
 
@@ -61,10 +62,19 @@ def draft_spec(
     unknown_parts = [c for c in partition_by if c not in frame.columns]
     if unknown_parts:
         raise SpecError(f"Partition columns {unknown_parts} are not in '{record.id}'.")
-    # a partition column is a category (a store number is a name, not a quantity) and always a feature
-    overrides = _overrides({**(type_overrides or {}), **{c: "categorical" for c in partition_by}}, frame, target)
-    keep = [*keep, *partition_by]
-    resolved = detect_task(frame[target]) if task == "auto" else task
+    if task == "forecast" and not time_column:
+        raise SpecError("Forecasting needs a time column (--time-column): the column holding each row's date.")
+    if time_column and time_column not in frame.columns:
+        raise SpecError(f"The time column '{time_column}' is not in '{record.id}'.")
+    # a partition column is a category (a store number is a name, not a quantity) and always a feature; the
+    # time column of a forecast is a date and always a feature
+    forced = {c: "categorical" for c in partition_by} | ({time_column: "datetime"} if time_column else {})
+    overrides = _overrides({**(type_overrides or {}), **forced}, frame, target)
+    keep = [*keep, *partition_by, *([time_column] if time_column else [])]
+    if time_column and task in ("auto", "forecast"):
+        resolved = "regression"  # a forecast is a quantity ahead in time
+    else:
+        resolved = detect_task(frame[target]) if task == "auto" else task
     candidates = feature_candidates(record, target, overrides)
     if guardrails is None and resolved in set(Task):
         guardrails = data_guardrails(record, frame, target, Task(resolved))
@@ -90,6 +100,8 @@ def draft_spec(
         "class_weight": class_weight, "onnx_safe": onnx_safe,
         "guardrails": [g.model_dump() for g in found],
         "partition": {"columns": list(partition_by), "min_rows": min_rows} if partition_by else None,
+        "forecast": {"time_column": time_column, "horizon": horizon, "season_length": season_length}
+        if time_column else None,
         "cleaning": {"drop_duplicates": drop_duplicates, "cap_outliers": cap_outliers,
                      "type_overrides": {k: v.value for k, v in overrides.items()}, "dropped_columns": list(exclude)},
     }

@@ -143,9 +143,14 @@ class Split:
         for note in notes:
             log(note)
         X, (y, classes) = model_frame(frame, spec.features), encode_target(target, spec.task)
-        train_rows, test_rows = train_test_split(np.arange(len(y)), test_size=spec.test_fraction,
-                                                 random_state=spec.seed,
-                                                 stratify=y if spec.task.is_classification else None)
+        if spec.forecast is not None:  # the held-out rows are the last `horizon` time steps
+            from studio.many.forecast import time_split
+
+            train_rows, test_rows = time_split(frame, spec.forecast)
+        else:
+            train_rows, test_rows = train_test_split(np.arange(len(y)), test_size=spec.test_fraction,
+                                                     random_state=spec.seed,
+                                                     stratify=y if spec.task.is_classification else None)
         split = cls(frame, X, y, X.iloc[train_rows], y[train_rows], X.iloc[test_rows], y[test_rows], test_rows,
                     classes)
         log(f"Loaded {spec.dataset_id}: {len(split.X_train)} training rows, {len(split.X_test)} test rows, "

@@ -84,6 +84,22 @@ class Partitioning(BaseModel):
                                 "partitions are served by the fallback model trained on all rows.")
 
 
+class Forecasting(BaseModel):
+    """Forecast the target `horizon` time steps ahead of the data, per partition: the models see the time
+    column's calendar parts, the other features as known future covariates (e.g. planned prices and promotions),
+    and lags of the target only as far back as the horizon allows (a lag shorter than the horizon would not be
+    known yet when forecasting). The test rows are the last `horizon` steps."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    time_column: str = Field(min_length=1)
+    horizon: Annotated[int, _int_in(1, 10_000)] = Field(default=7, description="Steps ahead to forecast (a step "
+                                                                                  "is the data's time step).")
+    season_length: Annotated[int, _int_in(2, 1_000)] | None = Field(
+        default=None, description="Steps per season for the seasonal-naive baseline and the seasonal lags; by "
+                                  "default 7 for days, 24 for hours, 52 for weeks, 12 for months.")
+
+
 class Budget(BaseModel):
     """When the search stops: after `seconds`, after `max_trials`, whichever comes first. One trial may run
     at most `trial_seconds` (default: a third of `seconds`, at least 10 s) so a slow configuration cannot
@@ -128,6 +144,7 @@ class TrainSpec(BaseModel):
     guardrails: tuple[Guardrail, ...] = ()
     cleaning: Cleaning = Cleaning()
     partition: Partitioning | None = None
+    forecast: Forecasting | None = None
     refit_all_rows: bool = Field(default=True, description="After the held-out test score is measured, refit the "
                                                            "chosen model on every row for the registered model.")
     ensemble: bool = Field(default=True, description="Try a greedy ensemble of the best trials; kept only if "
@@ -174,12 +191,25 @@ class TrainSpec(BaseModel):
                                  "them); do not exclude them")
             if len(self.partition.columns) == len(self.features):
                 raise ValueError("besides the partition columns the models need at least one feature")
+        if self.forecast is not None:
+            self._check_forecast(self.forecast)
         clipped = [f.name for f in self.features if f.clip is not None and f.kind is not ColumnKind.NUMERIC]
         if clipped:
             raise ValueError(f"features {clipped} are not numeric, so they cannot be clipped")
         if any(f.clip is not None and f.clip[0] > f.clip[1] for f in self.features):
             raise ValueError("a feature's clip bounds must be (low, high) with low <= high")
         return self
+
+    def _check_forecast(self, forecast: Forecasting) -> None:
+        if self.task is not Task.REGRESSION:
+            raise ValueError(f"forecasting predicts a quantity: the task must be regression, not {self.task}")
+        if self.partition is None:
+            raise ValueError("forecasting is trained per partition (one series each): choose partition columns")
+        kinds = {f.name: f.kind for f in self.features}
+        if kinds.get(forecast.time_column) is not ColumnKind.DATETIME:
+            raise ValueError(f"the time column '{forecast.time_column}' must be a feature of kind datetime")
+        if forecast.time_column in self.partition.columns:
+            raise ValueError(f"the time column '{forecast.time_column}' cannot also be a partition column")
 
     @property
     def balanced_classes(self) -> bool:

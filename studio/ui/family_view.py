@@ -7,7 +7,13 @@ import pandas as pd
 import streamlit as st
 
 from studio.charts import diagnostics as diag
-from studio.charts.family import score_distribution, score_heatmap, split_keys, worst_partitions
+from studio.charts.family import (
+    forecast_vs_actual,
+    score_distribution,
+    score_heatmap,
+    split_keys,
+    worst_partitions,
+)
 from studio.errors import StudioError
 from studio.evaluation.holdout import Holdout
 from studio.many.router import partition_rows
@@ -32,6 +38,13 @@ def partitions_of(run_id: str) -> tuple[list[str], pd.DataFrame]:
     return list(spec.partition.columns), tracker.load_table(run_id, PARTITIONS_TABLE)
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def forecast_column(run_id: str) -> str | None:
+    """A forecasting family's time column (None for regression and classification families)."""
+    forecast = get_studio().tracker.spec_of(run_id).forecast
+    return None if forecast is None else forecast.time_column
+
+
 def partitions(run: RunSummary) -> None:
     columns, table = partitions_of(run.run_id)
     metric = METRICS[run.metric]
@@ -44,8 +57,9 @@ def partitions(run: RunSummary) -> None:
                   "(trained on every row, with the partition columns as features) serves them.")
     d.metric("Failed", f"{int(m.get('partitions_failed', 0)):,}")
     e.metric("Beat their baseline", f"{m.get('partitions_beating_baseline', 0):.0%}",
-             help="Share of the partition models that score better than the partition's baseline (its training "
-                  "mean, or class shares) on its held-out rows.")
+             help="Share of the partition models that score better than the partition's baseline on its held-out "
+                  "rows: its training mean (regression), class shares (classification), or the better of the "
+                  "last-value and seasonal-naive forecasts (forecasting; see baseline_kind).")
     board = split_keys(table, columns).sort_values("score", ascending=not metric.greater_is_better)
     st.dataframe(board.drop(columns="key"), hide_index=True, width="stretch", height=260,
                  column_config={"score": st.column_config.NumberColumn(run.metric, format="%.4g"),
@@ -83,6 +97,10 @@ def _drill_down(run: RunSummary, columns: list[str], board: pd.DataFrame) -> Non
                        help="Its held-out rows, scored by the family fitted on the training rows.")
     part = Holdout(h.task, h.classes, h.frame.iloc[rows[key]])
     st.caption(f"{len(part.frame):,} held-out rows of partition {key}.")
+    time_column = forecast_column(run.run_id)
+    if time_column is not None and time_column in part.frame:
+        chart(forecast_vs_actual(part.frame, time_column, title=f"Forecast of partition {key} over its held-out "
+                                 "steps"), key="family-forecast")
     left, right = st.columns(2)
     if part.classes is None:
         chart(diag.residuals({key: part}), key="family-residuals", container=left)

@@ -59,6 +59,29 @@ def partition_choice(record: DatasetRecord, frame: pd.DataFrame, target: str) ->
     return columns, int(min_rows)
 
 
+def forecast_choice(record: DatasetRecord, partition_by: list[str]) -> tuple[str | None, int, int | None]:
+    """Forecasting per partition: the time column, the horizon and the season (None: no forecast)."""
+    dates = [c.name for c in record.columns if c.kind.value == "datetime" and c.name not in partition_by]
+    on = st.toggle("Forecast ahead in time", disabled=not (dates and partition_by), key=f"forecast-{record.id}",
+                   help="Each partition is a time series: the models forecast the target a number of steps after "
+                        "the data ends. The test rows are the last steps; the models see the calendar, lags of the "
+                        "target the horizon allows and the other columns as known future values (e.g. planned "
+                        "prices and promotions); each is compared with the last-value and seasonal-naive "
+                        "forecasts. Needs partition columns and a date column.")
+    if not on or not dates:
+        return None, 7, None
+    left, mid, right = st.columns(3)
+    column = left.selectbox("Time column", dates, key=f"forecast-time-{record.id}")
+    horizon = mid.number_input("Horizon (steps ahead)", min_value=1, max_value=10_000, value=7,
+                               help="How many time steps after the data's end to forecast; a step is the data's own "
+                                    "(a day for daily rows). Lags shorter than the horizon are not used: they would "
+                                    "not be known yet.")
+    season = right.number_input("Season length (0 = auto)", min_value=0, max_value=1_000, value=0,
+                                help="Steps per season for the seasonal lags and the seasonal-naive baseline. Auto: "
+                                     "7 for days, 24 for hours, 52 for weeks, 12 for months.")
+    return column, int(horizon), int(season) or None
+
+
 def data_preparation(record: DatasetRecord, target: str) -> tuple[dict[str, str], bool, str]:
     """Column type overrides, dropping duplicate rows and capping outliers; all recorded in the spec."""
     st.caption("Recorded in the spec and applied the same way when training and when scoring (batch scoring and "

@@ -36,3 +36,28 @@ def test_a_family_bento_routes_rows_and_loads_models_on_demand(studio: Studio, m
         assert warm["loaded"] == 2 and warm["misses"] >= 2 and warm["hits"] + warm["misses"] > cold["misses"]
     finally:
         stop_service(studio, export.bento_tag)
+
+
+@pytest.mark.slow
+def test_a_forecasting_family_serves_the_next_days_from_its_kept_history(studio: Studio) -> None:
+    from tests.many.test_forecast import weekly_sales
+
+    frame = weekly_sales()
+    result = train_shop(studio, frame, job_id="fc-svc", partition_by=["store"], time_column="date", horizon=7)
+    export = export_bento(studio, result.model_uri)
+    service = start_service(studio, export.bento_tag)
+    try:
+        wait_ready(service, timeout=120)
+        # the week after the data ends: keys, date and the planned promotions; no target, no lags
+        payload = [{"date": f"2026-03-{d}", "store": store, "promo": d % 2} for d in (30, 31) for store in
+                   ("s0", "s2")] + [{"date": "2026-04-01", "store": "new-store", "promo": 0}]
+        response = call_predict(service.url, payload)
+        assert response.status_code == 200, response.body
+        local = studio.tracker.load_model(result.model_uri).predict_frame(pd.DataFrame(payload))
+        assert [r["prediction"] for r in response.body] == pytest.approx(local["prediction"].tolist())
+        week_before = frame.set_index(["store", "date"])["sales"]
+        for row, served in zip(payload[:4], response.body[:4], strict=True):  # near last week's same weekday
+            last_week = week_before[(row["store"], f"2026-03-{int(row['date'][-2:]) - 7}")]
+            assert abs(served["prediction"] - 30 * row["promo"] - last_week) < 40
+    finally:
+        stop_service(studio, export.bento_tag)

@@ -64,3 +64,32 @@ def test_the_models_page_promotes_a_family_partition_by_partition(tmp_path: Path
     assert not at.exception, [e.value for e in at.exception]
     assert any("now points at v2: v1's model for 3 partitions" in s.value for s in at.success)
     assert studio.registry.holder("shop").version == "2"
+
+
+def test_a_forecast_is_chosen_on_the_train_page_and_drawn_on_the_runs_page(tmp_path: Path) -> None:
+    from tests.many.test_forecast import weekly_sales
+
+    studio = Studio(make_settings(tmp_path / "home"))
+    frame = weekly_sales()
+    studio.catalog.save(frame, "daily", source="test")
+    at = _app()
+    at.switch_page("app_pages/train.py").run()
+    next(s for s in at.selectbox if s.label.startswith("Target")).set_value("sales").run()
+    toggle = next(t for t in at.toggle if t.label == "Forecast ahead in time")
+    assert toggle.disabled  # no partition columns yet
+    next(m for m in at.multiselect if m.label == "Partition columns").set_value(["store"]).run()
+    next(t for t in at.toggle if t.label == "Forecast ahead in time").set_value(True).run()
+    next(n for n in at.number_input if n.label.startswith("Horizon")).set_value(5).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    spec = next(c.value for c in at.code if '"forecast"' in c.value)
+    assert '"time_column": "date"' in spec and '"horizon": 5' in spec and '"task": "regression"' in spec
+
+    train_shop(studio, frame, job_id="fc-ui", partition_by=["store"], time_column="date", horizon=7)
+    at = _app()
+    at.switch_page("app_pages/runs.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    drill = next(s for s in at.selectbox if s.label == "Diagnostics of one partition")
+    drill.set_value("s1").run()
+    assert not at.exception and any("7 held-out rows of partition s1" in c.value for c in at.caption)
+    titles = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("Forecast of partition s1 over its held-out steps" in t for t in titles)

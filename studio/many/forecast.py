@@ -1,0 +1,250 @@
+"""Forecasting per partition: time steps, lag features the horizon allows, the time-ordered split and the naive
+baselines.
+
+A forecast `horizon` steps ahead can only use the target's values at least `horizon` steps back: those are the
+lags (the horizon itself, the seasonal lags at or beyond it, and the mean of one season ending at the horizon).
+Calendar parts come from the time column like any date feature; every other feature is a known future covariate
+(a planned price, a promotion) the caller supplies for the dates forecast.
+
+The family's router keeps every partition's target history (`ForecastLags.history`, Parquet bytes) and builds
+the lags itself, so a request carries only the partition keys, the date and the covariates, exactly like
+training rows without the target. Time is counted in integer steps (a month is one step; days, weeks and
+hours are fixed lengths), so a lag is a subtraction and a lookup, identical in training and serving.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from studio.data.schema import ColumnKind
+from studio.errors import SpecError
+from studio.training.features import Feature, parse_dates
+
+HOUR_NS = 3_600 * 10**9
+DAY_NS = 24 * HOUR_NS
+#: Steps per season by time step: the seasonal-naive baseline's and the seasonal lags' period.
+SEASONS = {HOUR_NS: 24, DAY_NS: 7, 7 * DAY_NS: 52}
+MONTH_SEASON = 12
+#: Combined (partition code, step) lookup keys: code * 2**32 + step + 2**31.
+_SHIFT = 2**32
+_OFFSET = 2**31
+
+
+@dataclass(frozen=True)
+class TimeSteps:
+    """How a time column is counted in steps: calendar months, or a fixed length (whole hours or longer)."""
+
+    monthly: bool
+    step_ns: int
+
+    @classmethod
+    def infer(cls, times: pd.Series, column: str) -> TimeSteps:
+        distinct = np.unique(parse_dates(times).dropna().to_numpy().astype("datetime64[ns]").astype(np.int64))
+        if len(distinct) < 3:
+            raise SpecError(f"The time column '{column}' holds {len(distinct)} distinct times; forecasting needs a "
+                            "series of them.")
+        step = int(np.median(np.diff(distinct)))
+        if 28 * DAY_NS <= step <= 31 * DAY_NS:
+            return cls(monthly=True, step_ns=0)
+        if step < HOUR_NS:
+            raise SpecError(f"The time column '{column}' has a step of {pd.Timedelta(step)}; forecasting supports "
+                            "steps of an hour or longer. Aggregate the data to hours or days first.")
+        return cls(monthly=False, step_ns=round(step / HOUR_NS) * HOUR_NS)
+
+    @property
+    def label(self) -> str:
+        if self.monthly:
+            return "month"
+        days, hours = divmod(self.step_ns // HOUR_NS, 24)
+        return {(1, 0): "day", (7, 0): "week", (0, 1): "hour"}.get((days, hours), str(pd.Timedelta(self.step_ns)))
+
+    @property
+    def season(self) -> int | None:
+        return MONTH_SEASON if self.monthly else SEASONS.get(self.step_ns)
+
+    def numbers(self, times: pd.Series) -> np.ndarray:
+        """Step numbers of timestamps (float, NaN where missing)."""
+        ts = pd.to_datetime(times)
+        if self.monthly:
+            return (ts.dt.year * 12 + ts.dt.month - 1).to_numpy(dtype=float)
+        ns = ts.to_numpy().astype("datetime64[ns]").astype(np.int64).astype(float)
+        return np.where(ts.isna().to_numpy(), np.nan, np.floor(ns / self.step_ns))
+
+    def numbers_from_parts(self, X: pd.DataFrame, column: str) -> np.ndarray:
+        """Step numbers from a model frame, where the time column is already expanded into its date parts."""
+        parts = {p: X[f"{column}__{p}"] for p in ("year", "month", "day", "hour")}
+        return self.numbers(pd.to_datetime(pd.DataFrame(parts), errors="coerce"))
+
+
+@dataclass(frozen=True)
+class LagPlan:
+    """The target lags a horizon allows: the horizon itself, the seasonal lags at or beyond it, and the mean
+    of the season (or three steps) ending at the horizon."""
+
+    target: str
+    horizon: int
+    lags: tuple[int, ...]
+    window: int
+    season: int | None = None
+
+    @classmethod
+    def for_horizon(cls, target: str, horizon: int, season: int | None, train_steps: int) -> LagPlan:
+        lags = {horizon}
+        if season:
+            first = season * math.ceil(horizon / season)
+            lags |= {first, first + season}
+        usable = tuple(sorted(k for k in lags if k <= train_steps // 2))  # a lag needs history to learn from
+        return cls(target, horizon, usable, season or 3, season)
+
+    @property
+    def names(self) -> list[str]:
+        lags = [f"{self.target}__lag_{k}" for k in self.lags] + [self.mean_name] if self.lags else []
+        return lags + ([self.season_name] if self.season else [])
+
+    @property
+    def mean_name(self) -> str:
+        return f"{self.target}__mean_{self.window}_at_{self.horizon}"
+
+    @property
+    def season_name(self) -> str:
+        """The step's place in the season (the weekday of daily data, the month of monthly data) as a category,
+        so a linear model gets a level per place rather than a slope over them."""
+        return f"{self.target}__season_{self.season}"
+
+    def features(self) -> tuple[Feature, ...]:
+        return tuple(Feature(name=n, kind=ColumnKind.CATEGORICAL if n == self.season_name else ColumnKind.NUMERIC,
+                             n_distinct=self.season if n == self.season_name else None) for n in self.names)
+
+
+class ForecastLags:
+    """Builds a family's lag features from the target history it keeps (serialized with the router)."""
+
+    def __init__(self, time_column: str, monthly: bool, step_ns: int, target: str, horizon: int,
+                 lags: tuple[int, ...], window: int, history: bytes, season: int | None = None) -> None:
+        self.time_column = time_column
+        self.monthly = monthly
+        self.step_ns = step_ns
+        self.target = target
+        self.horizon = horizon
+        self.lags = lags
+        self.window = window
+        self.history = history
+        self.season = season
+
+    @classmethod
+    def of(cls, time_column: str, steps: TimeSteps, plan: LagPlan, keys: np.ndarray, step_numbers: np.ndarray,
+           values: np.ndarray) -> ForecastLags:
+        table = pd.DataFrame({"key": pd.Categorical(keys), "step": step_numbers, "value": values}).dropna()
+        buffer = io.BytesIO()
+        table.to_parquet(buffer, index=False, compression="zstd")
+        return cls(time_column, steps.monthly, steps.step_ns, plan.target, plan.horizon, plan.lags, plan.window,
+                   buffer.getvalue(), plan.season)
+
+    @property
+    def steps(self) -> TimeSteps:
+        return TimeSteps(self.monthly, self.step_ns)
+
+    @property
+    def plan(self) -> LagPlan:
+        return LagPlan(self.target, self.horizon, self.lags, self.window, self.season)
+
+    def add(self, X: pd.DataFrame, groups: Mapping[str, np.ndarray]) -> pd.DataFrame:
+        """X (a model frame) with the lag columns, looked up in the history by each row's partition and step."""
+        if not self.plan.names:
+            return X
+        codes, index, values = self._lookup()
+        row_codes = np.full(len(X), -1, dtype=np.int64)
+        for key, rows in groups.items():
+            row_codes[rows] = codes.get(key, -1)
+        step = self.steps.numbers_from_parts(X, self.time_column)
+        return with_lags(X, self.plan, row_codes, step, index, values)
+
+    def _lookup(self) -> tuple[dict[str, int], pd.Index, np.ndarray]:
+        cached = self.__dict__.get("_decoded")
+        if cached is None:
+            table = pd.read_parquet(io.BytesIO(self.history))
+            categories = table["key"].cat.categories
+            codes = table["key"].cat.codes.to_numpy(dtype=np.int64)
+            cached = ({str(k): i for i, k in enumerate(categories)},
+                      pd.Index(combined(codes, table["step"].to_numpy())), table["value"].to_numpy(dtype=float))
+            self.__dict__["_decoded"] = cached
+        return cached
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_decoded"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+
+def combined(codes: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """One int64 per (partition code, step); -1 where either is unknown."""
+    valid = (codes >= 0) & np.isfinite(steps)
+    out = np.full(len(codes), -1, dtype=np.int64)
+    out[valid] = codes[valid] * _SHIFT + steps[valid].astype(np.int64) + _OFFSET
+    return out
+
+
+def with_lags(X: pd.DataFrame, plan: LagPlan, codes: np.ndarray, steps: np.ndarray, index: pd.Index,
+              values: np.ndarray) -> pd.DataFrame:
+    """X with the plan's lag columns: the history value `k` steps before each row (NaN when unknown)."""
+    def back(k: int) -> np.ndarray:
+        at = index.get_indexer(combined(codes, steps - k))
+        return np.where(at >= 0, values[np.maximum(at, 0)], np.nan)
+
+    out = X.copy()
+    if plan.lags:
+        for k in plan.lags:
+            out[f"{plan.target}__lag_{k}"] = back(k)
+        window = np.column_stack([back(plan.horizon + i) for i in range(plan.window)])
+        with np.errstate(all="ignore"):
+            known = np.isfinite(window).sum(axis=1)
+            out[plan.mean_name] = np.where(known > 0, np.nansum(window, axis=1) / np.maximum(known, 1), np.nan)
+    if plan.season:
+        place = pd.Series(np.mod(steps, plan.season), index=X.index)
+        out[plan.season_name] = place.map(lambda v: np.nan if pd.isna(v) else str(int(v))).astype(object)
+    return out
+
+
+def naive_baselines(y_train: np.ndarray, train_steps: np.ndarray, test_steps: np.ndarray,
+                    season: int | None) -> dict[str, np.ndarray]:
+    """A partition's naive forecasts of its test steps: its last value, and (with a season) the value one or
+    more whole seasons back from each test step, within the training history (else the last value)."""
+    order = np.argsort(train_steps, kind="stable")
+    steps, values = train_steps[order], y_train[order]
+    last = np.full(len(test_steps), values[-1], dtype=float)
+    out = {"last value": last}
+    if season:
+        ahead = test_steps - steps[-1]
+        back = test_steps - season * np.ceil(np.maximum(ahead, 1) / season)
+        at = np.searchsorted(steps, back)
+        found = (at < len(steps)) & (steps[np.minimum(at, len(steps) - 1)] == back)
+        out["seasonal naive"] = np.where(found, values[np.minimum(at, len(steps) - 1)], last)
+    return out
+
+
+def time_split(frame: pd.DataFrame, forecast: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Training rows up to the last `horizon` time steps of the data, test rows within them (a `Forecasting`
+    spec). Raises SpecError when too few steps are left to train on."""
+    column = forecast.time_column
+    steps = TimeSteps.infer(frame[column], column)
+    numbers = steps.numbers(parse_dates(frame[column]))
+    if np.isnan(numbers).any():
+        raise SpecError(f"The time column '{column}' has {int(np.isnan(numbers).sum())} missing values; forecasting "
+                        "needs a time on every row. Drop or fill those rows.")
+    distinct = np.unique(numbers)
+    cutoff = distinct.max() - forecast.horizon
+    kept = int((distinct <= cutoff).sum())
+    if kept < max(10, forecast.horizon):
+        raise SpecError(f"The data spans {len(distinct)} time steps ({steps.label}s); forecasting "
+                        f"{forecast.horizon} ahead leaves {kept} to train on, and at least {max(10, forecast.horizon)}"
+                        " are needed. Lower the horizon or use a longer history.")
+    positions = np.arange(len(frame))
+    return positions[numbers <= cutoff], positions[numbers > cutoff]
