@@ -13,7 +13,6 @@ family: summary metrics, the per-partition table (`partitions.parquet`), and one
 from __future__ import annotations
 
 import time
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +27,7 @@ from studio.compute.profiles import ComputeProfile
 from studio.data.catalog import DatasetCatalog
 from studio.errors import StudioError
 from studio.many.forecast import ForecastLags, LagPlan, TimeSteps, combined, naive_baselines, with_lags
-from studio.many.router import CACHE_SIZE, PartitionRouter, partition_rows
+from studio.many.router import CACHE_SIZE, PartitionRouter, dumps, partition_rows
 from studio.training.estimators import ESTIMATORS, strip_prefix
 from studio.training.features import Feature
 from studio.training.metrics import METRICS, Metric, score_predictions
@@ -301,8 +300,6 @@ def fit_batch(spec: TrainSpec, batch: list[tuple[str, np.ndarray, np.ndarray]], 
               y_train: np.ndarray, X_test: pd.DataFrame, y_test: np.ndarray, algorithms: tuple[str, ...],
               timing: Timing | None = None) -> list[tuple[PartitionResult, bytes | None]]:
     """Fit the partitions of one batch (runs on a Dask worker); returns results and serialized models."""
-    import skops.io as sio
-
     n_classes = int(max(y_train.max(), y_test.max(initial=0))) + 1 if spec.task.is_classification else None
     out = []
     for key, train_rows, test_rows in batch:
@@ -311,8 +308,7 @@ def fit_batch(spec: TrainSpec, batch: list[tuple[str, np.ndarray, np.ndarray]], 
             result, model = fit_partition(spec, key, X_train.iloc[train_rows], y_train[train_rows],
                                           X_test.iloc[test_rows], y_test[test_rows], algorithms, n_classes,
                                           None if timing is None else timing.of(train_rows, test_rows))
-            # deflated: skops' schema.json of a small pipeline is ~220 KB raw, ~16 KB compressed, for the same time
-            blob = sio.dumps(model, compression=zipfile.ZIP_DEFLATED, compresslevel=1) if model is not None else None
+            blob = dumps(model) if model is not None else None
         except Exception as exc:  # one partition's failure is reported, not fatal
             result = PartitionResult(key=key, rows_train=len(train_rows), rows_test=len(test_rows),
                                      status="failed", error=f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
