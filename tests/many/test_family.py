@@ -178,7 +178,6 @@ def test_partitions_not_trained_when_the_budget_runs_out_go_to_the_fallback(stud
 
 def test_partition_models_are_written_compactly_and_read_back_by_skops() -> None:
     import skops.io as sio
-
     from sklearn.linear_model import Ridge
 
     from studio.many.router import dumps
