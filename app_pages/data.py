@@ -56,7 +56,8 @@ with upload_tab:
                         show_error(exc)
                     else:
                         st.success(f"Saved **{record.id}** ({record.n_rows:,} rows, hash {record.content_hash[:12]}).")
-                        st.page_link("app_pages/train.py", label="Train a model on it", icon=":material/arrow_forward:")
+                        st.page_link("app_pages/train.py", label="Train a model on it", icon=":material/arrow_forward:",
+                                     query_params={"dataset": record.id})
 
 with connect:
     connect_tab(studio)
@@ -67,7 +68,8 @@ with lake:
 with datasets_tab:
     records = studio.catalog.list()
     if not records:
-        st.info("No datasets yet. Upload a file in the Upload tab and save it.")
+        st.info("No datasets yet. Upload a file in the Upload tab, read a database or lake table in the next tabs, "
+                "or add a sample dataset on the Home page.")
     else:
         st.dataframe([{"id": r.id, "name": r.name, "version": r.version, "rows": r.n_rows, "columns": r.n_cols,
                        "hash": r.content_hash[:12], "source": r.source, "saved": ago(r.created_at)} for r in records],

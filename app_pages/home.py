@@ -3,6 +3,7 @@
 import streamlit as st
 
 from studio.ui.common import get_studio
+from studio.ui.samples_view import sample_datasets
 
 studio = get_studio()
 st.title("ML Studio")
@@ -16,6 +17,12 @@ a.metric("Datasets", len(datasets))
 b.metric("Jobs", len(jobs))
 c.metric("Running or queued", running)
 d.metric("Worker", "alive" if studio.worker_alive() else "starting…")
+
+if not datasets:
+    st.subheader("Your first model in three clicks")
+    st.markdown("Add a sample dataset (generated here, no download), press **Start training** on the Train page "
+                "(the target is chosen for you), and watch the job. Or bring your own data on the Data page.")
+sample_datasets(first_run=not datasets)
 
 st.subheader("Get started")
 steps = [

@@ -14,14 +14,24 @@ studio = get_studio()
 st.title("Train")
 records = studio.catalog.list()
 if not records:
-    empty_state("There is no dataset to train on yet.", page="app_pages/data.py", label="Upload one on the Data page")
+    empty_state("There is no dataset to train on yet: upload one or read a database table on the Data page, or "
+                "add a sample dataset on the Home page.", page="app_pages/data.py", label="Bring data in")
 
-dataset_id = st.selectbox("Dataset", [r.id for r in records], help="A frozen, versioned snapshot.")
+asked = st.query_params.to_dict()  # from a link (a sample dataset on Home): which dataset, target, partitions
+ids = [r.id for r in records]
+dataset_id = st.selectbox("Dataset", ids, index=ids.index(asked["dataset"]) if asked.get("dataset") in ids else 0,
+                          help="A frozen, versioned snapshot.")
 record = studio.catalog.get(dataset_id)
 frame = load_dataset(dataset_id)
+if asked.get("partition") and asked.get("dataset") == dataset_id:
+    st.session_state.setdefault(f"partition-{dataset_id}", [c for c in asked["partition"].split(",")
+                                                            if c in record.column_names])
 
 left, right = st.columns(2)
-target = left.selectbox("Target column (what to predict)", record.column_names, index=len(record.columns) - 1)
+names = record.column_names
+target = left.selectbox("Target column (what to predict)", names,
+                        index=names.index(asked["target"]) if asked.get("target") in names else len(names) - 1,
+                        help="The column the model learns to predict; every other column may be a feature.")
 detected = detect_task(frame[target])
 task_choice = right.selectbox("Task", ["auto", *[t.value for t in Task]],
                               format_func=lambda t: f"auto (detected: {detected})" if t == "auto" else t,
@@ -29,7 +39,8 @@ task_choice = right.selectbox("Task", ["auto", *[t.value for t in Task]],
 task = detected if task_choice == "auto" else Task(task_choice)
 with st.expander("Data preparation: column types, duplicates, outliers", icon=":material/tune:"):
     overrides, drop_duplicates, cap_outliers = data_preparation(record, target)
-with st.expander("Many models: one model per partition (e.g. per store x item)", icon=":material/grid_view:"):
+with st.expander("Many models: one model per partition (e.g. per store x item)", icon=":material/grid_view:",
+                 expanded=bool(st.session_state.get(f"partition-{dataset_id}"))):
     partition_by, min_rows = partition_choice(record, frame, target)
     time_column, horizon, season_length = forecast_choice(record, partition_by)
 if time_column:
@@ -56,7 +67,9 @@ validation = mid.radio("Validation", ["auto", "kfold", "holdout"], horizontal=Tr
                         help="k-fold is steadier on small data; holdout is faster on large data. Auto: 5-fold "
                              "repeated 3 times up to 1,000 rows, 5-fold up to 10,000 rows, 3-fold up to 40,000, "
                              "then a 20% holdout.")
-folds = right.slider("Folds", 2, 10, 5, disabled=validation != "kfold")
+folds = right.slider("Folds", 2, 10, 5, disabled=validation != "kfold",
+                     help="k-fold only: the training rows are cut into this many parts; each trial is fitted k "
+                          "times, each time scored on the part it did not see. More folds: steadier, slower.")
 try:
     profiles = studio.compute_profiles
 except SpecError as exc:  # a broken compute.toml: say so, fall back to nothing rather than crash
@@ -71,7 +84,9 @@ seconds = left.number_input("Time budget (seconds)", min_value=0, value=60, step
                             help="The whole training takes about this long (0 = no time limit): the search "
                                  "stops early enough to leave time for the final refits (at most a quarter of "
                                  "the budget); saving and registering the model come on top.")
-trials = mid.number_input("Max trials (0 = no limit)", min_value=0, value=0, step=5)
+trials = mid.number_input("Max trials (0 = no limit)", min_value=0, value=0, step=5,
+                          help="A trial is one configuration (algorithm + hyperparameters) fitted and scored. The "
+                               "search stops at this many or at the time budget, whichever comes first.")
 trial_seconds = right.number_input("Per-trial limit (s, 0 = auto)", min_value=0, value=0, step=5,
                                    help="A configuration still running after this long is stopped and counted as "
                                         "failed, so one slow trial cannot eat the budget. Auto: a third of the "

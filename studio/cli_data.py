@@ -42,6 +42,9 @@ def add_parser(sub: Any) -> None:
     a.add_argument("--password-env", help="environment variable holding the database password "
                                           "(default STUDIO_DB_PASSWORD when set)")
     a.add_argument("--json", action="store_true")
+    sa = dsub.add_parser("sample", help="add a sample dataset generated offline (no name: list them)")
+    sa.add_argument("name", nargs="?", help="customer-churn, house-prices or store-item-sales")
+    sa.add_argument("--json", action="store_true")
     ls = dsub.add_parser("list", help="saved datasets")
     ls.add_argument("--json", action="store_true")
     sh = dsub.add_parser("show", help="one dataset: columns, source, origin")
@@ -76,6 +79,14 @@ def cmd_data(args: argparse.Namespace, studio: Any) -> int:
     command = args.data_command
     if command == "add":
         return _print_record(_add(args, studio), args.json)
+    if command == "sample":
+        from studio.samples import SAMPLES, add_sample
+
+        if not args.name:
+            for sample in SAMPLES.values():
+                print(f"{sample.name:18} target {sample.target:8} {sample.description}")
+            return 0
+        return _print_record(add_sample(studio, args.name), args.json)
     if command == "list":
         records = studio.catalog.list()
         if args.json:

@@ -26,6 +26,7 @@ import pandas as pd
 from studio.data.schema import ColumnKind
 from studio.errors import SpecError
 from studio.training.features import Feature, parse_dates
+from studio.training.spec import Forecasting
 
 HOUR_NS = 3_600 * 10**9
 DAY_NS = 24 * HOUR_NS
@@ -230,9 +231,9 @@ def naive_baselines(y_train: np.ndarray, train_steps: np.ndarray, test_steps: np
     return out
 
 
-def time_split(frame: pd.DataFrame, forecast: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Training rows up to the last `horizon` time steps of the data, test rows within them (a `Forecasting`
-    spec). Raises SpecError when too few steps are left to train on."""
+def time_split(frame: pd.DataFrame, forecast: Forecasting) -> tuple[np.ndarray, np.ndarray]:
+    """Training rows up to the last `horizon` time steps of the data, test rows within them. Raises SpecError
+    when too few steps are left to train on."""
     column = forecast.time_column
     steps = TimeSteps.infer(frame[column], column)
     numbers = steps.numbers(parse_dates(frame[column]))

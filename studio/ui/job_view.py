@@ -115,13 +115,17 @@ def _header(job: JobRecord) -> None:
         done = (job.elapsed_s or 0) / budget_s if budget_s else (trials / budget if budget else 0)
         st.progress(min(done, 1.0), text=f"phase: {progress.get('phase', '…')}"
                     + (f" · {progress['parallel_trials']} parallel trials" if progress.get("parallel_trials") else ""))
-    if job.status.is_final and estimate and job.elapsed_s:
+    if job.status is JobStatus.CANCELLED and job.elapsed_s:
+        st.caption(f"Cancelled after {duration(job.elapsed_s)}; the trials finished by then were kept.")
+    elif job.status.is_final and estimate and job.elapsed_s:
         st.caption(f"Took {duration(job.elapsed_s)} against an estimate of {duration(estimate)} "
                    f"({job.elapsed_s / estimate:.1f}x)." + (f" Stopped: {progress['stop_reason']}."
                                                             if progress.get("stop_reason") else ""))
     if result.get("model_uri"):
         st.success(f"Model **{result['model_uri']}** · best {result.get('best_algorithm')} · "
                    f"test {result.get('metric')} = {score(result.get('test_score'))}")
+        st.page_link("app_pages/models.py", label="Use this model: score data or deploy it",
+                     icon=":material/arrow_forward:")
 
 
 def _trials(studio: Studio, job: JobRecord) -> None:

@@ -76,11 +76,16 @@ def _gates_editor(registry: Registry, name: str, chosen: VersionInfo) -> None:
                        "op": st.column_config.SelectboxColumn("must be", options=[">=", "<="], required=True),
                        "threshold": st.column_config.NumberColumn("threshold", required=True, format="%.4f")})
     left, right = st.columns(2)
-    use_champion = left.toggle("Not worse than the champion by more than…", value=policy.champion_metric is not None)
+    use_champion = left.toggle("Not worse than the champion by more than…", value=policy.champion_metric is not None,
+                               help="A new version may not lose more than the margin on this held-out metric "
+                                    "against the version that is champion now (skipped when there is none).")
     champion_metric = left.selectbox("on", choices, disabled=not use_champion, index=choices.index(
-        policy.champion_metric) if policy.champion_metric in choices else 0, key=f"champion-metric-{name}")
+        policy.champion_metric) if policy.champion_metric in choices else 0, key=f"champion-metric-{name}",
+        help="The held-out metric both versions are compared on.")
     margin = right.number_input("margin", min_value=0.0, value=policy.champion_margin or 0.005, step=0.001,
-                                format="%.4f", disabled=not use_champion, key=f"champion-margin-{name}")
+                                format="%.4f", disabled=not use_champion, key=f"champion-margin-{name}",
+                                help="How much worse than the champion a version may score, in the metric's units "
+                                     "(e.g. 0.005 ROC AUC).")
     reason = st.text_input("Why (for the audit log)", key=f"gates-reason-{name}")
     if st.button("Save gates", icon=":material/rule:"):
         try:

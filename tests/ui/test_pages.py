@@ -231,3 +231,23 @@ def test_cancel_a_running_job_from_the_jobs_page_keeps_its_best_model(app: AppTe
     done = studio.jobs.get(job.id)
     assert done.status is JobStatus.CANCELLED and done.result is not None
     assert studio.tracker.load_model(done.result["model_uri"]).predict_frame(churn.head(4)).shape[0] == 4
+
+
+def test_an_empty_studio_offers_samples_and_a_guided_first_model(app: AppTest, tmp_path: Path) -> None:
+    app.run()
+    assert any("Your first model in three clicks" in s.value for s in app.subheader)
+    app.button(key="sample-store-item-sales").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("Saved as **store-item-sales-v1**" in s.value for s in app.success)
+    app.run()
+    assert not any("Your first model in three clicks" in s.value for s in app.subheader)  # not empty any more
+    # the link's query parameters, as the Train page receives them: the dataset, its target and partitions
+    train = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    train.query_params.update({"dataset": "store-item-sales-v1", "target": "sales", "partition": "store,item"})
+    train.run()
+    train.switch_page("app_pages/train.py").run()
+    assert not train.exception, [e.value for e in train.exception]
+    assert next(s for s in train.selectbox if s.label.startswith("Target")).value == "sales"
+    assert next(m for m in train.multiselect if m.label == "Partition columns").value == ["store", "item"]
+    spec = next(c.value for c in train.code if '"partition"' in c.value)
+    assert '"target": "sales"' in spec and '"task": "regression"' in spec

@@ -1,0 +1,145 @@
+"""How responsive the pages are on a studio holding 500 runs: idle, and while a training job runs beside them.
+
+    .venv/bin/python bench/ui.py [--runs 500] [--reruns 15]
+
+Seeds a fresh studio home with one real training run and 499 more indexed runs (bench/runs_page.py's seeding),
+then, side by side in this session:
+1. page rerun time: each sidebar page's script re-run headless (Streamlit's AppTest, after one warm run), p50 and
+   p95 of `--reruns` runs, first with nothing else running, then while a training job (a worker process on the
+   `large` compute size, so every core is busy) runs; the ratio busy / idle;
+2. time to first paint: `studio up` serves the app; headless Chromium opens each page's URL in a fresh browser
+   context and waits until Streamlit has finished the run (its status widget is gone): the first visit (the app's
+   caches cold) and the median of 3 more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from runs_page import _seed_real_run, _seed_runs  # noqa: E402
+
+from studio.context import Studio  # noqa: E402
+from studio.settings import Settings  # noqa: E402
+
+PAGES = ["home", "data", "train", "jobs", "runs", "models", "deploy"]
+
+
+def _quantile(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+
+
+def rerun_times(reruns: int) -> dict[str, list[float]]:
+    """Seconds per script re-run of each page, headless."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    out = {}
+    for page in PAGES:
+        st.cache_data.clear()
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+        at.run()
+        if page != "home":
+            at.switch_page(f"app_pages/{page}.py").run()
+        assert not at.exception, [e.value for e in at.exception]
+        times = []
+        for _ in range(reruns):
+            started = time.perf_counter()
+            at.run()
+            times.append(time.perf_counter() - started)
+        out[page] = times
+    return out
+
+
+def first_paint(home: Path, repeat: int = 3) -> dict[str, tuple[float, float]]:
+    """Seconds from opening a page's URL until Streamlit finished rendering it: first visit, median of more."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from studio.export.serving import free_port
+    from tests.e2e.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, start_studio, stop_studio
+
+    port = free_port()
+    app = start_studio(home, port)
+    out = {}
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            for page_name in PAGES:
+                times = []
+                for _ in range(1 + repeat):
+                    context = browser.new_context(viewport=VIEWPORT)
+                    page = context.new_page()
+                    started = time.perf_counter()
+                    page.goto(f"http://127.0.0.1:{port}/" + ("" if page_name == "home" else page_name))
+                    expect(page.locator('[data-testid="stSidebarNav"]')).to_be_visible(timeout=120_000)
+                    expect(page.locator('[data-testid="stMainBlockContainer"] h1')).to_be_visible(timeout=120_000)
+                    expect(page.locator('[data-testid="stStatusWidget"]')).to_have_count(0, timeout=120_000)
+                    times.append(time.perf_counter() - started)
+                    context.close()
+                out[page_name] = (times[0], statistics.median(times[1:]))
+            browser.close()
+    finally:
+        stop_studio(app, home)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=500)
+    parser.add_argument("--reruns", type=int, default=15)
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="bench-ui-")) / "home"
+    os.environ["STUDIO_HOME"] = str(home)
+    os.environ["STUDIO_EMBEDDED_WORKER"] = "false"  # the busy phase starts its own worker
+    studio = Studio(Settings(home=home, embedded_worker=False))
+    _seed_real_run(studio)
+    _seed_runs(studio, args.runs - 1)
+    print(f"seeded {args.runs} runs in {home}", flush=True)
+
+    idle = rerun_times(args.reruns)
+    spec = studio.jobs.get(studio.jobs.list(limit=1)[0].id).payload  # the real run's spec, longer and on every core
+    from studio.training.spec import TrainSpec
+
+    busy_spec = TrainSpec.parse({**spec, "compute": "large", "budget": {"seconds": 600, "max_trials": None},
+                                 "name": "busy"})
+    job = studio.submit_training(busy_spec)
+    worker = subprocess.Popen([sys.executable, "-m", "studio", "worker"], env=dict(os.environ),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while studio.jobs.get(job.id).progress.get("trials_done", 0) < 1:  # the search is under way
+            time.sleep(0.5)
+        busy = rerun_times(args.reruns)
+    finally:
+        studio.jobs.request_cancel(job.id)
+        worker.terminate()
+        worker.wait(timeout=60)
+    paint = first_paint(home)
+
+    print(f"\nPage rerun on a studio with {args.runs} runs, {args.reruns} reruns each (AppTest):\n")
+    print("| page | idle p50 / p95 | while training p50 / p95 | ratio (p50) |")
+    print("|---|---|---|---|")
+    for page in PAGES:
+        i, b = idle[page], busy[page]
+        print(f"| {page} | {_quantile(i, 50) * 1000:.0f} / {_quantile(i, 95) * 1000:.0f} ms "
+              f"| {_quantile(b, 50) * 1000:.0f} / {_quantile(b, 95) * 1000:.0f} ms "
+              f"| x{_quantile(b, 50) / _quantile(i, 50):.2f} |")
+    print("\nTime to first paint in Chromium (`studio up`), first visit / median of 3 more:\n")
+    print("| page | first visit | again |")
+    print("|---|---|---|")
+    for page in PAGES:
+        first, again = paint[page]
+        print(f"| {page} | {first:.2f} s | {again:.2f} s |")
+
+
+if __name__ == "__main__":
+    main()
