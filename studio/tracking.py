@@ -36,6 +36,7 @@ class Tracker:
 
         self.settings = settings
         self.index = index  # the leaderboard's copy of each run's summary (kept current here)
+        self._specs: dict[str, TrainSpec] = {}  # spec_of's reads: a run's spec never changes
         self._mlflow = mlflow
         for noisy in ("mlflow", "alembic"):  # migrations and registrations would drown the CLI's one-line output
             logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -202,6 +203,14 @@ class Tracker:
         return loaded(summary, frame, shap)
 
     def spec_of(self, run_id: str) -> TrainSpec:
+        """The spec a run was trained with (a run's spec.json is written once and never changes, so it is read
+        from MLflow once per run and process)."""
+        spec = self._specs.get(run_id)
+        if spec is None:
+            spec = self._specs[run_id] = self._read_spec(run_id)
+        return spec
+
+    def _read_spec(self, run_id: str) -> TrainSpec:
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 text = Path(self.client.download_artifacts(run_id, "spec.json", tmp)).read_text()

@@ -3,6 +3,9 @@ associations, the relation of each column to a chosen target, distributions; the
 
 from __future__ import annotations
 
+import hashlib
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -16,7 +19,23 @@ from studio.ui.common import chart
 CHARTS_PER_ROW = 3
 
 
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _figures(_profile: Profile, fingerprint: str) -> dict[str, Any]:
+    """The profile's charts, built once per profile (rebuilding them took most of a Data page rerun): the same
+    figure objects are handed to every rerun and session, which only read them."""
+    profile = _profile
+    figures: dict[str, Any] = {"distributions": [distribution_chart(d) for d in profile.distributions]}
+    if profile.numeric:
+        figures["outliers"] = outlier_boxes(profile.numeric)
+    if profile.missing_patterns:
+        figures["missing"] = missing_patterns_chart(profile.missing_patterns, profile.sampled_rows or profile.n_rows)
+    if profile.associations:
+        figures["associations"] = association_heatmap(profile.associations)
+    return figures
+
+
 def show_profile(profile: Profile, preview: pd.DataFrame, *, name: str = "dataset", key: str = "profile") -> None:
+    figures = _figures(profile, hashlib.sha1(profile.model_dump_json().encode()).hexdigest())
     a, b, c, d, e = st.columns(5)
     a.metric("Rows", f"{profile.n_rows:,}")
     b.metric("Columns", profile.n_cols)
@@ -37,16 +56,15 @@ def show_profile(profile: Profile, preview: pd.DataFrame, *, name: str = "datase
         "|z|>3": st.column_config.NumberColumn(help="Values more than 3 standard deviations from the mean")})
 
     left, right = st.columns(2)
-    if profile.numeric:
-        chart(outlier_boxes(profile.numeric), key=f"{key}-outliers", container=left)
-    if profile.missing_patterns:
-        chart(missing_patterns_chart(profile.missing_patterns, profile.sampled_rows or profile.n_rows),
-              key=f"{key}-missing", container=right)
+    if "outliers" in figures:
+        chart(figures["outliers"], key=f"{key}-outliers", container=left)
+    if "missing" in figures:
+        chart(figures["missing"], key=f"{key}-missing", container=right)
     else:
         right.success("No missing values.")
     left, right = st.columns(2)
-    if profile.associations:
-        chart(association_heatmap(profile.associations), key=f"{key}-assoc", container=left)
+    if "associations" in figures:
+        chart(figures["associations"], key=f"{key}-assoc", container=left)
     candidates = [c.name for c in profile.columns if c.kind.value in ("numeric", "categorical", "boolean")]
     target = right.selectbox("Relation to a target", [None, *candidates], key=f"{key}-target",
                              format_func=lambda v: "choose a column…" if v is None else v,
@@ -58,8 +76,10 @@ def show_profile(profile: Profile, preview: pd.DataFrame, *, name: str = "datase
     st.markdown("**Distributions**")
     for start in range(0, len(profile.distributions), CHARTS_PER_ROW):
         cols = st.columns(CHARTS_PER_ROW)
-        for col, dist in zip(cols, profile.distributions[start:start + CHARTS_PER_ROW], strict=False):
-            col.plotly_chart(distribution_chart(dist), width="stretch", key=f"{key}-dist-{dist.column}")
+        shown = zip(profile.distributions[start:start + CHARTS_PER_ROW],
+                    figures["distributions"][start:start + CHARTS_PER_ROW], strict=True)
+        for col, (dist, figure) in zip(cols, shown, strict=False):
+            col.plotly_chart(figure, width="stretch", key=f"{key}-dist-{dist.column}")
     st.download_button("Download the profile (HTML)", icon=":material/download:", key=f"{key}-html",
                        data=lambda: profile_html(profile, name=name, target=target, relations=relations),
                        file_name=f"{name}-profile.html", mime="text/html")

@@ -4,6 +4,7 @@ evidence, roll back, the audit log, and each version's model card."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -148,9 +149,17 @@ def _promote(registry: Registry, name: str, chosen: VersionInfo) -> None:
             st.rerun()
 
 
+@st.cache_data(max_entries=32, show_spinner=False)
+def _card_of(name: str, version: str, aliases: tuple[str, ...], audit_entries: int) -> Any:
+    """A version's model card, built once per state of the registry that shows on it (its aliases and the audit
+    log's length): building it reads the run, its spec and the gates, most of a Models page rerun otherwise."""
+    studio = get_studio()
+    return build_card(studio, studio.registry, name, version)
+
+
 def _card(registry: Registry, name: str, chosen: VersionInfo) -> None:
     try:
-        card = build_card(get_studio(), registry, name, chosen.version)
+        card = _card_of(name, chosen.version, tuple(chosen.aliases), len(registry.audit(name)))
     except StudioError as exc:
         show_error(exc)
         return
