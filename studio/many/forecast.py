@@ -161,11 +161,8 @@ class ForecastLags:
         if not self.plan.names:
             return X
         codes, index, values = self._lookup()
-        row_codes = np.full(len(X), -1, dtype=np.int64)
-        for key, rows in groups.items():
-            row_codes[rows] = codes.get(key, -1)
         step = self.steps.numbers_from_parts(X, self.time_column)
-        return with_lags(X, self.plan, row_codes, step, index, values)
+        return with_lags(X, self.plan, row_codes(groups, codes, len(X)), step, index, values)
 
     def _lookup(self) -> tuple[dict[str, int], pd.Index, np.ndarray]:
         cached = self.__dict__.get("_decoded")
@@ -183,6 +180,14 @@ class ForecastLags:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+
+
+def row_codes(groups: Mapping[str, np.ndarray], codes: Mapping[str, int], n: int) -> np.ndarray:
+    """Each of `n` rows' partition code (-1 for a partition without history), from the rows of each partition."""
+    out = np.full(n, -1, dtype=np.int64)
+    for key, rows in groups.items():
+        out[rows] = codes.get(key, -1)
+    return out
 
 
 def combined(codes: np.ndarray, steps: np.ndarray) -> np.ndarray:

@@ -26,7 +26,15 @@ from studio.compute.cluster import client_for
 from studio.compute.profiles import ComputeProfile
 from studio.data.catalog import DatasetCatalog
 from studio.errors import StudioError
-from studio.many.forecast import ForecastLags, LagPlan, TimeSteps, combined, naive_baselines, with_lags
+from studio.many.forecast import (
+    ForecastLags,
+    LagPlan,
+    TimeSteps,
+    combined,
+    naive_baselines,
+    row_codes,
+    with_lags,
+)
 from studio.many.router import CACHE_SIZE, PartitionRouter, dumps, partition_rows
 from studio.training.estimators import ESTIMATORS, strip_prefix
 from studio.training.features import Feature
@@ -225,8 +233,8 @@ class _Inputs:
         for rows in train_groups.values():  # each partition's rows in time order (inner splits, last value)
             rows[:] = rows[np.argsort(steps_train[rows], kind="stable")]
         codes = {key: i for i, key in enumerate(train_groups)}
-        train_codes, test_codes = _codes(train_groups, codes, len(steps_train)), _codes(test_groups, codes,
-                                                                                           len(steps_test))
+        train_codes = row_codes(train_groups, codes, len(steps_train))
+        test_codes = row_codes(test_groups, codes, len(steps_test))
         index = pd.Index(combined(train_codes, steps_train))
         X_train = with_lags(split.X_train, plan, train_codes, steps_train, index, split.y_train)
         X_test = with_lags(split.X_test, plan, test_codes, steps_test, index, split.y_train)
@@ -241,13 +249,6 @@ class _Inputs:
                      f"baselines: last value{seasonal}.")
         return cls(X_train, X_test, plan.features(), Timing(steps_train, steps_test, season),
                    ForecastLags.of(time, steps, plan, keys, all_steps, split.y.astype(float)))
-
-
-def _codes(groups: dict[str, np.ndarray], codes: dict[str, int], n: int) -> np.ndarray:
-    out = np.full(n, -1, dtype=np.int64)
-    for key, rows in groups.items():
-        out[rows] = codes.get(key, -1)
-    return out
 
 
 def _fan_out(sub_spec: TrainSpec, split: Split, inputs: _Inputs, keys: list[str], train_groups: dict[str, np.ndarray],
