@@ -107,7 +107,7 @@ def main() -> None:
     print(f"seeded {args.runs} runs in {home}", flush=True)
 
     idle = rerun_times(args.reruns)
-    spec = studio.jobs.get(studio.jobs.list(limit=1)[0].id).payload  # the real run's spec, longer and on every core
+    spec = studio.jobs.list(limit=1)[0].payload  # the real run's spec, longer and on every core
     from studio.training.spec import TrainSpec
 
     busy_spec = TrainSpec.parse({**spec, "compute": "large", "budget": {"seconds": 600, "max_trials": None},

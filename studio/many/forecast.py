@@ -201,9 +201,13 @@ def combined(codes: np.ndarray, steps: np.ndarray) -> np.ndarray:
 def with_lags(X: pd.DataFrame, plan: LagPlan, codes: np.ndarray, steps: np.ndarray, index: pd.Index,
               values: np.ndarray) -> pd.DataFrame:
     """X with the plan's lag columns: the history value `k` steps before each row (NaN when unknown)."""
+    looked_up: dict[int, np.ndarray] = {}  # each distinct lag once: the mean's window starts at the horizon lag
+
     def back(k: int) -> np.ndarray:
-        at = index.get_indexer(combined(codes, steps - k))
-        return np.where(at >= 0, values[np.maximum(at, 0)], np.nan)
+        if k not in looked_up:
+            at = index.get_indexer(combined(codes, steps - k))
+            looked_up[k] = np.where(at >= 0, values[np.maximum(at, 0)], np.nan)
+        return looked_up[k]
 
     out = X.copy()
     if plan.lags:
@@ -214,8 +218,11 @@ def with_lags(X: pd.DataFrame, plan: LagPlan, codes: np.ndarray, steps: np.ndarr
             known = np.isfinite(window).sum(axis=1)
             out[plan.mean_name] = np.where(known > 0, np.nansum(window, axis=1) / np.maximum(known, 1), np.nan)
     if plan.season:
-        place = pd.Series(np.mod(steps, plan.season), index=X.index)
-        out[plan.season_name] = place.map(lambda v: np.nan if pd.isna(v) else str(int(v))).astype(object)
+        places = np.array([str(i) for i in range(plan.season)], dtype=object)
+        known_step = np.isfinite(steps)
+        place = np.full(len(steps), np.nan, dtype=object)
+        place[known_step] = places[np.mod(steps[known_step], plan.season).astype(int)]
+        out[plan.season_name] = place
     return out
 
 

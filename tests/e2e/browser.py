@@ -8,6 +8,8 @@ gone, and the text a step produces must be visible.
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import os
 import re
 import signal
@@ -155,6 +157,16 @@ def start_training(page: Page) -> None:
     expect(page.get_by_text("queued. It runs in the background")).to_be_visible(timeout=30_000)
     page.get_by_text("Watch it on the Jobs page").click()
     settle(page)
+
+
+def score_and_download(page: Page) -> list[dict[str, str]]:
+    """On the Models page: open Batch scoring, score with the defaults, download the CSV and read its rows."""
+    open_tab(page, "Batch scoring")
+    page.get_by_role("button", name="Score").click()
+    expect(page.get_by_role("button", name="Download")).to_be_visible(timeout=120_000)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download").click()
+    return list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
 
 
 def job_status(page: Page, status: str, timeout: int = JOB_TIMEOUT_MS) -> None:

@@ -3,8 +3,6 @@ per step (test-artifacts/e2e/<test>/)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import uuid
 from collections.abc import Iterator
@@ -25,6 +23,7 @@ from tests.e2e.browser import (
     job_status,
     multiselect,
     open_tab,
+    score_and_download,
     select_rows,
     settle,
     start_training,
@@ -135,12 +134,7 @@ def test_cancel_a_running_job_and_use_its_best_model(steps: Steps, page: Page, a
     steps.shot("cancelled-with-model")
     page.get_by_text("Use this model: score data or deploy it").click()
     settle(page)
-    open_tab(page, "Batch scoring")
-    page.get_by_role("button", name="Score").click()
-    expect(page.get_by_role("button", name="Download")).to_be_visible(timeout=120_000)
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Download").click()
-    scored = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    scored = score_and_download(page)
     assert len(scored) == 1500 and {r["prediction"] for r in scored} <= {"yes", "no"}
     steps.shot("scored-with-cancelled-model")
 
@@ -212,12 +206,7 @@ def test_many_models_heatmap_and_routed_batch_scoring(steps: Steps, page: Page) 
     expect(page.get_by_text("of each partition's model")).to_be_visible(timeout=60_000)  # the heat-map's title
     steps.shot("partitions-view", readme="runs-family")
     goto(page, "Models")
-    open_tab(page, "Batch scoring")
-    page.get_by_role("button", name="Score").click()
-    expect(page.get_by_role("button", name="Download")).to_be_visible(timeout=120_000)
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Download").click()
-    scored = list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
+    scored = score_and_download(page)
     assert len(scored) == len(SAMPLES["store-item-sales"].build())  # every row of the sample, routed
     assert np.isfinite([float(r["prediction"]) for r in scored]).all()
     steps.shot("routed-scores")
