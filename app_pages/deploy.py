@@ -70,7 +70,8 @@ def export_progress() -> None:
 export_progress()
 exports = list_exports(studio)
 if not exports:
-    st.info("No exported services yet: pick a model above and export it.")
+    st.info("The export is building; its service appears here when it is done." if pending else
+            "No exported services yet: pick a model above and export it.")
     st.stop()
 
 st.subheader("Exported services")

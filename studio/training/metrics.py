@@ -30,6 +30,21 @@ def _rmse(y: np.ndarray, p: np.ndarray) -> float:
     return float(np.sqrt(skm.mean_squared_error(y, p)))
 
 
+def _mape(y: np.ndarray, p: np.ndarray) -> float:
+    """Mean absolute percentage error; undefined (NaN, so it is left out) when a target is 0, where scikit-learn's
+    epsilon would report astronomically large values."""
+    y = np.asarray(y, dtype=float)
+    return float("nan") if (y == 0).any() else float(skm.mean_absolute_percentage_error(y, p))
+
+
+def _wape(y: np.ndarray, p: np.ndarray) -> float:
+    """Weighted absolute percentage error: total absolute error over total absolute actuals. Unlike MAPE it stays
+    defined with zero targets (sales of a slow item on most days), which is why forecasters report it."""
+    y = np.asarray(y, dtype=float)
+    total = np.abs(y).sum()
+    return float("nan") if total == 0 else float(np.abs(y - np.asarray(p, dtype=float)).sum() / total)
+
+
 def _log_loss(y: np.ndarray, proba: np.ndarray) -> float:
     return float(skm.log_loss(y, np.clip(proba, 1e-15, 1.0), labels=list(range(proba.shape[1]))))
 
@@ -50,7 +65,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("rmse", "RMSE", _REG, False, False, _rmse),
     Metric("mae", "MAE", _REG, False, False, lambda y, p: float(skm.mean_absolute_error(y, p))),
     Metric("r2", "R²", _REG, True, False, lambda y, p: float(skm.r2_score(y, p))),
-    Metric("mape", "MAPE", _REG, False, False, lambda y, p: float(skm.mean_absolute_percentage_error(y, p))),
+    Metric("mape", "MAPE", _REG, False, False, _mape),
+    Metric("wape", "WAPE", _REG, False, False, _wape),
 ]}
 
 DEFAULT_METRIC = {Task.BINARY: "roc_auc", Task.MULTICLASS: "log_loss", Task.REGRESSION: "rmse"}

@@ -281,6 +281,9 @@ def check_against_data(spec: TrainSpec, frame: pd.DataFrame) -> list[str]:
     if spec.task is Task.REGRESSION and not pd.api.types.is_numeric_dtype(target):
         problems.append(f"Task 'regression' needs a numeric target, but '{spec.target}' holds text. "
                         "Choose a classification task.")
+    elif spec.metric == "mape" and (target == 0).any():
+        problems.append(f"MAPE divides by the target, and '{spec.target}' is 0 in {int((target == 0).sum()):,} rows, "
+                        "so it is undefined there. Choose WAPE (absolute error over total actuals), MAE or RMSE.")
     if spec.task.is_classification:
         need = max(spec.validation.folds if spec.validation.kind == "kfold" else 2, 2) + 1
         counts = target.value_counts()

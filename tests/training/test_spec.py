@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -74,6 +75,8 @@ def test_draft_spec_detects_task_and_picks_defaults(studio: Studio, churn: pd.Da
     (lambda f: f, {"task": "regression"}, "needs a numeric target"),
     (lambda f: f, {"algorithms": []}, "must have at least 1 item"),
     (lambda f: f, {"budget_seconds": 0}, "must be an int in [1,"),
+    (lambda f: f.assign(tenure=f["tenure"].where(f.index % 7 > 0, 0)), {"target": "tenure", "metric": "mape"},
+     "Choose WAPE"),
 ])
 def test_draft_spec_refuses_what_cannot_train(studio: Studio, churn: pd.DataFrame, frame_change, kwargs,
                                               message: str) -> None:
@@ -95,3 +98,13 @@ def test_auto_validation_follows_the_size_of_the_data(rows: int, expected: dict[
     assert resolve_validation({"kind": "auto"}, rows) == expected
     assert resolve_validation(None, rows) == expected
     assert resolve_validation({"kind": "holdout"}, rows) == {"kind": "holdout"}  # an explicit choice stays
+
+
+def test_mape_is_left_out_with_zero_targets_and_wape_stays_defined() -> None:
+    from studio.training.metrics import METRICS
+
+    y, p = np.array([0.0, 10.0, 20.0]), np.array([1.0, 12.0, 18.0])
+    assert np.isnan(METRICS["mape"].fn(y, p))  # scikit-learn's epsilon would say ~4.5e15
+    assert METRICS["mape"].fn(y[1:], p[1:]) == pytest.approx(0.15)
+    assert METRICS["wape"].fn(y, p) == pytest.approx(5 / 30)
+    assert not METRICS["wape"].greater_is_better
