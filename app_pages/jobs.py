@@ -45,7 +45,9 @@ job_list()
 if jobs:
     default = st.query_params.get("job")
     ids = [j.id for j in jobs]
-    labels = {j.id: f"{j.id} · {j.name} · {j.status.value}" for j in jobs}
+    # no status in the label: it would go stale while the list above refreshes, and a label that changes makes
+    # Streamlit treat the select as a new widget and drop the user's choice
+    labels = {j.id: f"{j.id} · {j.name}" for j in jobs}
     chosen = st.selectbox("Job details", ids, index=ids.index(default) if default in ids else 0,
                           format_func=labels.get)
     show_job(studio, chosen)
