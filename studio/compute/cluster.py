@@ -130,10 +130,13 @@ class TrialPool:
             try:
                 self.data = self.client.scatter(list(self.payload), broadcast=True, hash=False)
                 return
-            except (KeyError, OSError) as exc:  # a worker left while the data was being sent: try again
+            except (KeyError, OSError, ValueError) as exc:
+                # a worker left while the data was being sent, or none was registered at that moment (the scheduler
+                # then refuses with "Can not use replicate to delete data"): wait for one and try again
                 if attempt == 2:
                     raise ComputeError(f"Could not send the training data to the Dask workers: {exc!r}") from None
                 time.sleep(0.5)
+                _until(lambda: bool(self.workers()), timeout_s=self.restart_wait_s)
 
     def workers(self) -> dict[str, int]:
         """Address -> threads of each worker alive now.

@@ -67,7 +67,7 @@ def test_upload_profile_train_compare_promote_export_serve(steps: Steps, page: P
     page.get_by_role("button", name="Save dataset").click()
     expect(page.get_by_text("Saved churn-v1")).to_be_visible(timeout=30_000)
 
-    for algorithms, trials in ((["Logistic / linear (ridge) regression", "Random forest"], 6), (None, 10)):
+    for algorithms, trials in ((["Logistic / linear (ridge) regression", "Random forest"], 4), (None, 8)):
         goto(page, "Train")
         if algorithms:
             multiselect(page, "Algorithms", algorithms)

@@ -95,7 +95,7 @@ def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 def test_a_job_survives_sigkill_of_its_worker_and_resumes_its_study(workers) -> None:
     studio, group = workers()
-    spec = _spec(studio, churn_frame(2000), algorithms=["random_forest"], max_trials=14)
+    spec = _spec(studio, churn_frame(2000), algorithms=["random_forest"], max_trials=10)
     job_id = studio.submit_training(spec).id
     first = group.start()
     _wait_for(lambda: studio.jobs.get(job_id).progress.get("trials_done", 0) >= 3, what="3 trials")
@@ -119,7 +119,7 @@ def test_a_job_survives_sigkill_of_its_worker_and_resumes_its_study(workers) -> 
     study = optuna.load_study(study_name=f"job-{job_id}", storage=storage)
     after = {t.number: (t.value, t.datetime_complete) for t in study.trials}
     assert all(after[n] == before[n] for n in before)  # finished trials kept as they were, never re-run
-    assert counted_trials(study) == 14 and job.result["n_trials"] >= 13
+    assert counted_trials(study) == 10 and job.result["n_trials"] >= 9
     assert sum(bool(t.user_attrs.get(ABANDONED)) for t in study.trials) <= 1  # the one the kill interrupted
     assert any(f"Resuming the study: {len(before)}" in line or "Resuming the study:" in line
                for line in studio.jobs.logs(job_id))
@@ -141,12 +141,12 @@ def test_two_workers_share_one_queue_and_run_every_job_exactly_once(workers, sto
     env = {"STUDIO_DATABASE_URL": request.getfixturevalue("postgres_url")} if store == "postgresql" else {}
     studio, group = workers(**env)
     spec = _spec(studio, churn_frame(), algorithms=["linear"], max_trials=1)
-    ids = [studio.submit_training(spec).id for _ in range(10)]
+    ids = [studio.submit_training(spec).id for _ in range(6)]
     group.start()
     group.start()
     _wait_for(lambda: all(studio.jobs.get(i).status.is_final for i in ids), what="all jobs")
     jobs = [studio.jobs.get(i) for i in ids]
-    assert [j.status for j in jobs] == [JobStatus.SUCCEEDED] * 10
+    assert [j.status for j in jobs] == [JobStatus.SUCCEEDED] * 6
     assert all(j.attempts == 1 for j in jobs)
     for job in jobs:
         assert sum("Attempt " in line for line in studio.jobs.logs(job.id)) == 1
@@ -156,7 +156,7 @@ def test_two_workers_share_one_queue_and_run_every_job_exactly_once(workers, sto
     parents = client.search_runs([experiment], "tags.`studio.kind` = 'training'", max_results=100)
     assert sorted(r.data.tags["studio.job_id"] for r in parents) == sorted(ids)  # one run per job
     assert sorted(j.result["model_uri"] for j in jobs if j.result) == sorted(
-        f"models:/churn/{v}" for v in range(1, 11))
+        f"models:/churn/{v}" for v in range(1, 7))
 
 
 def test_cancel_from_the_cli_keeps_the_best_model_for_predict(workers, tmp_path: Path) -> None:
