@@ -37,3 +37,19 @@ def test_a_worker_that_never_comes_back_gets_a_fresh_cluster() -> None:
         assert all(pool.submit(a, worker_pid, 1).result() > 0 for a in pool.workers())
     finally:
         discard(shape)
+
+
+def test_sending_the_data_waits_for_a_worker_when_the_scheduler_had_none() -> None:
+    class Client:  # the scheduler's refusal when no worker was registered the moment the data arrived
+        calls = 0
+
+        def scatter(self, data: list[int], **kwargs: object) -> list[str]:
+            Client.calls += 1
+            if Client.calls == 1:
+                raise ValueError("Can not use replicate to delete data")
+            return [f"future-{x}" for x in data]
+
+    pool = TrialPool(ComputeProfile(name="one", workers=1, threads=1, memory_gb=1), Client(), (7,))  # type: ignore[arg-type]
+    pool.workers = lambda: {"tcp://worker": 1}  # type: ignore[method-assign]
+    pool.scatter()
+    assert pool.data == ["future-7"] and Client.calls == 2
