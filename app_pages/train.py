@@ -5,6 +5,7 @@ import streamlit as st
 from studio.errors import SpecError
 from studio.training import DEFAULT_METRIC, ESTIMATORS, Task, detect_task, metrics_for
 from studio.training.draft import draft_spec, feature_candidates
+from studio.training.metrics import MEANING
 from studio.ui.common import empty_state, get_studio, show_error
 from studio.ui.data import guardrails_for, load_dataset
 from studio.ui.guardrails_view import data_preparation, forecast_choice, partition_choice, show_guardrails
@@ -61,7 +62,9 @@ metric_names = list(metric_labels)
 
 left, mid, right, last = st.columns(4)
 metric = left.selectbox("Metric", metric_names, index=metric_names.index(DEFAULT_METRIC[task]),
-                        format_func=metric_labels.get, help="What the search optimises and the leaderboard ranks by.")
+                        format_func=metric_labels.get,
+                        help="What the search optimises and the leaderboard ranks by.\n\n" + "\n".join(
+                            f"- **{label}**: {MEANING[name]}" for name, label in metric_labels.items()))
 validation = mid.radio("Validation", ["auto", "kfold", "holdout"], horizontal=True,
                         format_func={"auto": "auto", "kfold": "k-fold CV", "holdout": "holdout"}.get,
                         help="k-fold is steadier on small data; holdout is faster on large data. Auto: 5-fold "

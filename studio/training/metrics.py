@@ -69,6 +69,21 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("wape", "WAPE", _REG, False, False, _wape),
 ]}
 
+#: One line per metric for the Train page's help: what it measures, in an analyst's words.
+MEANING: dict[str, str] = {
+    "roc_auc": "how well the scores rank positives above negatives (1 = perfect, 0.5 = chance)",
+    "log_loss": "how good the predicted probabilities are (lower is better; punishes confident mistakes)",
+    "accuracy": "share of rows with the right class (misleading when one class is rare)",
+    "f1": "balance of precision and recall on the positive class",
+    "balanced_accuracy": "accuracy averaged over classes, so a rare class counts as much as a common one",
+    "f1_macro": "F1 averaged over classes",
+    "rmse": "typical error in the target's units; large errors weigh more",
+    "mae": "average absolute error in the target's units; robust to a few large errors",
+    "r2": "share of the target's variance explained (1 = perfect, 0 = no better than the mean)",
+    "mape": "average error as a percentage of the actual value (undefined when an actual is 0)",
+    "wape": "total absolute error as a share of total actuals; fine with zeros (e.g. daily sales)",
+}
+
 DEFAULT_METRIC = {Task.BINARY: "roc_auc", Task.MULTICLASS: "log_loss", Task.REGRESSION: "rmse"}
 
 

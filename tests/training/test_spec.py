@@ -101,7 +101,9 @@ def test_auto_validation_follows_the_size_of_the_data(rows: int, expected: dict[
 
 
 def test_mape_is_left_out_with_zero_targets_and_wape_stays_defined() -> None:
-    from studio.training.metrics import METRICS
+    from studio.training.metrics import MEANING, METRICS
+
+    assert set(MEANING) == set(METRICS)  # the Train page explains every metric
 
     y, p = np.array([0.0, 10.0, 20.0]), np.array([1.0, 12.0, 18.0])
     assert np.isnan(METRICS["mape"].fn(y, p))  # scikit-learn's epsilon would say ~4.5e15
