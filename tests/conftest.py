@@ -132,3 +132,9 @@ def churn_csv(tmp_path: Path, churn: pd.DataFrame) -> Path:
     path = tmp_path / "churn.csv"
     churn.to_csv(path, index=False)
     return path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first: with two test processes (scripts/test) the long ones overlap from the start, and the
+    quick ones fill the gaps at the end, instead of one long test finishing alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
