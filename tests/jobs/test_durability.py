@@ -64,7 +64,8 @@ def workers(tmp_path: Path) -> Iterator[Callable[..., tuple[Studio, Workers]]]:
     def make(**env: str) -> tuple[Studio, Workers]:
         home = tmp_path / "home"
         full_env = {**os.environ, "STUDIO_HOME": str(home), **FAST_LEASES, **env}
-        settings = make_settings(home, lease_seconds=3, database_url=env.get("STUDIO_DATABASE_URL"))
+        settings = make_settings(home, lease_seconds=float(full_env["STUDIO_LEASE_SECONDS"]),
+                                 database_url=env.get("STUDIO_DATABASE_URL"))
         group = Workers(home, full_env, tmp_path)
         started.append(group)
         return Studio(settings), group
@@ -139,7 +140,9 @@ def test_a_job_survives_sigkill_of_its_worker_and_resumes_its_study(workers) -> 
 @pytest.mark.parametrize("store", ["sqlite", "postgresql"])
 def test_two_workers_share_one_queue_and_run_every_job_exactly_once(workers, store: str, request) -> None:
     env = {"STUDIO_DATABASE_URL": request.getfixturevalue("postgres_url")} if store == "postgresql" else {}
-    studio, group = workers(**env)
+    # no worker dies here, so a lease of a normal length: with 3 s a worker starved of CPU for 3 s by the other
+    # test process lost its job to the other worker, which this test would then (rightly) count as a second run
+    studio, group = workers(STUDIO_LEASE_SECONDS="20", **env)
     spec = _spec(studio, churn_frame(), algorithms=["linear"], max_trials=1)
     ids = [studio.submit_training(spec).id for _ in range(6)]
     group.start()
