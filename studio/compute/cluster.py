@@ -174,22 +174,38 @@ class TrialPool:
                     raise ComputeError(f"No Dask worker is connected to {self.profile.scheduler}; start some with "
                                        f"`dask worker {self.profile.scheduler}`.")
             else:
-                cluster = self.client.cluster
-                nannies = {} if cluster is None else {
-                    name: str(getattr(nanny, "status", "?")) for name, nanny in cluster.workers.items()}
-                log.warning("Compute '%s': %d of %d workers came back after a restart (nannies: %s); "
-                            "starting a fresh cluster.", self.profile.name, len(self.workers()), want, nannies)
-                discard(self.profile)
-                self.client = client_for(self.profile)
+                self._fresh_cluster(f"{len(self.workers())} of {want} workers came back after a restart")
                 replaced = True
-                if not _until(lambda: len(self.workers()) >= want, timeout_s=60):
-                    raise ComputeError(f"The workers of compute '{self.profile.name}' did not start.")
+        self._prepare()
+        try:
+            self.scatter()
+        except ComputeError:
+            if self.profile.is_remote or replaced:
+                raise
+            # the workers left while the data was being sent and their nannies did not bring them back (seen under
+            # heavy load, e.g. right after a worker was stopped for overrunning): start over on a fresh cluster
+            self._fresh_cluster("the workers left while the training data was being sent")
+            replaced = True
+            self._prepare()
+            self.scatter()
+        return replaced
+
+    def _fresh_cluster(self, why: str) -> None:
+        """Replace this profile's local cluster with a new one and wait for its workers."""
+        cluster = self.client.cluster
+        nannies = {} if cluster is None else {
+            name: str(getattr(nanny, "status", "?")) for name, nanny in cluster.workers.items()}
+        log.warning("Compute '%s': %s (nannies: %s); starting a fresh cluster.", self.profile.name, why, nannies)
+        discard(self.profile)
+        self.client = client_for(self.profile)
+        if not _until(lambda: len(self.workers()) >= self.profile.workers, timeout_s=60):
+            raise ComputeError(f"The workers of compute '{self.profile.name}' did not start.")
+
+    def _prepare(self) -> None:
         try:  # a fresh worker imports the ML libraries now, not inside the first trial's time limit
             self.client.run(importlib.import_module, "studio.training.search")
         except Exception as exc:  # a remote worker without the studio installed fails its trials with the reason
             log.warning("Compute '%s': could not prepare the workers: %s", self.profile.name, exc)
-        self.scatter()
-        return replaced
 
 
 
