@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from studio.context import Studio  # noqa: E402
-from studio.export.bento import export_bento, studio_env  # noqa: E402
+from studio.export.bento import export_bento, service_env  # noqa: E402
 from studio.export.onnx_model import convert, predict_onnx, session  # noqa: E402
 from studio.export.samples import sample_rows  # noqa: E402
 from studio.export.serving import ServiceInfo, free_port, serve_command, wait_ready  # noqa: E402
@@ -86,7 +86,7 @@ async def _load(url: str, row: dict[str, object], clients: int, requests: int) -
 def _serve(studio: Studio, tag: str) -> tuple[subprocess.Popen[bytes], str, Path]:
     port = free_port()
     log = Path(studio.settings.root) / f"serve-{port}.log"
-    proc = subprocess.Popen(serve_command(tag, port), env=studio_env(studio), stdout=log.open("wb"),
+    proc = subprocess.Popen(serve_command(tag, port), env=service_env(studio), stdout=log.open("wb"),
                             stderr=subprocess.STDOUT, start_new_session=True)
     info = ServiceInfo(bento_tag=tag, port=port, pid=proc.pid, started_at=0, log_path="")
     wait_ready(info, timeout=120)

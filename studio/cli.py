@@ -284,12 +284,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import subprocess
 
-    from studio.export.bento import studio_env
+    from studio.export.bento import service_env
     from studio.export.serving import check_bento, serve_command
 
     studio = _studio()
     check_bento(studio, args.bento)
-    return subprocess.call(serve_command(args.bento, args.port), env=studio_env(studio))
+    return subprocess.call(serve_command(args.bento, args.port), env=service_env(studio))
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

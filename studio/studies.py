@@ -6,6 +6,7 @@ import optuna
 
 from studio.db import normalize_url
 from studio.errors import TrackingError
+from studio.paths import confined
 from studio.settings import Settings
 from studio.training.search import TrialOutcome
 
@@ -19,12 +20,12 @@ def storage_for(settings: Settings, study_name: str) -> optuna.storages.BaseStor
     from optuna.storages.journal import JournalFileBackend
 
     # One file per study: loading a study replays only its own journal, however many jobs the studio has run.
-    return JournalStorage(JournalFileBackend(str(settings.optuna_dir / f"{study_name}.log")))
+    return JournalStorage(JournalFileBackend(str(confined(settings.optuna_dir, f"{study_name}.log"))))
 
 
 def load_trials(settings: Settings, study_name: str) -> list[optuna.trial.FrozenTrial]:
     """The trials of a finished or running study, for charts."""
-    if not settings.optuna_storage and not (settings.optuna_dir / f"{study_name}.log").exists():
+    if not settings.optuna_storage and not confined(settings.optuna_dir, f"{study_name}.log").exists():
         raise TrackingError(f"No Optuna study '{study_name}' in {settings.optuna_dir}.")
     try:
         study = optuna.load_study(study_name=study_name, storage=storage_for(settings, study_name))

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -139,6 +140,19 @@ def test_train_predict_export_serve(tmp_path: Path, wine_csv: Path) -> None:
         assert httpx.get(f"{service.url}/livez").status_code == 200
         form = httpx.post(f"{service.url}/predict", data={"rows": "x"})  # a form, not JSON
         assert form.status_code == 415 and "application/json" in form.json()["error"]
+        # A body over the cap (8 MB by default) is a 413, with a length header or streamed without one
+        as_json = {"content-type": "application/json"}
+        huge = httpx.post(f"{service.url}/predict", content=b'{"rows": [' + b" " * 9 * 2**20 + b"]}", headers=as_json)
+        assert huge.status_code == 413 and "8 MB" in huge.json()["error"]
+
+        def streamed() -> Iterator[bytes]:
+            yield b'{"rows": ['
+            for _ in range(9):
+                yield b" " * 2**20
+            yield b"]}"
+
+        assert httpx.post(f"{service.url}/predict", content=streamed(), headers=as_json).status_code == 413
+        assert call_predict(service.url, rows[:2]).status_code == 200  # and it still serves
         # Property-based requests from the OpenAPI spec: whatever they send, never a 5xx.
         fuzz = subprocess.run([str(Path(sys.executable).parent / "schemathesis"), "run", f"{service.url}/docs.json",
                                "--checks", "not_a_server_error", "--max-examples", "30", "--generation-deterministic"],

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import tempfile
 import time
@@ -14,13 +13,11 @@ import pandas as pd
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 
-from studio import db
+from studio import db, paths
 from studio.data import ingest
 from studio.data.origin import Origin
 from studio.data.schema import ColumnInfo
 from studio.errors import DataError, DatasetNotFound
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,79}$")
 
 
 class DatasetRecord(BaseModel):
@@ -84,9 +81,9 @@ class DatasetCatalog:
                 return latest
             n_rows, columns = ingest.describe_file(staged)
             version = 1 if latest is None else latest.version + 1
-            slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-").lower()
+            slug = paths.slug(name).lower()
             dataset_id = f"{slug}-v{version}"
-            path = self.root / slug / f"v{version}.parquet"
+            path = paths.confined(self.root, slug, f"v{version}.parquet")
             path.parent.mkdir(parents=True, exist_ok=True)
             shutil.move(staged, path)
         finally:
@@ -135,17 +132,17 @@ class DatasetCatalog:
         return ingest.sample_file(self.file(dataset_id), n_rows, seed=seed)
 
     def file(self, dataset_id: str) -> Path:
-        record = self.get(dataset_id)
-        if not Path(record.path).is_file():
-            raise DataError(f"The snapshot file of '{dataset_id}' is missing at {record.path}.")
-        return Path(record.path)
+        path = paths.confined(self.root, self.get(dataset_id).path)  # a catalog row is not trusted to point out
+        if not path.is_file():
+            raise DataError(f"The snapshot file of '{dataset_id}' is missing at {path}.")
+        return path
 
     def delete(self, dataset_id: str) -> None:
-        record = self.get(dataset_id)
+        path = paths.confined(self.root, self.get(dataset_id).path)
         with self.engine.begin() as conn:
             conn.execute(db.dataset_origins.delete().where(db.dataset_origins.c.dataset_id == dataset_id))
             conn.execute(db.datasets.delete().where(db.datasets.c.id == dataset_id))
-        Path(record.path).unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
 
     def _latest(self, name: str) -> DatasetRecord | None:
         query = _SELECT.where(db.datasets.c.name == name).order_by(db.datasets.c.version.desc())
@@ -159,13 +156,10 @@ _SELECT = sa.select(db.datasets, db.dataset_origins.c.origin_json).outerjoin(
 
 
 def _check_name(name: str) -> str:
-    name = name.strip()
-    if not _NAME.match(name):
-        raise DataError(
-            f"'{name}' is not a valid dataset name. Use 1-80 letters, digits, spaces, '_', '-' or '.', "
-            "starting with a letter or digit."
-        )
-    return name
+    try:
+        return paths.check_name(name, what="dataset name")
+    except paths.UnsafePath as exc:
+        raise DataError(str(exc)) from None
 
 
 def _record(row: sa.RowMapping) -> DatasetRecord:

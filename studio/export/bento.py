@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel
 
 from studio.errors import ExportError
+from studio.paths import confined, slug
 
 if TYPE_CHECKING:
     from studio.context import Studio
@@ -37,11 +38,25 @@ class ExportResult(BaseModel):
     runtime: str = "native"
 
 
-def studio_env(studio: Studio) -> dict[str, str]:
-    """Environment for BentoML/MLflow subprocesses: this studio's stores, no usage tracking."""
-    return dict(os.environ, STUDIO_HOME=str(studio.settings.root), BENTOML_HOME=str(studio.settings.bentoml_path),
-                MLFLOW_TRACKING_URI=studio.settings.tracking_uri, MLFLOW_REGISTRY_URI=studio.settings.tracking_uri,
-                BENTOML_DO_NOT_TRACK="true", MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false")
+#: What a child process may inherit from ours: where programs and libraries are, the locale and the thread
+#: settings. Nothing else passes: the secret key, database passwords and store URLs (which may hold
+#: credentials) stay in the app and the worker.
+_INHERITED = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "USER", "LOGNAME", "VIRTUAL_ENV", "PYTHONPATH",
+              "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS", "SSL_CERT_FILE", "SSL_CERT_DIR",
+              "STUDIO_FAMILY_CACHE_SIZE", "STUDIO_MAX_REQUEST_MB")
+
+
+def service_env(studio: Studio) -> dict[str, str]:
+    """Environment for a served bento: its BentoML home and the service's own settings, no secret."""
+    inherited = {k: v for k, v in os.environ.items() if k in _INHERITED or k.startswith("LC_")}
+    return dict(inherited, BENTOML_HOME=str(studio.settings.bentoml_path), BENTOML_DO_NOT_TRACK="true")
+
+
+def build_env(studio: Studio) -> dict[str, str]:
+    """Environment for `studio.export.build`: a service's, plus the MLflow store the model is imported from."""
+    return dict(service_env(studio), MLFLOW_TRACKING_URI=studio.settings.tracking_uri,
+                MLFLOW_REGISTRY_URI=studio.settings.tracking_uri, MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false",
+                GIT_PYTHON_REFRESH="quiet")
 
 
 def bento_name(model_uri: str) -> str:
@@ -60,10 +75,10 @@ def export_bento(studio: Studio, model_ref: str, *, log: Callable[[str], None] =
     if not model_uri.startswith("models:/"):
         raise ExportError(f"Export needs a registered model (models:/name/version), got '{model_uri}'.")
     studio.tracker.run_id_of(model_uri)  # fails early, with a clear message, for an unknown model version
-    name = name or bento_name(model_uri)
-    build_dir = studio.settings.exports_path / name / "build"
+    name = bento_name(name or model_uri)
+    build_dir = confined(studio.settings.exports_path, name, "build")
     args = {"model_uri": model_uri, "name": name, "build_dir": str(build_dir),
-            "archive_dir": str(studio.settings.exports_path / name), "batching": batching}
+            "archive_dir": str(build_dir.parent), "batching": batching}
     if runtime == "onnx":
         from studio.export.onnx_model import export_onnx
 
@@ -75,7 +90,7 @@ def export_bento(studio: Studio, model_ref: str, *, log: Callable[[str], None] =
         args["onnx_path"] = onnx.path
     log(f"Building bento '{name}' (import model, generate service.py, bentoml build).")
     proc = subprocess.run([sys.executable, "-m", "studio.export.build", json.dumps(args)], capture_output=True,
-                          text=True, env=studio_env(studio), timeout=900)
+                          text=True, env=build_env(studio), timeout=900)
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
         raise ExportError(f"Building the bento for {model_uri} failed:\n{tail}")
@@ -84,7 +99,7 @@ def export_bento(studio: Studio, model_ref: str, *, log: Callable[[str], None] =
     bundle = _bundle(studio, model_uri, built)
     result = ExportResult(model_uri=model_uri, created_at=time.time(), bundle_path=str(bundle), runtime=runtime,
                           **built)
-    manifest = studio.settings.exports_path / name / f"{result.bento_tag.split(':')[1]}.json"
+    manifest = confined(build_dir.parent, f"{slug(result.bento_tag.split(':')[1])}.json")
     manifest.write_text(result.model_dump_json(indent=2))
     return result
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from studio.data.schema import ColumnKind
 from studio.errors import ExportError
 from studio.export.onnx_converters import register as register_converters
+from studio.paths import confined
 from studio.training.features import MISSING_CATEGORY, model_columns
 from studio.training.model import ModelInfo
 
@@ -205,7 +206,7 @@ def export_onnx(studio: Studio, model_ref: str) -> OnnxExport:
     except Exception as exc:  # onnxruntime raises its own errors for a graph it cannot run
         raise ExportError(f"The ONNX conversion of {model_uri} does not run: {str(exc).splitlines()[0][:300]}") \
             from None
-    folder = studio.settings.exports_path / bento_name(model_uri) / "onnx"
+    folder = confined(studio.settings.exports_path, bento_name(model_uri), "onnx")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "model.onnx").write_bytes(model.SerializeToString())
     (folder / "parity.json").write_text(report.model_dump_json(indent=2))

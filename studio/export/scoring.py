@@ -7,6 +7,7 @@ proportional to the chunk, not the file. Output rows keep the input's order.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,11 +17,24 @@ from pydantic import BaseModel
 
 from studio.data.schema import ColumnKind
 from studio.errors import DataError
+from studio.paths import confined
 from studio.training.features import Feature, model_frame, parse_dates
 from studio.training.model import TrainedModel
 
 CHUNK_ROWS = 50_000
 CHECK_ROWS = 2_000  # rows of the input read to check the columns' types
+
+UPLOAD_SUFFIXES = (".csv", ".parquet")
+
+
+def upload_path(exports_root: Path, file_id: str, filename: str) -> Path:
+    """Where a file uploaded for scoring is kept: a name generated from the upload's id, never the file's own
+    name (a name such as `../../x.csv` is data, not a place to write)."""
+    suffix = Path(filename).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        raise DataError(f"Upload a CSV or Parquet file to score, not {suffix or 'a file without a suffix'}.")
+    name = f"{uuid.uuid5(uuid.NAMESPACE_OID, file_id).hex}{suffix}"
+    return confined(exports_root, "scoring", "uploads", name)
 
 
 class ScoreRequest(BaseModel):

@@ -18,7 +18,8 @@ from pydantic import BaseModel
 
 from studio import db
 from studio.errors import BentoNotFound, ExportError
-from studio.export.bento import studio_env
+from studio.export.bento import service_env
+from studio.paths import confined, slug
 
 if TYPE_CHECKING:
     from studio.context import Studio
@@ -68,10 +69,10 @@ def start_service(studio: Studio, bento_tag: str, *, port: int | None = None) ->
         if running.bento_tag == bento_tag:
             return running
     port = port or free_port()
-    log_path = studio.settings.logs_path / f"service-{bento_tag.replace(':', '-')}.log"
+    log_path = confined(studio.settings.logs_path, f"service-{slug(bento_tag.replace(':', '-'))}.log")
     with open(log_path, "ab") as log_file:
         proc = subprocess.Popen(serve_command(bento_tag, port), stdout=log_file, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=studio_env(studio), start_new_session=True)
+                                stdin=subprocess.DEVNULL, env=service_env(studio), start_new_session=True)
     info = ServiceInfo(bento_tag=bento_tag, port=port, pid=proc.pid, started_at=time.time(), log_path=str(log_path))
     with studio.engine.begin() as conn:
         conn.execute(db.services.delete().where(db.services.c.bento_tag == bento_tag))

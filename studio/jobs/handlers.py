@@ -70,20 +70,22 @@ def run_export(studio: Studio, job: JobRecord, reporter: Reporter) -> BaseModel:
 
 
 def run_score(studio: Studio, job: JobRecord, reporter: Reporter) -> BaseModel:
-    from pathlib import Path
-
     from studio.export.scoring import ScoreProgress, ScoreRequest, ScoreResult, score_file
+    from studio.paths import confined, within
 
     request = ScoreRequest.model_validate(job.payload)
+    # a job's paths are data too: only the studio's snapshots and uploads are read, results written under exports
+    source = within((studio.settings.datasets_path, studio.settings.exports_path / "scoring"), request.source)
+    out = confined(studio.settings.exports_path / "scoring", request.out)
     model = studio.tracker.load_model(request.model)
-    reporter.log(f"Scoring {Path(request.source).name} with {model.uri} in chunks.")
+    reporter.log(f"Scoring {source.name} with {model.uri} in chunks.")
     seen = ScoreProgress()
 
     def progress(done: int, total: int) -> None:
         seen.rows_done, seen.rows_total = done, total
         reporter.progress(seen)
 
-    report = score_file(model, Path(request.source), Path(request.out), keep_columns=request.keep_columns,
+    report = score_file(model, source, out, keep_columns=request.keep_columns,
                         progress=progress)
     reporter.log(f"Wrote {seen.rows_done:,} predictions to {request.out}. {report.describe()}")
     return ScoreResult(out=request.out, model_uri=model.uri or request.model, rows=seen.rows_done, columns=report)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from studio.errors import TrackingError
+from studio.paths import confined
 from studio.registry.gates import GateReport
 from studio.registry.store import AuditEntry, Registry, VersionInfo
 
@@ -42,7 +43,7 @@ def build_card(studio: Studio, registry: Registry, name: str, version: str) -> M
         importance = studio.tracker.load_evaluation(info.run_id).summary.importance
     except TrackingError:
         importance = []
-    parity = studio.settings.exports_path / bento_name(info.uri) / "onnx" / "parity.json"
+    parity = confined(studio.settings.exports_path, bento_name(info.uri), "onnx", "parity.json")
     run = studio.tracker.client.get_run(info.run_id)
     search = {"algorithms searched": ", ".join(spec.algorithms), "chosen model": info.final_model or "-",
               "trials": f"{int(run.data.metrics.get('n_trials', 0))}",

@@ -11,6 +11,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from studio.compute.profiles import PROFILE_NAME
 from studio.data.schema import ColumnKind
 from studio.errors import SpecError
+from studio.paths import NAME
 from studio.training.estimators import ESTIMATORS
 from studio.training.features import Feature
 from studio.training.guardrails import Guardrail
@@ -155,7 +156,8 @@ class TrainSpec(BaseModel):
     onnx_safe: bool = Field(default=False, description="Keep to algorithms and steps that convert to ONNX; the "
                                                        "registered model is converted and parity-checked when "
                                                        "training ends.")
-    name: str | None = Field(default=None, max_length=80)
+    name: str | None = Field(default=None, max_length=80, pattern=NAME,
+                             description="The run's name: letters, digits, spaces, '_', '-' or '.', as a dataset's.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -9,10 +9,11 @@ import streamlit as st
 from studio.context import Studio
 from studio.export.bento import bento_name
 from studio.export.onnx_model import ParityReport
+from studio.paths import confined
 
 
 def show_onnx(studio: Studio, model_uri: str) -> None:
-    folder = studio.settings.exports_path / bento_name(model_uri) / "onnx"
+    folder = confined(studio.settings.exports_path, bento_name(model_uri), "onnx")
     report_path, model_path = folder / "parity.json", folder / "model.onnx"
     if not report_path.is_file() or not model_path.is_file():
         return

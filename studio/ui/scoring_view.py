@@ -11,8 +11,9 @@ import streamlit as st
 from studio.context import Studio
 from studio.data.writeback import write_predictions
 from studio.errors import StudioError
-from studio.export.scoring import ScoreRequest, check_columns, count_rows, iter_chunks, score_file
+from studio.export.scoring import ScoreRequest, check_columns, count_rows, iter_chunks, score_file, upload_path
 from studio.jobs.handlers import SCORE
+from studio.paths import confined, slug
 from studio.ui.common import ago, get_studio, show_error
 
 INLINE_ROWS = 100_000  # larger inputs are scored by a background job
@@ -51,12 +52,11 @@ def _source(studio: Studio, kind: str) -> tuple[Path | None, str]:
     upload = st.file_uploader("CSV or Parquet file", type=["csv", "parquet"])
     if upload is None:
         return None, ""
-    work = studio.settings.exports_path / "scoring" / "uploads"
-    source = work / f"{uuid.uuid5(uuid.NAMESPACE_OID, upload.file_id).hex[:12]}-{upload.name}"
+    source = upload_path(studio.settings.exports_path, upload.file_id, upload.name)
     if not source.is_file():
         source.parent.mkdir(parents=True, exist_ok=True)
         source.write_bytes(upload.getvalue())
-    return source, Path(upload.name).stem
+    return source, slug(Path(upload.name).stem, default="upload")
 
 
 def _score(studio: Studio, ref: str, source: Path, *, stem: str, out_format: str, keep: bool) -> None:
@@ -72,7 +72,8 @@ def _score(studio: Studio, ref: str, source: Path, *, stem: str, out_format: str
         return
     report = check_columns(first, spec.features)
     (st.success if report.ok else st.error)(f"{rows:,} rows. {report.describe()}")
-    out = studio.settings.exports_path / "scoring" / "results" / f"{stem}-scored-{uuid.uuid4().hex[:6]}.{out_format}"
+    out = confined(studio.settings.exports_path, "scoring", "results",
+                   f"{stem}-scored-{uuid.uuid4().hex[:6]}.{out_format}")
     out.parent.mkdir(parents=True, exist_ok=True)
     if rows > INLINE_ROWS:
         if st.button("Score in the background", type="primary", disabled=not report.ok):

@@ -2,32 +2,67 @@ from __future__ import annotations
 
 from studio.data import ColumnKind
 from studio.export.bento import bento_name
-from studio.export.service_code import field_name, known_categories, render_service
+from studio.export.service_code import SERVICE_FILE, known_categories, service_schema, write_service
 from studio.training import Feature, ModelInfo, Task
 
-
-def test_field_names_are_identifiers_and_unique() -> None:
-    taken: set[str] = set()
-    names = [field_name(c, taken) for c in ["monthly charges", "Monthly-Charges", "class", "2nd", "model_config"]]
-    assert names == ["monthly_charges", "monthly_charges_2", "f_class", "f_2nd", "f_model_config"]
-    assert all(n.isidentifier() for n in names)
+#: A column name that, pasted into Python source, would close a string and run a statement at `bentoml build`.
+EVIL = 'x"""\nimport os; os.system("touch /tmp/pwned")\n"""\'\'\'\n\u00e9\u4e2d \U0001f600'
 
 
-def test_rendered_service_compiles_and_names_every_column() -> None:
-    info = ModelInfo(task=Task.BINARY, target="churned", metric="roc_auc", classes=["no", "yes"],
-                     features=(Feature(name="monthly charges", kind=ColumnKind.NUMERIC),
-                               Feature(name="plan", kind=ColumnKind.CATEGORICAL),
-                               Feature(name="auto_pay", kind=ColumnKind.BOOLEAN)))
-    code = render_service(info, model_tag="churn-v1:abc", model_uri="models:/churn/1", service_name="churn-v1",
-                          categories={"plan": ["basic", "plus", "pro"]})
-    compile(code, "service.py", "exec")
-    assert ("monthly_charges: Number | None = Field(alias='monthly charges', description='numeric between -1e+15 "
-            "and 1e+15; null if missing')") in code
-    assert ("plan: str | int | None = Field(alias='plan', description='one of: basic, plus, pro. Another value is "
-            "accepted and treated as unseen; null if missing', examples=['basic'])") in code
-    assert "auto_pay: bool | None" in code
-    assert "prediction: str" in code and "batchable=True" in code and "BentoModel('churn-v1:abc')" not in code
-    assert "bentoml.models.BentoModel(MODEL_TAG)" in code and "MODEL_TAG = 'churn-v1:abc'" in code
+def _info(*names: str) -> ModelInfo:
+    return ModelInfo(task=Task.BINARY, target=EVIL, metric="roc_auc", classes=["no", EVIL],
+                     features=(Feature(name=names[0], kind=ColumnKind.NUMERIC),
+                               Feature(name=names[1], kind=ColumnKind.CATEGORICAL),
+                               Feature(name=names[2], kind=ColumnKind.BOOLEAN)))
+
+
+def test_the_schema_names_every_column_and_the_service_file_holds_no_data(tmp_path) -> None:
+    info = _info("monthly charges", EVIL, "auto_pay")
+    schema = service_schema(info, model_tag="churn-v1:abc", model_uri="models:/churn/1", service_name="churn-v1",
+                            categories={EVIL: ["basic", EVIL]})
+    write_service(tmp_path, schema)
+    service = (tmp_path / "service.py").read_text()
+    assert service == SERVICE_FILE.read_text()  # the same file for every model: nothing derived from data
+    assert EVIL not in service and "monthly charges" not in service and "churn" not in service
+    import json
+
+    loaded = json.loads((tmp_path / "schema.json").read_text(encoding="utf-8"))
+    assert [f["name"] for f in loaded["fields"]] == ["monthly charges", EVIL, "auto_pay"]
+    assert loaded["fields"][0]["description"] == "numeric between -1e+15 and 1e+15; null if missing"
+    assert loaded["fields"][1]["description"].startswith("one of: basic, ") and loaded["fields"][1]["examples"] == [
+        "basic"]
+    assert loaded["classes"] == ["no", EVIL] and loaded["prediction_types"] == ["str"] and loaded["batching"]
+    assert loaded["model_tag"] == "churn-v1:abc" and loaded["categorical"] == [EVIL]
+
+
+def test_the_service_builds_its_input_model_from_the_schema_with_any_unicode_names(tmp_path) -> None:
+    """The service module, imported beside a schema whose names would break Python source, validates rows keyed
+    by those names and refuses extra or mistyped fields (the served bento does the same over HTTP)."""
+    import importlib.util
+    import sys
+
+    import pydantic
+    import pytest
+
+    info = _info("monthly charges", EVIL, "class")
+    write_service(tmp_path, service_schema(info, model_tag="m:1", model_uri="models:/m/1", service_name="m-v1",
+                                           categories={EVIL: ["a"]}))
+    spec = importlib.util.spec_from_file_location("generated_service_test", tmp_path / "service.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+        row = module.InputRow.model_validate({"monthly charges": 70.5, EVIL: "a", "class": True})
+        assert row.model_dump(by_alias=True) == {"monthly charges": 70.5, EVIL: "a", "class": True}
+        with pytest.raises(pydantic.ValidationError, match="Extra inputs"):
+            module.InputRow.model_validate({"monthly charges": 1.0, EVIL: "a", "class": True, "f0": 1.0})
+        with pytest.raises(pydantic.ValidationError):
+            module.InputRow.model_validate({"monthly charges": float("inf"), EVIL: "a", "class": True})
+        frame = module.prepare(__import__("pandas").DataFrame([row.model_dump(by_alias=True)]))
+        assert list(frame.columns) == ["monthly charges", EVIL, "class"]
+    finally:
+        sys.modules.pop(spec.name, None)
+    assert not __import__("pathlib").Path("/tmp/pwned").exists()
 
 
 def test_known_categories_come_from_the_fitted_encoders() -> None:

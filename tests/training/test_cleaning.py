@@ -9,7 +9,7 @@ import pytest
 from studio.context import Studio
 from studio.errors import SpecError
 from studio.export.scoring import score_frame
-from studio.export.service_code import render_service
+from studio.export.service_code import service_schema
 from studio.studies import storage_for
 from studio.training.draft import draft_spec
 from studio.training.features import model_frame
@@ -72,8 +72,8 @@ def test_training_drops_duplicates_and_scoring_caps_like_training(studio: Studio
     rows = frame.head(1).copy()
     extreme, at_cap = rows.assign(**{"monthly charges": 1e6}), rows.assign(**{"monthly charges": high})
     assert score_frame(model, extreme).equals(score_frame(model, at_cap))
-    code = render_service(model.info, model_tag="m:1", model_uri=result.model_uri, service_name="S")
-    assert "CLIP = {" in code and "'monthly charges': (" in code and "frame[name].clip(low, high)" in code
+    schema = service_schema(model.info, model_tag="m:1", model_uri=result.model_uri, service_name="S")
+    assert schema.clip["monthly charges"][1] == pytest.approx(high)
 
 
 def test_the_cli_records_cleaning_in_the_spec(studio: Studio, tmp_path, capsys) -> None:
