@@ -201,11 +201,11 @@ def _spec_from_url(url: str, *, password_env: str | None, name: str = "") -> Any
 
 
 def _connection(source: str, args: argparse.Namespace, studio: Any) -> Any:
-    import os
+    from studio import vault
 
     if source.startswith("@"):
         return studio.connections.get(source[1:])
-    env = args.password_env or ("STUDIO_DB_PASSWORD" if "STUDIO_DB_PASSWORD" in os.environ else None)
+    env = args.password_env or ("STUDIO_DB_PASSWORD" if vault.getenv("STUDIO_DB_PASSWORD") is not None else None)
     return _spec_from_url(source, password_env=env).with_env_password()
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from studio import vault
 
 
 class Settings(BaseSettings):
@@ -39,6 +42,17 @@ class Settings(BaseSettings):
     sql_timeout_seconds: float = Field(default=120.0, gt=0, description="Statement timeout for database reads.")
     sql_max_rows: int = Field(default=5_000_000, ge=1, description="Most rows one database read may return.")
     sqlite_dir: Path | None = Field(default=None, description="The only folder SQLite database files are read from.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sealed(cls, data: Any) -> Any:
+        """Secrets this process moved out of its environment (studio.vault) still configure it."""
+        if isinstance(data, dict):
+            for name in cls.model_fields:
+                value = vault.sealed(f"STUDIO_{name.upper()}")
+                if value is not None and name not in data:
+                    data = {**data, name: value}
+        return data
 
     @property
     def root(self) -> Path:

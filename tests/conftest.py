@@ -28,11 +28,15 @@ def make_settings(home: Path, **overrides: object) -> Settings:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Subprocesses and Settings() read the environment: point it at this test's home."""
     monkeypatch.setenv("STUDIO_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("STUDIO_EMBEDDED_WORKER", "false")
     monkeypatch.setenv("BENTOML_DO_NOT_TRACK", "true")
+    yield
+    from studio import vault
+
+    vault.forget()  # a secret a test set and a cluster start sealed away must not reach the next test
 
 
 @pytest.fixture

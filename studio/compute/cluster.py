@@ -19,11 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from studio import vault
 from studio.compute.profiles import ComputeProfile
 from studio.errors import StudioError
 
 if TYPE_CHECKING:
     from distributed import Client, Future
+    from distributed.security import Security
 
 log = logging.getLogger("studio.compute")
 for _noisy in ("distributed", "distributed.scheduler", "distributed.worker"):
@@ -55,13 +57,21 @@ def client_for(profile: ComputeProfile) -> Client:
         started = time.monotonic()
         try:
             if profile.is_remote:
-                client = Client(profile.scheduler, timeout="10s", set_as_default=False)
+                client = Client(profile.scheduler, timeout="10s", set_as_default=False, security=security(profile))
             else:
                 # A worker that dies while running a trial fails that trial at once (no retries elsewhere).
                 dask.config.set({"distributed.scheduler.allowed-failures": 0})
-                cluster = LocalCluster(n_workers=profile.workers, threads_per_worker=profile.threads,
-                                       memory_limit=f"{profile.memory_gb}GiB", processes=True,
-                                       dashboard_address=":0", silence_logs=logging.ERROR, scheduler_port=0)
+                # Tasks run any code the scheduler is sent: the workers get no secret in their environment,
+                # and the cluster listens on loopback only, over TLS with certificates made for it alone.
+                # The scheduler's HTTP server serves its health probe only, unless the profile asks for the dashboard.
+                vault.seal()
+                routes = {} if profile.dashboard else {"distributed.scheduler.http.routes": ["distributed.http.health"]}
+                with dask.config.set(routes):
+                    cluster = LocalCluster(
+                        n_workers=profile.workers, threads_per_worker=profile.threads, processes=True,
+                        memory_limit=f"{profile.memory_gb}GiB", host="127.0.0.1", scheduler_port=0,
+                        dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": profile.dashboard},
+                        silence_logs=logging.ERROR, security=security(profile))
                 client = Client(cluster, set_as_default=False)
         except OSError as exc:
             where = profile.scheduler or "a local cluster"
@@ -70,6 +80,19 @@ def client_for(profile: ComputeProfile) -> Client:
         log.info("Compute '%s' ready in %.1f s: %s", profile.name, time.monotonic() - started, profile.summary())
         _clients[_key(profile)] = client
         return client
+
+
+def security(profile: ComputeProfile) -> Security | None:
+    """TLS for the cluster: a local one gets temporary certificates of its own; a remote one the files named in
+    compute.toml (`tls_ca_file`, `tls_cert`, `tls_key`), or none (plain TCP, for a trusted network only)."""
+    from distributed.security import Security
+
+    if not profile.is_remote:
+        return Security.temporary()
+    if profile.tls_ca_file is None:
+        return None
+    return Security(tls_ca_file=profile.tls_ca_file, tls_client_cert=profile.tls_cert,
+                    tls_client_key=profile.tls_key, require_encryption=True)
 
 
 def discard(profile: ComputeProfile) -> None:

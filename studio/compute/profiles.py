@@ -35,11 +35,20 @@ class ComputeProfile(BaseModel):
     memory_gb: float = Field(default=2.0, gt=0.1, le=4096)
     scheduler: str | None = Field(default=None, description="A remote Dask scheduler address (tcp://host:8786).")
     description: str = ""
+    dashboard: bool = Field(default=False, description="A local cluster's Dask dashboard, on loopback (off by "
+                                                       "default: it tells whoever reaches it the scheduler's address).")
+    tls_ca_file: str | None = Field(default=None, description="A remote cluster's CA certificate (tls:// address).")
+    tls_cert: str | None = Field(default=None, description="This client's certificate for a remote TLS cluster.")
+    tls_key: str | None = Field(default=None, description="This client's private key for a remote TLS cluster.")
 
     @model_validator(mode="after")
     def _scheduler_address(self) -> Self:
         if self.scheduler is not None and "://" not in self.scheduler:
             raise ValueError(f"scheduler must be an address like tcp://host:8786, not '{self.scheduler}'")
+        if self.tls_ca_file is not None and not (self.scheduler or "").startswith("tls://"):
+            raise ValueError("TLS files need a scheduler address like tls://host:8786")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
         return self
 
     @property

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import os
 import re
 import time
 from collections.abc import Iterator, Sequence
@@ -29,6 +28,7 @@ import pandas as pd
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from studio import vault
 from studio.data.ingest import CHUNK_ROWS
 from studio.errors import DataError, MissingDependency
 
@@ -101,7 +101,7 @@ class ConnectionSpec(BaseModel):
         """The connection with its password read from `password_env` now (unchanged without one)."""
         if not self.password_env:
             return self
-        value = os.environ.get(self.password_env)
+        value = vault.getenv(self.password_env)
         if value is None:
             who = f"Connection '{self.name}'" if self.name else "The connection"
             raise DataError(f"{who} reads its password from the environment variable {self.password_env}, which "

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
+from studio import vault
 from studio.context import Studio
 
 
@@ -14,7 +14,7 @@ def spawn_worker(studio: Studio) -> subprocess.Popen[bytes]:
 
     It runs in its own session so it keeps going when the app (or the terminal) that started it stops.
     """
-    env = dict(os.environ, STUDIO_HOME=str(studio.settings.root))
+    env = vault.entitled_env(STUDIO_HOME=str(studio.settings.root))
     log_file = open(studio.settings.logs_path / "worker.log", "ab")  # noqa: SIM115 - the child owns it
     return subprocess.Popen([sys.executable, "-m", "studio", "worker"], stdout=log_file, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, env=env, start_new_session=True)

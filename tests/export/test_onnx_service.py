@@ -51,7 +51,8 @@ def test_a_bento_serving_the_onnx_graph_answers_like_the_native_model(studio: St
     model_uri = onnx_job["job"].result["model_uri"]
     frame: pd.DataFrame = onnx_job["frame"]
     export = export_bento(studio, model_uri, runtime="onnx")
-    assert export.runtime == "onnx" and "RUNTIME = 'onnx'" in Path(export.service_path).read_text()
+    schema = json.loads(Path(export.service_path).with_name("schema.json").read_text())
+    assert export.runtime == "onnx" and schema["runtime"] == "onnx"
     rows = json.loads(frame.drop(columns="churned").head(25).to_json(orient="records", date_format="iso"))
     assert any(r["plan"] is None for r in rows) and any(r["monthly charges"] is None for r in rows)
     native = studio.tracker.load_model(model_uri).predict_frame(frame.head(25))
