@@ -1,16 +1,20 @@
-"""The studio's web app: page config and navigation only; every page lives in app_pages/."""
+"""The studio's web app: page config, sign-in and navigation only; every page lives in app_pages/."""
 
 from pathlib import Path
 
 import streamlit as st
 
+from studio.auth import Role
+from studio.ui.auth import sidebar, sign_in
 from studio.ui.common import ensure_local_worker
 
 LOGO = str(Path(__file__).parent / "assets" / "logo.png")
 st.set_page_config(page_title="ML Studio", page_icon=LOGO, layout="wide")
+actor = sign_in()  # with login configured, stops at the sign-in screen until the person has signed in
 ensure_local_worker()
 st.logo(LOGO)
-page = st.navigation([
+sidebar(actor)
+pages = [
     st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("app_pages/data.py", title="Data", icon=":material/table:"),
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
@@ -18,5 +22,7 @@ page = st.navigation([
     st.Page("app_pages/runs.py", title="Runs", icon=":material/leaderboard:"),
     st.Page("app_pages/models.py", title="Models", icon=":material/inventory_2:"),
     st.Page("app_pages/deploy.py", title="Deploy", icon=":material/rocket_launch:"),
-])
-page.run()
+]
+if actor.can(Role.ADMIN):
+    pages.append(st.Page("app_pages/settings.py", title="Settings", icon=":material/admin_panel_settings:"))
+st.navigation(pages).run()

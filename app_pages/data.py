@@ -5,11 +5,13 @@ from pathlib import Path
 
 import streamlit as st
 
+from studio.auth import Role
 from studio.data import ENCODINGS
 from studio.data.ingest import sample_file
 from studio.data.profile import PROFILE_SAMPLE_ROWS
 from studio.data.sources import refresh
 from studio.errors import StudioError
+from studio.ui.auth import allowed, audit_here, creator_of, mark_created, needs
 from studio.ui.common import ago, get_studio, show_error
 from studio.ui.connect_view import connect_tab, lake_tab, saved_message
 from studio.ui.data import dataset_preview, is_big_upload, parse_upload, profile_of, save_staged, stage_upload
@@ -47,7 +49,8 @@ with upload_tab:
             show_profile(profile, frame, name=stem, key="upload")
             with st.form("save-dataset"):
                 name = st.text_input("Dataset name", value=stem, help="Saving the same name again makes a new version.")
-                if st.form_submit_button("Save dataset", type="primary"):
+                if st.form_submit_button("Save dataset", type="primary", disabled=needs(Role.ANALYST) is not None,
+                                         help=needs(Role.ANALYST)) and allowed(Role.ANALYST):
                     try:
                         source = f"upload:{uploaded.name}"
                         record = save_staged(staged, name, source) if staged is not None else \
@@ -55,6 +58,7 @@ with upload_tab:
                     except StudioError as exc:
                         show_error(exc)
                     else:
+                        mark_created("dataset", record.id)
                         st.success(f"Saved **{record.id}** ({record.n_rows:,} rows, hash {record.content_hash[:12]}).")
                         st.page_link("app_pages/train.py", label="Train a model on it", icon=":material/arrow_forward:",
                                      query_params={"dataset": record.id})
@@ -71,15 +75,18 @@ with datasets_tab:
         st.info("No datasets yet. Upload a file in the Upload tab, read a database or lake table in the next tabs, "
                 "or add a sample dataset on the Home page.")
     else:
+        made_by = creator_of("dataset")
         st.dataframe([{"id": r.id, "name": r.name, "version": r.version, "rows": r.n_rows, "columns": r.n_cols,
-                       "hash": r.content_hash[:12], "source": r.source, "saved": ago(r.created_at)} for r in records],
+                       "hash": r.content_hash[:12], "source": r.source, "saved": ago(r.created_at),
+                       "by": made_by.get(r.id, "-")} for r in records],
                      width="stretch", hide_index=True)
         chosen = st.selectbox("Dataset", [r.id for r in records])
         record = studio.catalog.get(chosen)
         if record.origin is not None:
             st.caption(f"Source: {record.origin.describe()}")
-            if st.button("Refresh from the source", icon=":material/refresh:",
-                         help="Read the same table or query again; a changed result becomes a new version."):
+            if st.button("Refresh from the source", icon=":material/refresh:", disabled=needs(Role.ANALYST) is not None,
+                         help=needs(Role.ANALYST) or "Read the same table or query again; a changed result becomes "
+                                                     "a new version.") and allowed(Role.ANALYST):
                 with st.spinner("Reading the source again…"):
                     try:
                         saved_message(refresh(studio, record.id))
@@ -91,7 +98,9 @@ with datasets_tab:
                          frame, name=record.id, key="dataset")
         with st.popover("Delete this dataset", icon=":material/delete:"):
             st.write(f"Delete **{record.id}**? Its snapshot file is removed; runs trained on it keep their models.")
-            if st.button("Yes, delete", type="primary", key="confirm-delete"):
+            if st.button("Yes, delete", type="primary", key="confirm-delete", disabled=needs(Role.ADMIN) is not None,
+                         help=needs(Role.ADMIN)) and allowed(Role.ADMIN):
                 studio.catalog.delete(record.id)
+                audit_here("delete dataset", f"dataset:{record.id}")
                 dataset_preview.clear()
                 st.rerun()

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from studio.auth import Role
 from studio.errors import StudioError
 from studio.export import (
     ExportRequest,
@@ -18,6 +19,7 @@ from studio.export import (
 )
 from studio.jobs import JobStatus
 from studio.jobs.handlers import EXPORT
+from studio.ui.auth import allowed, audit_here, can, creator_of, mark_created, needs
 from studio.ui.common import ago, empty_state, get_studio, show_error
 from studio.ui.data import example_rows
 from studio.ui.onnx_view import show_onnx
@@ -40,13 +42,19 @@ runtime = left.radio("The service runs", ["native", "onnx"], horizontal=True,
                      format_func={"native": "the scikit-learn pipeline", "onnx": "its ONNX conversion"}.get,
                      help="ONNX: the whole pipeline (preprocessing included) as one ONNX graph run by onnxruntime; "
                           "the export is refused unless it matches the native model on the held-out rows.")
-if mid.button("Export as bento", type="primary", icon=":material/deployed_code:"):
+if mid.button("Export as bento", type="primary", icon=":material/deployed_code:", disabled=not can(Role.ANALYST),
+              help=needs(Role.ANALYST)) and allowed(Role.ANALYST):
     job = studio.jobs.submit(EXPORT, f"export {uri}", ExportRequest(model_uri=uri, runtime=runtime))
+    mark_created("job", job.id)
+    audit_here("export", uri, {"job": job.id, "format": "bento", "runtime": runtime})
     st.success(f"Export job **{job.id}** queued: it imports the model, generates `service.py`, runs "
                "`bentoml build` and writes the bundle (about 10-20 s).")
-if right.button("Convert to ONNX", icon=":material/swap_horiz:",
-                help="Convert, run onnx.checker and compare with the native model on the held-out rows."):
+if right.button("Convert to ONNX", icon=":material/swap_horiz:", disabled=not can(Role.ANALYST),
+                help=needs(Role.ANALYST) or "Convert, run onnx.checker and compare with the native model on the "
+                                            "held-out rows.") and allowed(Role.ANALYST):
     job = studio.jobs.submit(EXPORT, f"onnx {uri}", ExportRequest(model_uri=uri, format="onnx"))
+    mark_created("job", job.id)
+    audit_here("export", uri, {"job": job.id, "format": "onnx"})
     st.success(f"ONNX job **{job.id}** queued.")
 show_onnx(studio, uri)
 pending = [j for j in studio.jobs.list(limit=20, kind=EXPORT) if not j.status.is_final]
@@ -76,27 +84,37 @@ if not exports:
 
 st.subheader("Exported services")
 services = {s.bento_tag: s for s in list_services(studio)}
+started_by = creator_of("service")
 st.dataframe([{"bento": e.bento_tag, "model": e.model_uri, "runtime": e.runtime, "built": ago(e.created_at),
-               "running at": services[e.bento_tag].url if e.bento_tag in services else "-"} for e in exports],
+               "running at": services[e.bento_tag].url if e.bento_tag in services else "-",
+               "started by": started_by.get(e.bento_tag, "-") if e.bento_tag in services else "-"} for e in exports],
              width="stretch", hide_index=True)
 tag = st.selectbox("Service", [e.bento_tag for e in exports])
 export = next(e for e in exports if e.bento_tag == tag)
 service = services.get(tag)
 left, mid, right = st.columns(3)
 if service is None:
-    if left.button("Start service", icon=":material/play_arrow:"):
+    if left.button("Start service", icon=":material/play_arrow:", disabled=not can(Role.ANALYST),
+                   help=needs(Role.ANALYST)) and allowed(Role.ANALYST):
         start_service(studio, tag)
+        mark_created("service", tag)
         st.rerun()
 else:
-    if left.button("Stop service", icon=":material/stop:"):
+    if left.button("Stop service", icon=":material/stop:", disabled=not can(Role.ANALYST),
+                   help=needs(Role.ANALYST)) and allowed(Role.ANALYST):
         stop_service(studio, tag)
+        audit_here("stop service", f"service:{tag}")
         st.rerun()
 bundle = Path(export.bundle_path or "")
 if bundle.is_file():
     mid.download_button("Download bundle", bundle.read_bytes(), file_name=bundle.name, icon=":material/download:",
                         help="The bento archive, a Dockerfile (non-root, health check), a Kubernetes manifest and "
                              "a README with the commands to serve and call it.")
-with right.popover("Generated service.py"):
+with right.popover("Generated service"):
+    st.caption("`service.py` is the same for every model; what this model takes and returns is in `schema.json`.")
+    schema = Path(export.service_path).with_name("schema.json")
+    if schema.is_file():
+        st.code(schema.read_text(encoding="utf-8"), language="json")
     st.code(Path(export.service_path).read_text(), language="python")
 
 if service is not None:
@@ -112,7 +130,8 @@ if service is not None:
         st.success(f"Serving at {service.url} · [OpenAPI docs]({service.url}/docs) · health: `/readyz`, `/livez`")
         rows = example_rows(export.model_uri)
         text = st.text_area("Try it: one row as JSON (edit any value)", json.dumps(rows[0], indent=2), height=220)
-        if st.button("Send request", type="primary"):
+        if st.button("Send request", type="primary", disabled=not can(Role.ANALYST), help=needs(Role.ANALYST)) and \
+                allowed(Role.ANALYST):
             try:
                 row = json.loads(text)
                 response = call_predict(service.url, [row])

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from studio.jobs import JobRecord, JobStatus
+from studio.ui.auth import creator_of
 from studio.ui.common import ago, duration, get_studio, score
 from studio.ui.job_view import show_job
 
@@ -10,14 +11,14 @@ studio = get_studio()
 st.title("Jobs")
 
 
-def _row(job: JobRecord) -> dict[str, object]:
+def _row(job: JobRecord, by: dict[str, str]) -> dict[str, object]:
     progress, result = job.progress, job.result or {}
     budget = progress.get("trials_budget")
     trials = progress.get("trials_done", result.get("n_trials"))
     return {"id": job.id, "name": job.name, "kind": job.kind, "status": job.status.value,
             "trials": "-" if trials is None else f"{trials}" + (f" / {budget}" if budget else ""),
             "best score": score(result.get("best_score", progress.get("best_score"))),
-            "elapsed": duration(job.elapsed_s), "created": ago(job.created_at)}
+            "elapsed": duration(job.elapsed_s), "created": ago(job.created_at), "by": by.get(job.id, "-")}
 
 
 jobs = studio.jobs.list(limit=200)  # the details picker below uses the same read
@@ -35,7 +36,8 @@ def job_list() -> None:
         st.warning("No worker is alive right now; one starts automatically with the app (or run `studio worker`).")
     running = sum(j.status in (JobStatus.QUEUED, JobStatus.RUNNING) for j in jobs)
     st.caption(f"{len(jobs)} jobs, {running} queued or running" + (" · refreshing every 2 s" if running else ""))
-    st.dataframe([_row(j) for j in jobs], width="stretch", hide_index=True,
+    by = creator_of("job")
+    st.dataframe([_row(j, by) for j in jobs], width="stretch", hide_index=True,
                  column_config={"status": st.column_config.TextColumn(width="small")})
     if bool(running) != active:
         st.rerun()  # a job started (turn auto-refresh on) or every job ended (turn it off)

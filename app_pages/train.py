@@ -2,10 +2,12 @@
 
 import streamlit as st
 
+from studio.auth import Role
 from studio.errors import SpecError
 from studio.training import DEFAULT_METRIC, ESTIMATORS, Task, detect_task, metrics_for
 from studio.training.draft import draft_spec, feature_candidates
 from studio.training.metrics import MEANING
+from studio.ui.auth import allowed, can, mark_created, needs
 from studio.ui.common import empty_state, get_studio, show_error
 from studio.ui.data import guardrails_for, load_dataset
 from studio.ui.guardrails_view import data_preparation, forecast_choice, partition_choice, show_guardrails
@@ -126,8 +128,10 @@ if spec is not None:
     show_estimate(studio.estimate(spec, profiles[compute]), profiles[compute])
     with st.expander("The spec this job will run (JSON)"):
         st.code(spec.model_dump_json(indent=2), language="json")
-if st.button("Start training", type="primary", disabled=spec is None):
+if st.button("Start training", type="primary", disabled=spec is None or not can(Role.ANALYST),
+             help=needs(Role.ANALYST)) and spec is not None and allowed(Role.ANALYST):
     job = studio.submit_training(spec)
+    mark_created("job", job.id)
     st.success(f"Job **{job.id}** queued. It runs in the background; you can close the browser.")
     st.page_link("app_pages/jobs.py", label="Watch it on the Jobs page", icon=":material/arrow_forward:",
                  query_params={"job": job.id})

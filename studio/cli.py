@@ -109,6 +109,11 @@ def _parser() -> argparse.ArgumentParser:
 
     u = sub.add_parser("up", help="start a worker and the web app")
     u.add_argument("--port", type=int, default=8501)
+    u.add_argument("--address", default="127.0.0.1",
+                   help="where the app listens (default: this machine only); another address needs login "
+                        "([auth] in STUDIO_HOME/secrets.toml) or --insecure")
+    u.add_argument("--insecure", action="store_true",
+                   help="listen beyond this machine without login: whoever reaches it is an admin (the page says so)")
     return parser
 
 
@@ -164,6 +169,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         shown = "left out" if g.action == "excluded" else "note"
         print(f"data check: {g.column}: {g.finding} [{shown}]", file=sys.stderr)
     job = studio.submit_training(spec)
+    from studio.auth import local_actor, record_creator
+
+    record_creator(studio.engine, "job", job.id, local_actor().id)  # the CLI acts as the local admin
     if not args.wait:
         from studio.jobs.local import ensure_worker
 
@@ -366,16 +374,26 @@ def cmd_data(args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     import os
 
+    from studio.auth import check_exposure, is_loopback, login_configured
     from studio.jobs.local import ensure_worker
 
     studio = _studio()
+    app = Path(__file__).resolve().parent.parent / "app.py"
+    secrets = [Path.home() / ".streamlit" / "secrets.toml", app.parent / ".streamlit" / "secrets.toml",
+               studio.settings.secrets_path]
+    check_exposure(args.address, login=login_configured(secrets), insecure=args.insecure)
     if ensure_worker(studio):
         print(f"started a worker (log: {studio.settings.logs_path / 'worker.log'})", file=sys.stderr)
-    app = Path(__file__).resolve().parent.parent / "app.py"
     # Run from the app's folder so .streamlit/config.toml applies; STUDIO_HOME stays where it was resolved.
     os.environ["STUDIO_HOME"] = str(studio.settings.root)
+    if args.insecure and not is_loopback(args.address):
+        os.environ["STUDIO_INSECURE"] = "true"  # the app shows a banner on every page
     os.chdir(app.parent)
-    os.execv(sys.executable, [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port)])
+    command = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(args.port),
+               "--server.address", args.address]
+    for path in secrets:  # later files win: the studio's own secrets come last
+        command += ["--secrets.files", str(path)]
+    os.execv(sys.executable, command)
     return 0
 
 

@@ -119,6 +119,22 @@ reproductions = sa.Table(
     sa.Column("created_at", sa.Float, nullable=False),
 )
 
+users = sa.Table(  # the role an admin gave each person who signs in (by email, else the provider's subject)
+    "users", metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("updated_by", sa.String(200), nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+creators = sa.Table(  # who created each dataset, job, model version and service (a table of its own: no migration)
+    "creators", metadata,
+    sa.Column("kind", sa.String(20), primary_key=True),
+    sa.Column("object_id", sa.String(200), primary_key=True),
+    sa.Column("created_by", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+)
+
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     sql_timeout_seconds: float = Field(default=120.0, gt=0, description="Statement timeout for database reads.")
     sql_max_rows: int = Field(default=5_000_000, ge=1, description="Most rows one database read may return.")
     sqlite_dir: Path | None = Field(default=None, description="The only folder SQLite database files are read from.")
+    secrets_file: Path | None = Field(default=None, description="Streamlit secrets with the [auth] login settings "
+                                                                 "(default: STUDIO_HOME/secrets.toml).")
+    role_claim: str = Field(default="roles", description="The identity-token claim that names a person's role.")
+    admins: str = Field(default="", description="Comma-separated emails (or subjects) that are admins at sign-in.")
+    default_role: Literal["viewer", "analyst", "admin"] = Field(
+        default="viewer", description="The role of a signed-in person who is neither in a claim nor listed.")
+    session_hours: float = Field(default=12.0, gt=0, description="A sign-in lasts this long, then asks again.")
 
     @model_validator(mode="before")
     @classmethod
@@ -89,6 +96,10 @@ class Settings(BaseSettings):
     @property
     def optuna_dir(self) -> Path:
         return self.root / "optuna"
+
+    @property
+    def secrets_path(self) -> Path:
+        return (self.secrets_file or self.root / "secrets.toml").expanduser().resolve()
 
     @property
     def logs_path(self) -> Path:

@@ -28,8 +28,10 @@ def run_train(studio: Studio, job: JobRecord, reporter: Reporter) -> BaseModel:
 
         reporter.log(f"Training one model per {' x '.join(spec.partition.columns)} on compute '{profile.name}' "
                      f"({profile.summary()}).")
-        return train_family(spec, catalog=studio.catalog, tracker=studio.tracker, job_id=job.id, profile=profile,
-                            reporter=reporter)
+        family = train_family(spec, catalog=studio.catalog, tracker=studio.tracker, job_id=job.id, profile=profile,
+                              reporter=reporter)
+        _model_creator(studio, job.id, getattr(family, "model_uri", None))
+        return family
     before = Progress.model_validate(job.progress)
     limit = spec.budget.trial_limit_s
     reporter.log(f"Training on compute '{profile.name}' ({profile.summary()}); budget "
@@ -39,6 +41,7 @@ def run_train(studio: Studio, job: JobRecord, reporter: Reporter) -> BaseModel:
                    storage=storage_for(studio.settings, f"job-{job.id}"), job_id=job.id, profile=profile,
                    reporter=reporter, spent_s=before.elapsed_s if job.attempts > 1 else 0.0,
                    estimate_s=before.estimate_s, estimate_search_s=before.estimate_search_s)
+    _model_creator(studio, job.id, result.model_uri)
     if spec.onnx_safe:  # the option promises a convertible model: prove it now, next to the model in MLflow
         from studio.errors import ExportError
         from studio.export.onnx_model import export_onnx
@@ -50,6 +53,15 @@ def run_train(studio: Studio, job: JobRecord, reporter: Reporter) -> BaseModel:
         else:
             reporter.log(f"ONNX: converted and checked; {report.summary()}.")
     return result
+
+
+def _model_creator(studio: Studio, job_id: str, model_uri: str | None) -> None:
+    """A model version is created by whoever started the job that trained it."""
+    from studio.auth import creators, record_creator
+
+    who = creators(studio.engine, "job").get(job_id)
+    if who is not None and model_uri:
+        record_creator(studio.engine, "model", model_uri, who)
 
 
 def run_export(studio: Studio, job: JobRecord, reporter: Reporter) -> BaseModel:

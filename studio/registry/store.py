@@ -7,9 +7,7 @@ pops one, so "roll back" always returns the alias to the version that held it be
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import time
 from typing import Any
 
@@ -57,8 +55,10 @@ class AuditEntry(BaseModel):
 
 
 def default_actor() -> str:
-    """Who is acting: STUDIO_USER, else the operating-system user."""
-    return os.environ.get("STUDIO_USER") or getpass.getuser()
+    """Who is acting from the CLI: the local admin (STUDIO_USER, else the operating-system user)."""
+    from studio.auth import local_actor
+
+    return local_actor().id
 
 
 class Registry:
@@ -178,14 +178,10 @@ class Registry:
 
     # -- audit ---------------------------------------------------------------------------------------------
     def audit(self, name: str | None = None, *, limit: int = 200) -> list[AuditEntry]:
-        """Audit entries, newest first."""
-        query = sa.select(db.audit_log).order_by(db.audit_log.c.seq.desc()).limit(limit)
-        if name is not None:
-            query = query.where(db.audit_log.c.model == name)
-        with self.engine.connect() as conn:
-            rows = conn.execute(query).mappings().all()
-        return [AuditEntry(at=r["at"], actor=r["actor"], action=r["action"], model=r["model"], version=r["version"],
-                           alias=r["alias"], reason=r["reason"], detail=json.loads(r["detail_json"])) for r in rows]
+        """Audit entries, newest first (one model's when `name` is given)."""
+        from studio.auth import read_audit
+
+        return read_audit(self.engine, target=name, limit=limit)
 
     @staticmethod
     def _audit(conn: sa.Connection, **values: Any) -> AuditEntry:

@@ -8,11 +8,13 @@ import pandas as pd
 import streamlit as st
 from pydantic import SecretStr, ValidationError
 
+from studio.auth import Role
 from studio.context import Studio
 from studio.data import lake, sources, sql
 from studio.data.catalog import DatasetRecord
 from studio.data.origin import FILTER_OPS, Origin, RowFilter
 from studio.errors import DataError, StudioError
+from studio.ui.auth import allowed, audit_here, can, mark_created, needs
 from studio.ui.common import show_error
 
 NEW = "New connection…"
@@ -63,9 +65,10 @@ def _connection_form(studio: Studio, saved: sql.ConnectionSpec | None) -> Connec
         name = st.text_input("Save as", value=saved.name if saved else "",
                              help="A name to save this connection under (optional).")
         remember = st.checkbox("Remember the password (encrypted with STUDIO_SECRET_KEY)", value=False)
-        connect = st.form_submit_button("Connect", type="primary", icon=":material/link:")
+        connect = st.form_submit_button("Connect", type="primary", icon=":material/link:",
+                                        disabled=needs(Role.ANALYST) is not None, help=needs(Role.ANALYST))
     state_key = f"conn-ok-{key}"
-    if connect:
+    if connect and allowed(Role.ANALYST):
         try:
             spec = sql.ConnectionSpec(name=name, driver=driver, host=host if driver != "sqlite" else "",
                                       port=int(port) or None, database=database, user=user,
@@ -78,8 +81,12 @@ def _connection_form(studio: Studio, saved: sql.ConnectionSpec | None) -> Connec
         try:
             spec = _with_password(studio, spec, saved)
             tables = _browse(studio, spec)
-            if name:
+            if name and not can(Role.ADMIN):
+                st.warning(f"Connected, not saved: {needs(Role.ADMIN)}")
+            elif name:
                 studio.connections.save(spec, remember_password=remember)
+                audit_here("save connection", f"connection:{name}",
+                           {"driver": driver, "host": spec.host, "database": spec.database, "user": spec.user})
         except StudioError as exc:
             show_error(exc)
             st.session_state.pop(state_key, None)
@@ -131,7 +138,8 @@ def _browse_and_snapshot(studio: Studio, spec: sql.ConnectionSpec, tables: list[
                                   "refused, and the connection itself is read-only.")
     limit, sample, name = _read_options(f"sql-{key}", default_name=(table or "query").split(".")[-1])
     if st.button("Take snapshot", type="primary", key=f"sql-go-{key}", icon=":material/photo_camera:",
-                 disabled=not (table or (query or "").strip())):
+                 disabled=not (table or (query or "").strip()) or not can(Role.ANALYST),
+                 help=needs(Role.ANALYST)) and allowed(Role.ANALYST):
         with st.spinner("Reading from the database and saving the snapshot…"):
             try:
                 record = sources.snapshot_sql(studio, spec, name, table=table, query=query, limit=limit, sample=sample)
@@ -154,6 +162,7 @@ def _read_options(key: str, *, default_name: str) -> tuple[int | None, bool, str
 
 
 def saved_message(record: DatasetRecord) -> None:
+    mark_created("dataset", record.id)
     st.success(f"Saved **{record.id}** ({record.n_rows:,} rows x {record.n_cols} columns, hash "
                f"{record.content_hash[:12]}).")
     if record.origin is not None:
@@ -197,7 +206,8 @@ def lake_tab(studio: Studio) -> None:
         return
     default = location.rstrip("/").split("/")[-1].removesuffix(".parquet") or "table"
     limit, sample, name = _read_options("lake", default_name=default)
-    if st.button("Take snapshot", type="primary", key="lake-go", icon=":material/photo_camera:"):
+    if st.button("Take snapshot", type="primary", key="lake-go", icon=":material/photo_camera:",
+                 disabled=not can(Role.ANALYST), help=needs(Role.ANALYST)) and allowed(Role.ANALYST):
         with st.spinner("Reading the table and saving the snapshot…"):
             try:
                 record = sources.snapshot_lake(studio, origin.location, name, delta=delta, version=origin.delta_version,

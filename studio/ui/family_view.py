@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from studio.auth import Role
 from studio.charts import diagnostics as diag
 from studio.charts.family import (
     forecast_vs_actual,
@@ -21,6 +22,7 @@ from studio.many.train import PARTITIONS_TABLE
 from studio.registry import VersionInfo
 from studio.runs import RunSummary
 from studio.training.metrics import METRICS
+from studio.ui.auth import allowed, can, needs
 from studio.ui.common import chart, get_studio, show_error, table_download
 from studio.ui.run_tabs import evaluation_of
 
@@ -137,7 +139,8 @@ def family_promotion(chosen: VersionInfo, actor: str, reason: str) -> None:
                + (f" (v{holder.version})" if holder else "") + f"; {counts.get('fallback', 0)} go to the fallback.")
     st.dataframe(verdicts, hide_index=True, width="stretch", height=240)
     if st.button(f"Promote v{version}'s passing partitions to '{CHAMPION}'", type="primary",
-                 icon=":material/workspace_premium:", key="family-promote"):
+                 icon=":material/workspace_premium:", key="family-promote", disabled=not can(Role.ADMIN),
+                 help=needs(Role.ADMIN)) and allowed(Role.ADMIN):
         with st.spinner("Merging the partitions, registering the family and checking its gates…"):
             try:
                 done = promote_family(studio, name, version, rules, actor=actor, reason=reason)

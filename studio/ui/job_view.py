@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from studio.auth import Role
 from studio.charts import optimization_history
 from studio.compute.profiles import ComputeProfile
 from studio.context import Studio
@@ -11,6 +12,7 @@ from studio.errors import StudioError
 from studio.jobs import JobRecord, JobStatus
 from studio.training.estimate import Estimate
 from studio.training.metrics import METRICS
+from studio.ui.auth import allowed, audit_here, can, mark_created, needs
 from studio.ui.common import duration, score
 
 
@@ -52,16 +54,22 @@ def _actions(studio: Studio, job: JobRecord) -> None:
     cells = iter(st.columns([1, 1, 1, 3] if not job.status.is_final else [1, 1, 4]))
     if not job.status.is_final:
         label = "Cancel requested…" if job.cancel_requested else "Cancel job"
-        if next(cells).button(label, disabled=job.cancel_requested, icon=":material/cancel:",
-                       help="Stops within a few seconds; finished trials and the best model so far are kept."):
+        if next(cells).button(label, disabled=job.cancel_requested or not can(Role.ANALYST), icon=":material/cancel:",
+                              help=needs(Role.ANALYST) or "Stops within a few seconds; finished trials and the best "
+                                                          "model so far are kept.") and allowed(Role.ANALYST):
             studio.jobs.request_cancel(job.id)
             st.rerun()
-    if next(cells).button("Re-run", icon=":material/replay:", help="Queue the same spec again as a new job."):
+    if next(cells).button("Re-run", icon=":material/replay:", disabled=not can(Role.ANALYST),
+                          help=needs(Role.ANALYST) or "Queue the same spec again as a new job.") and \
+            allowed(Role.ANALYST):
         again = studio.rerun(job.id)
+        mark_created("job", again.id)
         st.query_params["job"] = again.id
         st.rerun()
-    if next(cells).button("Delete", icon=":material/delete:", disabled=job.status is JobStatus.RUNNING,
-                    help="Remove this job and its log (cancel a running job first). Its runs and models stay."):
+    if next(cells).button("Delete", icon=":material/delete:", disabled=job.status is JobStatus.RUNNING or
+                          not can(Role.ADMIN), help=needs(Role.ADMIN) or "Remove this job and its log (cancel a "
+                                                                         "running job first). Its runs and models "
+                                                                         "stay."):
         st.session_state["confirm_delete"] = job.id
     if st.session_state.get("confirm_delete") == job.id:
         _confirm_delete(studio, job)
@@ -76,13 +84,14 @@ def _confirm_delete(studio: Studio, job: JobRecord) -> None:
         if no.button("Keep it"):
             st.session_state.pop("confirm_delete", None)
             st.rerun()
-        if yes.button("Delete job", type="primary", icon=":material/delete:"):
+        if yes.button("Delete job", type="primary", icon=":material/delete:") and allowed(Role.ADMIN):
             st.session_state.pop("confirm_delete", None)
             try:
                 studio.jobs.delete(job.id)
             except StudioError as exc:
                 st.error(str(exc))
                 return
+            audit_here("delete job", f"job:{job.id}", {"kind": job.kind, "name": job.name})
             st.query_params.pop("job", None)
             st.rerun()
 

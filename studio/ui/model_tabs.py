@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from studio.auth import Role
 from studio.charts import diagnostics as diag
 from studio.charts import explain as ex
 from studio.errors import StudioError
@@ -13,6 +14,7 @@ from studio.evaluation.explain import explain_row, partial_dependence
 from studio.reproduce import reproduce, reproductions
 from studio.runs import RunSummary
 from studio.training.model import TrainedModel
+from studio.ui.auth import allowed, can, mark_created, needs
 from studio.ui.common import chart, get_studio, show_error, table_download
 from studio.ui.run_tabs import evaluation_of
 
@@ -109,12 +111,14 @@ def reproduce_tab(run: RunSummary) -> None:
     studio = get_studio()
     st.caption("Launch this run's exact spec on its exact dataset snapshot as a new job, then compare its scores "
                "with this run's.")
-    if st.button("Reproduce this run", icon=":material/replay:", key="reproduce"):
+    if st.button("Reproduce this run", icon=":material/replay:", key="reproduce", disabled=not can(Role.ANALYST),
+                 help=needs(Role.ANALYST)) and allowed(Role.ANALYST):
         try:
             job = reproduce(studio, run.run_id)
         except StudioError as exc:
             show_error(exc)
         else:
+            mark_created("job", job.id)
             st.success(f"Job **{job.id}** queued; its result appears below when it ends.")
     try:
         found = reproductions(studio, run.run_id)

@@ -9,11 +9,13 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from studio.auth import Role
 from studio.errors import PromotionRefused, StudioError
-from studio.registry import CHAMPION, GatePolicy, GateReport, GateRule, Registry, VersionInfo, default_actor
+from studio.registry import CHAMPION, GatePolicy, GateReport, GateRule, Registry, VersionInfo
 from studio.registry.card import build_card, to_html, to_markdown
 from studio.training.metrics import METRICS, metrics_for
 from studio.training.task import Task
+from studio.ui.auth import allowed, can, creator_of, current_actor, needs
 from studio.ui.common import get_studio, show_error, table_download
 
 
@@ -58,9 +60,11 @@ def _by(versions: list[VersionInfo], version: str) -> VersionInfo:
 
 def _versions_table(versions: list[VersionInfo]) -> None:
     metrics = sorted({m for v in versions for m in v.held_out})
+    made_by = creator_of("model")
     st.dataframe(pd.DataFrame([{
         "version": f"v{v.version}", "aliases": ", ".join(v.aliases), "registered": time.strftime(
-            "%Y-%m-%d %H:%M", time.localtime(v.created_at)), "model": v.algorithm, "dataset": v.dataset_id,
+            "%Y-%m-%d %H:%M", time.localtime(v.created_at)), "by": made_by.get(v.uri, "-"), "model": v.algorithm,
+        "dataset": v.dataset_id,
         f"validation {v.metric}": v.validation_score, **{f"held-out {m}": v.held_out.get(m) for m in metrics},
     } for v in versions]), hide_index=True, width="stretch")
 
@@ -88,13 +92,14 @@ def _gates_editor(registry: Registry, name: str, chosen: VersionInfo) -> None:
                                 help="How much worse than the champion a version may score, in the metric's units "
                                      "(e.g. 0.005 ROC AUC).")
     reason = st.text_input("Why (for the audit log)", key=f"gates-reason-{name}")
-    if st.button("Save gates", icon=":material/rule:"):
+    if st.button("Save gates", icon=":material/rule:", disabled=not can(Role.ADMIN), help=needs(Role.ADMIN)) and \
+            allowed(Role.ADMIN):
         try:
             registry.set_policy(name, GatePolicy(
                 rules=[GateRule(metric=r["metric"], op=r["op"], threshold=float(r["threshold"]))
                        for r in rules.dropna().to_dict("records")],
                 champion_metric=champion_metric if use_champion else None,
-                champion_margin=float(margin) if use_champion else None), actor=default_actor(), reason=reason)
+                champion_margin=float(margin) if use_champion else None), actor=current_actor().id, reason=reason)
         except StudioError as exc:
             show_error(exc)
         else:
@@ -115,12 +120,14 @@ def _promote(registry: Registry, name: str, chosen: VersionInfo) -> None:
     alias = left.selectbox("Alias", [CHAMPION, "challenger", "other…"], key="promote-alias")
     if alias == "other…":
         alias = left.text_input("Alias name", value="staging", key="promote-alias-other").strip() or "staging"
-    actor = mid.text_input("Who", value=default_actor(), key="promote-actor")
+    actor = current_actor().id  # the person signed in (the local admin without login), never a typed name
+    mid.text_input("Who", value=actor, disabled=True, key="promote-actor",
+                   help="Recorded in the audit log: the person signed in.")
     reason = right.text_input("Why", key="promote-reason", placeholder="e.g. better on last month's data")
     if chosen.partition_by and alias == CHAMPION:
         from studio.ui.family_view import family_promotion
 
-        family_promotion(chosen, actor or default_actor(), reason)
+        family_promotion(chosen, actor, reason)
         st.divider()
         st.caption("Or promote the whole family as it is, through the gates:")
     report = registry.check(name, chosen.version, alias=alias)
@@ -130,9 +137,10 @@ def _promote(registry: Registry, name: str, chosen: VersionInfo) -> None:
     if not report.passed:
         force = st.checkbox("Promote anyway (recorded as forced in the audit log)", key="promote-force")
     if st.button(f"Promote v{chosen.version} to '{alias}'", type="primary", icon=":material/workspace_premium:",
-                 disabled=not (report.passed or force)):
+                 disabled=not (report.passed or force) or not can(Role.ADMIN), help=needs(Role.ADMIN)) and \
+            allowed(Role.ADMIN):
         try:
-            registry.promote(name, chosen.version, alias=alias, actor=actor or default_actor(), reason=reason,
+            registry.promote(name, chosen.version, alias=alias, actor=actor, reason=reason,
                              force=force)
         except PromotionRefused as exc:
             show_error(exc)
@@ -143,8 +151,9 @@ def _promote(registry: Registry, name: str, chosen: VersionInfo) -> None:
     if len(history) >= 2:
         st.divider()
         st.markdown(f"The champion is v{history[-1]}; before it, v{history[-2]}.")
-        if st.button(f"Roll back the champion to v{history[-2]}", icon=":material/undo:"):
-            registry.rollback(name, actor=actor or default_actor(), reason=reason or "rollback")
+        if st.button(f"Roll back the champion to v{history[-2]}", icon=":material/undo:", disabled=not can(Role.ADMIN),
+                     help=needs(Role.ADMIN)) and allowed(Role.ADMIN):
+            registry.rollback(name, actor=actor, reason=reason or "rollback")
             st.session_state["registry-flash"] = f"'{name}@{CHAMPION}' points at v{history[-2]} again."
             st.rerun()
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from studio.auth import Role
 from studio.samples import SAMPLES, add_sample
+from studio.ui.auth import allowed, can, mark_created, needs
 from studio.ui.common import get_studio
 
 
@@ -14,9 +16,11 @@ def sample_datasets(*, first_run: bool) -> None:
             with column.container(border=True):
                 st.markdown(f"**{sample.label}**")
                 st.caption(sample.description)
-                if st.button("Add this dataset", key=f"sample-{sample.name}", icon=":material/add:"):
+                if st.button("Add this dataset", key=f"sample-{sample.name}", icon=":material/add:",
+                             disabled=not can(Role.ANALYST), help=needs(Role.ANALYST)) and allowed(Role.ANALYST):
                     with st.spinner(f"Generating {sample.label}…"):
                         record = add_sample(get_studio(), sample.name)
+                    mark_created("dataset", record.id)
                     st.session_state["sample-added"] = record.id
                 added = st.session_state.get("sample-added", "")
                 if added.rsplit("-v", 1)[0] == sample.name:

@@ -8,12 +8,14 @@ from pathlib import Path
 
 import streamlit as st
 
+from studio.auth import Role
 from studio.context import Studio
 from studio.data.writeback import write_predictions
 from studio.errors import StudioError
 from studio.export.scoring import ScoreRequest, check_columns, count_rows, iter_chunks, score_file, upload_path
 from studio.jobs.handlers import SCORE
 from studio.paths import confined, slug
+from studio.ui.auth import allowed, can, mark_created, needs
 from studio.ui.common import ago, get_studio, show_error
 
 INLINE_ROWS = 100_000  # larger inputs are scored by a background job
@@ -76,12 +78,15 @@ def _score(studio: Studio, ref: str, source: Path, *, stem: str, out_format: str
                    f"{stem}-scored-{uuid.uuid4().hex[:6]}.{out_format}")
     out.parent.mkdir(parents=True, exist_ok=True)
     if rows > INLINE_ROWS:
-        if st.button("Score in the background", type="primary", disabled=not report.ok):
+        if st.button("Score in the background", type="primary", disabled=not report.ok or not can(Role.ANALYST),
+                     help=needs(Role.ANALYST)) and allowed(Role.ANALYST):
             job = studio.jobs.submit(SCORE, f"score {source.name}", ScoreRequest(model=ref, source=str(source),
                                                                                    out=str(out), keep_columns=keep))
+            mark_created("job", job.id)
             st.success(f"Scoring job **{job.id}** queued.")
         return
-    if st.button("Score", type="primary", disabled=not report.ok, icon=":material/play_arrow:"):
+    if st.button("Score", type="primary", disabled=not report.ok or not can(Role.ANALYST), help=needs(Role.ANALYST),
+                 icon=":material/play_arrow:") and allowed(Role.ANALYST):
         bar = st.progress(0.0, text="Scoring…")
         try:
             score_file(studio.tracker.load_model(ref), source, out, keep_columns=keep,
@@ -112,7 +117,8 @@ def write_back(studio: Studio, scored: Path, ref: str, *, key: str) -> None:
             mode = c.radio("Mode", ["new", "append"], format_func={"new": "new table", "append": "append"}.get)
             st.caption("Each row gets model_name, model_version and scored_at columns; all rows are written in one "
                        "transaction, so a failure leaves the table as it was.")
-            if st.form_submit_button("Write to the database", type="primary"):
+            if st.form_submit_button("Write to the database", type="primary", disabled=not can(Role.ANALYST),
+                                     help=needs(Role.ANALYST)) and allowed(Role.ANALYST):
                 try:
                     with st.spinner("Writing…"):
                         rows = write_predictions(

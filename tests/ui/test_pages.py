@@ -19,7 +19,7 @@ from studio.jobs.worker import Worker
 from studio.training.draft import draft_spec
 from tests.conftest import REPO, make_settings
 
-PAGES = ["home", "data", "train", "jobs", "runs", "models", "deploy"]
+PAGES = ["home", "data", "train", "jobs", "runs", "models", "deploy", "settings"]
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def _open(app: AppTest, page: str) -> AppTest:
 def test_every_page_renders_on_an_empty_studio(app: AppTest, page: str) -> None:
     at = _open(app, page)
     assert not at.error
-    assert at.title[0].value in {"ML Studio", "Data", "Train", "Jobs", "Runs", "Models", "Deploy"}
+    assert at.title[0].value in {"ML Studio", "Data", "Train", "Jobs", "Runs", "Models", "Deploy", "Settings"}
 
 
 def test_upload_profile_save_then_submit_training(app: AppTest, tmp_path: Path, churn: pd.DataFrame) -> None:
