@@ -15,6 +15,7 @@ import pandas as pd
 
 from studio.errors import ModelNotFound, TrackingError
 from studio.evaluation.record import Evaluation
+from studio.model_refs import RUN_ID, check_mlmodel, check_source, check_uri
 from studio.packages import MODEL_PACKAGES, pinned
 from studio.runs import RunIndex, RunSummary
 from studio.settings import Settings
@@ -24,7 +25,6 @@ from studio.training.search import TrialOutcome
 from studio.training.spec import TrainSpec
 
 KIND_TAG = "studio.kind"
-_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 class Tracker:
@@ -247,17 +247,17 @@ class Tracker:
         """A model_uri, a run id, `runs:/...`, or `name@alias` / `name/version` -> a loadable URI."""
         ref = ref.strip()
         if ref.startswith(("models:/", "runs:/")):
-            return ref
-        if _RUN_ID.match(ref):
+            return check_uri(ref)
+        if RUN_ID.match(ref):
             try:
                 uri = self.client.get_run(ref).data.tags.get("studio.model_uri")
             except Exception:  # MLflow raises MlflowException for an unknown id
                 uri = None
             if not uri:
                 raise ModelNotFound(f"Run '{ref}' has no model (its job may have failed or still be running).")
-            return uri
+            return check_uri(uri, ref=ref)
         if "@" in ref or "/" in ref:
-            return f"models:/{ref}"
+            return check_uri(f"models:/{ref}", ref=ref)
         raise ModelNotFound(f"'{ref}' is not a model reference. Use a model_uri (models:/name/1), a run id, "
                             "or name@alias.")
 
@@ -296,16 +296,37 @@ class Tracker:
         from mlflow.models import Model
 
         uri = self.resolve_model_uri(ref)
+        self.check_own_model(uri, ref=ref)
         try:
             with tempfile.TemporaryDirectory() as tmp:  # loaded fully into memory; the copy is not kept
                 local = self._mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp)
+                mlmodel = Model.load(local)  # YAML: read before anything that could run code
+                meta = check_mlmodel(mlmodel.flavors, mlmodel.metadata, ref=ref)
                 pipeline = self._mlflow.sklearn.load_model(local)
-                meta = (Model.load(local).metadata or {}).get("studio")
+        except ModelNotFound:
+            raise
         except Exception as exc:  # MLflow raises MlflowException/OSError subclasses for unknown URIs
             raise ModelNotFound(f"Cannot load model '{ref}': {str(exc).splitlines()[0]}") from None
-        if meta is None:
-            raise ModelNotFound(f"Model '{ref}' was not trained by the studio (no studio metadata).")
         return TrainedModel(pipeline, ModelInfo.model_validate(meta), uri=uri)
+
+    def check_own_model(self, uri: str, *, ref: str | None = None) -> None:
+        """Refuse a model whose files are not in the studio's own artifact store (before anything reads them)."""
+        check_source(self._download_uri(uri, ref or uri), self.settings.artifact_location)
+
+    def _download_uri(self, uri: str, ref: str) -> str:
+        """Where MLflow would fetch a model's files from (checked against the studio's artifact store)."""
+        try:
+            if uri.startswith("runs:/"):
+                return str(self.client.get_run(uri.split("/")[1]).info.artifact_uri) + "/model"
+            body = uri.removeprefix("models:/")
+            if "@" in body:
+                name, alias = body.split("@", 1)
+                version = self.client.get_model_version_by_alias(name, alias).version
+            else:
+                name, version = body.rsplit("/", 1)
+            return str(self.client.get_model_version_download_uri(name, version))
+        except Exception as exc:  # MlflowException for unknown names, runs and aliases
+            raise ModelNotFound(f"Cannot load model '{ref}': {str(exc).splitlines()[0]}") from None
 
     def _log_batch(self, run_id: str, *, params: dict[str, Any] | None = None,
                    metrics: dict[str, float] | None = None, steps: dict[str, dict[int, float]] | None = None) -> None:

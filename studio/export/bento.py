@@ -75,6 +75,7 @@ def export_bento(studio: Studio, model_ref: str, *, log: Callable[[str], None] =
     if not model_uri.startswith("models:/"):
         raise ExportError(f"Export needs a registered model (models:/name/version), got '{model_uri}'.")
     studio.tracker.run_id_of(model_uri)  # fails early, with a clear message, for an unknown model version
+    studio.tracker.check_own_model(model_uri)
     name = bento_name(name or model_uri)
     build_dir = confined(studio.settings.exports_path, name, "build")
     args = {"model_uri": model_uri, "name": name, "build_dir": str(build_dir),

@@ -31,8 +31,10 @@ def build(model_uri: str, *, name: str, build_dir: Path, archive_dir: Path, onnx
     from studio.training.model import ModelInfo
 
     imported = bentoml.mlflow.import_model(name, model_uri, labels={"source": "studio"})
-    meta = Model.load(imported.path_of("mlflow_model")).metadata or {}
-    info = ModelInfo.model_validate(meta["studio"])
+    from studio.model_refs import check_mlmodel
+
+    mlmodel = Model.load(imported.path_of("mlflow_model"))
+    info = ModelInfo.model_validate(check_mlmodel(mlmodel.flavors, mlmodel.metadata, ref=model_uri))
     build_dir.mkdir(parents=True, exist_ok=True)
     import mlflow.sklearn
 
