@@ -89,7 +89,8 @@ def test_postgres_session_is_read_only_and_has_a_statement_timeout(studio: Studi
     with pytest.raises(sa.exc.DBAPIError, match="read-only"), engine.connect() as conn:
         conn.execute(sa.text("CREATE TABLE evil (x int)"))
     with pytest.raises(DataError, match="statement timeout"):
-        list(sql.read_chunks(engine, "postgresql", query="SELECT pg_sleep(3), 1 AS x", max_rows=10))
+        list(sql.read_chunks(engine, "postgresql", query="SELECT count(*) AS x FROM generate_series(1, 2000000000)",
+                             max_rows=10))
 
 
 @pytest.mark.parametrize(("query", "reason"), [
@@ -105,6 +106,38 @@ def test_postgres_session_is_read_only_and_has_a_statement_timeout(studio: Studi
 def test_only_one_select_is_accepted(query: str, reason: str) -> None:
     with pytest.raises(DataError, match=reason):
         sql.check_select(query, "postgresql")
+
+
+@pytest.mark.parametrize(("query", "driver", "reason"), [
+    ("SELECT * FROM customers WHERE 1 = 1 /*! AND SLEEP(2) */", "mysql", "executable comment"),
+    ("SELECT * FROM customers /*M!100000 UNION SELECT LOAD_FILE('/etc/passwd') */", "mysql", "executable comment"),
+    ("SELECT LOAD_FILE('/etc/passwd') AS x", "mysql", "load_file"),
+    ("SELECT `benchmark`(100000000, md5('x'))", "mysql", "benchmark"),
+    ("SELECT pg_read_file('/etc/passwd')", "postgresql", "pg_read_file"),
+    ('SELECT "pg_catalog"."pg_read_file"(\'/etc/passwd\')', "postgresql", "pg_read_file"),
+    ("SELECT lo_import('/etc/passwd')", "postgresql", "lo_import"),
+    ("SELECT pg_terminate_backend(pid) FROM pg_stat_activity", "postgresql", "pg_terminate_backend"),
+    ("SELECT * FROM dblink('host=x', 'SELECT 1') AS t(a int)", "postgresql", "dblink"),
+    ("SELECT query_to_xml('DELETE FROM customers', true, true, '')", "postgresql", "query_to_xml"),
+    ("SELECT xp_cmdshell('dir')", "mssql", "xp_cmdshell"),
+    ("SELECT load_extension('evil')", "sqlite", "load_extension"),
+])
+def test_side_effects_hidden_in_a_select_are_refused(query: str, driver: str, reason: str) -> None:
+    with pytest.raises(DataError, match=reason):
+        sql.check_select(query, driver)
+
+
+def test_a_mariadb_executable_comment_never_reaches_the_server(studio: Studio, mariadb_database: str) -> None:
+    """The comment's text ran on MariaDB once (it passed the SELECT-only check)."""
+    spec = sql.ConnectionSpec(driver="mysql", host="127.0.0.1", port=3306, database=mariadb_database, user="root")
+    writer = sql.open_engine(spec, sqlite_root=studio.settings.sqlite_path, timeout_s=30, read_only=False)
+    with writer.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE t (a INT)"))
+        conn.execute(sa.text("INSERT INTO t VALUES (1)"))
+    engine = sql.open_engine(spec, sqlite_root=studio.settings.sqlite_path, timeout_s=30)
+    assert list(sql.read_chunks(engine, "mysql", query="SELECT a FROM t", max_rows=10))[0]["a"].tolist() == [1]
+    with pytest.raises(DataError, match="executable comment"):
+        list(sql.read_chunks(engine, "mysql", query="SELECT a FROM t /*! WHERE SLEEP(5) = 0 */", max_rows=10))
 
 
 def test_a_select_with_ctes_and_unions_is_accepted() -> None:
