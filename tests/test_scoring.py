@@ -13,7 +13,7 @@ import pytest
 
 from studio.context import Studio
 from studio.errors import DataError
-from studio.export.scoring import ScoreRequest, check_columns, score_file
+from studio.export.scoring import ScoreRequest, check_columns, score_file, upload_path
 from studio.jobs import JobStatus
 from studio.jobs.handlers import SCORE
 from studio.jobs.worker import Worker
@@ -91,7 +91,10 @@ def test_a_bad_value_in_a_later_chunk_leaves_no_half_file(model: TrainedModel, t
 
 
 def test_a_scoring_job_runs_in_the_background(studio: Studio, model: TrainedModel, tmp_path: Path) -> None:
-    source, out = tmp_path / "rows.parquet", tmp_path / "scored.csv"
+    source = upload_path(studio.settings.exports_path, "upload-1", "rows.parquet")  # where the page keeps uploads
+    out = studio.settings.exports_path / "scoring" / "results" / "scored.csv"
+    source.parent.mkdir(parents=True)
+    out.parent.mkdir(parents=True)
     _rows(700).to_parquet(source, index=False)
     job = studio.jobs.submit(SCORE, "score rows", ScoreRequest(model="churn@champion", source=str(source),
                                                                out=str(out)))
@@ -101,6 +104,12 @@ def test_a_scoring_job_runs_in_the_background(studio: Studio, model: TrainedMode
     assert done.status is JobStatus.SUCCEEDED, done.error
     assert done.result and done.result["rows"] == 700 and done.progress["rows_done"] == 700
     assert len(pd.read_csv(out)) == 700
+    outside = studio.jobs.submit(SCORE, "score elsewhere", ScoreRequest(model="churn@champion", source=str(source),
+                                                                        out=str(tmp_path / "anywhere.csv")))
+    Worker(studio, worker_id="w").run(until=lambda: studio.jobs.get(outside.id).status.is_final)
+    refused = studio.jobs.get(outside.id)  # a job's paths are data too: results are written under exports only
+    assert refused.status is JobStatus.FAILED and "outside" in (refused.error or "")
+    assert not (tmp_path / "anywhere.csv").exists()
 
 
 def test_cli_predict_scores_a_parquet_file_with_its_input(model: TrainedModel, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ download is the same Markdown rendered (markdown-it, with tables)."""
 from __future__ import annotations
 
 import html
+import re
 import time
 from typing import TYPE_CHECKING
 
@@ -61,34 +62,45 @@ def build_card(studio: Studio, registry: Registry, name: str, version: str) -> M
 
 
 def to_markdown(card: ModelCard) -> str:
-    v = card.version
-    lines = [f"# Model card: {v.name} v{v.version}", "",
-             f"A **{v.task}** model predicting `{card.target}`, registered "
-             f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(v.created_at))} UTC as `{v.uri}`"
-             + (f" (aliases: {', '.join(v.aliases)})" if v.aliases else "") + ".", "",
-             "## Data", "", f"Dataset snapshot `{v.dataset_id}`; {len(card.features)} input columns:", "",
-             "| column | kind |", "|---|---|", *[f"| {n} | {k} |" for n, k in card.features], ""]
+    """The card as Markdown; every value that comes from data or a person (names, reasons, findings) is escaped,
+    so it shows as text and never becomes a link, an image fetched from somewhere, or markup."""
+    v, t = card.version, text
+    lines = [f"# Model card: {t(v.name)} v{t(v.version)}", "",
+             f"A **{t(v.task)}** model predicting **{t(card.target)}**, registered "
+             f"{time.strftime('%Y-%m-%d %H:%M', time.gmtime(v.created_at))} UTC as {t(v.uri)}"
+             + (f" (aliases: {t(', '.join(v.aliases))})" if v.aliases else "") + ".", "",
+             "## Data", "", f"Dataset snapshot {t(v.dataset_id)}; {len(card.features)} input columns:", "",
+             "| column | kind |", "|---|---|", *[f"| {t(n)} | {t(k)} |" for n, k in card.features], ""]
     if card.guardrails:
-        lines += ["Data checks before training:", "", *[f"- {g}" for g in card.guardrails], ""]
-    lines += ["## Training", "", "| | |", "|---|---|", *[f"| {k} | {val} |" for k, val in card.search.items()], "",
-              "## Metrics", "",
-              f"Validation {v.metric}: {_fmt(v.validation_score)}"
+        lines += ["Data checks before training:", "", *[f"- {t(g)}" for g in card.guardrails], ""]
+    lines += ["## Training", "", "| | |", "|---|---|", *[f"| {t(k)} | {t(val)} |" for k, val in card.search.items()],
+              "", "## Metrics", "",
+              f"Validation {t(v.metric)}: {_fmt(v.validation_score)}"
               + (f" ± {card.validation_spread:.3g} over the validation folds" if card.validation_spread else ""), "",
               "Held out (rows no trial saw, scored by the model fitted on the training rows):", "",
-              "| metric | value |", "|---|---|", *[f"| {k} | {val:.4g} |" for k, val in sorted(v.held_out.items())], "",
-              "## Promotion gates", "", f"Evaluated now: {card.gates.summary()}.", ""]
-    lines += [f"- {'passed' if c.passed else 'FAILED'}: {c.gate} ({c.evidence})" for c in card.gates.checks]
+              "| metric | value |", "|---|---|", *[f"| {t(k)} | {val:.4g} |" for k, val in sorted(v.held_out.items())],
+              "", "## Promotion gates", "", f"Evaluated now: {t(card.gates.summary())}.", ""]
+    lines += [f"- {'passed' if c.passed else 'FAILED'}: {t(c.gate)} ({t(c.evidence)})" for c in card.gates.checks]
     if card.audit:
         lines += ["", "History:", ""] + [
-            f"- {time.strftime('%Y-%m-%d %H:%M', time.gmtime(a.at))} UTC {a.action} to '{a.alias}' by {a.actor}"
-            + (f": {a.reason}" if a.reason else "") for a in card.audit]
+            f"- {time.strftime('%Y-%m-%d %H:%M', time.gmtime(a.at))} UTC {t(a.action)} to '{t(a.alias or '')}' by "
+            f"{t(a.actor)}" + (f": {t(a.reason)}" if a.reason else "") for a in card.audit]
     lines += ["", "## What drives it", ""]
     lines += (["Permutation importance on the held-out rows (loss of the metric when the column is shuffled):", "",
-               "| column | importance |", "|---|---|", *[f"| {n} | {val:.4g} |" for n, val in card.top_features]]
+               "| column | importance |", "|---|---|", *[f"| {t(n)} | {val:.4g} |" for n, val in card.top_features]]
               if card.top_features else ["No held-out evaluation was recorded for this run."])
-    lines += ["", "## Export", "", *([f"- BentoML service `{e}`" for e in card.exports] or ["- Not exported yet."])]
-    lines += [f"- ONNX: {card.onnx}" if card.onnx else "- ONNX: not converted yet."]
+    lines += ["", "## Export", "", *([f"- BentoML service {t(e)}" for e in card.exports] or ["- Not exported yet."])]
+    lines += [f"- ONNX: {t(card.onnx)}" if card.onnx else "- ONNX: not converted yet."]
     return "\n".join(lines) + "\n"
+
+
+#: What could turn text into markup: links and images, HTML, code spans, table cells, emphasis, entities.
+_MARKDOWN = re.compile(r"([\\`*\[\]()!|<>#~&$])")
+
+
+def text(value: object) -> str:
+    """Any text as literal Markdown: punctuation that could start markup escaped, line breaks as spaces."""
+    return _MARKDOWN.sub(r"\\\1", " ".join(str(value).split()))
 
 
 def to_html(card: ModelCard) -> str:

@@ -135,7 +135,7 @@ def test_a_mariadb_executable_comment_never_reaches_the_server(studio: Studio, m
         conn.execute(sa.text("CREATE TABLE t (a INT)"))
         conn.execute(sa.text("INSERT INTO t VALUES (1)"))
     engine = sql.open_engine(spec, sqlite_root=studio.settings.sqlite_path, timeout_s=30)
-    assert list(sql.read_chunks(engine, "mysql", query="SELECT a FROM t", max_rows=10))[0]["a"].tolist() == [1]
+    assert next(sql.read_chunks(engine, "mysql", query="SELECT a FROM t", max_rows=10))["a"].tolist() == [1]
     with pytest.raises(DataError, match="executable comment"):
         list(sql.read_chunks(engine, "mysql", query="SELECT a FROM t /*! WHERE SLEEP(5) = 0 */", max_rows=10))
 

@@ -83,3 +83,4 @@ def test_a_catalog_row_pointing_outside_the_snapshots_is_refused(tmp_path: Path)
     with pytest.raises(UnsafePath):
         catalog.delete(record.id)
     assert outside.is_file()
+
