@@ -184,7 +184,8 @@ def _spec_from_url(url: str, *, password_env: str | None, name: str = "") -> Any
     try:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError:
-        raise DataError(f"'{url}' is not a database URL. Write e.g. postgresql://user@host:5432/database.") from None
+        shown = re.sub(r"//[^/@]*@", "//", url)  # never echo credentials typed into the URL
+        raise DataError(f"'{shown}' is not a database URL. Write e.g. postgresql://user@host:5432/database.") from None
     driver = _SCHEMES.get(_scheme(url))
     if driver is None:
         raise DataError(f"'{_scheme(url)}' databases are not supported. Use one of: postgresql, mysql/mariadb, "

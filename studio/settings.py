@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     sql_timeout_seconds: float = Field(default=120.0, gt=0, description="Statement timeout for database reads.")
     sql_max_rows: int = Field(default=5_000_000, ge=1, description="Most rows one database read may return.")
     sqlite_dir: Path | None = Field(default=None, description="The only folder SQLite database files are read from.")
+    data_roots: str = Field(default="", description="The folders Parquet/Delta paths are read from, separated by "
+                                                    "':' (default: STUDIO_HOME/data).")
     secrets_file: Path | None = Field(default=None, description="Streamlit secrets with the [auth] login settings "
                                                                  "(default: STUDIO_HOME/secrets.toml).")
     role_claim: str = Field(default="roles", description="The identity-token claim that names a person's role.")
@@ -98,6 +100,11 @@ class Settings(BaseSettings):
         return self.root / "optuna"
 
     @property
+    def data_paths(self) -> tuple[Path, ...]:
+        given = [p for p in self.data_roots.split(os.pathsep) if p.strip()]
+        return tuple(Path(p).expanduser().resolve() for p in given) or (self.root / "data",)
+
+    @property
     def secrets_path(self) -> Path:
         return (self.secrets_file or self.root / "secrets.toml").expanduser().resolve()
 
@@ -108,7 +115,7 @@ class Settings(BaseSettings):
     def prepare(self) -> Settings:
         """Create the home folders and point the libraries that read environment variables at them."""
         for path in (self.root, self.datasets_path, self.bentoml_path, self.exports_path, self.optuna_dir,
-                     self.logs_path, self.sqlite_path):
+                     self.logs_path, self.sqlite_path, *(() if self.data_roots.strip() else self.data_paths)):
             path.mkdir(parents=True, exist_ok=True)
         os.environ["BENTOML_HOME"] = str(self.bentoml_path)
         os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")

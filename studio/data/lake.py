@@ -16,23 +16,34 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from studio.data.ingest import CHUNK_ROWS
+from studio.data.lake_access import LakeAccess, Resolved
 from studio.data.origin import Origin, RowFilter
 from studio.errors import DataError, MissingDependency
 
 
-def is_delta(location: str) -> bool:
+def is_delta(location: str, access: LakeAccess | None = None) -> bool:
     """A local folder holding a `_delta_log` is a Delta table (object-store URLs say so with --format)."""
-    path = Path(location).expanduser()
+    resolved = _resolve(location, access)
+    if resolved.is_url:
+        return False
+    path = Path(resolved.location).expanduser()
     return path.is_dir() and (path / "_delta_log").is_dir()
 
 
-def open_dataset(origin: Origin) -> ds.Dataset:
+def _resolve(location: str, access: LakeAccess | None) -> Resolved:
+    """Through the studio's data roots and named stores when `access` is given (anything a person typed);
+    as it is for the studio's own callers (a file the CLI was given, a staged upload)."""
+    return access.resolve(location) if access is not None else Resolved(location)
+
+
+def open_dataset(origin: Origin, access: LakeAccess | None = None) -> ds.Dataset:
+    resolved = _resolve(origin.location, access)
     if origin.kind == "delta":
-        return _delta(origin)
-    location = origin.location
+        return _delta(origin, resolved)
+    location = resolved.location
     filesystem = None
-    if "://" in location and not location.startswith("file://"):
-        filesystem, location = _fsspec(location)
+    if resolved.is_url and not location.startswith("file://"):
+        filesystem, location = _fsspec(location, resolved.storage_options)
     else:
         path = Path(location.removeprefix("file://")).expanduser()
         if not path.exists():
@@ -44,14 +55,15 @@ def open_dataset(origin: Origin) -> ds.Dataset:
         raise DataError(f"'{origin.location}' is not a readable Parquet file or folder: {_first(exc)}") from None
 
 
-def _delta(origin: Origin) -> ds.Dataset:
+def _delta(origin: Origin, resolved: Resolved) -> ds.Dataset:
     try:
         from deltalake import DeltaTable
         from deltalake.exceptions import DeltaError, TableNotFoundError
     except ImportError:
         raise MissingDependency("Reading Delta tables needs the deltalake package: pip install deltalake") from None
     try:
-        table = DeltaTable(origin.location, version=origin.delta_version)
+        table = DeltaTable(resolved.location, version=origin.delta_version,
+                           storage_options=resolved.storage_options or None)
     except TableNotFoundError:
         raise DataError(f"No Delta table at '{origin.location}' (no _delta_log folder). Check the path.") from None
     except (DeltaError, OSError, ValueError) as exc:
@@ -60,38 +72,40 @@ def _delta(origin: Origin) -> ds.Dataset:
     return table.to_pyarrow_dataset()
 
 
-def delta_version(location: str) -> int:
+def delta_version(location: str, access: LakeAccess | None = None) -> int:
     from deltalake import DeltaTable
 
-    return int(DeltaTable(location).version())
+    resolved = _resolve(location, access)
+    return int(DeltaTable(resolved.location, storage_options=resolved.storage_options or None).version())
 
 
-def _fsspec(url: str) -> tuple[pa.fs.FileSystem, str]:
+def _fsspec(url: str, options: dict[str, str]) -> tuple[pa.fs.FileSystem, str]:
     import fsspec
     from pyarrow.fs import FSSpecHandler, PyFileSystem
 
     try:
-        fs, path = fsspec.core.url_to_fs(url)
+        fs, path = fsspec.core.url_to_fs(url, **options)
     except (ImportError, ValueError) as exc:
-        raise DataError(f"Cannot open '{url}': {_first(exc)}. Object stores need their fsspec package "
+        raise DataError(f"Cannot open the object store: {_first(exc)}. Object stores need their fsspec package "
                         "(s3fs, gcsfs or adlfs) installed.") from None
     return PyFileSystem(FSSpecHandler(fs)), path
 
 
-def columns_of(origin: Origin) -> list[tuple[str, str]]:
+def columns_of(origin: Origin, access: LakeAccess | None = None) -> list[tuple[str, str]]:
     """The table's columns and types (for choosing which to read)."""
-    return [(f.name, str(f.type)) for f in open_dataset(origin).schema]
+    return [(f.name, str(f.type)) for f in open_dataset(origin, access).schema]
 
 
-def count_rows(origin: Origin) -> int:
-    dataset = open_dataset(origin)
+def count_rows(origin: Origin, access: LakeAccess | None = None) -> int:
+    dataset = open_dataset(origin, access)
     return int(dataset.count_rows(filter=_expression(origin.filters, dataset.schema)))
 
 
-def read_chunks(origin: Origin, *, max_rows: int, chunk_rows: int = CHUNK_ROWS) -> Iterator[pa.Table]:
+def read_chunks(origin: Origin, *, max_rows: int, chunk_rows: int = CHUNK_ROWS,
+                access: LakeAccess | None = None) -> Iterator[pa.Table]:
     """Stream the chosen columns of the matching rows: the first `limit`, a random sample of `limit`, or all
     (up to `max_rows`)."""
-    dataset = open_dataset(origin)
+    dataset = open_dataset(origin, access)
     columns = _columns(origin.columns, dataset.schema)
     expression = _expression(origin.filters, dataset.schema)
     scanner = dataset.scanner(columns=columns, filter=expression, batch_size=chunk_rows)

@@ -17,6 +17,7 @@ import pyarrow.csv as pacsv
 
 from studio.data import ingest, lake, sql
 from studio.data.catalog import DatasetRecord
+from studio.data.lake_access import LakeAccess
 from studio.data.origin import Origin, RowFilter
 from studio.data.readers import ENCODINGS, read_table, sniff_csv
 from studio.errors import DataError
@@ -111,15 +112,16 @@ def snapshot_lake(studio: Studio, location: str, name: str, *, delta: bool | Non
                   filters: list[RowFilter] | None = None, limit: int | None = None,
                   sample: bool = False) -> DatasetRecord:
     """A Parquet file/folder or a Delta table (optionally at `version`), with pruning and filters pushed down."""
-    delta = lake.is_delta(location) if delta is None else delta
+    access = LakeAccess.from_settings(studio.settings)  # data roots and named stores only
+    delta = lake.is_delta(location, access) if delta is None else delta
     if version is not None and not delta:
         raise DataError("A version (time travel) applies only to Delta tables.")
     origin = Origin(kind="delta" if delta else "parquet", location=location, columns=columns or None,
                     filters=filters or [], limit=limit, sample=sample, delta_version=version, ran_at=time.time())
     if delta and version is None:  # record the version read, so the snapshot says exactly what it holds
-        origin = origin.model_copy(update={"delta_version": lake.delta_version(location)})
+        origin = origin.model_copy(update={"delta_version": lake.delta_version(location, access)})
     staged = studio.catalog.staging_path()
-    ingest.write_chunks(lake.read_chunks(origin, max_rows=studio.settings.sql_max_rows), staged)
+    ingest.write_chunks(lake.read_chunks(origin, max_rows=studio.settings.sql_max_rows, access=access), staged)
     return studio.catalog.save_file(staged, name, source=f"{origin.kind}:{origin.describe()}", origin=origin)
 
 

@@ -5,13 +5,13 @@ download is the same Markdown rendered (markdown-it, with tables)."""
 from __future__ import annotations
 
 import html
-import re
 import time
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from studio.errors import TrackingError
+from studio.markup import text
 from studio.paths import confined
 from studio.registry.gates import GateReport
 from studio.registry.store import AuditEntry, Registry, VersionInfo
@@ -92,15 +92,6 @@ def to_markdown(card: ModelCard) -> str:
     lines += ["", "## Export", "", *([f"- BentoML service {t(e)}" for e in card.exports] or ["- Not exported yet."])]
     lines += [f"- ONNX: {t(card.onnx)}" if card.onnx else "- ONNX: not converted yet."]
     return "\n".join(lines) + "\n"
-
-
-#: What could turn text into markup: links and images, HTML, code spans, table cells, emphasis, entities.
-_MARKDOWN = re.compile(r"([\\`*\[\]()!|<>#~&$])")
-
-
-def text(value: object) -> str:
-    """Any text as literal Markdown: punctuation that could start markup escaped, line breaks as spaces."""
-    return _MARKDOWN.sub(r"\\\1", " ".join(str(value).split()))
 
 
 def to_html(card: ModelCard) -> str:

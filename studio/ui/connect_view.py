@@ -12,8 +12,11 @@ from studio.auth import Role
 from studio.context import Studio
 from studio.data import lake, sources, sql
 from studio.data.catalog import DatasetRecord
+from studio.data.lake_access import LakeAccess
 from studio.data.origin import FILTER_OPS, Origin, RowFilter
 from studio.errors import DataError, StudioError
+from studio.markup import text
+from studio.paths import slug
 from studio.ui.auth import allowed, audit_here, can, mark_created, needs
 from studio.ui.common import show_error
 
@@ -171,25 +174,36 @@ def saved_message(record: DatasetRecord) -> None:
 
 
 def lake_tab(studio: Studio) -> None:
-    left, right = st.columns([3, 1])
-    location = left.text_input("Path or URL", key="lake-path", placeholder="/data/sales or s3://bucket/sales",
-                               help="A Parquet file, a folder of Parquet files (hive partitions understood), or a "
-                                    "Delta table. Object stores (s3://, gs://, az://) need their fsspec package.")
-    version = right.number_input("Delta version (-1 = latest)", min_value=-1, value=-1, key="lake-version",
-                                 help="Time travel: read the table as it was at this version.")
-    if not location.strip():
-        st.info("Enter the path of a Parquet file or folder, or of a Delta table.")
+    roots = ", ".join(f"`{r}`" for r in studio.settings.data_paths)
+    with st.form("lake-open"):
+        left, mid, right = st.columns([3, 1, 1], vertical_alignment="bottom")
+        location = left.text_input("Path", key="lake-path", placeholder="sales/ or store://warehouse/sales",
+                                   help=f"A Parquet file, a folder of Parquet files (hive partitions understood), or "
+                                        f"a Delta table, under a data folder ({roots}); or store://NAME/path for an "
+                                        "object store an admin configured in stores.toml. Nothing else is read.")
+        version = mid.number_input("Delta version (-1 = latest)", min_value=-1, value=-1, key="lake-version",
+                                   help="Time travel: read the table as it was at this version.")
+        opened = right.form_submit_button("Open", icon=":material/folder_open:", disabled=not can(Role.ANALYST),
+                                          help=needs(Role.ANALYST))
+    st.caption(f"Data folders: {roots}. Object stores: store://NAME/path.")
+    if opened and allowed(Role.ANALYST):  # nothing is read until the button is pressed
+        st.session_state.pop("lake-open", None)
+        try:
+            access = LakeAccess.from_settings(studio.settings)
+            delta = lake.is_delta(location, access) or location.rstrip("/").endswith(".delta")
+            origin = Origin(kind="delta" if delta else "parquet", location=location.strip(),
+                            delta_version=None if version < 0 else int(version))
+            st.session_state["lake-open"] = (origin, lake.columns_of(origin, access))
+        except StudioError as exc:
+            show_error(exc)
+            return
+    if "lake-open" not in st.session_state:
+        st.info("Enter the path of a Parquet file or folder, or of a Delta table, and press Open.")
         return
-    delta = lake.is_delta(location) or location.rstrip("/").endswith(".delta")
-    delta = st.toggle("Delta table", value=delta, key="lake-delta")
-    origin = Origin(kind="delta" if delta else "parquet", location=location.strip(),
-                    delta_version=None if version < 0 else int(version))
-    try:
-        columns = _lake_columns(origin)
-    except StudioError as exc:
-        show_error(exc)
-        return
-    st.caption(f"{len(columns)} columns: " + ", ".join(f"{n} ({t})" for n, t in columns))
+    origin, columns = st.session_state["lake-open"]
+    delta = origin.kind == "delta"
+    st.markdown(f"**{text(origin.location)}** · {'Delta table' if delta else 'Parquet'}")
+    st.caption(f"{len(columns)} columns: " + text(", ".join(f"{n} ({t})" for n, t in columns)))
     chosen = st.multiselect("Columns to read (none = all)", [n for n, _ in columns], key="lake-columns",
                             help="Only these columns are read from disk.")
     st.markdown("**Row filters** (all must hold; pushed down to the files)")
@@ -204,7 +218,7 @@ def lake_tab(studio: Studio) -> None:
     except DataError as exc:
         show_error(exc)
         return
-    default = location.rstrip("/").split("/")[-1].removesuffix(".parquet") or "table"
+    default = slug(origin.location.rstrip("/").split("/")[-1].removesuffix(".parquet"), default="table")
     limit, sample, name = _read_options("lake", default_name=default)
     if st.button("Take snapshot", type="primary", key="lake-go", icon=":material/photo_camera:",
                  disabled=not can(Role.ANALYST), help=needs(Role.ANALYST)) and allowed(Role.ANALYST):
@@ -216,11 +230,6 @@ def lake_tab(studio: Studio) -> None:
                 show_error(exc)
                 return
         saved_message(record)
-
-
-@st.cache_data(ttl=30, show_spinner="Reading the table's schema…")
-def _lake_columns(origin: Origin) -> list[tuple[str, str]]:
-    return lake.columns_of(origin)
 
 
 def _filters(edited: pd.DataFrame) -> list[RowFilter]:

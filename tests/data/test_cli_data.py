@@ -53,7 +53,8 @@ def test_add_a_query_with_a_limit_from_a_url(postgres_url: str, capsys: pytest.C
     assert added["n_rows"] == 10 and added["n_cols"] == 2 and added["origin"]["query"].startswith("SELECT")
 
 
-def test_add_delta_and_parquet_with_filters(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_add_delta_and_parquet_with_filters(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
+    monkeypatch.setenv("STUDIO_DATA_ROOTS", str(tmp_path))  # lake tables are read only under the data folders
     frame = churn_frame(300)
     write_deltalake(tmp_path / "delta", frame)
     assert main(["data", "add", str(tmp_path / "delta"), "--where", "plan in basic,pro", "--columns",

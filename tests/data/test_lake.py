@@ -25,7 +25,7 @@ def _sales(n: int = 3000) -> pd.DataFrame:
 
 def test_a_partitioned_parquet_folder_with_pruned_columns_and_pushed_filters(studio: Studio, tmp_path: Path) -> None:
     frame = _sales()
-    folder = tmp_path / "sales"
+    folder = studio.settings.data_paths[0] / "sales"  # the studio reads only under its data folders
     pq.write_to_dataset(pa.Table.from_pandas(frame), folder, partition_cols=["store"])
     filters = [RowFilter(column="store", op="in", value=["north", "east"]),
                RowFilter(column="units", op=">=", value="25")]
@@ -38,7 +38,7 @@ def test_a_partitioned_parquet_folder_with_pruned_columns_and_pushed_filters(stu
 
 
 def test_first_rows_and_random_samples_of_a_parquet_file(studio: Studio, tmp_path: Path) -> None:
-    path = tmp_path / "sales.parquet"
+    path = studio.settings.data_paths[0] / "sales.parquet"
     _sales().reset_index().to_parquet(path, row_group_size=500)
     first = studio.catalog.load(sources.snapshot_lake(studio, str(path), "first", limit=700).id)
     assert first["index"].tolist() == list(range(700))
@@ -47,11 +47,11 @@ def test_first_rows_and_random_samples_of_a_parquet_file(studio: Studio, tmp_pat
 
 
 def test_delta_table_time_travel_and_refresh_to_the_latest(studio: Studio, tmp_path: Path) -> None:
-    table = tmp_path / "delta"
+    table = studio.settings.data_paths[0] / "delta"
     write_deltalake(table, _sales(1000))
     write_deltalake(table, _sales(500), mode="append")
     assert lake.is_delta(str(table))
-    old = sources.snapshot_lake(studio, str(table), "sales", version=0)
+    old = sources.snapshot_lake(studio, "delta", "sales", version=0)  # relative to the first data folder
     assert old.n_rows == 1000 and old.origin is not None and old.origin.delta_version == 0
     latest = sources.snapshot_lake(studio, str(table), "sales")
     assert latest.n_rows == 1500 and latest.origin is not None and latest.origin.delta_version == 1
