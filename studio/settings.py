@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     exports_dir: Path | None = None
     embedded_worker: bool = Field(default=True, description="The app starts a local worker if none is alive.")
     max_upload_mb: int = Field(default=200, ge=1)
+    max_upload_rows: int = Field(default=10_000_000, ge=1, description="Most rows one uploaded file may hold.")
+    max_upload_cells: int = Field(default=50_000_000, ge=1, description="Most cells (rows x columns) of one file.")
+    max_decoded_mb: float = Field(default=1024, gt=0, description="Most memory one file may unpack to while read.")
     lease_seconds: float = Field(default=30.0, gt=0)
     heartbeat_seconds: float = Field(default=5.0, gt=0)
     max_attempts: int = Field(default=3, ge=1)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
 
+from studio.data.limits import ReadLimits
 from studio.errors import DataError
 
 SUPPORTED_SUFFIXES = (".csv", ".txt", ".tsv", ".parquet", ".pq", ".xlsx")
@@ -17,14 +19,16 @@ ENCODINGS = ("utf-8", "utf-8-sig", "latin-1", "cp1252", "utf-16")
 
 def read_table(
     data: bytes | Path, filename: str | None = None, *, encoding: str = "utf-8", max_bytes: int | None = None,
-    min_columns: int = 2,
+    min_columns: int = 2, limits: ReadLimits | None = None,
 ) -> pd.DataFrame:
     """Parse `data` (raw bytes or a path) as a table, judging the format by the file name's suffix.
 
     Raises DataError naming the problem: unsupported type, over the size limit, empty, binary or
     undecodable text, fewer than `min_columns` columns (a training table needs a feature and a target;
-    rows to score may have one), duplicate or blank column names.
+    rows to score may have one), duplicate or blank column names, more rows, cells or decoded bytes than
+    `limits` allow (checked while reading: see studio.data.limits).
     """
+    limits = limits or ReadLimits()
     if isinstance(data, Path):
         filename = filename or data.name
         if not data.is_file():
@@ -46,16 +50,16 @@ def read_table(
     if not raw.strip():
         raise DataError(f"'{name}' is empty. Upload a file with a header row and at least one data row.")
     if suffix in (".parquet", ".pq"):
-        frame, header = _read_parquet(raw, name)
+        frame, header = _read_parquet(raw, name, limits)
     elif suffix == ".xlsx":
-        frame, header = _read_excel(raw, name)
+        frame, header = _read_excel(raw, name, limits)
     else:
-        frame, header = _read_csv(raw, name, encoding)
+        frame, header = _read_csv(raw, name, encoding, limits)
     _check_shape(frame, header, name, min_columns)
     return frame
 
 
-def _read_csv(raw: bytes, name: str, encoding: str) -> tuple[pd.DataFrame, list[str]]:
+def _read_csv(raw: bytes, name: str, encoding: str, limits: ReadLimits) -> tuple[pd.DataFrame, list[str]]:
     if encoding not in ENCODINGS:
         raise DataError(f"Unknown encoding '{encoding}'. Choose one of: {', '.join(ENCODINGS)}.")
     if not encoding.startswith("utf-16") and b"\x00" in raw[:65536]:
@@ -70,9 +74,18 @@ def _read_csv(raw: bytes, name: str, encoding: str) -> tuple[pd.DataFrame, list[
             "Pick the file's encoding (e.g. latin-1 or cp1252) or re-save it as UTF-8."
         ) from None
     text = text.lstrip("\ufeff")
-    delimiter, header = sniff_csv(text[:65536])
-    frame = _read_csv_frame(text, delimiter, name)
+    delimiter, header = sniff_csv(head_of(text))
+    # read at most one row past the caps: a longer file is refused without being parsed whole
+    rows = min(limits.max_rows, limits.max_cells // max(len(header), 1))
+    frame = _read_csv_frame(text, delimiter, name, nrows=rows + 1)
+    limits.check_shape(name, rows=len(frame), columns=frame.shape[1])
     return frame, header
+
+
+def head_of(text: str, size: int = 65536) -> str:
+    """The first `size` characters, extended to the end of the header line (a 100,000-column header is longer)."""
+    newline = text.find("\n")
+    return text[: max(size, newline + 1)] if newline >= 0 else text
 
 
 def sniff_csv(sample: str) -> tuple[str, list[str]]:
@@ -84,21 +97,28 @@ def sniff_csv(sample: str) -> tuple[str, list[str]]:
     return delimiter, next(csv.reader(io.StringIO(sample), delimiter=delimiter), [])
 
 
-def _read_csv_frame(text: str, delimiter: str, name: str) -> pd.DataFrame:
+def _read_csv_frame(text: str, delimiter: str, name: str, *, nrows: int | None = None) -> pd.DataFrame:
     try:
-        return pd.read_csv(io.StringIO(text), sep=delimiter, low_memory=False)
+        return pd.read_csv(io.StringIO(text), sep=delimiter, low_memory=False, nrows=nrows)
     except pd.errors.EmptyDataError:
         raise DataError(f"'{name}' has no columns. Upload a file with a header row.") from None
     except (pd.errors.ParserError, ValueError) as exc:
         raise DataError(f"'{name}' is not a readable table: {_first_line(exc)}. Check that it is a CSV file.") from None
 
 
-def _read_parquet(raw: bytes, name: str) -> tuple[pd.DataFrame, list[str]]:
+def _read_parquet(raw: bytes, name: str, limits: ReadLimits) -> tuple[pd.DataFrame, list[str]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(pa.BufferReader(raw))
+        file = pq.ParquetFile(pa.BufferReader(raw))
+        limits.check_shape(name, rows=file.metadata.num_rows, columns=file.metadata.num_columns)
+        batches, decoded = [], 0
+        for batch in file.iter_batches(batch_size=65_536, use_threads=False):  # decoded sizes counted as read
+            decoded += batch.nbytes
+            limits.check_decoded(name, decoded)
+            batches.append(batch)
+        table = pa.Table.from_batches(batches, schema=file.schema_arrow)
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"'{name}' is not a valid Parquet file ({_first_line(exc)}).") from None
     header = list(table.column_names)
@@ -107,13 +127,27 @@ def _read_parquet(raw: bytes, name: str) -> tuple[pd.DataFrame, list[str]]:
     return table.to_pandas(), header
 
 
-def _read_excel(raw: bytes, name: str) -> tuple[pd.DataFrame, list[str]]:
+def _read_excel(raw: bytes, name: str, limits: ReadLimits) -> tuple[pd.DataFrame, list[str]]:
+    from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:
-        frame = pd.read_excel(io.BytesIO(raw), engine="openpyxl", header=None)
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:  # an xlsx is a zip: its stated sizes bound the unpacking
+            limits.check_decoded(name, sum(entry.file_size for entry in archive.infolist()))
+        book = load_workbook(io.BytesIO(raw), read_only=True, data_only=True, keep_links=False)
+        rows: list[list[object]] = []
+        cells = 0
+        for values in book.worksheets[0].iter_rows(values_only=True):  # streamed: cells counted as they come
+            cells += len(values)
+            limits.check_cells(name, cells)
+            limits.check_rows(name, len(rows) + 1)
+            rows.append(_trimmed(values))
+        book.close()
     except (InvalidFileException, zipfile.BadZipFile, ValueError, KeyError, OSError) as exc:
         raise DataError(f"'{name}' is not a valid .xlsx workbook ({_first_line(exc)}).") from None
+    while rows and not rows[-1]:
+        rows.pop()
+    frame = pd.DataFrame(rows)
     if frame.empty:
         return frame, []
     header = ["" if pd.isna(v) else str(v) for v in frame.iloc[0]]
@@ -122,9 +156,17 @@ def _read_excel(raw: bytes, name: str) -> tuple[pd.DataFrame, list[str]]:
     return body.infer_objects(), header
 
 
+def _trimmed(values: tuple[object, ...]) -> list[object]:
+    """A row without its trailing empty cells (as pandas' own Excel reader does)."""
+    row = list(values)
+    while row and row[-1] is None:
+        row.pop()
+    return row
+
+
 def _check_shape(frame: pd.DataFrame, header: list[str], name: str, min_columns: int) -> None:
     stripped = [h.strip() for h in header]
-    duplicates = sorted({h for h in stripped if stripped.count(h) > 1 and h})
+    duplicates = sorted(h for h, n in Counter(stripped).items() if n > 1 and h)
     if duplicates:
         raise DataError(
             f"'{name}' has duplicate column names: {', '.join(duplicates)}. Rename them so each column is unique."

@@ -13,6 +13,7 @@ import streamlit as st
 from studio.data import ColumnInfo, Profile, profile_frame, read_table
 from studio.data.catalog import DatasetRecord
 from studio.data.ingest import describe_file
+from studio.data.limits import ReadLimits
 from studio.data.profile import PROFILE_SAMPLE_ROWS
 from studio.data.sources import STREAM_CSV_BYTES, ingest_csv
 from studio.export.samples import sample_rows
@@ -24,7 +25,9 @@ from studio.ui.common import get_studio
 
 @st.cache_data(max_entries=4, show_spinner="Reading the file…")
 def parse_upload(raw: bytes, filename: str, encoding: str) -> pd.DataFrame:
-    return read_table(raw, filename, encoding=encoding, max_bytes=get_studio().settings.max_upload_mb * 2**20)
+    settings = get_studio().settings
+    return read_table(raw, filename, encoding=encoding, max_bytes=settings.max_upload_mb * 2**20,
+                      limits=ReadLimits.from_settings(settings))
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,14 @@ VIEWPORT = {"width": 1400, "height": 1000}
 JOB_TIMEOUT_MS = 300_000
 
 
-def start_studio(home: Path, port: int, *, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """`studio up` (the app, which starts its worker) on `port` with its own STUDIO_HOME; waits for health."""
+def start_studio(home: Path, port: int, *, env: dict[str, str] | None = None,
+                 worker: bool = True) -> subprocess.Popen[bytes]:
+    """`studio up` (the app, which starts its worker unless `worker` is False) on `port` with its own STUDIO_HOME;
+    waits for health."""
     environment = dict(os.environ if env is None else env, STUDIO_HOME=str(home))
     environment.pop("STUDIO_EMBEDDED_WORKER", None)  # the app starts its own worker, as for a user
+    if not worker:
+        environment["STUDIO_EMBEDDED_WORKER"] = "false"
     log = open(home.parent / f"app-{port}.log", "wb")  # noqa: SIM115  (the process writes to it until stopped)
     proc = subprocess.Popen([sys.executable, "-m", "studio", "up", "--port", str(port)], env=environment,
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -102,7 +102,7 @@ def test_studio_up_listens_on_loopback_only_by_default(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
     port = free_port()
-    proc = start_studio(home, port, env=_env(tmp_path))
+    proc = start_studio(home, port, env=_env(tmp_path), worker=False)
     try:
         app = psutil.Process(proc.pid)
         listening = [c.laddr for c in app.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
