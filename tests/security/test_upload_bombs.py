@@ -3,7 +3,6 @@ Parquet of 3 million 1 KB strings once took 9 GB, a 2.6 MB xlsx that unpacks to 
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
