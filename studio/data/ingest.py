@@ -169,26 +169,58 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def describe_file(path: Path) -> tuple[int, list[ColumnInfo]]:
-    """Row count and, per column, kind, dtype, missing and distinct counts, reading one column at a time."""
-    meta = pq.ParquetFile(path)
+def describe_file(path: Path, *, group_bytes: int = 256 * 2**20) -> tuple[int, list[ColumnInfo]]:
+    """Row count and, per column, kind, dtype, missing and distinct counts.
+
+    The file is opened once and read in groups of columns of about `group_bytes` (uncompressed, from the
+    footer): memory stays bounded on a tall table, and a wide one costs one read per group, not one file open
+    (and footer parse, itself as long as the column list) per column.
+    """
+    meta = pq.ParquetFile(path, pre_buffer=False)
     n_rows = meta.metadata.num_rows
     dtypes = meta.schema_arrow.empty_table().to_pandas().dtypes
+    sample_rows = None if n_rows <= KIND_SAMPLE_ROWS else \
+        pa.array(np.sort(np.random.default_rng(0).choice(n_rows, KIND_SAMPLE_ROWS, replace=False)))
     infos = []
-    for name in meta.schema_arrow.names:
-        column = pq.read_table(path, columns=[name]).column(0)
-        missing = column.null_count
-        if pa.types.is_floating(column.type):
-            missing += int(pc.sum(pc.is_nan(column)).as_py() or 0)
-        distinct = pc.count_distinct(column, mode="only_valid").as_py()
-        if pa.types.is_floating(column.type) and pc.any(pc.is_nan(column)).as_py():
-            distinct -= 1  # NaN counts as a value to Arrow, as missing to pandas and to us
-        sample = column.slice(0, KIND_SAMPLE_ROWS) if n_rows <= KIND_SAMPLE_ROWS else \
-            column.take(pa.array(np.sort(np.random.default_rng(0).choice(n_rows, KIND_SAMPLE_ROWS, replace=False))))
-        infos.append(ColumnInfo(name=str(name), kind=infer_kind(sample.to_pandas()), dtype=str(dtypes[name]),
-                                n_missing=int(missing), n_distinct=int(distinct)))
-        del column
+    for group in _column_groups(meta, group_bytes):
+        table = meta.read(columns=group, use_threads=False)
+        for name, column in zip(group, table.columns, strict=True):
+            infos.append(_describe_column(str(name), column, str(dtypes[name]), sample_rows))
+        del table
     return n_rows, infos
+
+
+def _column_groups(meta: pq.ParquetFile, group_bytes: int) -> list[list[str]]:
+    names = meta.schema_arrow.names
+    sizes = [0] * len(names)
+    leaf_of = {meta.metadata.schema.column(i).path.split(".")[0]: i for i in range(meta.metadata.num_columns)}
+    for g in range(meta.metadata.num_row_groups):
+        group = meta.metadata.row_group(g)
+        for i, name in enumerate(names):
+            j = leaf_of.get(name)
+            if j is not None:
+                sizes[i] += group.column(j).total_uncompressed_size
+    groups: list[list[str]] = [[]]
+    used = 0
+    for name, size in zip(names, sizes, strict=True):
+        if groups[-1] and used + size > group_bytes:
+            groups.append([])
+            used = 0
+        groups[-1].append(name)
+        used += size
+    return [g for g in groups if g]
+
+
+def _describe_column(name: str, column: pa.ChunkedArray, dtype: str, sample_rows: pa.Array | None) -> ColumnInfo:
+    missing = column.null_count
+    if pa.types.is_floating(column.type):
+        missing += int(pc.sum(pc.is_nan(column)).as_py() or 0)
+    distinct = pc.count_distinct(column, mode="only_valid").as_py()
+    if pa.types.is_floating(column.type) and pc.any(pc.is_nan(column)).as_py():
+        distinct -= 1  # NaN counts as a value to Arrow, as missing to pandas and to us
+    sample = column.slice(0, KIND_SAMPLE_ROWS) if sample_rows is None else column.take(sample_rows)
+    return ColumnInfo(name=name, kind=infer_kind(sample.to_pandas()), dtype=dtype, n_missing=int(missing),
+                      n_distinct=int(distinct))
 
 
 def sample_file(path: Path, n: int, *, seed: int = 0) -> pd.DataFrame:
