@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 class Studio:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = (settings or Settings()).prepare()
-        self.engine = make_engine(self.settings.db_url)
+        self.engine = make_engine(self.settings.db_url, busy_s=self.settings.db_busy_seconds)
         self.catalog = DatasetCatalog(self.engine, self.settings.datasets_path)
         self.connections = ConnectionStore(self.engine, self.settings.secret_key)
         self.jobs = JobStore(self.engine, lease_seconds=self.settings.lease_seconds,

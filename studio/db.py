@@ -136,13 +136,15 @@ creators = sa.Table(  # who created each dataset, job, model version and service
 )
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    # WAL lets the app read while a worker writes; busy_timeout waits on a writer instead of failing.
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.close()
+def _sqlite_pragmas(busy_s: float) -> Any:
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        # WAL lets the app read while a worker writes; busy_timeout waits on a writer instead of failing.
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_s * 1000)}")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+    return on_connect
 
 
 def normalize_url(url: str) -> str:
@@ -153,14 +155,15 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> sa.Engine:
-    """Open the studio database at `url` and create its tables if they are missing."""
+def make_engine(url: str, *, busy_s: float = 30.0) -> sa.Engine:
+    """Open the studio database at `url` and create its tables if they are missing (SQLite waits up to `busy_s`
+    for another writer's lock on each statement)."""
     try:
         engine = sa.create_engine(normalize_url(url), future=True, pool_pre_ping=True)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
         raise ValueError(f"STUDIO_DATABASE_URL '{_masked(url)}' is not a usable database URL: {exc}") from None
     if engine.dialect.name == "sqlite":
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "connect", _sqlite_pragmas(busy_s))
     metadata.create_all(engine)
     return engine
 

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     max_upload_cells: int = Field(default=50_000_000, ge=1, description="Most cells (rows x columns) of one file.")
     max_decoded_mb: float = Field(default=1024, gt=0, description="Most memory one file may unpack to while read.")
     lease_seconds: float = Field(default=30.0, gt=0)
+    db_busy_seconds: float = Field(default=30.0, gt=0, description="How long one SQLite statement waits on a lock.")
     heartbeat_seconds: float = Field(default=5.0, gt=0)
     max_attempts: int = Field(default=3, ge=1)
     worker_poll_seconds: float = Field(default=1.0, gt=0)

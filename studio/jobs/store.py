@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import builtins
 import json
+import logging
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from pydantic import BaseModel
 
 from studio import db
 from studio.errors import JobError, JobNotFound, LeaseLost
+
+log = logging.getLogger("studio.jobs")
+T = TypeVar("T")
 
 TRAIN = "train"
 EXPORT = "export"
@@ -188,25 +193,52 @@ class JobStore:
         """Append a log line, only while `lease` holds the job (a stale worker's lines are dropped)."""
         holds = sa.exists().where(db.jobs.c.id == lease.job_id, db.jobs.c.lease_token == lease.token)
         row = sa.select(sa.literal(lease.job_id), sa.literal(time.time()), sa.literal(line)).where(holds)
-        with self.engine.begin() as conn:
-            # RETURNING, not rowcount: psycopg reports -1 as the rowcount of an INSERT ... SELECT.
-            written = conn.execute(db.job_logs.insert().from_select(["job_id", "at", "line"], row)
-                                   .returning(db.job_logs.c.seq)).all()
+
+        def write() -> list[Any]:
+            with self.engine.begin() as conn:
+                # RETURNING, not rowcount: psycopg reports -1 as the rowcount of an INSERT ... SELECT.
+                return list(conn.execute(db.job_logs.insert().from_select(["job_id", "at", "line"], row)
+                                         .returning(db.job_logs.c.seq)).all())
+
+        written = self._patiently(write, what=f"job {lease.job_id}'s log")
         if not written:
             raise LeaseLost(f"Job {lease.job_id}: this worker's lease is no longer valid; the log line was dropped.")
 
     def finish(self, lease: Lease, status: JobStatus, *, result: BaseModel | None = None,
                error: str | None = None) -> None:
-        self._update(lease, status=status, ended_at=time.time(), lease_expires_at=None,
-                     result_json=None if result is None else result.model_dump_json(), error=error)
+        """Record how the job ended; waits out a busy database longer than other writes (this one matters most;
+        if it never lands, the job is reclaimed when its lease expires and resumes with its trials)."""
+        self._update(lease, patience_s=4 * self.lease_seconds, status=status, ended_at=time.time(),
+                     lease_expires_at=None, result_json=None if result is None else result.model_dump_json(),
+                     error=error)
 
-    def _update(self, lease: Lease, **values: Any) -> None:
-        with self.engine.begin() as conn:
-            changed = conn.execute(db.jobs.update().where(
-                db.jobs.c.id == lease.job_id, db.jobs.c.lease_token == lease.token,
-                db.jobs.c.status == JobStatus.RUNNING).values(**values)).rowcount
+    def _update(self, lease: Lease, *, patience_s: float | None = None, **values: Any) -> None:
+        def write() -> int:
+            with self.engine.begin() as conn:
+                return int(conn.execute(db.jobs.update().where(
+                    db.jobs.c.id == lease.job_id, db.jobs.c.lease_token == lease.token,
+                    db.jobs.c.status == JobStatus.RUNNING).values(**values)).rowcount)
+
+        changed = self._patiently(write, what=f"job {lease.job_id}", patience_s=patience_s)
         if changed != 1:
             raise LeaseLost(f"Job {lease.job_id}: this worker's lease is no longer valid; the write was rejected.")
+
+    def _patiently(self, write: Callable[[], T], *, what: str, patience_s: float | None = None) -> T:
+        """Run `write`, retrying with backoff while the database is busy (locked) or briefly unreachable, for up
+        to `patience_s` (default: two leases; a write that late is fenced by the lease anyway). Written here
+        rather than with a retry library: ten lines, and the only place the studio retries database writes."""
+        deadline = time.monotonic() + (patience_s or 2 * self.lease_seconds)
+        delay = 0.2
+        while True:
+            try:
+                return write()
+            except sa.exc.OperationalError as exc:  # SQLite "database is locked", a dropped server connection
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.warning("Writing %s: the studio database is busy or unreachable (%s); retrying in %.1f s.",
+                            what, str(exc).splitlines()[0][:120], delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     def _give_up(self, job_id: str, old_token: str | None, attempts: int) -> None:
         with self.engine.begin() as conn:

@@ -39,12 +39,16 @@ class JobReporter:
             self.studio.jobs.log(self.lease, line)
         except LeaseLost:
             self.lost.set()
+        except SQLAlchemyError as exc:  # the database stayed busy past the store's retries: a log line, not a job
+            log.warning("Job %s: a log line was not stored (%s).", self.lease.job_id, exc)
 
     def progress(self, progress: BaseModel) -> None:
         try:
             self.studio.jobs.set_progress(self.lease, progress)
         except LeaseLost:
             self.lost.set()
+        except SQLAlchemyError as exc:  # the next update carries the same totals
+            log.warning("Job %s: a progress update was not stored (%s).", self.lease.job_id, exc)
 
     def should_stop(self) -> bool:
         """Checks the job store for a cancel at most once a second, so a cancel lands within about a second."""
@@ -89,8 +93,13 @@ class Worker:
         log.info("Worker %s started (home %s).", self.worker_id, settings.root)
         try:
             while not self.stop_event.is_set() and not (until and until()):
-                self.studio.jobs.touch_worker(self.worker_id, pid=os.getpid())
-                lease = self.studio.jobs.claim(self.worker_id)
+                try:
+                    self.studio.jobs.touch_worker(self.worker_id, pid=os.getpid())
+                    lease = self.studio.jobs.claim(self.worker_id)
+                except SQLAlchemyError as exc:  # a busy or briefly unreachable database: the worker waits it out
+                    log.warning("The studio database is busy or unreachable (%s); trying again.", exc)
+                    self.stop_event.wait(settings.worker_poll_seconds)
+                    continue
                 if lease is None:
                     self.stop_event.wait(settings.worker_poll_seconds)
                     continue
@@ -125,6 +134,9 @@ class Worker:
             self.studio.jobs.finish(lease, status, **kwargs)  # type: ignore[arg-type]
         except LeaseLost as exc:
             log.warning("%s", exc)
+        except SQLAlchemyError as exc:  # still unreachable after the store's retries: reclaimed when the lease ends
+            log.warning("Job %s: its end could not be recorded (%s); it will be reclaimed and resumed.",
+                        lease.job_id, exc)
 
     def _heartbeat(self, lease: Lease, reporter: JobReporter, done: threading.Event) -> None:
         interval = self.studio.settings.heartbeat_seconds

@@ -67,3 +67,32 @@ def test_cancel_stops_the_search_and_keeps_the_best_model(studio: Studio, churn:
     assert job.status is JobStatus.CANCELLED
     assert job.result and job.result["n_trials"] >= 3 and job.result["model_uri"] == "models:/churn/1"
     assert studio.tracker.load_model(job.result["model_uri"]).predict_frame(churn.head(3)).shape[0] == 3
+
+
+def test_a_database_locked_longer_than_its_busy_timeout_delays_a_job_and_loses_nothing(
+        tmp_path, churn: pd.DataFrame) -> None:
+    """Holding the studio database locked past SQLite's busy timeout once failed a running job for good (its
+    trials lost). Writes now wait it out with backoff inside the lease; the job goes on and succeeds."""
+    import sqlite3
+    import time
+
+    from tests.conftest import make_settings
+
+    studio = Studio(make_settings(tmp_path / "home", db_busy_seconds=0.3, lease_seconds=5.0))
+    job_id = _submit(studio, churn, algorithms=["linear"], max_trials=12, budget_seconds=None)
+    worker = threading.Thread(target=_run_until_done, args=(studio, job_id), daemon=True)
+    worker.start()
+    deadline = time.monotonic() + 120
+    while studio.jobs.get(job_id).progress.get("trials_done", 0) < 2 and time.monotonic() < deadline:
+        worker.join(0.05)  # wait on the job's own progress
+    lock = sqlite3.connect(tmp_path / "home" / "studio.db", isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")  # every writer now waits (readers still read, in WAL mode)
+    locked_at = time.monotonic()
+    while time.monotonic() - locked_at < 3:  # ten times the busy timeout
+        worker.join(0.1)
+    lock.execute("COMMIT")
+    lock.close()
+    worker.join(180)
+    job = studio.jobs.get(job_id)
+    assert job.status is JobStatus.SUCCEEDED, job.error
+    assert job.result and job.result["n_trials"] == 12 and job.attempts == 1
