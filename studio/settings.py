@@ -117,7 +117,17 @@ class Settings(BaseSettings):
         return self.root / "logs"
 
     def prepare(self) -> Settings:
-        """Create the home folders and point the libraries that read environment variables at them."""
+        """Create the home folders and point the libraries that read environment variables at them.
+
+        Everything the studio writes is its owner's alone: files 0600 and folders 0700 (the process's umask),
+        since the home holds the studio database, MLflow's, snapshots of people's data, models and bundles.
+        """
+        os.umask(0o077)
+        self.root.mkdir(parents=True, exist_ok=True)
+        for existing in (self.root, *(self.root / n for n in ("studio.db", "mlflow.db", "secrets.toml",
+                                                               "stores.toml", "compute.toml"))):
+            if existing.exists() and existing.stat().st_uid == os.getuid():  # a home made before this rule
+                existing.chmod(0o700 if existing.is_dir() else 0o600)
         for path in (self.root, self.datasets_path, self.bentoml_path, self.exports_path, self.optuna_dir,
                      self.logs_path, self.sqlite_path, *(() if self.data_roots.strip() else self.data_paths)):
             path.mkdir(parents=True, exist_ok=True)
