@@ -39,6 +39,10 @@ def test_the_compose_file_describes_app_workers_dask_and_postgres() -> None:
     assert env["STUDIO_EMBEDDED_WORKER"] == "false"  # the app leaves jobs to the worker services
     init = (REPO / "docker" / "postgres-init.sql").read_text()
     assert "CREATE DATABASE mlflow" in init and "CREATE DATABASE optuna" in init
+    app = services["app"]
+    assert app["command"][-2:] == ["--address", "0.0.0.0"] and app["secrets"] == ["studio-auth"]  # login required
+    assert env["STUDIO_SECRETS_FILE"] == "/run/secrets/studio-auth"
+    assert services["scheduler"]["ports"] == ["127.0.0.1:8787:8787"]  # the dashboard is not published
     dockerfile = (REPO / "Dockerfile").read_text()
     assert "USER studio" in dockerfile and "HEALTHCHECK" in dockerfile
 
@@ -79,8 +83,8 @@ def loopback_env(home: Path, databases: dict[str, str], scheduler_port: int) -> 
 
 
 def service_command(name: str, scheduler_port: int) -> list[str]:
-    command = [str(c).replace("scheduler:8786", f"127.0.0.1:{scheduler_port}") for c in
-               COMPOSE["services"][name]["command"]]
+    command = [str(c).replace("scheduler:8786", f"127.0.0.1:{scheduler_port}").replace("0.0.0.0", "127.0.0.1")
+               for c in COMPOSE["services"][name]["command"]]  # the app listens on loopback here
     if command[:2] == ["dask", "scheduler"]:
         command[command.index("--port") + 1] = str(scheduler_port)
         command[command.index("--dashboard-address") + 1] = ":0"
