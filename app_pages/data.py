@@ -11,6 +11,7 @@ from studio.data.ingest import sample_file
 from studio.data.profile import PROFILE_SAMPLE_ROWS
 from studio.data.sources import refresh
 from studio.errors import StudioError
+from studio.markup import text
 from studio.ui.auth import allowed, audit_here, creator_of, mark_created, needs
 from studio.ui.common import ago, get_studio, show_error
 from studio.ui.connect_view import connect_tab, lake_tab, saved_message
@@ -83,7 +84,7 @@ with datasets_tab:
         chosen = st.selectbox("Dataset", [r.id for r in records])
         record = studio.catalog.get(chosen)
         if record.origin is not None:
-            st.caption(f"Source: {record.origin.describe()}")
+            st.caption(f"Source: {text(record.origin.describe())}")
             if st.button("Refresh from the source", icon=":material/refresh:", disabled=needs(Role.ANALYST) is not None,
                          help=needs(Role.ANALYST) or "Read the same table or query again; a changed result becomes "
                                                      "a new version.") and allowed(Role.ANALYST):

@@ -6,6 +6,7 @@ import streamlit as st
 
 from studio.auth import Role, UserStore, read_audit
 from studio.errors import StudioError
+from studio.markup import text
 from studio.ui.auth import allowed, audit_here, current_actor, login_enabled
 from studio.ui.common import get_studio, show_error
 
@@ -49,13 +50,13 @@ with st.form("user-role"):
         except StudioError as exc:
             show_error(exc)
         else:
-            st.session_state["settings-flash"] = f"{entry.id} is now {entry.role}."
+            st.session_state["settings-flash"] = f"{text(entry.id)} is now {entry.role}."
             st.rerun()
 if entries:
     gone = st.selectbox("Remove a user from the table", [""] + [e.id for e in entries])
     if gone and st.button(f"Remove {gone}", icon=":material/person_remove:") and allowed(Role.ADMIN):
         users.remove(gone, by=current_actor())
-        st.session_state["settings-flash"] = f"{gone} was removed from the table."
+        st.session_state["settings-flash"] = f"{text(gone)} was removed from the table."
         st.rerun()
 
 st.subheader("Saved database connections")

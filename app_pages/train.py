@@ -4,6 +4,7 @@ import streamlit as st
 
 from studio.auth import Role
 from studio.errors import SpecError
+from studio.markup import text
 from studio.training import DEFAULT_METRIC, ESTIMATORS, Task, detect_task, metrics_for
 from studio.training.draft import draft_spec, feature_candidates
 from studio.training.metrics import MEANING
@@ -54,7 +55,8 @@ exclude = st.multiselect("Columns to exclude", candidates, help="Columns the mod
 keep = show_guardrails(checks, exclude)
 dates = [c.name for c in record.columns if c.kind == "datetime" and c.name != target]
 if dates:
-    st.caption(f"Date columns become numeric parts (year, month, day, weekday, day of year, hour): {', '.join(dates)}")
+    st.caption("Date columns become numeric parts (year, month, day, weekday, day of year, hour): "
+               + text(", ".join(dates)))
 
 algorithms = st.multiselect("Algorithms", list(ESTIMATORS), default=list(ESTIMATORS),
                             format_func=lambda a: ESTIMATORS[a].label,

@@ -26,6 +26,7 @@ from studio.auth import (
     record_creator,
     resolve_role,
 )
+from studio.markup import text
 from studio.ui.common import get_studio
 
 _ACTOR = "studio-actor"
@@ -106,7 +107,7 @@ def sidebar(actor: Actor) -> None:
     if not login_enabled():
         return
     with st.sidebar:
-        st.caption(f"Signed in as **{actor.name}** · {actor.role}")
+        st.caption(f"Signed in as **{text(actor.name)}** · {actor.role}")
         st.button("Sign out", icon=":material/logout:", on_click=st.logout, key="sign-out")
 
 

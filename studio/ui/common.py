@@ -9,6 +9,7 @@ import streamlit as st
 
 from studio.context import Studio
 from studio.errors import SpecError, StudioError
+from studio.markup import text
 
 
 @st.cache_resource(show_spinner=False)
@@ -33,10 +34,11 @@ def empty_state(message: str, *, page: str, label: str) -> None:
 
 
 def show_error(exc: StudioError) -> None:
+    """The error's message as text: it may quote column names, values or paths, which must not render as markup."""
     if isinstance(exc, SpecError) and len(exc.problems) > 1:
-        st.error("**This cannot run yet:**\n" + "\n".join(f"- {p}" for p in exc.problems))
+        st.error("**This cannot run yet:**\n" + "\n".join(f"- {text(p)}" for p in exc.problems))
     else:
-        st.error(str(exc))
+        st.error(text(exc))
 
 
 def ago(ts: float | None) -> str:

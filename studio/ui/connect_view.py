@@ -169,7 +169,7 @@ def saved_message(record: DatasetRecord) -> None:
     st.success(f"Saved **{record.id}** ({record.n_rows:,} rows x {record.n_cols} columns, hash "
                f"{record.content_hash[:12]}).")
     if record.origin is not None:
-        st.caption(f"Source: {record.origin.describe()}")
+        st.caption(f"Source: {text(record.origin.describe())}")
     st.page_link("app_pages/train.py", label="Train a model on it", icon=":material/arrow_forward:")
 
 
@@ -187,20 +187,20 @@ def lake_tab(studio: Studio) -> None:
                                           help=needs(Role.ANALYST))
     st.caption(f"Data folders: {roots}. Object stores: store://NAME/path.")
     if opened and allowed(Role.ANALYST):  # nothing is read until the button is pressed
-        st.session_state.pop("lake-open", None)
+        st.session_state.pop("lake-opened", None)
         try:
             access = LakeAccess.from_settings(studio.settings)
             delta = lake.is_delta(location, access) or location.rstrip("/").endswith(".delta")
             origin = Origin(kind="delta" if delta else "parquet", location=location.strip(),
                             delta_version=None if version < 0 else int(version))
-            st.session_state["lake-open"] = (origin, lake.columns_of(origin, access))
+            st.session_state["lake-opened"] = (origin, lake.columns_of(origin, access))
         except StudioError as exc:
             show_error(exc)
             return
-    if "lake-open" not in st.session_state:
+    if "lake-opened" not in st.session_state:
         st.info("Enter the path of a Parquet file or folder, or of a Delta table, and press Open.")
         return
-    origin, columns = st.session_state["lake-open"]
+    origin, columns = st.session_state["lake-opened"]
     delta = origin.kind == "delta"
     st.markdown(f"**{text(origin.location)}** · {'Delta table' if delta else 'Parquet'}")
     st.caption(f"{len(columns)} columns: " + text(", ".join(f"{n} ({t})" for n, t in columns)))

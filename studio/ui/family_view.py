@@ -19,6 +19,7 @@ from studio.errors import StudioError
 from studio.evaluation.holdout import Holdout
 from studio.many.router import partition_rows
 from studio.many.train import PARTITIONS_TABLE
+from studio.markup import text
 from studio.registry import VersionInfo
 from studio.runs import RunSummary
 from studio.training.metrics import METRICS
@@ -98,7 +99,7 @@ def _drill_down(run: RunSummary, columns: list[str], board: pd.DataFrame) -> Non
     key = st.selectbox("Diagnostics of one partition", choices, key="family-partition",
                        help="Its held-out rows, scored by the family fitted on the training rows.")
     part = Holdout(h.task, h.classes, h.frame.iloc[rows[key]])
-    st.caption(f"{len(part.frame):,} held-out rows of partition {key}.")
+    st.caption(f"{len(part.frame):,} held-out rows of partition {text(key)}.")
     time_column = forecast_column(run.run_id)
     if time_column is not None and time_column in part.frame:
         chart(forecast_vs_actual(part.frame, time_column, title=f"Forecast of partition {key} over its held-out "

@@ -10,6 +10,7 @@ from studio.compute.profiles import ComputeProfile
 from studio.context import Studio
 from studio.errors import StudioError
 from studio.jobs import JobRecord, JobStatus
+from studio.markup import text
 from studio.training.estimate import Estimate
 from studio.training.metrics import METRICS
 from studio.ui.auth import allowed, audit_here, can, mark_created, needs
@@ -78,7 +79,7 @@ def _actions(studio: Studio, job: JobRecord) -> None:
 def _confirm_delete(studio: Studio, job: JobRecord) -> None:
     # A confirmation kept in session state (not st.dialog) so it survives the rerun its own buttons cause.
     with st.container(border=True):
-        st.markdown(f"Delete job **{job.id}** ({job.kind} '{job.name}', {job.status.value})? It and its log will "
+        st.markdown(f"Delete job **{job.id}** ({job.kind} '{text(job.name)}', {job.status.value})? It and its log will "
                     "be removed. The MLflow run and any registered model it produced stay.")
         yes, no, _ = st.columns([1, 1, 4])
         if no.button("Keep it"):

@@ -14,6 +14,7 @@ from studio.data.writeback import write_predictions
 from studio.errors import StudioError
 from studio.export.scoring import ScoreRequest, check_columns, count_rows, iter_chunks, score_file, upload_path
 from studio.jobs.handlers import SCORE
+from studio.markup import text
 from studio.paths import confined, slug
 from studio.ui.auth import allowed, can, mark_created, needs
 from studio.ui.common import ago, get_studio, show_error
@@ -128,7 +129,7 @@ def write_back(studio: Studio, scored: Path, ref: str, *, key: str) -> None:
                 except StudioError as exc:
                     show_error(exc)
                 else:
-                    st.success(f"Wrote {rows:,} rows to **{table}** on {connection}.")
+                    st.success(f"Wrote {rows:,} rows to **{text(table)}** on {text(connection)}.")
 
 
 def _background_jobs() -> None:
