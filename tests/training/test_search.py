@@ -59,7 +59,7 @@ def test_search_starts_from_each_algorithms_defaults_and_respects_max_trials(stu
     assert seen[1].params["max_leaf_nodes"] == 31  # the enqueued default, not a sampled value
     assert 1 <= seen[1].params["max_iter"] <= 2000  # the rounds early stopping chose
     assert all(0.5 < (t.score or 0) <= 1 for t in seen)
-    assert all(t.worker and t.worker.startswith("tcp://") for t in seen)  # each ran on a Dask worker
+    assert all(t.worker and t.worker.startswith("tls://127.0.0.1:") for t in seen)  # each on a (local, TLS) worker
 
 
 @pytest.mark.parametrize("storage", ["journal", "postgresql"])
