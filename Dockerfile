@@ -1,5 +1,5 @@
 # The studio in one image: the web app on :8501 plus a background worker, state in the /data volume.
-# Build: docker build -t ml-studio .   Run: docker run -p 8501:8501 -v studio-data:/data ml-studio
+# Build: docker build -t ml-studio .   Run: see the README (Docker): it needs login, or --insecure on loopback
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -23,4 +23,4 @@ VOLUME ["/data"]
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s \
     CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health')"
-CMD ["studio", "up", "--port", "8501"]
+CMD ["studio", "up", "--port", "8501", "--address", "0.0.0.0"]
