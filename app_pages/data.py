@@ -12,7 +12,7 @@ from studio.data.profile import PROFILE_SAMPLE_ROWS
 from studio.data.sources import refresh
 from studio.errors import StudioError
 from studio.markup import text
-from studio.ui.auth import allowed, audit_here, creator_of, mark_created, needs
+from studio.ui.auth import allowed, audit_here, can, creator_of, mark_created, needs
 from studio.ui.common import ago, get_studio, show_error
 from studio.ui.connect_view import connect_tab, lake_tab, saved_message
 from studio.ui.data import dataset_preview, is_big_upload, parse_upload, profile_of, save_staged, stage_upload
@@ -25,10 +25,11 @@ upload_tab, connect, lake, datasets_tab = st.tabs(["Upload", "Database", "Parque
 with upload_tab:
     left, right = st.columns([3, 1])
     uploaded = left.file_uploader("CSV, Parquet or Excel file", type=["csv", "tsv", "txt", "parquet", "xlsx"],
-                                  help=f"Up to {studio.settings.max_upload_mb} MB. The first row must hold the "
-                                       "column names.")
+                                  disabled=needs(Role.ANALYST) is not None,
+                                  help=needs(Role.ANALYST) or f"Up to {studio.settings.max_upload_mb} MB. The first "
+                                                              "row must hold the column names.")
     encoding = right.selectbox("Text encoding (CSV)", ENCODINGS, help="Change it if the file is not UTF-8.")
-    if uploaded is None:
+    if uploaded is None or not can(Role.ANALYST):  # a viewer's upload is never parsed or written to disk
         st.info("Upload a file to see a preview and a profile, then save it as a dataset. Big CSV files are "
                 "streamed to disk block by block; data in a database or a Parquet/Delta table can be read in place "
                 "from the next tabs.")

@@ -52,8 +52,9 @@ def _source(studio: Studio, kind: str) -> tuple[Path | None, str]:
             return None, ""
         chosen = st.selectbox("Dataset", datasets, format_func=lambda r: f"{r.id} · {r.n_rows:,} rows")
         return Path(chosen.path), chosen.id
-    upload = st.file_uploader("CSV or Parquet file", type=["csv", "parquet"])
-    if upload is None:
+    upload = st.file_uploader("CSV or Parquet file", type=["csv", "parquet"], disabled=not can(Role.ANALYST),
+                              help=needs(Role.ANALYST))
+    if upload is None or not can(Role.ANALYST):  # a viewer's upload is never written to disk
         return None, ""
     source = upload_path(studio.settings.exports_path, upload.file_id, upload.name)
     if not source.is_file():
