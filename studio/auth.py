@@ -14,22 +14,19 @@ from __future__ import annotations
 
 import getpass
 import ipaddress
-import json
 import time
 import tomllib
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 
+from studio import audit as audit_log
 from studio import db, vault
 from studio.errors import SpecError, StudioError
-
-if TYPE_CHECKING:
-    from studio.registry.store import AuditEntry
 
 
 class Role(StrEnum):
@@ -140,8 +137,7 @@ def actor_id(claims: Mapping[str, Any]) -> str:
 def audit(conn: sa.Connection, actor: Actor, action: str, target: str, detail: dict[str, Any]) -> None:
     """One audit-log line naming the person: deletions, exports, connection and user changes (promotions and
     gates are written by the registry with the same actor)."""
-    conn.execute(db.audit_log.insert().values(at=time.time(), actor=actor.id, action=action, model=target,
-                                              version=None, alias=None, reason="", detail_json=json.dumps(detail)))
+    audit_log.write(conn, actor=actor.id, action=action, target=target, detail=detail)
 
 
 def record_audit(engine: sa.Engine, actor: Actor, action: str, target: str,
@@ -150,18 +146,7 @@ def record_audit(engine: sa.Engine, actor: Actor, action: str, target: str,
         audit(conn, actor, action, target, detail or {})
 
 
-def read_audit(engine: sa.Engine, *, target: str | None = None, limit: int = 200) -> list[AuditEntry]:
-    """Audit entries (promotions, gates, deletions, exports, connections, users), newest first; `target` keeps
-    one model's (or one object's)."""
-    from studio.registry.store import AuditEntry
-
-    query = sa.select(db.audit_log).order_by(db.audit_log.c.seq.desc()).limit(limit)
-    if target is not None:
-        query = query.where(db.audit_log.c.model == target)
-    with engine.connect() as conn:
-        rows = conn.execute(query).mappings().all()
-    return [AuditEntry(at=r["at"], actor=r["actor"], action=r["action"], model=r["model"], version=r["version"],
-                       alias=r["alias"], reason=r["reason"], detail=json.loads(r["detail_json"])) for r in rows]
+read_audit = audit_log.read
 
 
 # -- creators ---------------------------------------------------------------------------------------------

@@ -7,14 +7,15 @@ pops one, so "roll back" always returns the alias to the version that held it be
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
 
+from studio import audit as audit_log
 from studio import db
+from studio.audit import AuditEntry
 from studio.errors import ModelNotFound, PromotionRefused, SpecError
 from studio.registry.gates import GatePolicy, GateReport, evaluate
 
@@ -41,17 +42,6 @@ class VersionInfo(BaseModel):
     @property
     def uri(self) -> str:
         return f"models:/{self.name}/{self.version}"
-
-
-class AuditEntry(BaseModel):
-    at: float
-    actor: str
-    action: str  # promote, rollback, gates
-    model: str
-    version: str | None
-    alias: str | None
-    reason: str
-    detail: dict[str, Any]
 
 
 def default_actor() -> str:
@@ -179,14 +169,8 @@ class Registry:
     # -- audit ---------------------------------------------------------------------------------------------
     def audit(self, name: str | None = None, *, limit: int = 200) -> list[AuditEntry]:
         """Audit entries, newest first (one model's when `name` is given)."""
-        from studio.auth import read_audit
-
-        return read_audit(self.engine, target=name, limit=limit)
+        return audit_log.read(self.engine, target=name, limit=limit)
 
     @staticmethod
-    def _audit(conn: sa.Connection, **values: Any) -> AuditEntry:
-        entry = AuditEntry(at=time.time(), **values)
-        conn.execute(sa.insert(db.audit_log).values(
-            at=entry.at, actor=entry.actor, action=entry.action, model=entry.model, version=entry.version,
-            alias=entry.alias, reason=entry.reason, detail_json=json.dumps(entry.detail)))
-        return entry
+    def _audit(conn: sa.Connection, *, model: str, **values: Any) -> AuditEntry:
+        return audit_log.write(conn, target=model, **values)
