@@ -15,6 +15,10 @@ from typing import Any
 
 from studio.errors import DataError, SpecError, StudioError
 
+#: The algorithm names the help lists (studio.training.estimators would cost the CLI 2 s of imports at every start;
+#: tests/test_cli.py checks that this is exactly the registry's list).
+ALGORITHMS = ("linear", "random_forest", "extra_trees", "hist_gradient_boosting", "xgboost", "lightgbm")
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="studio", description="Low-code ML studio: train, track, export.")
@@ -25,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--target", required=True)
     t.add_argument("--task", default="auto", choices=["auto", "binary", "multiclass", "regression", "forecast"],
                    help="forecast: regression of the target --horizon steps ahead of the data, per partition")
-    t.add_argument("--algorithms", help="comma-separated: linear,random_forest,hist_gradient_boosting,xgboost,lightgbm")
+    t.add_argument("--algorithms", help=f"comma-separated, from: {','.join(ALGORITHMS)} (default: all)")
     t.add_argument("--exclude", help="comma-separated columns to leave out")
     t.add_argument("--keep", help="comma-separated columns to use even though a data check flagged them")
     t.add_argument("--type", action="append", default=[], metavar="COLUMN=KIND",

@@ -123,3 +123,15 @@ def test_models_list_gates_promote_rollback_and_card(studio: Studio, churn, caps
     assert main(["models", "card", "churn", "1", "--format", "html", "--out", str(out)]) == 0
     assert "<h1>Model card: churn v1</h1>" in out.read_text() and "champion" in out.read_text()
     assert [a.action for a in studio.registry.audit("churn")] == ["rollback", "promote", "promote", "gates", "gates"]
+
+
+def test_the_cli_help_names_every_registered_algorithm(capsys) -> None:
+    import pytest
+
+    from studio.cli import ALGORITHMS
+    from studio.training.estimators import ESTIMATORS
+
+    assert list(ALGORITHMS) == list(ESTIMATORS)  # extra_trees was missing from the help
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert ",".join(ALGORITHMS) in "".join(capsys.readouterr().out.split())  # argparse wraps long words

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import TYPE_CHECKING
 
 from studio import vault
-from studio.context import Studio
+
+if TYPE_CHECKING:  # a type only: the jobs package does not import the composition root
+    from studio.context import Studio
 
 
 def spawn_worker(studio: Studio) -> subprocess.Popen[bytes]:

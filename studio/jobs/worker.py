@@ -9,14 +9,17 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
-from studio.context import Studio
 from studio.errors import LeaseLost, StudioError
 from studio.jobs.handlers import HANDLERS
 from studio.jobs.store import JobStatus, Lease
+
+if TYPE_CHECKING:  # a type only: the jobs package does not import the composition root
+    from studio.context import Studio
 
 log = logging.getLogger("studio.worker")
 
