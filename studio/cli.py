@@ -23,7 +23,19 @@ ALGORITHMS = ("linear", "random_forest", "extra_trees", "hist_gradient_boosting"
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="studio", description="Low-code ML studio: train, track, export.")
     sub = parser.add_subparsers(dest="command", required=True)
+    _train_parser(sub)
+    _serving_parsers(sub)
+    _jobs_parser(sub)
 
+    from studio import cli_data, cli_models
+
+    cli_data.add_parser(sub)
+    cli_models.add_parser(sub)
+    _up_parser(sub)
+    return parser
+
+
+def _train_parser(sub: Any) -> None:
     t = sub.add_parser("train", help="train an Optuna-tuned model as a background job")
     t.add_argument("data", help="a CSV/Parquet/Excel path or a dataset id")
     t.add_argument("--target", required=True)
@@ -64,6 +76,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--wait", action="store_true", help="wait for the job to end (runs a worker if none is alive)")
     t.add_argument("--json", action="store_true")
 
+
+def _serving_parsers(sub: Any) -> None:
     p = sub.add_parser("predict", help="score a file with a trained model")
     p.add_argument("model", help="a model_uri, a run id, or name@alias")
     p.add_argument("--data", required=True, help="a CSV/Parquet file (scored in chunks), an .xlsx, or a dataset id")
@@ -86,6 +100,9 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("worker", help="run a worker that executes queued jobs")
 
+
+def _jobs_parser(sub: Any) -> None:
+
     j = sub.add_parser("jobs", help="list, show, cancel, re-run or delete jobs")
     jsub = j.add_subparsers(dest="jobs_command", required=True)
     jl = jsub.add_parser("list")
@@ -106,11 +123,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("compute_command", choices=["list"])
     c.add_argument("--json", action="store_true")
 
-    from studio import cli_data, cli_models
 
-    cli_data.add_parser(sub)
-    cli_models.add_parser(sub)
-
+def _up_parser(sub: Any) -> None:
     u = sub.add_parser("up", help="start a worker and the web app")
     u.add_argument("--port", type=int, default=8501)
     u.add_argument("--address", default="127.0.0.1",
@@ -118,7 +132,6 @@ def _parser() -> argparse.ArgumentParser:
                         "([auth] in STUDIO_HOME/secrets.toml) or --insecure")
     u.add_argument("--insecure", action="store_true",
                    help="listen beyond this machine without login: whoever reaches it is an admin (the page says so)")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
