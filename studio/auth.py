@@ -131,7 +131,10 @@ def resolve_role(claims: Mapping[str, Any], *, users: UserStore, claim: str, adm
 
 
 def actor_id(claims: Mapping[str, Any]) -> str:
-    return str(claims.get("email") or claims.get("sub") or "").lower()
+    """Who signed in: their email, unless the provider says it is not verified (anyone could claim any address
+    then, an admin's included), else the provider's subject."""
+    email = claims.get("email") if claims.get("email_verified", True) is not False else None
+    return str(email or claims.get("sub") or "").lower()
 
 
 def audit(conn: sa.Connection, actor: Actor, action: str, target: str, detail: dict[str, Any]) -> None:

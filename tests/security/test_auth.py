@@ -46,6 +46,15 @@ def test_roles_come_from_the_claim_then_the_table_then_the_admins_then_the_defau
     assert role({"email": "nobody@example.org"}) is Role.VIEWER
 
 
+def test_an_unverified_email_is_not_an_identity(users: UserStore) -> None:
+    users.set_role("boss@example.org", Role.ADMIN, by=ADMIN)
+    forged = {"sub": "mallory", "email": "boss@example.org", "email_verified": False}
+    assert resolve_role(forged, users=users, claim="roles", admins=["boss@example.org"], default=Role.VIEWER) \
+        is Role.VIEWER
+    verified = {"sub": "b0ss", "email": "boss@example.org", "email_verified": True}
+    assert resolve_role(verified, users=users, claim="roles", admins=[], default=Role.VIEWER) is Role.ADMIN
+
+
 def test_only_an_admin_changes_roles_and_every_change_is_audited(users: UserStore) -> None:
     analyst = Actor(id="ana@example.org", name="Ana", role=Role.ANALYST)
     with pytest.raises(NotAllowed, match="needs the admin role"):
