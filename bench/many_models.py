@@ -26,12 +26,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
 TRAIN_STUDIO = """
 import json, sys, time
 from pathlib import Path
+from typing import Any
 import pandas as pd
 from studio.context import Studio
 from studio.many.train import train_family, PARTITIONS_TABLE
@@ -64,6 +66,7 @@ TRAIN_NAIVE = """
 import json, sys, time
 import numpy as np, pandas as pd
 from pathlib import Path
+from typing import Any
 from sklearn.model_selection import train_test_split
 from studio.context import Studio
 from studio.settings import Settings
@@ -95,6 +98,7 @@ if __name__ == "__main__":
 SCORE = """
 import json, sys, time, tempfile
 from pathlib import Path
+from typing import Any
 import numpy as np, pandas as pd, skops.io as sio
 from studio.context import Studio
 from studio.export.scoring import score_file
@@ -162,6 +166,7 @@ def service_latency(home: Path, model_uri: str, data: Path) -> dict[str, float]:
     code = f"""
 import json, sys
 from pathlib import Path
+from typing import Any
 from studio.context import Studio
 from studio.export.bento import export_bento
 from studio.settings import Settings
@@ -202,6 +207,19 @@ if __name__ == "__main__":
     q = lambda v, p: statistics.quantiles(v, n=100)[p - 1]  # noqa: E731
     return {"cold_p50": q(cold, 50), "cold_p99": q(cold, 99), "warm_p50": q(warm, 50), "warm_p99": q(warm, 99),
             "hits": info["hits"], "misses": info["misses"]}
+
+
+def print_table(lines: list[dict[str, Any]]) -> None:
+    print("\n| partitions | studio: models per core-minute (wall s, cores) | naive groupby loop (wall s) | ratio "
+          "| peak MB studio / naive | routed scoring rows/s | per-partition loading rows/s | ratio "
+          "| beat baseline | median RMSE gain |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for x in lines:
+        print(f"| {x['partitions']:,} | {x['studio_per_core_min']:,.0f} ({x['studio_s']:.0f} s, {x['studio_cores']}) "
+              f"| {x['naive_per_core_min']:,.0f} ({x['naive_s']:.0f} s) | x{x['ratio']:.2f} "
+              f"| {x['studio_peak_mb']:.0f} / {x['naive_peak_mb']:.0f} | {x['routed_rows_s']:,.0f} "
+              f"| {x['per_partition_rows_s']:,.0f} | x{x['routed_rows_s'] / x['per_partition_rows_s']:.2f} "
+              f"| {x['beats_share']:.0%} | {x['improvement']:.0%} |")
 
 
 def main() -> None:
@@ -248,16 +266,7 @@ def main() -> None:
             assert served is not None
             latency = service_latency(*served)
             print(json.dumps({"service": latency}), flush=True)
-    print("\n| partitions | studio: models per core-minute (wall s, cores) | naive groupby loop (wall s) | ratio "
-          "| peak MB studio / naive | routed scoring rows/s | per-partition loading rows/s | ratio "
-          "| beat baseline | median RMSE gain |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for x in lines:
-        print(f"| {x['partitions']:,} | {x['studio_per_core_min']:,.0f} ({x['studio_s']:.0f} s, {x['studio_cores']}) "
-              f"| {x['naive_per_core_min']:,.0f} ({x['naive_s']:.0f} s) | x{x['ratio']:.2f} "
-              f"| {x['studio_peak_mb']:.0f} / {x['naive_peak_mb']:.0f} | {x['routed_rows_s']:,.0f} "
-              f"| {x['per_partition_rows_s']:,.0f} | x{x['routed_rows_s'] / x['per_partition_rows_s']:.2f} "
-              f"| {x['beats_share']:.0%} | {x['improvement']:.0%} |")
+    print_table(lines)
     if args.horizon:
         print(f"\nForecasting {args.horizon} days ahead ({forecast['modeled']:,} partition models, "
               f"{forecast['seconds']:.0f} s): {forecast['beats'] / max(forecast['modeled'], 1):.0%} beat the better "

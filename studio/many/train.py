@@ -79,6 +79,61 @@ class PartitionResult(BaseModel):
     error: str | None = None
 
 
+def _tried(spec: TrainSpec, algorithms: list[str], profile: ComputeProfile, modeled: int) -> list[str]:
+    """The algorithms each partition tries: two when the budget leaves each partition time for a second one."""
+    cores = 1 if profile.is_remote else max(profile.parallel_trials, 1)
+    per_partition_s = (spec.budget.seconds or 0) * cores / max(modeled, 1)
+    return algorithms[:2] if spec.budget.seconds is None or per_partition_s > SECOND_ALGORITHM_S else algorithms[:1]
+
+
+def _fallback(spec: TrainSpec, split: Split, inputs: _Inputs, algorithms: list[str],
+              columns: list[str]) -> tuple[Any, TrainSpec]:
+    """The fallback model, fitted on every training row, and the spec of the partition models (without the
+    partition columns, which are constant within a partition)."""
+    fallback_spec = spec.model_copy(update={"features": spec.features + inputs.lag_features})
+    fallback = _pipeline(fallback_spec, algorithms[-1] if len(algorithms) > 1 else algorithms[0]).fit(
+        inputs.X_train, split.y_train)
+    sub_spec = fallback_spec.model_copy(update={"features": tuple(
+        f for f in fallback_spec.features if f.name not in columns)})
+    return fallback, sub_spec
+
+
+def _with_fallback(results: dict[Any, PartitionResult], train_groups: dict[Any, Any], test_groups: dict[Any, Any],
+                   fallback_out: np.ndarray, metric: Metric, split: Split) -> None:
+    """Every partition not modeled goes to the fallback; every partition with held-out rows gets the fallback's
+    score on them (the fallback predicts all held-out rows once; each partition reads its own)."""
+    for key, rows in train_groups.items():
+        if key not in results:
+            results[key] = PartitionResult(key=key, rows_train=len(rows), rows_test=len(test_groups.get(key, [])),
+                                           status="fallback")
+    for key, rows in test_groups.items():
+        if key not in results:  # a partition only in the held-out rows: unseen in training
+            results[key] = PartitionResult(key=key, rows_train=0, rows_test=len(rows), status="fallback")
+        if len(rows):
+            value = _safe(lambda r=rows: score_predictions(metric, split.y_test[r], fallback_out[r]))
+            results[key] = results[key].model_copy(update={"fallback_score": value})
+
+
+def _router(columns: tuple[str, ...], blobs: dict[Any, bytes], fallback: Any, split: Split,
+            inputs: _Inputs) -> PartitionRouter:
+    import skops.io as sio
+
+    trusted = sorted({t for blob in list(blobs.values())[:50] for t in sio.get_untrusted_types(data=blob)})
+    return PartitionRouter(columns, blobs, fallback, tuple(trusted),
+                           None if split.classes is None else len(split.classes), forecast=inputs.lags)
+
+
+def _finish(tracker: TrackerLike, run_id: str, spec: TrainSpec, held_out: dict[str, float],
+            summary: dict[str, float], *, duration: float, tried: list[str], columns: list[str]) -> None:
+    test_score = held_out[f"test_{spec.metric}"]
+    tracker.finish(run_id, metrics={f"best_{spec.metric}": test_score, f"test_{spec.metric}": test_score,
+                                    **held_out, **summary, "duration_s": duration,
+                                    "n_trials": float(summary["partitions_modeled"])},
+                   tags={"studio.best_algorithm": "partitioned: " + " / ".join(tried),
+                         "studio.family": ",".join(columns), "studio.stop_reason": "all partitions trained",
+                         "studio.final_model": f"{int(summary['partitions_modeled'])} partition models + fallback"})
+
+
 def train_family(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, job_id: str,
                  profile: ComputeProfile, reporter: Reporter) -> TrainResult:
     assert spec.partition is not None
@@ -94,39 +149,19 @@ def train_family(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLi
                  f"have at least {spec.partition.min_rows} rows and get their own model, the rest the fallback.")
     metric = METRICS[spec.metric]
     algorithms = _cheap(spec.algorithms)
-    cores = 1 if profile.is_remote else max(profile.parallel_trials, 1)
-    per_partition_s = (spec.budget.seconds or 0) * cores / max(len(modeled), 1)
-    tried = algorithms[:2] if spec.budget.seconds is None or per_partition_s > SECOND_ALGORITHM_S else algorithms[:1]
+    tried = _tried(spec, algorithms, profile, len(modeled))
     reporter.log(f"Per partition: {' vs '.join(tried)} on an inner validation split, against a baseline.")
     progress = Progress(phase="training partitions", trials_budget=len(modeled), unit="partitions")
     reporter.progress(progress)
 
     inputs = _Inputs.plain(split) if spec.forecast is None else _Inputs.forecasting(spec, split, train_groups,
                                                                                    test_groups, reporter)
-    fallback_spec = spec.model_copy(update={"features": spec.features + inputs.lag_features})
-    fallback = _pipeline(fallback_spec, algorithms[-1] if len(algorithms) > 1 else algorithms[0]).fit(
-        inputs.X_train, split.y_train)
-    sub_spec = fallback_spec.model_copy(update={"features": tuple(
-        f for f in fallback_spec.features if f.name not in columns)})
+    fallback, sub_spec = _fallback(spec, split, inputs, algorithms, columns)
     results, blobs = _fan_out(sub_spec, split, inputs, modeled, train_groups, test_groups, tried, profile, reporter,
                               progress, deadline)
-    for key, rows in train_groups.items():
-        if key not in results:
-            results[key] = PartitionResult(key=key, rows_train=len(rows), rows_test=len(test_groups.get(key, [])),
-                                           status="fallback")
-    fallback_out = raw_predictions(fallback, inputs.X_test, split.n_classes)  # once; each partition reads its rows
-    for key, rows in test_groups.items():
-        if key not in results:  # a partition only in the held-out rows: unseen in training
-            results[key] = PartitionResult(key=key, rows_train=0, rows_test=len(rows), status="fallback")
-        if len(rows):
-            value = _safe(lambda r=rows: score_predictions(metric, split.y_test[r], fallback_out[r]))
-            results[key] = results[key].model_copy(update={"fallback_score": value})
-
-    import skops.io as sio
-
-    trusted = sorted({t for blob in list(blobs.values())[:50] for t in sio.get_untrusted_types(data=blob)})
-    router = PartitionRouter(tuple(columns), blobs, fallback, tuple(trusted),
-                             None if split.classes is None else len(split.classes), forecast=inputs.lags)
+    _with_fallback(results, train_groups, test_groups, raw_predictions(fallback, inputs.X_test, split.n_classes),
+                   metric, split)
+    router = _router(tuple(columns), blobs, fallback, split, inputs)
     # here every model stays loaded once read (the held-out score and the evaluation predict many times); the
     # registered family keeps the serving cache size
     in_process = len(blobs) + 1
@@ -134,8 +169,7 @@ def train_family(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLi
     held_out = metrics_of(raw_predictions(router, split.X_test, split.n_classes), split.y_test, spec.task)
     test_score = held_out[f"test_{spec.metric}"]
     table = pd.DataFrame([r.model_dump() for r in results.values()])
-    failed = table[table["status"] == "failed"]
-    for row in failed.head(20).itertuples():
+    for row in table[table["status"] == "failed"].head(20).itertuples():
         reporter.log(f"Partition {row.key} failed: {row.error}")
     info = ModelInfo(task=spec.task, target=spec.target, features=spec.features, classes=split.classes,
                      metric=spec.metric, run_id=run_id)
@@ -148,12 +182,7 @@ def train_family(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLi
     tracker.log_table(run_id, table, PARTITIONS_TABLE)
     summary = family_summary(table, metric)
     duration = time.time() - started
-    tracker.finish(run_id, metrics={f"best_{spec.metric}": test_score, f"test_{spec.metric}": test_score,
-                                    **held_out, **summary, "duration_s": duration,
-                                    "n_trials": float(summary["partitions_modeled"])},
-                   tags={"studio.best_algorithm": "partitioned: " + " / ".join(tried),
-                         "studio.family": ",".join(columns), "studio.stop_reason": "all partitions trained",
-                         "studio.final_model": f"{int(summary['partitions_modeled'])} partition models + fallback"})
+    _finish(tracker, run_id, spec, held_out, summary, duration=duration, tried=tried, columns=columns)
     # importance on fewer rows and shuffles than a single model's: every prediction routes rows to hundreds of
     # partition models, so it costs far more (measured: 4.6 s per pass over 1,000 partitions)
     _record_evaluation(spec, split, router, [], run_id, tracker, reporter, progress,

@@ -39,6 +39,24 @@ def clip_bounds(values: pd.Series, method: str) -> tuple[float, float] | None:
     return summary.mean - 3 * summary.std, summary.mean + 3 * summary.std
 
 
+def _check_columns(record: DatasetRecord, frame: pd.DataFrame, *, target: str, exclude: Sequence[str],
+                   partition_by: Sequence[str], task: str, time_column: str | None) -> None:
+    """Every column the spec names is in the dataset (and a forecast names its time column)."""
+    if target not in frame.columns:
+        raise SpecError(f"The target '{target}' is not a column of '{record.id}'. "
+                        f"Columns: {', '.join(map(str, frame.columns))}.")
+    unknown = [c for c in exclude if c not in frame.columns]
+    if unknown:
+        raise SpecError(f"Columns to exclude {unknown} are not in '{record.id}'.")
+    unknown_parts = [c for c in partition_by if c not in frame.columns]
+    if unknown_parts:
+        raise SpecError(f"Partition columns {unknown_parts} are not in '{record.id}'.")
+    if task == "forecast" and not time_column:
+        raise SpecError("Forecasting needs a time column (--time-column): the column holding each row's date.")
+    if time_column and time_column not in frame.columns:
+        raise SpecError(f"The time column '{time_column}' is not in '{record.id}'.")
+
+
 def draft_spec(
     record: DatasetRecord, frame: pd.DataFrame, *, target: str, task: str = "auto", exclude: Sequence[str] = (),
     algorithms: Sequence[str] | None = None, metric: str | None = None, validation: dict[str, object] | None = None,
@@ -53,28 +71,15 @@ def draft_spec(
 
     Data guardrails are checked (or taken as given, e.g. cached `data_guardrails`) and recorded in the spec; the
     columns they exclude are left out unless named in `keep`."""
-    if target not in frame.columns:
-        raise SpecError(f"The target '{target}' is not a column of '{record.id}'. "
-                        f"Columns: {', '.join(map(str, frame.columns))}.")
-    unknown = [c for c in exclude if c not in frame.columns]
-    if unknown:
-        raise SpecError(f"Columns to exclude {unknown} are not in '{record.id}'.")
-    unknown_parts = [c for c in partition_by if c not in frame.columns]
-    if unknown_parts:
-        raise SpecError(f"Partition columns {unknown_parts} are not in '{record.id}'.")
-    if task == "forecast" and not time_column:
-        raise SpecError("Forecasting needs a time column (--time-column): the column holding each row's date.")
-    if time_column and time_column not in frame.columns:
-        raise SpecError(f"The time column '{time_column}' is not in '{record.id}'.")
+    _check_columns(record, frame, target=target, exclude=exclude, partition_by=partition_by, task=task,
+                   time_column=time_column)
     # a partition column is a category (a store number is a name, not a quantity) and always a feature; the
     # time column of a forecast is a date and always a feature
     forced = {c: "categorical" for c in partition_by} | ({time_column: "datetime"} if time_column else {})
     overrides = _overrides({**(type_overrides or {}), **forced}, frame, target)
     keep = [*keep, *partition_by, *([time_column] if time_column else [])]
-    if time_column and task in ("auto", "forecast"):
-        resolved = "regression"  # a forecast is a quantity ahead in time
-    else:
-        resolved = detect_task(frame[target]) if task == "auto" else task
+    resolved = "regression" if time_column and task in ("auto", "forecast") else (  # a forecast: a quantity ahead
+        detect_task(frame[target]) if task == "auto" else task)
     candidates = feature_candidates(record, target, overrides)
     if guardrails is None and resolved in set(Task):
         guardrails = data_guardrails(record, frame, target, Task(resolved))

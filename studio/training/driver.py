@@ -114,8 +114,7 @@ def drive(
             finish(number, _fail(r.trial, study, reason, abandoned=True))
 
     while True:
-        alive = pool.workers()
-        restarted = False  # a worker died or was stopped: its replacement needs the data again
+        alive, restarted = pool.workers(), False  # restarted: a worker died or was stopped (it needs the data again)
         for number, r in list(running.items()):
             outcome = _check(r, study, pool, alive, trial_limit_s, memory_note)
             if outcome is not None:
@@ -125,7 +124,7 @@ def drive(
         if should_stop():
             abandon_all("stopped: the job was cancelled (or its worker lost the job)")
             return StopReason.CANCELLED
-        if deadline is not None and time.monotonic() >= (deadline() if callable(deadline) else deadline):
+        if _past(deadline):
             abandon_all("stopped: the job's time budget ran out")
             return StopReason.BUDGET
         if restarted:
@@ -133,14 +132,7 @@ def drive(
                 abandon_all(CLUSTER_RESTARTED)
             alive = pool.workers()
 
-        idle = [(address, threads) for address, threads in alive.items()
-                if address not in {r.address for r in running.values()}]
-        room = len(idle) if max_trials is None else min(len(idle), max_trials - counted_trials(study) - len(running))
-        for address, threads in idle[:max(room, 0)]:
-            trial = ask(study)
-            trial.set_user_attr("worker", address)
-            future = pool.submit(address, evaluate, threads, *propose(trial))
-            running[trial.number] = _Running(trial, address, time.monotonic(), future)
+        _launch(study, pool, running, alive, max_trials=max_trials, ask=ask, propose=propose, evaluate=evaluate)
 
         if not running:
             if max_trials is not None and counted_trials(study) >= max_trials:
@@ -148,6 +140,24 @@ def drive(
             time.sleep(poll_s)  # every worker is restarting
             continue
         _wait_any([r.future for r in running.values()], poll_s)
+
+
+def _past(deadline: float | Callable[[], float] | None) -> bool:
+    return deadline is not None and time.monotonic() >= (deadline() if callable(deadline) else deadline)
+
+
+def _launch(study: optuna.Study, pool: TrialPool, running: dict[int, _Running], alive: dict[str, int], *,
+            max_trials: int | None, ask: Callable[[optuna.Study], optuna.Trial],
+            propose: Callable[[optuna.Trial], tuple[Any, ...]], evaluate: Callable[..., Any]) -> None:
+    """Start a trial on each idle worker, within what is left of the trial budget."""
+    idle = [(address, threads) for address, threads in alive.items()
+            if address not in {r.address for r in running.values()}]
+    room = len(idle) if max_trials is None else min(len(idle), max_trials - counted_trials(study) - len(running))
+    for address, threads in idle[:max(room, 0)]:
+        trial = ask(study)
+        trial.set_user_attr("worker", address)
+        future = pool.submit(address, evaluate, threads, *propose(trial))
+        running[trial.number] = _Running(trial, address, time.monotonic(), future)
 
 
 def _check(r: _Running, study: optuna.Study, pool: TrialPool, alive: dict[str, int], trial_limit_s: float | None,
