@@ -4,6 +4,7 @@ per step (test-artifacts/e2e/<test>/)."""
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -138,6 +139,22 @@ def test_cancel_a_running_job_and_use_its_best_model(steps: Steps, page: Page, a
     scored = score_and_download(page)
     assert len(scored) == 1500 and {r["prediction"] for r in scored} <= {"yes", "no"}
     steps.shot("scored-with-cancelled-model")
+
+    # an upload named to climb out of the studio's folders (it once landed where its name pointed) is stored
+    # under a generated name and scored like any other
+    choose(page, "a file")
+    rows = churn_frame(40, seed=5).drop(columns="churned").to_csv(index=False).encode()
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        files=[{"name": "../../../escaped.csv", "mimeType": "text/csv", "buffer": rows}])
+    expect(page.get_by_text("40 rows.")).to_be_visible(timeout=60_000)
+    page.get_by_role("button", name="Score", exact=True).click()
+    expect(page.get_by_role("button", name=re.compile(r"Download escaped-scored-\w+\.csv"))).to_be_visible(
+        timeout=120_000)
+    uploads = list((app.home / "exports" / "scoring" / "uploads").iterdir())
+    assert len(uploads) == 1 and uploads[0].suffix == ".csv" and "escaped" not in uploads[0].name
+    results = app.home / "exports" / "scoring" / "results"
+    assert [p.parent for p in app.home.parent.rglob("*escaped*") if p.is_file()] == [results]  # the result only
+    steps.shot("scored-upload-with-a-climbing-name")
 
 
 @pytest.fixture
