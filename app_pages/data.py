@@ -25,7 +25,7 @@ upload_tab, connect, lake, datasets_tab = st.tabs(["Upload", "Database", "Parque
 with upload_tab:
     left, right = st.columns([3, 1])
     uploaded = left.file_uploader("CSV, Parquet or Excel file", type=["csv", "tsv", "txt", "parquet", "xlsx"],
-                                  disabled=needs(Role.ANALYST) is not None,
+                                  disabled=not can(Role.ANALYST),
                                   help=needs(Role.ANALYST) or f"Up to {studio.settings.max_upload_mb} MB. The first "
                                                               "row must hold the column names.")
     encoding = right.selectbox("Text encoding (CSV)", ENCODINGS, help="Change it if the file is not UTF-8.")
@@ -51,7 +51,7 @@ with upload_tab:
             show_profile(profile, frame, name=stem, key="upload")
             with st.form("save-dataset"):
                 name = st.text_input("Dataset name", value=stem, help="Saving the same name again makes a new version.")
-                if st.form_submit_button("Save dataset", type="primary", disabled=needs(Role.ANALYST) is not None,
+                if st.form_submit_button("Save dataset", type="primary", disabled=not can(Role.ANALYST),
                                          help=needs(Role.ANALYST)) and allowed(Role.ANALYST):
                     try:
                         source = f"upload:{uploaded.name}"
@@ -77,7 +77,7 @@ with datasets_tab:
         st.info("No datasets yet. Upload a file in the Upload tab, read a database or lake table in the next tabs, "
                 "or add a sample dataset on the Home page.")
     else:
-        made_by = creator_of("dataset")
+        made_by = creator_of("dataset", [r.id for r in records])
         st.dataframe([{"id": r.id, "name": r.name, "version": r.version, "rows": r.n_rows, "columns": r.n_cols,
                        "hash": r.content_hash[:12], "source": r.source, "saved": ago(r.created_at),
                        "by": made_by.get(r.id, "-")} for r in records],
@@ -86,7 +86,7 @@ with datasets_tab:
         record = studio.catalog.get(chosen)
         if record.origin is not None:
             st.caption(f"Source: {text(record.origin.describe())}")
-            if st.button("Refresh from the source", icon=":material/refresh:", disabled=needs(Role.ANALYST) is not None,
+            if st.button("Refresh from the source", icon=":material/refresh:", disabled=not can(Role.ANALYST),
                          help=needs(Role.ANALYST) or "Read the same table or query again; a changed result becomes "
                                                      "a new version.") and allowed(Role.ANALYST):
                 with st.spinner("Reading the source again…"):
@@ -100,7 +100,7 @@ with datasets_tab:
                          frame, name=record.id, key="dataset")
         with st.popover("Delete this dataset", icon=":material/delete:"):
             st.write(f"Delete **{record.id}**? Its snapshot file is removed; runs trained on it keep their models.")
-            if st.button("Yes, delete", type="primary", key="confirm-delete", disabled=needs(Role.ADMIN) is not None,
+            if st.button("Yes, delete", type="primary", key="confirm-delete", disabled=not can(Role.ADMIN),
                          help=needs(Role.ADMIN)) and allowed(Role.ADMIN):
                 studio.catalog.delete(record.id)
                 audit_here("delete dataset", f"dataset:{record.id}")

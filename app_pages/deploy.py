@@ -84,7 +84,7 @@ if not exports:
 
 st.subheader("Exported services")
 services = {s.bento_tag: s for s in list_services(studio)}
-started_by = creator_of("service")
+started_by = creator_of("service", services)
 st.dataframe([{"bento": e.bento_tag, "model": e.model_uri, "runtime": e.runtime, "built": ago(e.created_at),
                "running at": services[e.bento_tag].url if e.bento_tag in services else "-",
                "started by": started_by.get(e.bento_tag, "-") if e.bento_tag in services else "-"} for e in exports],

@@ -36,7 +36,7 @@ def job_list() -> None:
         st.warning("No worker is alive right now; one starts automatically with the app (or run `studio worker`).")
     running = sum(j.status in (JobStatus.QUEUED, JobStatus.RUNNING) for j in jobs)
     st.caption(f"{len(jobs)} jobs, {running} queued or running" + (" · refreshing every 2 s" if running else ""))
-    by = creator_of("job")
+    by = creator_of("job", [j.id for j in jobs])
     st.dataframe([_row(j, by) for j in jobs], width="stretch", hide_index=True,
                  column_config={"status": st.column_config.TextColumn(width="small")})
     if bool(running) != active:

@@ -16,7 +16,7 @@ import getpass
 import ipaddress
 import time
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -161,12 +161,12 @@ def record_creator(engine: sa.Engine, kind: str, object_id: str, who: str) -> No
                                                  created_at=time.time()))
 
 
-def creators(engine: sa.Engine, kind: str) -> dict[str, str]:
-    """object id -> who created it, for one kind."""
+def creators(engine: sa.Engine, kind: str, ids: Iterable[str]) -> dict[str, str]:
+    """object id -> who created it, for the objects of one kind a page shows."""
+    query = sa.select(db.creators.c.object_id, db.creators.c.created_by).where(
+        db.creators.c.kind == kind, db.creators.c.object_id.in_(list(ids)))
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(db.creators.c.object_id, db.creators.c.created_by)
-                            .where(db.creators.c.kind == kind))
-        return {object_id: who for object_id, who in rows}
+        return {object_id: who for object_id, who in conn.execute(query)}
 
 
 # -- where the app may listen -----------------------------------------------------------------------------

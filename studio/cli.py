@@ -25,10 +25,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
     _serving_parsers(sub)
-    _jobs_parser(sub)
 
-    from studio import cli_data, cli_models
+    from studio import cli_data, cli_jobs, cli_models
 
+    cli_jobs.add_parser(sub)
     cli_data.add_parser(sub)
     cli_models.add_parser(sub)
     _up_parser(sub)
@@ -99,29 +99,6 @@ def _serving_parsers(sub: Any) -> None:
     s.add_argument("--port", type=int, default=3000)
 
     sub.add_parser("worker", help="run a worker that executes queued jobs")
-
-
-def _jobs_parser(sub: Any) -> None:
-
-    j = sub.add_parser("jobs", help="list, show, cancel, re-run or delete jobs")
-    jsub = j.add_subparsers(dest="jobs_command", required=True)
-    jl = jsub.add_parser("list")
-    jl.add_argument("--json", action="store_true")
-    js = jsub.add_parser("show")
-    js.add_argument("job_id")
-    js.add_argument("--json", action="store_true")
-    jc = jsub.add_parser("cancel", help="stop a job; a training job keeps its finished trials and best model")
-    jc.add_argument("job_id")
-    jr = jsub.add_parser("rerun", help="queue the same job again as a new job")
-    jr.add_argument("job_id")
-    jr.add_argument("--json", action="store_true")
-    jd = jsub.add_parser("delete", help="delete a job that is not running, and its log")
-    jd.add_argument("job_id")
-    jd.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-
-    c = sub.add_parser("compute", help="list the compute sizes")
-    c.add_argument("compute_command", choices=["list"])
-    c.add_argument("--json", action="store_true")
 
 
 def _up_parser(sub: Any) -> None:
@@ -196,6 +173,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"started a background worker (log: {studio.settings.logs_path / 'worker.log'})", file=sys.stderr)
         print(json.dumps({"job_id": job.id, "status": job.status.value}) if args.json else job.id)
         return 0
+    from studio.cli_jobs import job_summary
+
     job = _wait(studio, job.id)
     summary = job_summary(job)
     if args.json:
@@ -218,25 +197,6 @@ def _wait(studio: Any, job_id: str) -> Any:
         else:
             Worker(studio).run(until=finished)
     return studio.jobs.get(job_id)
-
-
-def job_summary(job: Any) -> dict[str, Any]:
-    """The JSON contract of `studio train --json` and `studio jobs show --json`."""
-    result, progress = job.result or {}, job.progress or {}
-    return {
-        "job_id": job.id, "kind": job.kind, "name": job.name, "status": job.status.value,
-        "run_id": result.get("run_id"), "model_uri": result.get("model_uri"),
-        "metric": result.get("metric", job.payload.get("metric")),
-        "best_score": result.get("best_score", progress.get("best_score")), "test_score": result.get("test_score"),
-        "best_algorithm": result.get("best_algorithm"), "n_trials": result.get("n_trials", progress.get("trials_done")),
-        "trials_failed": progress.get("trials_failed"),
-        "trials_pruned": progress.get("trials_pruned"), "trials_budget": progress.get("trials_budget"),
-        "duration_s": result.get("duration_s", job.elapsed_s), "estimate_s": progress.get("estimate_s"),
-        "eta_s": None if job.status.is_final else progress.get("eta_s"), "phase": progress.get("phase"),
-        "stop_reason": result.get("stop_reason", progress.get("stop_reason")), "error": job.error,
-        "created_at": job.created_at, "started_at": job.started_at, "ended_at": job.ended_at,
-        "attempts": job.attempts, "cancel_requested": job.cancel_requested,
-    }
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -329,57 +289,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs(args: argparse.Namespace) -> int:
-    studio = _studio()
-    if args.jobs_command == "list":
-        jobs = studio.jobs.list()
-        if args.json:
-            print(json.dumps([job_summary(j) for j in jobs]))
-        for j in [] if args.json else jobs:
-            score = (j.result or {}).get("best_score", j.progress.get("best_score"))
-            print(f"{j.id}  {j.kind:6}  {j.status.value:9}  {j.name}  best={score}")
-        return 0
-    if args.jobs_command == "cancel":
-        job = studio.jobs.request_cancel(args.job_id)
-        print(f"{job.id} {job.status.value}{' (cancel requested)' if job.cancel_requested else ''}")
-        return 0
-    if args.jobs_command == "rerun":
-        job = studio.rerun(args.job_id)
-        print(json.dumps(job_summary(job)) if args.json else job.id)
-        return 0
-    if args.jobs_command == "delete":
-        job = studio.jobs.get(args.job_id)
-        if not args.yes and not _confirm(f"Delete job {job.id} ({job.kind} '{job.name}', {job.status.value}) "
-                                         "and its log? Its runs and models stay. [y/N] "):
-            print("not deleted", file=sys.stderr)
-            return 1
-        studio.jobs.delete(job.id)
-        print(f"deleted {job.id}")
-        return 0
-    job = studio.jobs.get(args.job_id)
-    summary = job_summary(job)
-    if args.json:
-        print(json.dumps(summary))
-    else:
-        for key, value in summary.items():
-            print(f"{key:14} {value}")
-        print("\n".join(studio.jobs.logs(job.id, tail=20)))
-    return 0
+    from studio.cli_jobs import cmd_jobs as run
 
-
-def _confirm(question: str) -> bool:
-    if not sys.stdin.isatty():
-        raise DataError("Refusing to delete without confirmation; pass --yes.")
-    return input(question).strip().lower() in ("y", "yes")
+    return run(args, _studio())
 
 
 def cmd_compute(args: argparse.Namespace) -> int:
-    profiles = _studio().compute_profiles
-    if args.json:
-        print(json.dumps({name: p.model_dump() for name, p in profiles.items()}))
-        return 0
-    for name, profile in profiles.items():
-        print(f"{name:10} {profile.summary()}  {profile.description}")
-    return 0
+    from studio.cli_jobs import cmd_compute as run
+
+    return run(args, _studio())
 
 
 def cmd_data(args: argparse.Namespace) -> int:

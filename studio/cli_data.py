@@ -7,13 +7,14 @@ import argparse
 import getpass
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from pydantic import SecretStr, ValidationError
 
+from studio import vault
+from studio.cli_jobs import confirm
 from studio.errors import DataError
 
 _WHERE = re.compile(r"^\s*(.+?)\s*(>=|<=|!=|=|<|>|\bnot in\b|\bin\b)\s*(.+?)\s*$", re.IGNORECASE)
@@ -100,7 +101,7 @@ def cmd_data(args: argparse.Namespace, studio: Any) -> int:
         return _print_record(sources.refresh(studio, args.dataset_id), args.json)
     if command == "delete":
         record = studio.catalog.get(args.dataset_id)
-        if not args.yes and not _confirm(f"Delete {record.id} ({record.n_rows:,} rows)?"):
+        if not args.yes and not confirm(f"Delete {record.id} ({record.n_rows:,} rows)?"):
             return 1
         studio.catalog.delete(record.id)
         print(f"Deleted {record.id}.")
@@ -184,7 +185,7 @@ def _spec_from_url(url: str, *, password_env: str | None, name: str = "") -> Any
     try:
         parsed = sa.make_url(url)
     except sa.exc.ArgumentError:
-        shown = re.sub(r"//[^/@]*@", "//", url)  # never echo credentials typed into the URL
+        shown = vault.shown_url(url)  # never echo credentials typed into the URL
         raise DataError(f"'{shown}' is not a database URL. Write e.g. postgresql://user@host:5432/database.") from None
     driver = _SCHEMES.get(_scheme(url))
     if driver is None:
@@ -202,8 +203,6 @@ def _spec_from_url(url: str, *, password_env: str | None, name: str = "") -> Any
 
 
 def _connection(source: str, args: argparse.Namespace, studio: Any) -> Any:
-    from studio import vault
-
     if source.startswith("@"):
         return studio.connections.get(source[1:])
     env = args.password_env or ("STUDIO_DB_PASSWORD" if vault.getenv("STUDIO_DB_PASSWORD") is not None else None)
@@ -244,9 +243,3 @@ def _print_record(record: Any, as_json: bool, *, columns: bool = False) -> int:
         for c in record.columns:
             print(f"  {c.name:30} {c.kind:12} {c.dtype:10} missing {c.n_missing:,}  distinct {c.n_distinct:,}")
     return 0
-
-
-def _confirm(question: str) -> bool:
-    if not sys.stdin.isatty():
-        raise DataError("Refusing to delete without confirmation: pass --yes.")
-    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")

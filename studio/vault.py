@@ -50,6 +50,11 @@ def entitled_env(**extra: str) -> dict[str, str]:
         return {**_held, **os.environ, **extra}
 
 
+def shown_url(url: str) -> str:
+    """A URL as it may be shown in a message or stored in a source string: any user:password@ removed."""
+    return re.sub(r"(?<=//)[^/@]*@", "", url, count=1)
+
+
 def forget() -> None:
     """Drop every sealed secret (tests: each starts from its own environment)."""
     with _lock:

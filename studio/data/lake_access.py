@@ -72,7 +72,7 @@ class LakeAccess:
             return Resolved(str(self._local(location.removeprefix("file://"))))
         match = _STORE_URL.match(location)
         if match is None:
-            raise DataError(f"Refused {_without_credentials(location)!r}: the studio reads no URL typed in (no "
+            raise DataError(f"Refused {vault.shown_url(location)!r}: the studio reads no URL typed in (no "
                             "http, ftp or direct object-store URLs). Use a path under a data folder, or "
                             "store://NAME/path for an object store an admin configured in stores.toml.")
         store = self.stores.get(match["name"])
@@ -118,12 +118,3 @@ def load_stores(path: Path) -> dict[str, ObjectStore]:
             raise DataError(f"{path}: store '{name}' has credentials in its URL; name environment variables in "
                             "secret_env instead.")
     return stores
-
-
-def _without_credentials(url: str) -> str:
-    """A URL as it may be shown: any user:password@ removed."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    return parts._replace(netloc=host + (f":{parts.port}" if parts.port else "")).geturl()

@@ -26,6 +26,8 @@ CLASSES: list[Any] | None = SCHEMA["classes"]
 MAX_ROWS: int = SCHEMA["max_rows"]
 #: The largest request body accepted (STUDIO_MAX_REQUEST_MB, default from the export); a larger one gets a 413.
 MAX_BODY = int(float(os.environ.get("STUDIO_MAX_REQUEST_MB", SCHEMA["max_request_mb"])) * 2**20)
+TOO_LARGE = (f"The request is larger than {MAX_BODY // 2**20} MB; send fewer rows per request "
+             "(STUDIO_MAX_REQUEST_MB raises the cap).")
 BOUND = SCHEMA["max_abs_number"]
 Number = Annotated[float, Field(ge=-BOUND, le=BOUND, allow_inf_nan=False)]
 _TYPES: dict[str, Any] = {"numeric": Number | None, "categorical": str | int | None, "boolean": bool | None,
@@ -142,8 +144,7 @@ class RequestGuard:
             return
         declared = headers.get(b"content-length", b"0")
         if declared.isdigit() and int(declared) > MAX_BODY:
-            await _refuse(send, 413, f"The request is larger than {MAX_BODY // 2**20} MB; send fewer rows per "
-                                     "request (STUDIO_MAX_REQUEST_MB raises the cap).")
+            await _refuse(send, 413, TOO_LARGE)
             return
         chunks, size = [], 0
         while True:  # read the body here, bounded, then hand it on
@@ -152,8 +153,7 @@ class RequestGuard:
                 return
             size += len(message.get("body", b""))
             if size > MAX_BODY:
-                await _refuse(send, 413, f"The request is larger than {MAX_BODY // 2**20} MB; send fewer rows "
-                                         "per request (STUDIO_MAX_REQUEST_MB raises the cap).")
+                await _refuse(send, 413, TOO_LARGE)
                 return
             chunks.append(message.get("body", b""))
             if not message.get("more_body"):

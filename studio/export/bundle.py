@@ -14,6 +14,9 @@ from typing import Any
 
 SERVICE_PORT = 3000
 
+#: The image an engineer deploys. Inside a container the service must listen on the container's own interfaces
+#: (0.0.0.0) for a published port to reach it; who may reach that port is the deployment's decision (its comment
+#: and the bundle README say: behind an authenticating gateway). Served from the studio, bentos stay on 127.0.0.1.
 DOCKERFILE = """\
 # Builds the service image for {tag}: docker build -t {name}:{version} .
 FROM python:3.11-slim
@@ -30,6 +33,8 @@ RUN pip install --user --no-cache-dir bentoml=={bentoml_version} \\
 EXPOSE {port}
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s \\
   CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/readyz')"
+# All interfaces of the container, so its published port reaches the service; the service has no login of its own,
+# so publish it only behind a gateway that authenticates (or on the host's 127.0.0.1).
 CMD ["bentoml", "serve", "{tag}", "--host", "0.0.0.0", "--port", "{port}"]
 """
 
@@ -107,9 +112,12 @@ OpenAPI page.
 
 ```bash
 docker build -t {name}:{version} .
-docker run --rm -p {port}:{port} {name}:{version}
+docker run --rm -p 127.0.0.1:{port}:{port} {name}:{version}   # this machine only
 kubectl apply -f k8s.yaml     # after pushing the image to a registry your cluster pulls from
 ```
+
+The service has no login of its own: publish it beyond one machine only behind a gateway or ingress that
+authenticates callers. Request bodies over 8 MB (`STUDIO_MAX_REQUEST_MB`) get a 413.
 """
 
 

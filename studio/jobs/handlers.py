@@ -30,7 +30,7 @@ def run_train(studio: Studio, job: JobRecord, reporter: Reporter) -> BaseModel:
                      f"({profile.summary()}).")
         family = train_family(spec, catalog=studio.catalog, tracker=studio.tracker, job_id=job.id, profile=profile,
                               reporter=reporter)
-        _model_creator(studio, job.id, getattr(family, "model_uri", None))
+        _model_creator(studio, job.id, family.model_uri)
         return family
     before = Progress.model_validate(job.progress)
     limit = spec.budget.trial_limit_s
@@ -55,12 +55,12 @@ def run_train(studio: Studio, job: JobRecord, reporter: Reporter) -> BaseModel:
     return result
 
 
-def _model_creator(studio: Studio, job_id: str, model_uri: str | None) -> None:
+def _model_creator(studio: Studio, job_id: str, model_uri: str) -> None:
     """A model version is created by whoever started the job that trained it."""
     from studio.auth import creators, record_creator
 
-    who = creators(studio.engine, "job").get(job_id)
-    if who is not None and model_uri:
+    who = creators(studio.engine, "job", [job_id]).get(job_id)
+    if who is not None:
         record_creator(studio.engine, "model", model_uri, who)
 
 

@@ -26,12 +26,12 @@ from studio.compute.cluster import client_for
 from studio.compute.profiles import ComputeProfile
 from studio.data.catalog import DatasetCatalog
 from studio.errors import StudioError
+from studio.many.baselines import Timing, baseline_score, forecast_baseline, safe_score
 from studio.many.forecast import (
     ForecastLags,
     LagPlan,
     TimeSteps,
     combined,
-    naive_baselines,
     row_codes,
     with_lags,
 )
@@ -110,7 +110,7 @@ def _with_fallback(results: dict[Any, PartitionResult], train_groups: dict[Any, 
         if key not in results:  # a partition only in the held-out rows: unseen in training
             results[key] = PartitionResult(key=key, rows_train=0, rows_test=len(rows), status="fallback")
         if len(rows):
-            value = _safe(lambda r=rows: score_predictions(metric, split.y_test[r], fallback_out[r]))
+            value = safe_score(lambda r=rows: score_predictions(metric, split.y_test[r], fallback_out[r]))
             results[key] = results[key].model_copy(update={"fallback_score": value})
 
 
@@ -219,18 +219,6 @@ def _pipeline(spec: TrainSpec, algorithm: str) -> Any:
     """An algorithm's strong defaults (the same the search starts from), single-threaded: partitions are
     parallel already."""
     return make_pipeline(spec, algorithm, strip_prefix(algorithm, ESTIMATORS[algorithm].defaults), n_jobs=1)
-
-
-@dataclass(frozen=True)
-class Timing:
-    """A forecasting family's time steps of the training and test rows, and its season (for the baselines)."""
-
-    steps_train: np.ndarray
-    steps_test: np.ndarray
-    season: int | None
-
-    def of(self, train_rows: np.ndarray, test_rows: np.ndarray) -> Timing:
-        return Timing(self.steps_train[train_rows], self.steps_test[test_rows], self.season)
 
 
 @dataclass(frozen=True)
@@ -366,7 +354,7 @@ def fit_partition(spec: TrainSpec, key: str, X: pd.DataFrame, y: np.ndarray, X_t
                                                 stratify=stratify)
         for algorithm in algorithms:
             pipeline = _pipeline(spec, algorithm).fit(X.iloc[fit_idx], y[fit_idx])
-            value = _safe(lambda p=pipeline: score_predictions(metric, y[val_idx],
+            value = safe_score(lambda p=pipeline: score_predictions(metric, y[val_idx],
                                                                raw_predictions(p, X.iloc[val_idx], n_classes)))
             if value is None:
                 continue
@@ -378,42 +366,9 @@ def fit_partition(spec: TrainSpec, key: str, X: pd.DataFrame, y: np.ndarray, X_t
         if timing is not None:
             kind, baseline = forecast_baseline(metric, y, y_test, timing)
         else:
-            kind, baseline = "mean" if n_classes is None else "class shares", _safe(
+            kind, baseline = "mean" if n_classes is None else "class shares", safe_score(
                 lambda: baseline_score(metric, y, y_test, spec, n_classes))
         result = result.model_copy(update={
-            "score": _safe(lambda: score_predictions(metric, y_test, raw_predictions(model, X_test, n_classes))),
+            "score": safe_score(lambda: score_predictions(metric, y_test, raw_predictions(model, X_test, n_classes))),
             "baseline": baseline, "baseline_kind": kind})
     return result, model
-
-
-def forecast_baseline(metric: Metric, y_train: np.ndarray, y_test: np.ndarray,
-                      timing: Timing) -> tuple[str, float | None]:
-    """The better of the naive forecasts (last value, seasonal naive) on the partition's test steps: the bar
-    a forecasting model has to clear."""
-    scores = {kind: _safe(lambda p=predicted: score_predictions(metric, y_test, p))
-              for kind, predicted in naive_baselines(y_train, timing.steps_train, timing.steps_test,
-                                                     timing.season).items()}
-    known = {k: v for k, v in scores.items() if v is not None}
-    if not known:
-        return "last value", None
-    kind = (max if metric.greater_is_better else min)(known, key=known.__getitem__)
-    return kind, known[kind]
-
-
-def baseline_score(metric: Metric, y_train: np.ndarray, y_test: np.ndarray, spec: TrainSpec,
-                   n_classes: int | None = None) -> float:
-    """The partition's baseline on its held-out rows: its training mean (regression) or class shares."""
-    if not spec.task.is_classification:
-        return score_predictions(metric, y_test, np.full(len(y_test), float(np.mean(y_train))))
-    n_classes = n_classes or int(max(y_train.max(), y_test.max())) + 1
-    shares = np.bincount(y_train, minlength=n_classes) / len(y_train)
-    return score_predictions(metric, y_test, np.tile(shares, (len(y_test), 1)))
-
-
-def _safe(compute: Any) -> float | None:
-    """A metric that cannot be computed on a partition's few held-out rows (one class only) is left empty."""
-    try:
-        value = float(compute())
-    except (ValueError, IndexError, ZeroDivisionError):
-        return None
-    return value if np.isfinite(value) else None

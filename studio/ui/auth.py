@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import streamlit as st
@@ -116,8 +117,8 @@ def mark_created(kind: str, object_id: str) -> None:
     record_creator(get_studio().engine, kind, object_id, current_actor().id)
 
 
-def creator_of(kind: str) -> dict[str, str]:
-    return creators(get_studio().engine, kind)
+def creator_of(kind: str, ids: Iterable[str]) -> dict[str, str]:
+    return creators(get_studio().engine, kind, ids)
 
 
 def audit_here(action: str, target: str, detail: dict[str, Any] | None = None) -> None:

@@ -69,7 +69,7 @@ def _connection_form(studio: Studio, saved: sql.ConnectionSpec | None) -> Connec
                              help="A name to save this connection under (optional).")
         remember = st.checkbox("Remember the password (encrypted with STUDIO_SECRET_KEY)", value=False)
         connect = st.form_submit_button("Connect", type="primary", icon=":material/link:",
-                                        disabled=needs(Role.ANALYST) is not None, help=needs(Role.ANALYST))
+                                        disabled=not can(Role.ANALYST), help=needs(Role.ANALYST))
     state_key = f"conn-ok-{key}"
     if connect and allowed(Role.ANALYST):
         try:

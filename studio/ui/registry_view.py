@@ -60,7 +60,7 @@ def _by(versions: list[VersionInfo], version: str) -> VersionInfo:
 
 def _versions_table(versions: list[VersionInfo]) -> None:
     metrics = sorted({m for v in versions for m in v.held_out})
-    made_by = creator_of("model")
+    made_by = creator_of("model", [v.uri for v in versions])
     st.dataframe(pd.DataFrame([{
         "version": f"v{v.version}", "aliases": ", ".join(v.aliases), "registered": time.strftime(
             "%Y-%m-%d %H:%M", time.localtime(v.created_at)), "by": made_by.get(v.uri, "-"), "model": v.algorithm,

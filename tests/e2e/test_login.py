@@ -125,7 +125,7 @@ def test_sign_in_roles_settings_and_sign_out(page: Page, provider: str, tmp_path
     entry = next(a for a in read_audit(studio.engine) if a.action == "set role")
     assert entry.actor == "alice@example.org" and entry.model == "user:bob@example.org"
     assert entry.detail == {"role": "analyst"}
-    made = creators(studio.engine, "dataset")
+    made = creators(studio.engine, "dataset", [r.id for r in studio.catalog.list()])
     assert list(made.values()) == ["bob@example.org"]
 
 
