@@ -168,6 +168,7 @@ def score_and_download(page: Page) -> list[dict[str, str]]:
     open_tab(page, "Batch scoring")
     page.get_by_role("button", name="Score").click()
     expect(page.get_by_role("button", name="Download")).to_be_visible(timeout=120_000)
+    settle(page)  # a click that lands while the scoring rerun is still drawing can be dropped
     with page.expect_download() as download:
         page.get_by_role("button", name="Download").click()
     return list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
