@@ -20,7 +20,7 @@ from studio.export import (
 from studio.jobs import JobStatus
 from studio.jobs.handlers import EXPORT
 from studio.ui.auth import allowed, audit_here, can, creator_of, mark_created, needs
-from studio.ui.common import ago, empty_state, get_studio, show_error
+from studio.ui.common import ago, empty_state, get_studio, score, show_error
 from studio.ui.data import example_rows
 from studio.ui.onnx_view import show_onnx
 
@@ -35,7 +35,7 @@ st.subheader("Export a model as a BentoML service")
 uris = [r.model_uri for r in models]
 asked = st.query_params.get("model")
 uri = st.selectbox("Model", uris, index=uris.index(asked) if asked in uris else 0,
-                   format_func=lambda u: next(f"{u} · {r.name} · {r.metric} {r.best_score:.4g}"
+                   format_func=lambda u: next(f"{u} · {r.name} · test {r.metric} {score(r.test_score)}"
                                               for r in models if r.model_uri == u))
 left, mid, right = st.columns([2, 1, 1])
 runtime = left.radio("The service runs", ["native", "onnx"], horizontal=True,

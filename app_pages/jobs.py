@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from studio.jobs import JobRecord, JobStatus
+from studio.jobs import TRAIN, JobRecord, JobStatus
+from studio.jobs.training_view import TrainingView
 from studio.ui.auth import creator_of
 from studio.ui.common import ago, duration, get_studio, score
 from studio.ui.job_view import show_job
@@ -12,12 +13,14 @@ st.title("Jobs")
 
 
 def _row(job: JobRecord, by: dict[str, str]) -> dict[str, object]:
-    progress, result = job.progress, job.result or {}
-    budget = progress.get("trials_budget")
-    trials = progress.get("trials_done", result.get("n_trials"))
-    return {"id": job.id, "name": job.name, "kind": job.kind, "status": job.status.value,
-            "trials": "-" if trials is None else f"{trials}" + (f" / {budget}" if budget else ""),
-            "best score": score(result.get("best_score", progress.get("best_score"))),
+    if job.kind != TRAIN:
+        trials, validation = "-", None
+    else:
+        view = TrainingView.of(job)
+        budget = view.progress.trials_budget
+        trials, validation = f"{view.trials}" + (f" / {budget}" if budget else ""), view.validation_score
+    return {"id": job.id, "name": job.name, "kind": job.kind, "status": job.status.value, "trials": trials,
+            "validation score": score(validation),
             "elapsed": duration(job.elapsed_s), "created": ago(job.created_at), "by": by.get(job.id, "-")}
 
 

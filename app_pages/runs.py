@@ -4,7 +4,7 @@ model on its held-out rows, and reproduce a run."""
 import streamlit as st
 
 from studio.ui.common import empty_state
-from studio.ui.family_view import is_family, partitions
+from studio.ui.family_view import partitions
 from studio.ui.leaderboard import board, load_runs
 from studio.ui.model_tabs import diagnostics, explain, reproduce_tab
 from studio.ui.run_tabs import compare, tuning_analytics
@@ -29,9 +29,9 @@ if held_out:
 VIEWS = {"Compare": lambda: compare(selected, metric_name), "Tuning": lambda: tuning_analytics(run, metric_name),
          "Diagnostics": lambda: diagnostics(run), "Explain": lambda: explain(run),
          "Reproduce": lambda: reproduce_tab(run)}
-if is_family(run):  # one model per partition: its own view first, and no Optuna study to analyse
+if run.is_family:  # one model per partition: its own view first, and no Optuna study to analyse
     VIEWS = {"Partitions": lambda: partitions(run), **{k: v for k, v in VIEWS.items() if k != "Tuning"}}
-view = st.radio("View", list(VIEWS), horizontal=True, key="runs-view-family" if is_family(run) else "runs-view",
+view = st.radio("View", list(VIEWS), horizontal=True, key="runs-view-family" if run.is_family else "runs-view",
                 label_visibility="collapsed")
 VIEWS[view]()
 

@@ -78,7 +78,7 @@ def _seed_runs(studio: Studio, count: int) -> None:
         score = 0.70 + (i % 97) / 1000
         client.log_batch(run.info.run_id, params=[Param(k, "x") for k in ("target", "task", "metric", "algorithms",
                                                                             "validation", "folds", "seed")],
-                         metrics=[Metric(f"best_roc_auc{s}", score, now, 0) for s in ("", "_std")]
+                         metrics=[Metric(f"validation_roc_auc{s}", score, now, 0) for s in ("", "_std")]
                          + [Metric(f"test_{m}", score, now, 0) for m in ("roc_auc", "log_loss", "accuracy", "f1")]
                          + [Metric("n_trials", 40, now, 0)])
         client.set_terminated(run.info.run_id)

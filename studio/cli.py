@@ -173,14 +173,14 @@ def cmd_train(args: argparse.Namespace) -> int:
             print(f"started a background worker (log: {studio.settings.logs_path / 'worker.log'})", file=sys.stderr)
         print(json.dumps({"job_id": job.id, "status": job.status.value}) if args.json else job.id)
         return 0
-    from studio.cli_jobs import job_summary
+    from studio.jobs.training_view import job_summary
 
     job = _wait(studio, job.id)
     summary = job_summary(job)
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"job {job.id} {job.status.value}: {summary['metric']}={summary['best_score']} "
+        print(f"job {job.id} {job.status.value}: validation {summary['metric']}={summary['validation_score']} "
               f"model {summary['model_uri']}")
     return 0 if job.status.value == "succeeded" else 1
 

@@ -32,33 +32,16 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--json", action="store_true")
 
 
-def job_summary(job: Any) -> dict[str, Any]:
-    """The JSON contract of `studio train --json` and `studio jobs show --json`."""
-    result, progress = job.result or {}, job.progress or {}
-    return {
-        "job_id": job.id, "kind": job.kind, "name": job.name, "status": job.status.value,
-        "run_id": result.get("run_id"), "model_uri": result.get("model_uri"),
-        "metric": result.get("metric", job.payload.get("metric")),
-        "best_score": result.get("best_score", progress.get("best_score")), "test_score": result.get("test_score"),
-        "best_algorithm": result.get("best_algorithm"), "n_trials": result.get("n_trials", progress.get("trials_done")),
-        "trials_failed": progress.get("trials_failed"),
-        "trials_pruned": progress.get("trials_pruned"), "trials_budget": progress.get("trials_budget"),
-        "duration_s": result.get("duration_s", job.elapsed_s), "estimate_s": progress.get("estimate_s"),
-        "eta_s": None if job.status.is_final else progress.get("eta_s"), "phase": progress.get("phase"),
-        "stop_reason": result.get("stop_reason", progress.get("stop_reason")), "error": job.error,
-        "created_at": job.created_at, "started_at": job.started_at, "ended_at": job.ended_at,
-        "attempts": job.attempts, "cancel_requested": job.cancel_requested,
-    }
-
-
 def cmd_jobs(args: argparse.Namespace, studio: Any) -> int:
+    from studio.jobs.training_view import job_summary
+
     if args.jobs_command == "list":
         jobs = studio.jobs.list()
         if args.json:
             print(json.dumps([job_summary(j) for j in jobs]))
         for j in [] if args.json else jobs:
-            score = (j.result or {}).get("best_score", j.progress.get("best_score"))
-            print(f"{j.id}  {j.kind:6}  {j.status.value:9}  {j.name}  best={score}")
+            score = job_summary(j)["validation_score"]
+            print(f"{j.id}  {j.kind:6}  {j.status.value:9}  {j.name}  validation={score}")
         return 0
     if args.jobs_command == "cancel":
         job = studio.jobs.request_cancel(args.job_id)

@@ -63,12 +63,13 @@ class Studio:
     def estimate(self, spec: TrainSpec, profile: ComputeProfile | None = None) -> Estimate:
         """The spec's estimated duration on `profile` (default: its compute size, read from the settings)."""
         from studio.training.estimate import PastJob, estimate
+        from studio.training.run import Progress
 
         past = []
         for job in reversed(self.jobs.list(kind=TRAIN, limit=50)):
-            p = job.progress
-            if p.get("stop_reason") == "trial budget reached" and p.get("estimate_search_s") and p.get("search_s"):
-                past.append(PastJob(estimate_search_s=p["estimate_search_s"], actual_search_s=p["search_s"]))
+            p = job.progress_as(Progress)
+            if p.stop_reason == "trial budget reached" and p.estimate_search_s and p.search_s:
+                past.append(PastJob(estimate_search_s=p.estimate_search_s, actual_search_s=p.search_s))
         n_rows = self.catalog.get(spec.dataset_id).n_rows
         return estimate(spec, n_rows=n_rows, profile=profile or self.profile(spec.compute), history=past)
 

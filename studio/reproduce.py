@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from studio import db
 from studio.errors import DataError
+from studio.training.run import TrainResult
 
 if TYPE_CHECKING:
     from studio.context import Studio
@@ -59,13 +60,15 @@ def reproductions(studio: Studio, run_id: str) -> list[Reproduction]:
     out = []
     for job_id in job_ids:
         job = studio.jobs.get(job_id)
-        result = job.result or {}
-        original = {"validation": source.best_score if source else None, "test": source.test_score if source else None}
-        again = {"validation": result.get("best_score"), "test": result.get("test_score")}
+        result = job.result_as(TrainResult)
+        original = {"validation": source.validation_score if source else None,
+                    "test": source.test_score if source else None}
+        again = {"validation": result.validation_score if result else None,
+                 "test": result.test_score if result else None}
         matches, note = _verdict(original, again, timed=spec.budget.seconds is not None, done=job.status.value)
         out.append(Reproduction(job_id=job_id, source_run_id=run_id, status=job.status.value,
-                                run_id=result.get("run_id"), metric=spec.metric, source=original, again=again,
-                                matches=matches, note=note))
+                                run_id=result.run_id if result else None, metric=spec.metric, source=original,
+                                again=again, matches=matches, note=note))
     return out
 
 

@@ -14,9 +14,10 @@ import time
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel
+from pydantic import AliasChoices, BaseModel, Field
 
-from studio import db
+from studio import db, names
+from studio.names import Tag
 
 
 class RunSummary(BaseModel):
@@ -28,7 +29,8 @@ class RunSummary(BaseModel):
     dataset_id: str
     task: str
     metric: str
-    best_score: float | None
+    #: the chosen configuration's validation score; None for a family (summaries indexed before the rename: best_score)
+    validation_score: float | None = Field(validation_alias=AliasChoices("validation_score", "best_score"))
     test_score: float | None
     algorithm: str | None
     n_trials: int | None
@@ -39,19 +41,42 @@ class RunSummary(BaseModel):
     study_name: str | None
     job_id: str | None
     final_model: str | None = None
+    partition_by: list[str] = []  # a model family's partition columns; [] for a single model
     params: dict[str, str]
     metrics: dict[str, float]
 
-    def per_algorithm_best(self) -> dict[str, float]:
-        prefix = f"best_{self.metric}__"
-        return {k.removeprefix(prefix): v for k, v in self.metrics.items() if k.startswith(prefix)}
-
-    def held_out(self) -> dict[str, float]:
-        return {k.removeprefix("test_"): v for k, v in self.metrics.items() if k.startswith("test_")}
+    @classmethod
+    def from_mlflow(cls, run: Any) -> RunSummary:
+        """The summary of an MLflow run (`mlflow.entities.Run`) the studio wrote; the one place that reads its tags."""
+        tags, metrics = run.data.tags, run.data.metrics
+        metric = tags.get(Tag.METRIC, "")
+        end = run.info.end_time
+        n_trials = metrics.get(names.N_TRIALS)
+        return cls(
+            run_id=run.info.run_id, name=run.info.run_name or run.info.run_id, status=run.info.status,
+            dataset_id=tags.get(Tag.DATASET_ID, ""), task=tags.get(Tag.TASK, ""), metric=metric,
+            validation_score=names.validation_of(metrics, metric), test_score=metrics.get(names.held_out(metric)),
+            algorithm=tags.get(Tag.BEST_ALGORITHM), n_trials=None if n_trials is None else int(n_trials),
+            compute=tags.get(Tag.COMPUTE, ""), duration_s=(end - run.info.start_time) / 1000 if end else None,
+            started_at=run.info.start_time / 1000, model_uri=tags.get(Tag.MODEL_URI),
+            study_name=tags.get(Tag.STUDY_NAME), job_id=tags.get(Tag.JOB_ID), final_model=tags.get(Tag.FINAL_MODEL),
+            partition_by=names.partition_columns_of(tags), params=dict(run.data.params), metrics=dict(metrics),
+        )
 
     @property
-    def best_std(self) -> float | None:
-        return self.metrics.get(f"best_{self.metric}_std")
+    def is_family(self) -> bool:
+        """One model per partition (a family), rather than a single model."""
+        return bool(self.partition_by) or names.PARTITIONS in self.metrics
+
+    def per_algorithm_best(self) -> dict[str, float]:
+        return names.per_algorithm_of(self.metrics, self.metric)
+
+    def held_out(self) -> dict[str, float]:
+        return names.held_out_of(self.metrics)
+
+    @property
+    def validation_spread(self) -> float | None:
+        return names.spread_of(self.metrics, self.metric)
 
 
 class RunIndex:
@@ -120,7 +145,7 @@ def matches(run: RunSummary, f: RunFilter) -> bool:
 
 
 def _value(run: RunSummary, sort: str) -> Any:
-    return {"validation": run.best_score, "test": run.test_score, "started": run.started_at,
+    return {"validation": run.validation_score, "test": run.test_score, "started": run.started_at,
             "duration": run.duration_s, "trials": run.n_trials, "name": run.name.lower()}[sort]
 
 

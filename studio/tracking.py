@@ -16,6 +16,7 @@ import pandas as pd
 from studio.errors import ModelNotFound, TrackingError
 from studio.evaluation.record import Evaluation
 from studio.model_refs import RUN_ID, check_mlmodel, check_source, check_uri
+from studio.names import RunKind, Tag
 from studio.packages import MODEL_PACKAGES, pinned
 from studio.runs import RunIndex, RunSummary
 from studio.settings import Settings
@@ -23,8 +24,6 @@ from studio.training.features import model_frame
 from studio.training.model import ModelInfo, TrainedModel
 from studio.training.search import TrialOutcome
 from studio.training.spec import TrainSpec
-
-KIND_TAG = "studio.kind"
 
 
 class Tracker:
@@ -62,8 +61,8 @@ class Tracker:
         A resumed job (another attempt of the same job id) gets its existing run back, never a second one."""
         experiment_id = self.experiment_id(spec.run_name)
         existing = self.client.search_runs(
-            [experiment_id], filter_string=f"tags.`{KIND_TAG}` = 'training' and tags.`studio.job_id` = '{job_id}'",
-            max_results=1)
+            [experiment_id], max_results=1,
+            filter_string=f"tags.`{Tag.KIND}` = '{RunKind.TRAINING}' and tags.`{Tag.JOB_ID}` = '{job_id}'")
         if existing:
             run_id = existing[0].info.run_id
             self.client.update_run(run_id, status="RUNNING")
@@ -71,9 +70,9 @@ class Tracker:
             return run_id
         run = self.client.create_run(
             experiment_id, run_name=f"{spec.run_name} · {job_id[:8]}",
-            tags={KIND_TAG: "training", "studio.job_id": job_id, "studio.dataset_id": spec.dataset_id,
-                  "studio.dataset_hash": spec.dataset_hash, "studio.task": spec.task.value,
-                  "studio.metric": spec.metric, "studio.study_name": study_name, "studio.compute": spec.compute},
+            tags={Tag.KIND: RunKind.TRAINING, Tag.JOB_ID: job_id, Tag.DATASET_ID: spec.dataset_id,
+                  Tag.DATASET_HASH: spec.dataset_hash, Tag.TASK: spec.task.value,
+                  Tag.METRIC: spec.metric, Tag.STUDY_NAME: study_name, Tag.COMPUTE: spec.compute},
         )
         run_id = run.info.run_id
         params = {"target": spec.target, "task": spec.task.value, "metric": spec.metric,
@@ -91,9 +90,9 @@ class Tracker:
     def log_trial(self, parent_run_id: str, outcome: TrialOutcome, *, metric: str) -> None:
         run = self.client.create_run(
             self.client.get_run(parent_run_id).info.experiment_id, run_name=f"trial {outcome.number}",
-            tags={"mlflow.parentRunId": parent_run_id, KIND_TAG: "trial", "studio.algorithm": outcome.algorithm,
-                  "studio.trial_state": outcome.state, "studio.trial_number": str(outcome.number),
-                  **({"studio.trial_error": outcome.error[:5000]} if outcome.error else {})},
+            tags={"mlflow.parentRunId": parent_run_id, Tag.KIND: RunKind.TRIAL, Tag.ALGORITHM: outcome.algorithm,
+                  Tag.TRIAL_STATE: outcome.state, Tag.TRIAL_NUMBER: str(outcome.number),
+                  **({Tag.TRIAL_ERROR: outcome.error[:5000]} if outcome.error else {})},
         )
         metrics = {metric: outcome.score, "duration_s": outcome.duration_s} if outcome.score is not None else {}
         self._log_batch(run.info.run_id, params={"algorithm": outcome.algorithm, **outcome.params}, metrics=metrics,
@@ -106,7 +105,7 @@ class Tracker:
         experiment_id = self.client.get_run(parent_run_id).info.experiment_id
         runs = self.client.search_runs([experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{parent_run_id}'",
                                        max_results=50_000)
-        return {int(r.data.tags["studio.trial_number"]) for r in runs if "studio.trial_number" in r.data.tags}
+        return {int(r.data.tags[Tag.TRIAL_NUMBER]) for r in runs if Tag.TRIAL_NUMBER in r.data.tags}
 
     def registered_version(self, run_id: str) -> str | None:
         """The model version a run already registered, if any."""
@@ -120,7 +119,7 @@ class Tracker:
         is returned instead of registering a second one."""
         already = self.registered_version(run_id)
         if already:
-            self.client.set_tag(run_id, "studio.model_uri", already)
+            self.client.set_tag(run_id, Tag.MODEL_URI, already)
             return already
         import skops.io as sio
         from mlflow.models import infer_signature
@@ -142,7 +141,7 @@ class Tracker:
                 metadata={"studio": model.info.model_dump(mode="json")},
             )
         uri = f"models:/{registered_name}/{info.registered_model_version}"
-        self.client.set_tag(run_id, "studio.model_uri", uri)
+        self.client.set_tag(run_id, Tag.MODEL_URI, uri)
         self.reindex(run_id)
         return uri
 
@@ -156,7 +155,7 @@ class Tracker:
     def reindex(self, run_id: str) -> None:
         """Refresh a run's row in the run index from MLflow."""
         if self.index is not None:
-            self.index.upsert(_summary(self.client.get_run(run_id)))
+            self.index.upsert(RunSummary.from_mlflow(self.client.get_run(run_id)))
 
     def log_evaluation(self, run_id: str, evaluation: Evaluation) -> None:
         """The run's held-out evaluation as artifacts under `evaluation/` (summary.json, holdout.parquet and,
@@ -239,9 +238,9 @@ class Tracker:
         experiments = [e.experiment_id for e in self.client.search_experiments()]
         if not experiments:
             return []
-        runs = self.client.search_runs(experiments, filter_string=f"tags.`{KIND_TAG}` = 'training'",
+        runs = self.client.search_runs(experiments, filter_string=f"tags.`{Tag.KIND}` = '{RunKind.TRAINING}'",
                                        max_results=50_000, order_by=["attributes.start_time DESC"])
-        return [_summary(run) for run in runs]
+        return [RunSummary.from_mlflow(run) for run in runs]
 
     def resolve_model_uri(self, ref: str) -> str:
         """A model_uri, a run id, `runs:/...`, or `name@alias` / `name/version` -> a loadable URI."""
@@ -250,7 +249,7 @@ class Tracker:
             return check_uri(ref)
         if RUN_ID.match(ref):
             try:
-                uri = self.client.get_run(ref).data.tags.get("studio.model_uri")
+                uri = self.client.get_run(ref).data.tags.get(Tag.MODEL_URI)
             except Exception:  # MLflow raises MlflowException for an unknown id
                 uri = None
             if not uri:
@@ -340,23 +339,3 @@ class Tracker:
             metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()] + history,
             params=[Param(k, str(v)) for k, v in (params or {}).items() if v is not None],
         )
-
-
-def _summary(run: Any) -> RunSummary:
-    tags, metrics = run.data.tags, run.data.metrics
-    metric = tags.get("studio.metric", "")
-    end = run.info.end_time
-    n_trials = metrics.get("n_trials")
-    return RunSummary(
-        run_id=run.info.run_id, name=run.info.run_name or run.info.run_id, status=run.info.status,
-        dataset_id=tags.get("studio.dataset_id", ""), task=tags.get("studio.task", ""), metric=metric,
-        best_score=metrics.get(f"best_{metric}"), test_score=metrics.get(f"test_{metric}"),
-        algorithm=tags.get("studio.best_algorithm"), n_trials=None if n_trials is None else int(n_trials),
-        compute=tags.get("studio.compute", ""), duration_s=(end - run.info.start_time) / 1000 if end else None,
-        started_at=run.info.start_time / 1000, model_uri=tags.get("studio.model_uri"),
-        study_name=tags.get("studio.study_name"), job_id=tags.get("studio.job_id"),
-        final_model=tags.get("studio.final_model"),
-        params=dict(run.data.params), metrics=dict(metrics),
-    )
-
-

@@ -14,7 +14,7 @@ from studio.context import Studio
 from studio.jobs.handlers import TRAIN
 from studio.training.draft import draft_spec
 
-JOB_KEYS = {"job_id", "status", "run_id", "model_uri", "metric", "best_score", "n_trials", "duration_s", "error",
+JOB_KEYS = {"job_id", "status", "run_id", "model_uri", "metric", "validation_score", "n_trials", "duration_s", "error",
             "started_at", "ended_at"}
 
 

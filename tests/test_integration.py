@@ -60,7 +60,7 @@ def test_train_predict_export_serve(tmp_path: Path, wine_csv: Path) -> None:
 
     studio = Studio(make_settings(home))
     run = studio.tracker.client.get_run(job["run_id"])
-    assert run.data.metrics["best_log_loss"] == pytest.approx(job["best_score"])
+    assert run.data.metrics["validation_log_loss"] == pytest.approx(job["validation_score"])
     assert "test_log_loss" in run.data.metrics
     spec = studio.tracker.spec_of(job["run_id"])
     assert spec.target == "target" and ("harvested", "datetime") in {(f.name, f.kind.value) for f in spec.features}

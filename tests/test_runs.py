@@ -11,17 +11,17 @@ from studio.runs import RunFilter, RunIndex, RunSummary, facets, query
 def _run(i: int, **changes: object) -> RunSummary:
     values: dict[str, object] = {
         "run_id": f"{i:032x}", "name": f"churn · {i}", "status": "FINISHED", "dataset_id": "churn-v1",
-        "task": "binary", "metric": "roc_auc", "best_score": 0.8 + i / 100, "test_score": 0.79 + i / 100,
+        "task": "binary", "metric": "roc_auc", "validation_score": 0.8 + i / 100, "test_score": 0.79 + i / 100,
         "algorithm": "xgboost", "n_trials": 10 + i, "compute": "small", "duration_s": 30.0 + i,
         "started_at": 1_700_000_000.0 + i * 3600, "model_uri": f"models:/churn/{i}", "study_name": f"job-{i}",
-        "job_id": str(i), "params": {"seed": "0"}, "metrics": {"best_roc_auc": 0.8 + i / 100},
+        "job_id": str(i), "params": {"seed": "0"}, "metrics": {"validation_roc_auc": 0.8 + i / 100},
     }
     values.update(changes)
     return RunSummary.model_validate(values)
 
 
-RUNS = [_run(0), _run(1, algorithm="ensemble: lightgbm x2 + linear x1"), _run(2, status="FAILED", best_score=None,
-        test_score=None), _run(3, task="regression", metric="rmse", best_score=3.0, test_score=3.1),
+RUNS = [_run(0), _run(1, algorithm="ensemble: lightgbm x2 + linear x1"), _run(2, status="FAILED", validation_score=None,
+        test_score=None), _run(3, task="regression", metric="rmse", validation_score=3.0, test_score=3.1),
         _run(4, dataset_id="sales-v1", algorithm="random_forest")]
 
 
@@ -38,8 +38,8 @@ def test_filters_narrow_the_board() -> None:
 
 
 def test_sorting_follows_the_metrics_direction_and_columns() -> None:
-    lower = [_run(i, metric="rmse", best_score=float(s)) for i, s in enumerate([3, 1, 2])]
-    assert [r.best_score for r in query(lower, RunFilter(), greater_is_better=False).runs] == [1, 2, 3]
+    lower = [_run(i, metric="rmse", validation_score=float(s)) for i, s in enumerate([3, 1, 2])]
+    assert [r.validation_score for r in query(lower, RunFilter(), greater_is_better=False).runs] == [1, 2, 3]
     assert [r.n_trials for r in query(RUNS, RunFilter(), sort="trials", order="asc").runs] == [10, 11, 12, 13, 14]
     assert query(RUNS, RunFilter(), sort="started").runs[0].job_id == "4"  # newest first
     with pytest.raises(ValueError, match="Sort by one of"):

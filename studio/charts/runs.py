@@ -35,9 +35,9 @@ def metric_bars(runs: Sequence[RunSummary], *, metric: str) -> go.Figure:
     """Validation and test score of each run, side by side; the validation bar carries the standard deviation
     over the chosen model's validation folds as an error bar (runs validated on one holdout have none)."""
     names = [r.name for r in runs]
-    spread = [r.metrics.get(f"best_{metric}_std") for r in runs]
+    spread = [r.validation_spread for r in runs]
     fig = go.Figure([
-        go.Bar(name="validation (chosen model)", x=names, y=[r.best_score for r in runs], marker_color=BLUE,
+        go.Bar(name="validation (chosen model)", x=names, y=[r.validation_score for r in runs], marker_color=BLUE,
                error_y={"type": "data", "array": [s or 0.0 for s in spread], "visible": any(spread)}),
         go.Bar(name="test (held out)", x=names, y=[r.test_score for r in runs], marker_color=ORANGE),
     ])

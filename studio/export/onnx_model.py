@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from studio.data.schema import ColumnKind
 from studio.errors import ExportError
 from studio.export.onnx_converters import register as register_converters
+from studio.names import Tag
 from studio.paths import confined
 from studio.training.features import MISSING_CATEGORY, model_columns
 from studio.training.model import ModelInfo
@@ -212,5 +213,5 @@ def export_onnx(studio: Studio, model_ref: str) -> OnnxExport:
     (folder / "parity.json").write_text(report.model_dump_json(indent=2))
     for name in ("model.onnx", "parity.json"):
         studio.tracker.client.log_artifact(run_id, str(folder / name), "onnx")
-    studio.tracker.client.set_tag(run_id, "studio.onnx_max_abs_diff", f"{report.max_abs_diff:.3g}")
+    studio.tracker.client.set_tag(run_id, Tag.ONNX_MAX_ABS_DIFF, f"{report.max_abs_diff:.3g}")
     return OnnxExport(model_uri=model_uri, path=str(folder / "model.onnx"), report=report)

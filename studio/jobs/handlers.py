@@ -32,7 +32,7 @@ def run_train(studio: Studio, job: JobRecord, reporter: Reporter) -> BaseModel:
                               reporter=reporter)
         _model_creator(studio, job.id, family.model_uri)
         return family
-    before = Progress.model_validate(job.progress)
+    before = job.progress_as(Progress)
     limit = spec.budget.trial_limit_s
     reporter.log(f"Training on compute '{profile.name}' ({profile.summary()}); budget "
                  f"{spec.budget.seconds or '-'} s / {spec.budget.max_trials or '-'} trials; "

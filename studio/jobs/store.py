@@ -24,6 +24,7 @@ from studio.errors import JobError, JobNotFound, LeaseLost
 
 log = logging.getLogger("studio.jobs")
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 TRAIN = "train"
 EXPORT = "export"
@@ -54,9 +55,17 @@ class JobRecord(BaseModel):
     attempts: int
     worker_id: str | None
     cancel_requested: bool
-    progress: dict[str, Any]
-    result: dict[str, Any] | None
+    progress: dict[str, Any]  # read with progress_as(...): the JSON of the job kind's progress model
+    result: dict[str, Any] | None  # read with result_as(...)
     error: str | None
+
+    def progress_as(self, model: type[M]) -> M:
+        """The job's progress as the typed model its handler writes (e.g. training's `Progress`)."""
+        return model.model_validate(self.progress)
+
+    def result_as(self, model: type[M]) -> M | None:
+        """The job's result as the typed model its handler returns; None until it succeeded."""
+        return None if self.result is None else model.model_validate(self.result)
 
     @property
     def elapsed_s(self) -> float | None:

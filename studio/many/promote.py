@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from studio.errors import PromotionRefused
 from studio.many.router import PartitionRouter
-from studio.many.train import PARTITIONS_TABLE
+from studio.names import PARTITIONS_TABLE, Tag
 from studio.registry.store import CHAMPION
 from studio.training.metrics import METRICS, Metric
 
@@ -123,9 +123,9 @@ def promote_family(studio: Any, name: str, version: str, rules: PartitionRules, 
                "partitions_passed": float(counts.get("candidate", 0)),
                "partitions_kept_champion": float(counts.get("champion", 0)),
                "partitions_to_fallback": float(counts.get("fallback", 0))}
-    tracker.finish(promo_run, metrics={f"best_{spec.metric}": held_out[f"test_{spec.metric}"], **held_out, **summary},
-                   tags={"studio.best_algorithm": f"promoted family from v{version}", "studio.family": ",".join(
-                       router.partition_columns), "studio.final_model": f"v{version} partitions that passed, the "
+    tracker.finish(promo_run, metrics={**held_out, **summary},
+                   tags={Tag.BEST_ALGORITHM: f"promoted family from v{version}", Tag.FAMILY: ",".join(
+                       router.partition_columns), Tag.FINAL_MODEL: f"v{version} partitions that passed, the "
                        f"champion's (v{holder.version if holder else '-'}) for those that did not"})
     merged_version = uri.rsplit("/", 1)[1]
     note = (f"family promotion of v{version}: {int(summary['partitions_passed'])} of {len(verdicts)} partitions "

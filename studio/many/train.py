@@ -22,6 +22,7 @@ import pandas as pd
 from pydantic import BaseModel
 from sklearn.model_selection import train_test_split
 
+from studio import names
 from studio.compute.cluster import client_for
 from studio.compute.profiles import ComputeProfile
 from studio.data.catalog import DatasetCatalog
@@ -36,6 +37,7 @@ from studio.many.forecast import (
     with_lags,
 )
 from studio.many.router import CACHE_SIZE, PartitionRouter, dumps, partition_rows
+from studio.names import PARTITIONS_TABLE, Tag
 from studio.training.estimators import ESTIMATORS, strip_prefix
 from studio.training.features import Feature
 from studio.training.metrics import METRICS, Metric, score_predictions
@@ -58,7 +60,6 @@ from studio.training.spec import TrainSpec
 CHEAP = ("linear", "lightgbm", "hist_gradient_boosting", "random_forest", "extra_trees", "xgboost")
 #: Partitions per Dask task: enough to amortise a task's overhead, few enough to balance the workers.
 BATCH = 50
-PARTITIONS_TABLE = "partitions.parquet"
 #: Share of the time budget the partitions may take; the rest is for the fallback, registration and evaluation.
 FAN_OUT_SHARE = 0.75
 #: Seconds of budget per partition (per core) above which a second algorithm is tried.
@@ -125,13 +126,11 @@ def _router(columns: tuple[str, ...], blobs: dict[Any, bytes], fallback: Any, sp
 
 def _finish(tracker: TrackerLike, run_id: str, spec: TrainSpec, held_out: dict[str, float],
             summary: dict[str, float], *, duration: float, tried: list[str], columns: list[str]) -> None:
-    test_score = held_out[f"test_{spec.metric}"]
-    tracker.finish(run_id, metrics={f"best_{spec.metric}": test_score, f"test_{spec.metric}": test_score,
-                                    **held_out, **summary, "duration_s": duration,
-                                    "n_trials": float(summary["partitions_modeled"])},
-                   tags={"studio.best_algorithm": "partitioned: " + " / ".join(tried),
-                         "studio.family": ",".join(columns), "studio.stop_reason": "all partitions trained",
-                         "studio.final_model": f"{int(summary['partitions_modeled'])} partition models + fallback"})
+    tracker.finish(run_id, metrics={**held_out, **summary, names.DURATION_S: duration,
+                                    names.N_TRIALS: float(summary[names.PARTITIONS_MODELED])},
+                   tags={Tag.BEST_ALGORITHM: "partitioned: " + " / ".join(tried),
+                         Tag.FAMILY: ",".join(columns), Tag.STOP_REASON: "all partitions trained",
+                         Tag.FINAL_MODEL: f"{int(summary[names.PARTITIONS_MODELED])} partition models + fallback"})
 
 
 def train_family(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, job_id: str,
@@ -167,7 +166,7 @@ def train_family(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLi
     in_process = len(blobs) + 1
     router.cache_size = in_process
     held_out = metrics_of(raw_predictions(router, split.X_test, split.n_classes), split.y_test, spec.task)
-    test_score = held_out[f"test_{spec.metric}"]
+    test_score = held_out[names.held_out(spec.metric)]
     table = pd.DataFrame([r.model_dump() for r in results.values()])
     for row in table[table["status"] == "failed"].head(20).itertuples():
         reporter.log(f"Partition {row.key} failed: {row.error}")
@@ -190,7 +189,7 @@ def train_family(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLi
     reporter.progress(progress.model_copy(update={"phase": "done", "elapsed_s": duration}))
     reporter.log(f"Done: {len(modeled):,} partition models + fallback; {spec.metric} {test_score:.5g} on the "
                  f"held-out rows; {int(summary['partitions_failed'])} failed. Model {model_uri}.")
-    return TrainResult(run_id=run_id, model_uri=model_uri, metric=spec.metric, best_score=test_score,
+    return TrainResult(run_id=run_id, model_uri=model_uri, metric=spec.metric, validation_score=None,
                        test_score=test_score, best_algorithm="partitioned", best_params={"partition_by": columns},
                        n_trials=len(modeled), duration_s=duration, study_name="", stop_reason="all partitions trained")
 

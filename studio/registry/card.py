@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
+from studio import names
 from studio.errors import TrackingError
 from studio.markup import text
 from studio.paths import confined
@@ -54,7 +55,7 @@ def build_card(studio: Studio, registry: Registry, name: str, version: str) -> M
     return ModelCard(
         version=info, target=spec.target, features=[(f.name, f.kind.value) for f in spec.features],
         guardrails=[f"{g.column}: {g.finding} ({g.action})" for g in spec.guardrails], search=search,
-        validation_spread=run.data.metrics.get(f"best_{info.metric}_std"), gates=registry.check(name, version),
+        validation_spread=names.spread_of(run.data.metrics, info.metric), gates=registry.check(name, version),
         audit=[a for a in registry.audit(name) if a.version == info.version],
         top_features=[(f.feature, f.mean) for f in importance[:10]],
         exports=[f"{e.bento_tag} ({e.runtime})" for e in list_exports(studio) if e.model_uri == info.uri],

@@ -18,6 +18,7 @@ from studio import db
 from studio.audit import AuditEntry
 from studio.errors import ModelNotFound, PromotionRefused, SpecError
 from studio.registry.gates import GatePolicy, GateReport, evaluate
+from studio.runs import RunSummary
 
 CHAMPION = "champion"
 
@@ -86,17 +87,12 @@ class Registry:
         return next((v for v in self.versions(name) if alias in v.aliases), None)
 
     def _info(self, mv: Any, aliases: list[str]) -> VersionInfo:
-        run = self.client.get_run(mv.run_id)
-        tags, metrics = run.data.tags, run.data.metrics
-        metric = tags.get("studio.metric", "")
+        run = RunSummary.from_mlflow(self.client.get_run(mv.run_id))
         return VersionInfo(
             name=mv.name, version=str(mv.version), run_id=mv.run_id, created_at=mv.creation_timestamp / 1000,
-            aliases=sorted(aliases), task=tags.get("studio.task", ""), metric=metric,
-            validation_score=metrics.get(f"best_{metric}"),
-            held_out={k.removeprefix("test_"): v for k, v in metrics.items() if k.startswith("test_")},
-            dataset_id=tags.get("studio.dataset_id", ""), algorithm=tags.get("studio.best_algorithm", ""),
-            final_model=tags.get("studio.final_model", ""),
-            partition_by=[c for c in tags.get("studio.family", "").split(",") if c])
+            aliases=sorted(aliases), task=run.task, metric=run.metric, validation_score=run.validation_score,
+            held_out=run.held_out(), dataset_id=run.dataset_id, algorithm=run.algorithm or "",
+            final_model=run.final_model or "", partition_by=run.partition_by)
 
     # -- gates ---------------------------------------------------------------------------------------------
     def policy(self, name: str) -> GatePolicy:

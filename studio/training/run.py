@@ -13,15 +13,17 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel
+from pydantic import AliasChoices, BaseModel, Field
 from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
+from studio import names
 from studio.compute.cluster import TrialPool
 from studio.compute.profiles import ComputeProfile
 from studio.data.catalog import DatasetCatalog
 from studio.errors import DataError, SpecError, StudioError
 from studio.evaluation import Evaluation, evaluate_model
+from studio.names import Tag
 from studio.training import allocate
 from studio.training.driver import FINISHED, StopReason, abandon_stale, counted_trials, counts, drive
 from studio.training.ensemble import MAX_CANDIDATES, Candidate, shortlist
@@ -52,7 +54,7 @@ class Progress(BaseModel):
     trials_failed: int = 0
     trials_pruned: int = 0
     trials_budget: int | None = None
-    best_score: float | None = None
+    best_score: float | None = None  # the best validation score so far
     best_algorithm: str | None = None
     elapsed_s: float = 0.0
     eta_s: float | None = None
@@ -70,8 +72,9 @@ class TrainResult(BaseModel):
     run_id: str
     model_uri: str
     metric: str
-    best_score: float
-    test_score: float
+    #: the chosen configuration's validation score (training rows only); None for a family (no single one)
+    validation_score: float | None = Field(validation_alias=AliasChoices("validation_score", "best_score"))
+    test_score: float  # the registered model on the held-out test rows
     best_algorithm: str
     best_params: dict[str, Any]
     n_trials: int
@@ -237,17 +240,19 @@ def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: l
                                   registered_name=registered_name(spec))
     duration = time.time() - started
     stop_reason = progress.stop_reason or ""
-    spread = {f"best_{spec.metric}_std": float(np.std(choice.fold_scores))} if len(choice.fold_scores) > 1 else {}
-    tracker.finish(run_id, metrics={f"best_{spec.metric}": choice.validation_score, **spread,
-                                    **held_out, f"test_{spec.metric}": test_score, "n_trials": progress.trials_done,
-                                    "duration_s": duration, **per_algorithm_best(study, spec.metric)},
-                   tags={"studio.best_algorithm": choice.label, "studio.stop_reason": stop_reason,
-                         "studio.final_model": choice.note, "studio.refit_all_rows": str(spec.refit_all_rows)})
+    spread = ({names.validation_spread(spec.metric): float(np.std(choice.fold_scores))}
+              if len(choice.fold_scores) > 1 else {})
+    tracker.finish(run_id, metrics={names.validation(spec.metric): choice.validation_score, **spread,
+                                    **held_out, names.held_out(spec.metric): test_score,
+                                    names.N_TRIALS: progress.trials_done, names.DURATION_S: duration,
+                                    **per_algorithm_best(study, spec.metric)},
+                   tags={Tag.BEST_ALGORITHM: choice.label, Tag.STOP_REASON: stop_reason,
+                         Tag.FINAL_MODEL: choice.note, Tag.REFIT_ALL_ROWS: str(spec.refit_all_rows)})
     _record_evaluation(spec, split, scored_model, choice.fold_scores, run_id, tracker, reporter, progress)
     reporter.progress(progress.model_copy(update={"phase": "done", "elapsed_s": duration}))
     reporter.log(f"Done: {spec.metric} {choice.validation_score:.5g} (validation), {test_score:.5g} (test). "
                  f"Model {model_uri}.")
-    return TrainResult(run_id=run_id, model_uri=model_uri, metric=spec.metric, best_score=choice.validation_score,
+    return TrainResult(run_id=run_id, model_uri=model_uri, metric=spec.metric, validation_score=choice.validation_score,
                        test_score=test_score, best_algorithm=choice.label, best_params=choice.params,
                        n_trials=progress.trials_done, duration_s=duration, study_name=study.study_name,
                        stop_reason=stop_reason)
@@ -335,7 +340,7 @@ def metrics_of(predictions: np.ndarray, y: np.ndarray, task: Task) -> dict[str, 
         except ValueError:
             continue
         if np.isfinite(value):
-            scores[f"test_{metric.name}"] = value
+            scores[names.held_out(metric.name)] = value
     return scores
 
 
@@ -346,7 +351,7 @@ def per_algorithm_best(study: Any, metric: str) -> dict[str, float]:
     best: dict[str, float] = {}
     pick = max if METRICS[metric].greater_is_better else min
     for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-        name = f"best_{metric}__{t.params.get('algorithm')}"
+        name = names.algorithm_validation(metric, str(t.params.get("algorithm")))
         best[name] = pick(best.get(name, t.value), t.value)
     return best
 

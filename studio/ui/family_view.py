@@ -18,18 +18,14 @@ from studio.charts.family import (
 from studio.errors import StudioError
 from studio.evaluation.holdout import Holdout
 from studio.many.router import partition_rows
-from studio.many.train import PARTITIONS_TABLE
 from studio.markup import text
+from studio.names import PARTITIONS_TABLE
 from studio.registry import VersionInfo
 from studio.runs import RunSummary
 from studio.training.metrics import METRICS
 from studio.ui.auth import allowed, can, needs
 from studio.ui.common import chart, get_studio, show_error, table_download
 from studio.ui.run_tabs import evaluation_of
-
-
-def is_family(run: RunSummary) -> bool:
-    return "partitions" in run.metrics
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the partitions…")

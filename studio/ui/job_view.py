@@ -10,6 +10,7 @@ from studio.compute.profiles import ComputeProfile
 from studio.context import Studio
 from studio.errors import StudioError
 from studio.jobs import JobRecord, JobStatus
+from studio.jobs.training_view import TrainingView
 from studio.markup import text
 from studio.training.estimate import Estimate
 from studio.training.metrics import METRICS
@@ -98,42 +99,46 @@ def _confirm_delete(studio: Studio, job: JobRecord) -> None:
 
 
 def _header(job: JobRecord) -> None:
-    progress, result = job.progress, job.result or {}
+    view = TrainingView.of(job)
+    progress, result = view.progress, view.result
     a, b, c, d, e = st.columns(5)
     a.metric("Status", job.status.value)
-    trials = result.get("n_trials", progress.get("trials_done", 0))
-    budget = progress.get("trials_budget")
-    failed, pruned = progress.get("trials_failed") or 0, progress.get("trials_pruned") or 0
-    if progress.get("unit") == "partitions":
+    trials, budget = view.trials, progress.trials_budget
+    failed, pruned = progress.trials_failed, progress.trials_pruned
+    if view.is_family:
         b.metric("Partitions", f"{trials}" + (f" / {budget}" if budget else ""),
                  help="partitions whose own model is trained; the others are served by the fallback model")
     else:
         b.metric("Trials", f"{trials}" + (f" / {budget}" if budget else ""),
                  help=f"finished trials; also {pruned} pruned (stopped early, below the median at a boosting "
                       f"checkpoint) and {failed} failed or stopped")
-    c.metric("Best score", score(result.get("best_score", progress.get("best_score"))))
+    if view.is_family:
+        c.metric("Test score", score(view.test_score), help="the family's routed predictions on the held-out rows")
+    else:
+        c.metric("Validation score", score(view.validation_score),
+                 help="the best configuration's score on the validation folds (training rows only)")
     d.metric("Elapsed", duration(job.elapsed_s))
-    estimate = progress.get("estimate_s")
+    estimate = progress.estimate_s
     if job.status.is_final:
         e.metric("Estimate", duration(estimate) if estimate else "-",
                  help="Estimated before launch; compare with Elapsed.")
     else:
-        e.metric("ETA", duration(progress.get("eta_s")) if job.status is JobStatus.RUNNING else "-",
+        e.metric("ETA", duration(progress.eta_s) if job.status is JobStatus.RUNNING else "-",
                  help=f"Estimated before launch: {duration(estimate)}" if estimate else None)
     if job.status is JobStatus.RUNNING:
         budget_s = job.payload.get("budget", {}).get("seconds")
         done = (job.elapsed_s or 0) / budget_s if budget_s else (trials / budget if budget else 0)
-        st.progress(min(done, 1.0), text=f"phase: {progress.get('phase', '…')}"
-                    + (f" · {progress['parallel_trials']} parallel trials" if progress.get("parallel_trials") else ""))
+        st.progress(min(done, 1.0), text=f"phase: {progress.phase}"
+                    + (f" · {progress.parallel_trials} parallel trials" if progress.parallel_trials else ""))
     if job.status is JobStatus.CANCELLED and job.elapsed_s:
         st.caption(f"Cancelled after {duration(job.elapsed_s)}; the trials finished by then were kept.")
     elif job.status.is_final and estimate and job.elapsed_s:
         st.caption(f"Took {duration(job.elapsed_s)} against an estimate of {duration(estimate)} "
-                   f"({job.elapsed_s / estimate:.1f}x)." + (f" Stopped: {progress['stop_reason']}."
-                                                            if progress.get("stop_reason") else ""))
-    if result.get("model_uri"):
-        st.success(f"Model **{result['model_uri']}** · best {result.get('best_algorithm')} · "
-                   f"test {result.get('metric')} = {score(result.get('test_score'))}")
+                   f"({job.elapsed_s / estimate:.1f}x)." + (f" Stopped: {progress.stop_reason}."
+                                                            if progress.stop_reason else ""))
+    if result is not None:
+        st.success(f"Model **{result.model_uri}** · best {result.best_algorithm} · "
+                   f"test {result.metric} = {score(result.test_score)}")
         st.page_link("app_pages/models.py", label="Use this model: score data or deploy it",
                      icon=":material/arrow_forward:")
 

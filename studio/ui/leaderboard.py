@@ -77,7 +77,7 @@ def board(runs: list[RunSummary]) -> tuple[list[RunSummary], str]:
                   "compare (up to 10)")
     table = pd.DataFrame([{
         "rank": (page.page - 1) * size + i + 1, "run": r.name, "status": r.status.lower(),
-        f"validation {f.metric}": r.best_score, f"test {f.metric}": r.test_score, "algorithm": r.algorithm,
+        f"validation {f.metric}": r.validation_score, f"test {f.metric}": r.test_score, "algorithm": r.algorithm,
         "trials": r.n_trials, "dataset": r.dataset_id, "compute": r.compute, "duration": duration(r.duration_s),
         "started": ago(r.started_at), "model": r.model_uri,
     } for i, r in enumerate(page.runs)])

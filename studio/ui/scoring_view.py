@@ -12,7 +12,15 @@ from studio.auth import Role
 from studio.context import Studio
 from studio.data.writeback import write_predictions
 from studio.errors import StudioError
-from studio.export.scoring import ScoreRequest, check_columns, count_rows, iter_chunks, score_file, upload_path
+from studio.export.scoring import (
+    ScoreProgress,
+    ScoreRequest,
+    check_columns,
+    count_rows,
+    iter_chunks,
+    score_file,
+    upload_path,
+)
 from studio.jobs.handlers import SCORE
 from studio.markup import text
 from studio.paths import confined, slug
@@ -136,7 +144,8 @@ def write_back(studio: Studio, scored: Path, ref: str, *, key: str) -> None:
 def _background_jobs() -> None:
     """Scoring jobs with their progress and downloads."""
     for job in get_studio().jobs.list(limit=10, kind=SCORE):
-        done, total = job.progress.get("rows_done", 0), job.progress.get("rows_total")
+        progress = job.progress_as(ScoreProgress)
+        done, total = progress.rows_done, progress.rows_total
         line = f"**{job.name}** · {job.status.value} · {ago(job.created_at)}"
         if total:
             line += f" · {done:,} / {total:,} rows"

@@ -30,7 +30,7 @@ def test_distribution_chart_adds_an_other_bar() -> None:
 
 def test_metric_bars_show_validation_and_test() -> None:
     run = RunSummary(run_id="r", name="run 1", status="FINISHED", dataset_id="d", task="binary", metric="roc_auc",
-                     best_score=0.9, test_score=0.88, algorithm="xgboost", n_trials=5, compute="small",
+                     validation_score=0.9, test_score=0.88, algorithm="xgboost", n_trials=5, compute="small",
                      duration_s=3.0, started_at=0.0, model_uri=None, study_name=None, job_id=None, params={},
                      metrics={})
     fig = metric_bars([run], metric="roc_auc")
@@ -41,9 +41,9 @@ def test_metric_bars_carry_the_fold_spread_and_durations_split_by_algorithm() ->
     from studio.charts import trial_durations
 
     run = RunSummary(run_id="r", name="run 1", status="FINISHED", dataset_id="d", task="binary", metric="roc_auc",
-                     best_score=0.9, test_score=0.88, algorithm="xgboost", n_trials=5, compute="small",
+                     validation_score=0.9, test_score=0.88, algorithm="xgboost", n_trials=5, compute="small",
                      duration_s=3.0, started_at=0.0, model_uri=None, study_name=None, job_id=None, params={},
-                     metrics={"best_roc_auc_std": 0.012})
+                     metrics={"validation_roc_auc_std": 0.012})
     bars = metric_bars([run], metric="roc_auc")
     assert list(bars.data[0].error_y.array) == [0.012] and bars.data[0].error_y.visible
     trials = [_trial(0, 0.7), _trial(1, 0.9, "linear"), _trial(2, None)]

@@ -177,9 +177,9 @@ def test_cancel_from_the_cli_keeps_the_best_model_for_predict(workers, tmp_path:
     shown = _cli("jobs", "show", job_id, "--json", env=env)
     summary = json.loads(shown.stdout)
     assert summary["status"] == "cancelled" and summary["n_trials"] >= 3 and summary["error"] is None
-    assert summary["model_uri"] == "models:/churn/1" and summary["best_score"] > 0.5
+    assert summary["model_uri"] == "models:/churn/1" and summary["validation_score"] > 0.5
     assert summary["stop_reason"] == "cancelled" and summary["ended_at"] - asked < 60
-    contract = {"job_id", "status", "n_trials", "best_score", "model_uri", "error", "started_at", "ended_at"}
+    contract = {"job_id", "status", "n_trials", "validation_score", "model_uri", "error", "started_at", "ended_at"}
     assert contract <= set(summary)
     rows = tmp_path / "rows.csv"
     frame.drop(columns="churned").head(25).to_csv(rows, index=False)

@@ -8,7 +8,8 @@ import pytest
 
 from studio.context import Studio
 from studio.many.router import PartitionRouter, partition_rows
-from studio.many.train import PARTITIONS_TABLE, train_family
+from studio.many.train import train_family
+from studio.names import PARTITIONS_TABLE
 from studio.training.draft import draft_spec
 from studio.training.run import TrainResult
 from tests.conftest import SMALL, ListReporter

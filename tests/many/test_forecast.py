@@ -11,7 +11,7 @@ from studio.errors import SpecError
 from studio.many.forecast import LagPlan, TimeSteps, naive_baselines, time_split
 from studio.many.router import PartitionRouter
 from studio.many.samples import store_item_sales
-from studio.many.train import PARTITIONS_TABLE
+from studio.names import PARTITIONS_TABLE
 from studio.training.features import model_frame
 from studio.training.spec import Forecasting
 from tests.many.test_family import train_shop

@@ -7,7 +7,7 @@ import pandas as pd
 
 from studio.context import Studio
 from studio.many.promote import PartitionRules, judge, promote_family
-from studio.many.train import PARTITIONS_TABLE
+from studio.names import PARTITIONS_TABLE
 from studio.training.features import model_frame
 from studio.training.metrics import METRICS
 from tests.many.test_family import shop_frame, train_shop

@@ -26,16 +26,16 @@ def test_train_logs_a_parent_run_trials_spec_and_a_registered_model(studio: Stud
     result = train(spec, catalog=studio.catalog, tracker=studio.tracker, storage=storage_for(studio.settings, "job-j1"),
                    job_id="j1", profile=SMALL, reporter=reporter)
     assert result.n_trials == 4 and result.model_uri == "models:/churn/1" and result.metric == "roc_auc"
-    assert 0.6 < result.best_score <= 1 and 0.5 < result.test_score <= 1
+    assert 0.6 < result.validation_score <= 1 and 0.5 < result.test_score <= 1
     assert [u.trials_done for u in reporter.updates if u.phase == "searching"][-1] == 4
     assert "Left out 2 rows whose target 'churned' is missing." in reporter.lines
     assert any(f"and on all {len(churn) - 2} rows (training and held-out) for the registered model." in line
                for line in reporter.lines)
     client = studio.tracker.client
     run = client.get_run(result.run_id)
-    assert run.data.metrics["best_roc_auc"] == pytest.approx(result.best_score)
+    assert run.data.metrics["validation_roc_auc"] == pytest.approx(result.validation_score)
     assert run.data.params["dataset_hash"] == record.content_hash
-    assert {"best_roc_auc__linear", "best_roc_auc__lightgbm"} <= set(run.data.metrics)  # per algorithm
+    assert {"validation_roc_auc__linear", "validation_roc_auc__lightgbm"} <= set(run.data.metrics)  # per algorithm
     assert {"test_roc_auc", "test_log_loss", "test_accuracy", "test_f1", "test_balanced_accuracy"} <= set(
         run.data.metrics)  # every held-out metric of the task
     assert run.data.tags["studio.final_model"]
@@ -95,5 +95,5 @@ def test_the_same_spec_and_seed_on_one_worker_give_the_same_trials_and_score(stu
                              storage=storage_for(studio.settings, f"job-{job}"), reporter=ListReporter()))
         histories.append([(t.algorithm, t.params, t.score) for t in trial_outcomes(studio.settings, f"job-{job}")])
     assert histories[0] == histories[1] and len(histories[0]) == 6
-    assert results[0].best_score == results[1].best_score and results[0].test_score == results[1].test_score
+    assert results[0].validation_score == results[1].validation_score and results[0].test_score == results[1].test_score
     assert results[0].best_algorithm == results[1].best_algorithm
