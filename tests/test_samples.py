@@ -10,7 +10,7 @@ from studio.samples import SAMPLES, add_sample
 from studio.studies import storage_for
 from studio.training.draft import draft_spec
 from studio.training.run import train
-from tests.conftest import SMALL, ListReporter
+from tests.conftest import INLINE, SMALL, ListReporter
 
 
 def test_samples_are_seeded_and_adding_one_twice_keeps_one_snapshot(studio: Studio) -> None:
@@ -34,7 +34,7 @@ def test_a_sample_trains_to_a_useful_model_in_a_few_trials(studio: Studio, name:
     spec = draft_spec(record, frame, target=SAMPLES[name].target, algorithms=["linear", "lightgbm"], max_trials=4,
                       budget_seconds=None, validation={"kind": "holdout"})
     result = train(spec, catalog=studio.catalog, tracker=studio.tracker, storage=storage_for(studio.settings, name),
-                   job_id=name, profile=SMALL, reporter=ListReporter())
+                   job_id=name, profile=SMALL, pools=INLINE, reporter=ListReporter())
     assert studio.tracker.client.get_run(result.run_id).data.metrics[metric] > floor
 
 

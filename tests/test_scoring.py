@@ -21,7 +21,7 @@ from studio.studies import storage_for
 from studio.training.draft import draft_spec
 from studio.training.model import TrainedModel
 from studio.training.run import train
-from tests.conftest import SMALL, ListReporter, churn_frame
+from tests.conftest import INLINE, SMALL, ListReporter, churn_frame
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def model(studio: Studio) -> TrainedModel:
     record = studio.catalog.save(frame, "churn", source="test")
     spec = draft_spec(record, frame, target="churned", algorithms=["linear"], max_trials=1, budget_seconds=None,
                       validation={"kind": "holdout"})
-    result = train(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="s1", profile=SMALL,
+    result = train(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="s1", profile=SMALL, pools=INLINE,
                    storage=storage_for(studio.settings, "job-s1"), reporter=ListReporter())
     return studio.tracker.load_model(result.model_uri)
 

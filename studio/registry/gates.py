@@ -70,7 +70,7 @@ class GateReport(BaseModel):
         return "failed: " + "; ".join(f"{c.gate} ({c.evidence})" for c in failed)
 
 
-def evaluate(policy: GatePolicy, *, model: str, version: str, held_out: dict[str, float],
+def check_gates(policy: GatePolicy, *, model: str, version: str, held_out: dict[str, float],
              champion: tuple[str, dict[str, float]] | None) -> GateReport:
     """Check `held_out` (metric -> value of the candidate version) against the policy; `champion` is the current
     champion's (version, held-out metrics), or None when there is none (the champion gate then passes)."""

@@ -17,7 +17,7 @@ from studio import audit as audit_log
 from studio import db
 from studio.audit import AuditEntry
 from studio.errors import ModelNotFound, PromotionRefused, SpecError
-from studio.registry.gates import GatePolicy, GateReport, evaluate
+from studio.registry.gates import GatePolicy, GateReport, check_gates
 from studio.runs import RunSummary
 
 CHAMPION = "champion"
@@ -119,7 +119,7 @@ class Registry:
         """The gates' verdict on promoting `version` to `alias`, with the evidence for each gate."""
         candidate = self.version(name, version)
         champion = self.holder(name, CHAMPION)
-        return evaluate(self.policy(name), model=name, version=candidate.version, held_out=candidate.held_out,
+        return check_gates(self.policy(name), model=name, version=candidate.version, held_out=candidate.held_out,
                         champion=None if champion is None else (champion.version, champion.held_out))
 
     # -- changing aliases ----------------------------------------------------------------------------------

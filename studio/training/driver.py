@@ -14,12 +14,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 import optuna
 from optuna.trial import TrialState
 
-from studio.compute.cluster import TrialPool
+from studio.compute.profiles import ComputeProfile
 
 ABANDONED = "abandoned"  # user attr: the trial did not get to finish for reasons outside it; not counted
 CLUSTER_RESTARTED = "stopped: the compute cluster was restarted"
@@ -32,7 +32,7 @@ class StopReason(StrEnum):
 
 
 @dataclass(frozen=True)
-class Evaluation:
+class TrialScore:
     """What a trial function may return instead of a bare score: its score (None when it pruned itself), an
     extra result for `on_trial` (e.g. out-of-fold predictions), intermediate scores by step (reported to
     Optuna), and user attributes to record on the trial."""
@@ -42,6 +42,22 @@ class Evaluation:
     intermediate: dict[int, float] = field(default_factory=dict)
     pruned: str | None = None  # why the trial stopped itself early
     attrs: dict[str, Any] = field(default_factory=dict)
+
+
+class Pool(Protocol):
+    """The worker slots trials run on: `studio.compute.cluster.TrialPool` (Dask), or `studio.compute.inline.
+    InlinePool` (in this process, for tests)."""
+
+    profile: ComputeProfile
+
+    def workers(self) -> dict[str, int]: ...
+    def submit(self, address: str, fn: Any, *args: Any) -> Any: ...
+    def stop_worker(self, address: str) -> None: ...
+    def restore(self) -> bool: ...
+
+
+#: How a run opens its pool: `open(profile, *data)` (the data is sent to the workers once).
+PoolFactory = Callable[..., Pool]
 
 
 @dataclass
@@ -81,9 +97,9 @@ def _fail(trial: optuna.Trial, study: optuna.Study, reason: str, *,
 
 
 def drive(
-    study: optuna.Study, pool: TrialPool, *,
+    study: optuna.Study, pool: Pool, *,
     propose: Callable[[optuna.Trial], tuple[Any, ...]],
-    evaluate: Callable[..., float | tuple[float, Any] | Evaluation],
+    run_trial: Callable[..., float | tuple[float, Any] | TrialScore],
     max_trials: int | None,
     deadline: float | Callable[[], float] | None,
     trial_limit_s: float | None,
@@ -96,8 +112,8 @@ def drive(
     move as trials finish) or a stop request.
 
     `ask(study)` starts a trial (it may enqueue fixed parameters first), `propose(trial)` suggests a
-    configuration and returns its arguments; the worker runs `evaluate(threads, *arguments, *data)` and returns
-    the score, (score, extra), or an Evaluation; extra (e.g. the out-of-fold predictions) is handed to
+    configuration and returns its arguments; the worker runs `run_trial(threads, *arguments, *data)` and returns
+    the score, (score, extra), or an TrialScore; extra (e.g. the out-of-fold predictions) is handed to
     `on_trial(frozen_trial, extra)` with the finished trial.
     """
     running: dict[int, _Running] = {}
@@ -132,7 +148,7 @@ def drive(
                 abandon_all(CLUSTER_RESTARTED)
             alive = pool.workers()
 
-        _launch(study, pool, running, alive, max_trials=max_trials, ask=ask, propose=propose, evaluate=evaluate)
+        _launch(study, pool, running, alive, max_trials=max_trials, ask=ask, propose=propose, run_trial=run_trial)
 
         if not running:
             if max_trials is not None and counted_trials(study) >= max_trials:
@@ -146,9 +162,9 @@ def _past(deadline: float | Callable[[], float] | None) -> bool:
     return deadline is not None and time.monotonic() >= (deadline() if callable(deadline) else deadline)
 
 
-def _launch(study: optuna.Study, pool: TrialPool, running: dict[int, _Running], alive: dict[str, int], *,
+def _launch(study: optuna.Study, pool: Pool, running: dict[int, _Running], alive: dict[str, int], *,
             max_trials: int | None, ask: Callable[[optuna.Study], optuna.Trial],
-            propose: Callable[[optuna.Trial], tuple[Any, ...]], evaluate: Callable[..., Any]) -> None:
+            propose: Callable[[optuna.Trial], tuple[Any, ...]], run_trial: Callable[..., Any]) -> None:
     """Start a trial on each idle worker, within what is left of the trial budget."""
     idle = [(address, threads) for address, threads in alive.items()
             if address not in {r.address for r in running.values()}]
@@ -156,11 +172,11 @@ def _launch(study: optuna.Study, pool: TrialPool, running: dict[int, _Running], 
     for address, threads in idle[:max(room, 0)]:
         trial = ask(study)
         trial.set_user_attr("worker", address)
-        future = pool.submit(address, evaluate, threads, *propose(trial))
+        future = pool.submit(address, run_trial, threads, *propose(trial))
         running[trial.number] = _Running(trial, address, time.monotonic(), future)
 
 
-def _check(r: _Running, study: optuna.Study, pool: TrialPool, alive: dict[str, int], trial_limit_s: float | None,
+def _check(r: _Running, study: optuna.Study, pool: Pool, alive: dict[str, int], trial_limit_s: float | None,
            memory_note: str) -> tuple[optuna.trial.FrozenTrial, Any, bool] | None:
     """If the running trial `r` has ended (done, failed, its worker gone, over its limit): its finished trial,
     its extra result, and whether its worker has to be replaced. None while it is still running fine."""
@@ -183,8 +199,8 @@ def _check(r: _Running, study: optuna.Study, pool: TrialPool, alive: dict[str, i
 
 
 def _tell(trial: optuna.Trial, study: optuna.Study, result: Any) -> tuple[optuna.trial.FrozenTrial, Any]:
-    if not isinstance(result, Evaluation):
-        result = Evaluation(*result) if isinstance(result, tuple) else Evaluation(result)
+    if not isinstance(result, TrialScore):
+        result = TrialScore(*result) if isinstance(result, tuple) else TrialScore(result)
     for step, value in result.intermediate.items():
         trial.report(value, step)
     for key, value in result.attrs.items():

@@ -25,7 +25,7 @@ from studio.errors import DataError, SpecError, StudioError
 from studio.evaluation import Evaluation, evaluate_model
 from studio.names import Tag
 from studio.training import allocate
-from studio.training.driver import FINISHED, StopReason, abandon_stale, counted_trials, counts, drive
+from studio.training.driver import FINISHED, PoolFactory, StopReason, abandon_stale, counted_trials, counts, drive
 from studio.training.ensemble import MAX_CANDIDATES, Candidate, shortlist
 from studio.training.estimate import final_reserve_s
 from studio.training.features import model_frame
@@ -34,10 +34,10 @@ from studio.training.metrics import METRICS, metrics_for, score_predictions
 from studio.training.model import ModelInfo, TrainedModel, encode_target, raw_predictions
 from studio.training.search import (
     TrialOutcome,
-    evaluate,
     open_study,
     outcome_of,
     propose,
+    score_on,
     score_trial,
 )
 from studio.training.spec import TrainSpec, check_against_data
@@ -171,10 +171,12 @@ class Split:
 
 def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, storage: Any, job_id: str,
           profile: ComputeProfile, reporter: Reporter, spent_s: float = 0.0,
-          estimate_s: float | None = None, estimate_search_s: float | None = None) -> TrainResult:
+          estimate_s: float | None = None, estimate_search_s: float | None = None,
+          pools: PoolFactory = TrialPool.open) -> TrainResult:
     """Search, refit the best configuration, log and register it. Resumable: run again with the same
     `job_id` after a crash, it reuses the MLflow run and the Optuna study (finished trials are kept) and
-    spends only what is left of the time budget (`spent_s` was spent before)."""
+    spends only what is left of the time budget (`spent_s` was spent before). `pools` opens the worker slots the
+    trials run on (Dask by default; `InlinePool.open` runs them in this process)."""
     started = time.time() - spent_s
     end = None if spec.budget.seconds is None else time.monotonic() + spec.budget.seconds - spent_s
     split = Split.of(spec, catalog, reporter.log)
@@ -189,9 +191,9 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
                         estimate_search_s=estimate_search_s,
                         parallel_trials=None if profile.is_remote else profile.parallel_trials)
     watch = _Watch(spec, study, run_id, tracker, reporter, started, progress)
-    pool = TrialPool.open(profile, split.X_train, split.y_train)
+    pool = pools(profile, split.X_train, split.y_train)
     reporter.log(f"Compute '{profile.name}' ready: {profile.summary()}.")
-    reason = drive(study, pool, propose=partial(propose, spec), evaluate=partial(score_trial, spec),
+    reason = drive(study, pool, propose=partial(propose, spec), run_trial=partial(score_trial, spec),
                    max_trials=spec.budget.max_trials, trial_limit_s=spec.budget.trial_limit_s,
                    on_trial=watch.on_trial, should_stop=reporter.should_stop,
                    deadline=None if end is None else (lambda: end - watch.reserve_s),
@@ -228,7 +230,7 @@ def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: l
         scored = pool.submit(clone(choice.estimator).fit, split.X_train, split.y_train)
         full = pool.submit(clone(choice.estimator).fit, split.X, split.y) if spec.refit_all_rows else scored
         pipeline = scored.result()
-    test_score = evaluate(pipeline, split.X_test, split.y_test, METRICS[spec.metric])
+    test_score = score_on(pipeline, split.X_test, split.y_test, METRICS[spec.metric])
     held_out = held_out_metrics(pipeline, split, spec)
     scored_model = pipeline  # fitted on the training rows only: the honest one for held-out diagnostics
     pipeline = full.result()  # the test score above is measured; the registered model learns from every row

@@ -21,7 +21,7 @@ from sklearn.model_selection import (
 from sklearn.pipeline import Pipeline
 
 from studio.training import boosting
-from studio.training.driver import Evaluation
+from studio.training.driver import TrialScore
 from studio.training.estimators import ESTIMATORS, Options, Params, strip_prefix
 from studio.training.features import build_preprocessor
 from studio.training.metrics import METRICS, Metric, score, score_predictions
@@ -62,7 +62,7 @@ def make_pipeline(spec: TrainSpec, algorithm: str, params: Params, *, n_jobs: in
                      ("model", estimator)])
 
 
-def evaluate(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, metric: Metric) -> float:
+def score_on(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, metric: Metric) -> float:
     """Score a fitted pipeline on (X, y), predicting probabilities only when the metric needs them."""
     proba = pipeline.predict_proba(X) if metric.needs_proba else None
     pred = None if metric.needs_proba else pipeline.predict(X)
@@ -85,7 +85,7 @@ def validation_splits(spec: TrainSpec, y: np.ndarray) -> list[tuple[np.ndarray, 
 
 
 def validation_predictions(spec: TrainSpec, algorithm: str, params: Params, X: pd.DataFrame, y: np.ndarray, *,
-                           n_jobs: int, limits: dict[int, float] | None = None) -> Evaluation:
+                           n_jobs: int, limits: dict[int, float] | None = None) -> TrialScore:
     """Score one configuration over the validation splits: the mean metric and the out-of-fold predictions
     (class probabilities for classification; averaged over repeats; NaN on rows no split validated) that
     ensemble selection combines.
@@ -109,7 +109,7 @@ def validation_predictions(spec: TrainSpec, algorithm: str, params: Params, X: p
             used = boosting.fit_split(pipeline, algorithm, X.iloc[fit_idx], y[fit_idx], X.iloc[val_idx], y[val_idx],
                                       checkpoints if i == 0 else None, stop_at)
         except boosting.Pruned as stop:
-            return Evaluation(None, intermediate=checkpoints.values if checkpoints else {}, pruned=str(stop))
+            return TrialScore(None, intermediate=checkpoints.values if checkpoints else {}, pruned=str(stop))
         if used is not None:
             rounds.append(used)
         if n_classes:
@@ -125,7 +125,7 @@ def validation_predictions(spec: TrainSpec, algorithm: str, params: Params, X: p
         attrs["rounds"] = max(1, round(float(np.mean(rounds)) * ROUNDS_MARGIN))
     with np.errstate(invalid="ignore"):
         averaged = (oof.T / np.where(seen > 0, seen, np.nan)).T.astype(np.float32)
-    return Evaluation(float(np.mean(scores)), extra=averaged, intermediate=checkpoints.values if checkpoints else {},
+    return TrialScore(float(np.mean(scores)), extra=averaged, intermediate=checkpoints.values if checkpoints else {},
                       attrs=attrs)
 
 
@@ -156,7 +156,7 @@ def propose(spec: TrainSpec, trial: optuna.Trial) -> tuple[str, Params, dict[int
 
 
 def score_trial(spec: TrainSpec, n_jobs: int, algorithm: str, params: Params, limits: dict[int, float],
-                X: pd.DataFrame, y: np.ndarray) -> Evaluation:
+                X: pd.DataFrame, y: np.ndarray) -> TrialScore:
     """Runs on a compute worker: the validation score of one configuration and its out-of-fold predictions,
     with `n_jobs` threads at most (estimators using OpenMP or BLAS rather than n_jobs are capped too)."""
     from threadpoolctl import threadpool_limits

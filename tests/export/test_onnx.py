@@ -24,7 +24,7 @@ from studio.training.draft import draft_spec
 from studio.training.model import ModelInfo, encode_target
 from studio.training.run import train
 from studio.training.search import make_pipeline
-from tests.conftest import SMALL, ListReporter
+from tests.conftest import INLINE, SMALL, ListReporter
 
 FEATURES = (Feature(name="tenure", kind=ColumnKind.NUMERIC), Feature(name="monthly charges", kind=ColumnKind.NUMERIC),
             Feature(name="plan", kind=ColumnKind.CATEGORICAL, n_distinct=3),
@@ -108,7 +108,7 @@ def test_export_onnx_saves_the_model_and_parity_report_with_the_run(studio: Stud
     record = studio.catalog.save(frame.drop(columns=["tier", "spend"]), "mixed", source="test")
     spec = draft_spec(record, studio.catalog.load(record.id), target="churned", algorithms=["lightgbm", "linear"],
                       max_trials=3, budget_seconds=None)
-    result = train(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="o1", profile=SMALL,
+    result = train(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="o1", profile=SMALL, pools=INLINE,
                    storage=storage_for(studio.settings, "job-o1"), reporter=ListReporter())
     exported = export_onnx(studio, result.model_uri)
     assert exported.report.holds and exported.report.rows == 60 and exported.report.tolerance == PARITY_TOLERANCE

@@ -11,7 +11,7 @@ from studio.registry import GatePolicy, GateRule, Registry, build_card, to_html,
 from studio.studies import storage_for
 from studio.training.draft import draft_spec
 from studio.training.run import train
-from tests.conftest import SMALL, ListReporter
+from tests.conftest import INLINE, SMALL, ListReporter
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +20,7 @@ def _train(studio: Studio, frame: pd.DataFrame, job: str, algorithm: str) -> str
     record = studio.catalog.save(frame, "churn", source="test")
     spec = draft_spec(record, frame, target="churned", algorithms=[algorithm], max_trials=1, budget_seconds=None,
                       validation={"kind": "holdout"})
-    return train(spec, catalog=studio.catalog, tracker=studio.tracker, job_id=job, profile=SMALL,
+    return train(spec, catalog=studio.catalog, tracker=studio.tracker, job_id=job, profile=SMALL, pools=INLINE,
                  storage=storage_for(studio.settings, f"job-{job}"), reporter=ListReporter()).model_uri
 
 

@@ -16,7 +16,7 @@ from studio.model_refs import check_mlmodel, check_source, check_uri
 from studio.studies import storage_for
 from studio.training.draft import draft_spec
 from studio.training.run import train
-from tests.conftest import SMALL, ListReporter, churn_frame
+from tests.conftest import INLINE, SMALL, ListReporter, churn_frame
 
 
 class Boom:
@@ -45,7 +45,7 @@ def trained(studio: Studio) -> str:
     record = studio.catalog.save(frame, "churn", source="test")
     spec = draft_spec(record, frame, target="churned", algorithms=["linear"], max_trials=1, budget_seconds=None,
                       validation={"kind": "holdout"})
-    return train(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="m1", profile=SMALL,
+    return train(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="m1", profile=SMALL, pools=INLINE,
                  storage=storage_for(studio.settings, "job-m1"), reporter=ListReporter()).run_id
 
 

@@ -15,7 +15,7 @@ from studio.training.draft import draft_spec
 from studio.training.features import model_frame
 from studio.training.run import train
 from studio.training.spec import TrainSpec
-from tests.conftest import SMALL, ListReporter, churn_frame
+from tests.conftest import INLINE, SMALL, ListReporter, churn_frame
 
 
 def _data() -> pd.DataFrame:
@@ -65,7 +65,7 @@ def test_training_drops_duplicates_and_scoring_caps_like_training(studio: Studio
                       type_overrides={"customer_id": "id"})
     reporter = ListReporter()
     result = train(spec, catalog=studio.catalog, tracker=studio.tracker, storage=storage_for(studio.settings, "j"),
-                   job_id="j", profile=SMALL, reporter=reporter)
+                   job_id="j", profile=SMALL, pools=INLINE, reporter=reporter)
     assert "Left out 20 duplicate rows (data preparation in the spec)." in reporter.lines
     model = studio.tracker.load_model(result.model_uri)
     high = next(f for f in model.info.features if f.name == "monthly charges").clip[1]  # type: ignore[index]

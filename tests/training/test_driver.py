@@ -9,7 +9,7 @@ import pytest
 
 from studio.compute.cluster import TrialPool
 from studio.compute.profiles import ComputeProfile
-from studio.training.driver import ABANDONED, Evaluation, StopReason, abandon_stale, counted_trials, drive
+from studio.training.driver import ABANDONED, StopReason, TrialScore, abandon_stale, counted_trials, drive
 from tests.conftest import SMALL, TWO_WORKERS
 
 
@@ -24,10 +24,10 @@ def fail_on_negative(threads: int, x: float, data: list[int]) -> float:
     return x
 
 
-def prune_negative(threads: int, x: float, data: list[int]) -> Evaluation:
+def prune_negative(threads: int, x: float, data: list[int]) -> TrialScore:
     if x < 0:
-        return Evaluation(None, intermediate={50: x}, pruned="pruned at 50 rounds")
-    return Evaluation(x, extra="oof", intermediate={50: x / 2, 100: x}, attrs={"rounds": 120})
+        return TrialScore(None, intermediate={50: x}, pruned="pruned at 50 rounds")
+    return TrialScore(x, extra="oof", intermediate={50: x / 2, 100: x}, attrs={"rounds": 120})
 
 
 def allocate(threads: int, gigabytes: float, data: list[int]) -> float:
@@ -39,7 +39,7 @@ def _study() -> optuna.Study:
     return optuna.create_study(direction="maximize")
 
 
-def _drive(study: optuna.Study, profile: ComputeProfile, evaluate, values: list[float], **kwargs):
+def _drive(study: optuna.Study, profile: ComputeProfile, run_trial, values: list[float], **kwargs):
     """Propose `values[i]` for trial i; returns (stop reason, finished trials in order, seconds taken)."""
     seen: list[optuna.trial.FrozenTrial] = []
 
@@ -50,7 +50,7 @@ def _drive(study: optuna.Study, profile: ComputeProfile, evaluate, values: list[
                "should_stop": lambda: False} | kwargs
     started = time.monotonic()
     reason = drive(study, TrialPool.open(profile, [1, 2]), propose=lambda trial: (values[trial.number],),
-                   evaluate=evaluate, on_trial=on_trial, **options)
+                   run_trial=run_trial, on_trial=on_trial, **options)
     return reason, seen, time.monotonic() - started
 
 

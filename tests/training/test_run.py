@@ -11,10 +11,11 @@ import pytest
 from studio.context import Studio
 from studio.errors import DataError
 from studio.studies import storage_for, trial_outcomes
+from studio.tracking_memory import MemoryTracker
 from studio.training.boosting import CHECKPOINTS
 from studio.training.draft import draft_spec
 from studio.training.run import train
-from tests.conftest import SMALL, ListReporter, churn_frame
+from tests.conftest import INLINE, SMALL, ListReporter, churn_frame
 
 
 def test_train_logs_a_parent_run_trials_spec_and_a_registered_model(studio: Studio, churn: pd.DataFrame) -> None:
@@ -84,16 +85,26 @@ def test_the_time_budget_covers_the_whole_search(studio: Studio) -> None:
     assert searched < 10 + 5  # data loading, cluster start and the abandoned trial all fit in the budget + a poll
 
 
-def test_the_same_spec_and_seed_on_one_worker_give_the_same_trials_and_score(studio: Studio) -> None:
+def test_the_same_spec_and_seed_give_the_same_trials_and_score_on_dask_and_inline(studio: Studio) -> None:
+    """The seams are faithful: a run on a Dask worker logging to MLflow and the same run in this process logging to
+    memory try the same configurations, score them the same and choose the same model."""
     frame = churn_frame(600)
     record = studio.catalog.save(frame, "churn", source="test")
     spec = draft_spec(record, frame, target="churned", algorithms=["linear", "lightgbm", "xgboost"],
                       max_trials=6, budget_seconds=None, seed=7)  # the three defaults, then three sampled
-    results, histories = [], []
-    for job in ("r1", "r2"):
-        results.append(train(spec, catalog=studio.catalog, tracker=studio.tracker, job_id=job, profile=SMALL,
-                             storage=storage_for(studio.settings, f"job-{job}"), reporter=ListReporter()))
-        histories.append([(t.algorithm, t.params, t.score) for t in trial_outcomes(studio.settings, f"job-{job}")])
+    memory = MemoryTracker()
+    results = [train(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="r1", profile=SMALL,
+                     storage=storage_for(studio.settings, "job-r1"), reporter=ListReporter()),
+               train(spec, catalog=studio.catalog, tracker=memory, job_id="r2", profile=SMALL, pools=INLINE,
+                     storage=storage_for(studio.settings, "job-r2"), reporter=ListReporter())]
+    histories = [[(t.algorithm, t.params, t.score) for t in trial_outcomes(studio.settings, f"job-{job}")]
+                 for job in ("r1", "r2")]
     assert histories[0] == histories[1] and len(histories[0]) == 6
     assert results[0].validation_score == results[1].validation_score and results[0].test_score == results[1].test_score
     assert results[0].best_algorithm == results[1].best_algorithm
+    run = memory.runs[results[1].run_id]  # what the in-memory tracker kept is what MLflow was told
+    logged = studio.tracker.client.get_run(results[0].run_id).data
+    assert run.status == "FINISHED" and len(run.trials) == 6 and run.model_uri == "models:/churn/1"
+    assert run.metrics == pytest.approx({k: v for k, v in logged.metrics.items() if k != "duration_s"} | {
+        "duration_s": run.metrics["duration_s"]})
+    assert memory.models[run.model_uri].info.features == spec.features

@@ -44,7 +44,7 @@ def _search(studio: Studio, spec: TrainSpec, X, y, *, stop_after: int | None = N
     def on_trial(trial: optuna.trial.FrozenTrial, oof: object) -> None:
         seen.append(outcome_of(trial))
 
-    drive(study, TrialPool.open(SMALL, X, y), propose=partial(propose, spec), evaluate=partial(score_trial, spec),
+    drive(study, TrialPool.open(SMALL, X, y), propose=partial(propose, spec), run_trial=partial(score_trial, spec),
           max_trials=spec.budget.max_trials, deadline=None, trial_limit_s=None, on_trial=on_trial,
           should_stop=lambda: stop_after is not None and len(seen) >= stop_after)
     return seen
