@@ -91,7 +91,7 @@ with datasets_tab:
                                                      "a new version.") and allowed(Role.ANALYST):
                 with st.spinner("Reading the source again…"):
                     try:
-                        saved_message(refresh(studio, record.id))
+                        saved_message(refresh(studio.sources, record.id))
                     except StudioError as exc:
                         show_error(exc)
         frame = dataset_preview(record.id)

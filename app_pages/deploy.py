@@ -18,11 +18,11 @@ from studio.export import (
     stop_service,
 )
 from studio.jobs import JobStatus
-from studio.jobs.handlers import EXPORT
 from studio.ui.auth import allowed, audit_here, can, creator_of, mark_created, needs
 from studio.ui.common import ago, empty_state, get_studio, score, show_error
 from studio.ui.data import example_rows
 from studio.ui.onnx_view import show_onnx
+from studio.worker.handlers import EXPORT
 
 studio = get_studio()
 st.title("Deploy")
@@ -76,14 +76,14 @@ def export_progress() -> None:
 
 
 export_progress()
-exports = list_exports(studio)
+exports = list_exports(studio.settings.exports_path)
 if not exports:
     st.info("The export is building; its service appears here when it is done." if pending else
             "No exported services yet: pick a model above and export it.")
     st.stop()
 
 st.subheader("Exported services")
-services = {s.bento_tag: s for s in list_services(studio)}
+services = {s.bento_tag: s for s in list_services(studio.engine)}
 started_by = creator_of("service", services)
 st.dataframe([{"bento": e.bento_tag, "model": e.model_uri, "runtime": e.runtime, "built": ago(e.created_at),
                "running at": services[e.bento_tag].url if e.bento_tag in services else "-",
@@ -96,13 +96,13 @@ left, mid, right = st.columns(3)
 if service is None:
     if left.button("Start service", icon=":material/play_arrow:", disabled=not can(Role.ANALYST),
                    help=needs(Role.ANALYST)) and allowed(Role.ANALYST):
-        start_service(studio, tag)
+        start_service(studio.settings, studio.engine, tag)
         mark_created("service", tag)
         st.rerun()
 else:
     if left.button("Stop service", icon=":material/stop:", disabled=not can(Role.ANALYST),
                    help=needs(Role.ANALYST)) and allowed(Role.ANALYST):
-        stop_service(studio, tag)
+        stop_service(studio.engine, tag)
         audit_here("stop service", f"service:{tag}")
         st.rerun()
 bundle = Path(export.bundle_path or "")

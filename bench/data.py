@@ -35,7 +35,7 @@ from pathlib import Path
 from studio.context import Studio
 from studio.data.sources import snapshot_file
 from studio.settings import Settings
-record = snapshot_file(Studio(Settings(home=Path(sys.argv[2]))), Path(sys.argv[1]), "big")
+record = snapshot_file(Studio(Settings(home=Path(sys.argv[2]))).sources, Path(sys.argv[1]), "big")
 assert record.n_rows > 0
 """
 

@@ -31,7 +31,6 @@ from studio.compute.cluster import client_for
 from studio.context import Studio
 from studio.db import make_engine
 from studio.jobs import JobStatus, JobStore
-from studio.jobs.worker import Worker
 from studio.settings import Settings
 from studio.studies import storage_for
 from studio.training.draft import draft_spec
@@ -40,6 +39,7 @@ from studio.training.features import model_frame
 from studio.training.model import encode_target
 from studio.training.run import Progress, train
 from studio.training.search import open_study, propose, score_trial
+from studio.worker.loop import Worker
 
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 

@@ -182,7 +182,7 @@ if __name__ == "__main__":
 
     studio = Studio(Settings(home=home, embedded_worker=False))
     os.environ["STUDIO_FAMILY_CACHE_SIZE"] = "64"
-    service = start_service(studio, tag)
+    service = start_service(studio.settings, studio.engine, tag)
     try:
         wait_ready(service, timeout=180)
         import pyarrow.parquet as pq
@@ -203,7 +203,7 @@ if __name__ == "__main__":
             warm = latency(payloads[:64] * 3)  # the same 64 again: all in the cache
             info = client.post(f"{service.url}/cache_info", json={}).json()
     finally:
-        stop_service(studio, tag)
+        stop_service(studio.engine, tag)
     q = lambda v, p: statistics.quantiles(v, n=100)[p - 1]  # noqa: E731
     return {"cold_p50": q(cold, 50), "cold_p99": q(cold, 99), "warm_p50": q(warm, 50), "warm_p99": q(warm, 99),
             "hits": info["hits"], "misses": info["misses"]}

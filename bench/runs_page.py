@@ -31,7 +31,7 @@ from tests.conftest import churn_frame  # noqa: E402
 
 
 def _seed_real_run(studio: Studio) -> str:
-    from studio.jobs.worker import Worker
+    from studio.worker.loop import Worker
 
     frame = churn_frame(2000)
     record = studio.catalog.save(frame, "churn", source="bench")

@@ -83,7 +83,7 @@ def listen_everywhere() -> str:
 def lake_path(studio: Studio, location: str) -> str:
     from studio.data.sources import snapshot_lake
 
-    snapshot_lake(studio, location, "x")
+    snapshot_lake(studio.sources, location, "x")
     raise AssertionError("read")
 
 
@@ -133,7 +133,7 @@ def select_check(query: str, driver: str) -> str:
 def bento_environment(studio: Studio) -> str:
     from studio.export.bento import service_env
 
-    env = service_env(studio)
+    env = service_env(studio.settings)
     assert "STUDIO_SECRET_KEY" not in env and not any("TRACKING" in k for k in env), sorted(env)
     return f"{len(env)} variables passed, no secret"
 

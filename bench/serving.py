@@ -86,7 +86,7 @@ async def _load(url: str, row: dict[str, object], clients: int, requests: int) -
 def _serve(studio: Studio, tag: str) -> tuple[subprocess.Popen[bytes], str, Path]:
     port = free_port()
     log = Path(studio.settings.root) / f"serve-{port}.log"
-    proc = subprocess.Popen(serve_command(tag, port), env=service_env(studio), stdout=log.open("wb"),
+    proc = subprocess.Popen(serve_command(tag, port), env=service_env(studio.settings), stdout=log.open("wb"),
                             stderr=subprocess.STDOUT, start_new_session=True)
     info = ServiceInfo(bento_tag=tag, port=port, pid=proc.pid, started_at=0, log_path="")
     wait_ready(info, timeout=120)
@@ -102,11 +102,13 @@ def main() -> None:
         os.environ["STUDIO_HOME"] = tmp
         studio = Studio(Settings(home=Path(tmp), embedded_worker=False))
         uri = _train(studio, args.rows)
-        row = sample_rows(studio, uri)[0]
+        row = sample_rows(studio.tracker, uri)[0]
         variants = {
-            "native, batching on": export_bento(studio, uri, name="bench-native").bento_tag,
-            "native, batching off": export_bento(studio, uri, name="bench-nobatch", batching=False).bento_tag,
-            "onnx, batching on": export_bento(studio, uri, name="bench-onnx", runtime="onnx").bento_tag,
+            "native, batching on": export_bento(studio.tracker, studio.settings, uri, name="bench-native").bento_tag,
+            "native, batching off": export_bento(studio.tracker, studio.settings, uri, name="bench-nobatch",
+                                                  batching=False).bento_tag,
+            "onnx, batching on": export_bento(studio.tracker, studio.settings, uri, name="bench-onnx",
+                                               runtime="onnx").bento_tag,
         }
         figures: dict[str, dict[str, float]] = {}
         for label, tag in variants.items():

@@ -57,7 +57,7 @@ def main() -> None:
             pd.read_csv(csv, low_memory=False).to_parquet(Path(tmp) / "baseline.parquet", index=False)
             baseline = time.perf_counter() - started
             started = time.perf_counter()
-            record = snapshot_file(studio, csv, f"w{width}")
+            record = snapshot_file(studio.sources, csv, f"w{width}")
             ours = time.perf_counter() - started
             assert record.n_cols == width
             old = "-"

@@ -135,7 +135,7 @@ def _dataset_for(studio: Any, data: str, name: str | None) -> Any:
 
     path = Path(data)
     if path.is_file():
-        return snapshot_file(studio, path, name or path.stem)
+        return snapshot_file(studio.sources, path, name or path.stem)
     try:
         return studio.catalog.get(data)
     except DataError:
@@ -167,7 +167,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     record_creator(studio.engine, "job", job.id, local_actor().id)  # the CLI acts as the local admin
     if not args.wait:
-        from studio.jobs.local import ensure_worker
+        from studio.worker.local import ensure_worker
 
         if ensure_worker(studio):
             print(f"started a background worker (log: {studio.settings.logs_path / 'worker.log'})", file=sys.stderr)
@@ -186,7 +186,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _wait(studio: Any, job_id: str) -> Any:
-    from studio.jobs.worker import Worker
+    from studio.worker.loop import Worker
 
     def finished() -> bool:
         return bool(studio.jobs.get(job_id).status.is_final)
@@ -253,15 +253,17 @@ def _write_back(studio: Any, args: argparse.Namespace, scored: Path) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    studio = _studio()
     if args.format == "onnx":
         from studio.export.onnx_model import export_onnx
 
-        onnx = export_onnx(_studio(), args.model)
+        onnx = export_onnx(studio.tracker, studio.settings.exports_path, args.model)
         print(onnx.model_dump_json() if args.json else f"{onnx.path}\n{onnx.report.summary()}")
         return 0
     from studio.export.bento import export_bento
 
-    result = export_bento(_studio(), args.model, log=lambda line: print(line, file=sys.stderr), runtime=args.runtime)
+    result = export_bento(studio.tracker, studio.settings, args.model, log=lambda line: print(line, file=sys.stderr),
+                          runtime=args.runtime)
     print(result.model_dump_json() if args.json else f"{result.bento_tag}  {result.bundle_path}")
     return 0
 
@@ -273,14 +275,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from studio.export.serving import check_bento, serve_command
 
     studio = _studio()
-    check_bento(studio, args.bento)
-    return subprocess.call(serve_command(args.bento, args.port), env=service_env(studio))
+    check_bento(studio.settings, args.bento)
+    return subprocess.call(serve_command(args.bento, args.port), env=service_env(studio.settings))
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     import signal
 
-    from studio.jobs.worker import Worker
+    from studio.worker.loop import Worker
 
     worker = Worker(_studio())
     signal.signal(signal.SIGTERM, lambda *_: worker.stop_event.set())
@@ -310,7 +312,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     import os
 
     from studio.auth import check_exposure, is_loopback, login_configured
-    from studio.jobs.local import ensure_worker
+    from studio.worker.local import ensure_worker
 
     studio = _studio()
     app = Path(__file__).resolve().parent.parent / "app.py"

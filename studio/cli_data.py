@@ -87,7 +87,7 @@ def cmd_data(args: argparse.Namespace, studio: Any) -> int:
             for sample in SAMPLES.values():
                 print(f"{sample.name:18} target {sample.target:8} {sample.description}")
             return 0
-        return _print_record(add_sample(studio, args.name), args.json)
+        return _print_record(add_sample(studio.catalog, args.name), args.json)
     if command == "list":
         records = studio.catalog.list()
         if args.json:
@@ -98,7 +98,7 @@ def cmd_data(args: argparse.Namespace, studio: Any) -> int:
     if command == "show":
         return _print_record(studio.catalog.get(args.dataset_id), args.json, columns=True)
     if command == "refresh":
-        return _print_record(sources.refresh(studio, args.dataset_id), args.json)
+        return _print_record(sources.refresh(studio.sources, args.dataset_id), args.json)
     if command == "delete":
         record = studio.catalog.get(args.dataset_id)
         if not args.yes and not confirm(f"Delete {record.id} ({record.n_rows:,} rows)?"):
@@ -144,13 +144,13 @@ def _add(args: argparse.Namespace, studio: Any) -> Any:
                             "`studio data tables SOURCE` lists the tables.")
         spec = _connection(source, args, studio)
         name = args.name or (args.table.split(".")[-1] if args.table else "query")
-        return sources.snapshot_sql(studio, spec, name, table=args.table, query=args.query, limit=args.limit,
+        return sources.snapshot_sql(studio.sources, spec, name, table=args.table, query=args.query, limit=args.limit,
                                     sample=args.sample)
     if args.table or args.query:
         raise DataError(f"--table and --query apply to databases; '{source}' is not a database URL or @CONNECTION.")
     path = Path(source).expanduser()
     if path.is_file() and not (args.columns or args.where or args.limit or args.delta):
-        return sources.snapshot_file(studio, path, args.name or path.stem, encoding=args.encoding)
+        return sources.snapshot_file(studio.sources, path, args.name or path.stem, encoding=args.encoding)
     if path.exists() or "://" in source:
         from studio.data.origin import RowFilter
 
@@ -160,7 +160,8 @@ def _add(args: argparse.Namespace, studio: Any) -> Any:
             raise DataError(f"A --where filter is not valid: {exc.errors()[0]['msg']}") from None
         columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
         name = args.name or Path(source.rstrip("/")).stem or "table"
-        return sources.snapshot_lake(studio, source, name, delta=True if args.delta else None, version=args.version,
+        return sources.snapshot_lake(studio.sources,
+                                     source, name, delta=True if args.delta else None, version=args.version,
                                      columns=columns, filters=filters, limit=args.limit, sample=args.sample)
     raise DataError(f"'{source}' is neither a file, a folder, a database URL nor @CONNECTION. Check the path.")
 

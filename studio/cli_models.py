@@ -60,7 +60,7 @@ def _promote_family(studio: Any, args: argparse.Namespace, actor: str) -> int:
     except (ValueError, ValidationError) as exc:
         raise SpecError(f"Partition rules: {str(exc).splitlines()[0]}. Give shares between 0 and 1, e.g. "
                         "--beat-baseline 0.1 --champion-margin 0.02 (or off).") from None
-    done = promote_family(studio, args.name, args.version, rules, actor=actor, reason=args.reason)
+    done = promote_family(studio.registry, args.name, args.version, rules, actor=actor, reason=args.reason)
     if args.json:
         print(done.model_dump_json())
         return 0
@@ -139,7 +139,7 @@ def _gates(args: argparse.Namespace, registry: Any, actor: str) -> int:
 def _card(args: argparse.Namespace, studio: Any) -> int:
     from studio.registry import build_card, to_html, to_markdown
 
-    card = build_card(studio, studio.registry, args.name, args.version)
+    card = build_card(studio.registry, studio.settings.exports_path, args.name, args.version)
     text = to_html(card) if args.format == "html" else to_markdown(card)
     if args.out:
         Path(args.out).write_text(text)

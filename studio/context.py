@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from studio.compute.profiles import ComputeProfile, load_profiles
 from studio.data.catalog import DatasetCatalog
 from studio.data.connections import ConnectionStore
+from studio.data.sources import Sources
 from studio.db import make_engine
 from studio.errors import SpecError
 from studio.jobs.store import TRAIN, JobRecord, JobStore
@@ -28,6 +29,11 @@ class Studio:
         self.connections = ConnectionStore(self.engine, self.settings.secret_key)
         self.jobs = JobStore(self.engine, lease_seconds=self.settings.lease_seconds,
                              max_attempts=self.settings.max_attempts)
+
+    @cached_property
+    def sources(self) -> Sources:
+        """What reading a dataset's source needs (`studio.data.sources`)."""
+        return Sources(self.catalog, self.connections, self.settings)
 
     @cached_property
     def tracker(self) -> Tracker:

@@ -14,8 +14,7 @@ from studio.errors import StudioError
 from studio.many.samples import store_item_sales
 
 if TYPE_CHECKING:
-    from studio.context import Studio
-    from studio.data.catalog import DatasetRecord
+    from studio.data.catalog import DatasetCatalog, DatasetRecord
 
 
 def customer_churn(n: int = 2_000, seed: int = 7) -> pd.DataFrame:
@@ -91,9 +90,9 @@ SAMPLES = {s.name: s for s in (
 )}
 
 
-def add_sample(studio: Studio, name: str) -> DatasetRecord:
+def add_sample(catalog: DatasetCatalog, name: str) -> DatasetRecord:
     """Save a sample as a dataset; adding it again returns the same snapshot (the rows are seeded)."""
     sample = SAMPLES.get(name)
     if sample is None:
         raise StudioError(f"There is no sample dataset '{name}'; choose from {', '.join(SAMPLES)}.")
-    return studio.catalog.save(sample.build(), name, source=f"sample: {sample.label}")
+    return catalog.save(sample.build(), name, source=f"sample: {sample.label}")

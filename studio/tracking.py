@@ -14,16 +14,17 @@ from typing import Any
 import pandas as pd
 
 from studio.errors import ModelNotFound, TrackingError
-from studio.evaluation.record import Evaluation
 from studio.model_refs import RUN_ID, check_mlmodel, check_source, check_uri
 from studio.names import RunKind, Tag
 from studio.packages import MODEL_PACKAGES, pinned
 from studio.runs import RunIndex, RunSummary
 from studio.settings import Settings
+from studio.training.evaluation.record import Evaluation
 from studio.training.features import model_frame
 from studio.training.model import ModelInfo, TrainedModel
 from studio.training.search import TrialOutcome
 from studio.training.spec import TrainSpec
+from studio.training.task import Task
 
 
 class Tracker:
@@ -188,7 +189,7 @@ class Tracker:
         """The evaluation a run recorded; TrackingError if it has none (an older or unfinished run)."""
         from mlflow.exceptions import MlflowException
 
-        from studio.evaluation.record import EvaluationSummary, loaded
+        from studio.training.evaluation.record import EvaluationSummary, loaded
 
         try:
             with tempfile.TemporaryDirectory() as tmp:
@@ -200,6 +201,20 @@ class Tracker:
             raise TrackingError(f"Run '{run_id}' has no held-out evaluation ({str(exc).splitlines()[0]}); runs "
                                 "record one once their model is registered.") from None
         return loaded(summary, frame, shap)
+
+    def held_out_features(self, run_id: str) -> pd.DataFrame:
+        """The run's held-out rows in their original feature columns, as recorded with its evaluation (up to
+        50,000, in their original order): what ONNX parity, the bundle's examples and "try it" use, so a model
+        keeps working when the dataset it was trained on is deleted."""
+        from studio.training.evaluation.holdout import Holdout
+
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                frame = pd.read_parquet(self.client.download_artifacts(run_id, "evaluation/holdout.parquet", tmp))
+        except Exception as exc:  # MlflowException or OSError for a run without one
+            raise TrackingError(f"Run '{run_id}' has no recorded held-out rows ({str(exc).splitlines()[0]}); runs "
+                                "record them once their model is registered.") from None
+        return Holdout(Task.REGRESSION, None, frame).features
 
     def spec_of(self, run_id: str) -> TrainSpec:
         """The spec a run was trained with (a run's spec.json is written once and never changes, so it is read

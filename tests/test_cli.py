@@ -11,8 +11,8 @@ import pytest
 
 from studio.cli import main
 from studio.context import Studio
-from studio.jobs.handlers import TRAIN
 from studio.training.draft import draft_spec
+from studio.worker.handlers import TRAIN
 
 JOB_KEYS = {"job_id", "status", "run_id", "model_uri", "metric", "validation_score", "n_trials", "duration_s", "error",
             "started_at", "ended_at"}
@@ -95,7 +95,7 @@ def test_python_dash_m_studio_runs_the_cli() -> None:
 
 @pytest.mark.slow
 def test_models_list_gates_promote_rollback_and_card(studio: Studio, churn, capsys, tmp_path: Path) -> None:
-    from studio.jobs.worker import Worker
+    from studio.worker.loop import Worker
 
     record = studio.catalog.save(churn, "churn", source="test")
     for _ in range(2):

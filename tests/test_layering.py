@@ -19,7 +19,7 @@ def test_the_worker_path_does_not_import_streamlit() -> None:
     import subprocess
     import sys
 
-    code = "import sys, studio.cli, studio.jobs.worker, studio.tracking; print('streamlit' in sys.modules)"
+    code = "import sys, studio.cli, studio.worker.loop, studio.tracking; print('streamlit' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 

@@ -8,9 +8,9 @@ import pytest
 from studio.context import Studio
 from studio.errors import DataError
 from studio.jobs import JobStatus
-from studio.jobs.worker import Worker
 from studio.reproduce import reproduce, reproductions
 from studio.training.draft import draft_spec
+from studio.worker.loop import Worker
 
 pytestmark = pytest.mark.slow
 

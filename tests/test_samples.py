@@ -14,22 +14,22 @@ from tests.conftest import INLINE, SMALL, ListReporter
 
 
 def test_samples_are_seeded_and_adding_one_twice_keeps_one_snapshot(studio: Studio) -> None:
-    first = add_sample(studio, "customer-churn")
-    again = add_sample(studio, "customer-churn")
+    first = add_sample(studio.catalog, "customer-churn")
+    again = add_sample(studio.catalog, "customer-churn")
     assert first.id == again.id == "customer-churn-v1" and first.source.startswith("sample:")
     for sample in SAMPLES.values():
         frame = sample.build()
         assert sample.target in frame.columns and frame.equals(sample.build())
         assert all(c in frame.columns for c in (*sample.partition_by, sample.time_column) if c)
     with pytest.raises(StudioError, match="choose from customer-churn, house-prices, store-item-sales"):
-        add_sample(studio, "nope")
+        add_sample(studio.catalog, "nope")
 
 
 @pytest.mark.parametrize(("name", "metric", "floor"), [("customer-churn", "test_roc_auc", 0.85),
                                                        ("house-prices", "test_r2", 0.85)])
 def test_a_sample_trains_to_a_useful_model_in_a_few_trials(studio: Studio, name: str, metric: str,
                                                            floor: float) -> None:
-    record = add_sample(studio, name)
+    record = add_sample(studio.catalog, name)
     frame = studio.catalog.load(record.id)
     spec = draft_spec(record, frame, target=SAMPLES[name].target, algorithms=["linear", "lightgbm"], max_trials=4,
                       budget_seconds=None, validation={"kind": "holdout"})

@@ -15,12 +15,12 @@ from studio.context import Studio
 from studio.errors import DataError
 from studio.export.scoring import ScoreRequest, check_columns, score_file, upload_path
 from studio.jobs import JobStatus
-from studio.jobs.handlers import SCORE
-from studio.jobs.worker import Worker
 from studio.studies import storage_for
 from studio.training.draft import draft_spec
 from studio.training.model import TrainedModel
 from studio.training.run import train
+from studio.worker.handlers import SCORE
+from studio.worker.loop import Worker
 from tests.conftest import INLINE, SMALL, ListReporter, churn_frame
 
 

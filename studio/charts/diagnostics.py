@@ -13,7 +13,7 @@ from sklearn import metrics as skm
 
 from studio.charts._style import GREY, LEGEND_BELOW
 from studio.charts._style import LAYOUT as _LAYOUT
-from studio.evaluation.holdout import Holdout
+from studio.training.evaluation.holdout import Holdout
 
 MAX_POINTS = 5_000  # scatter plots draw a seeded sample above this
 

@@ -11,8 +11,8 @@ import plotly.graph_objects as go
 
 from studio.charts._style import BLUE, GREEN, GREY, RED
 from studio.charts._style import LAYOUT as _LAYOUT
-from studio.evaluation.explain import PartialDependence, RowExplanation
-from studio.evaluation.importance import FeatureImportance
+from studio.training.evaluation.explain import PartialDependence, RowExplanation
+from studio.training.evaluation.importance import FeatureImportance
 
 TOP = 20
 

@@ -69,7 +69,7 @@ def partition_sizes(sizes: pd.Series, min_rows: int, *, height: int = 260) -> go
 
 def forecast_vs_actual(holdout: pd.DataFrame, time_column: str, *, title: str, height: int = 340) -> go.Figure:
     """One partition's held-out time steps: what happened against what the family forecast."""
-    from studio.evaluation.holdout import ACTUAL, PREDICTED
+    from studio.training.evaluation.holdout import ACTUAL, PREDICTED
 
     frame = holdout.assign(__time=pd.to_datetime(holdout[time_column], errors="coerce")).sort_values("__time")
     fig = go.Figure()

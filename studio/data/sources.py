@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,27 +24,40 @@ from studio.data.readers import ENCODINGS, read_table, sniff_csv
 from studio.errors import DataError
 
 if TYPE_CHECKING:
-    from studio.context import Studio
+    from sources.settings import Settings
+
+    from studio.data.catalog import DatasetCatalog
+    from studio.data.connections import ConnectionStore
+
+@dataclass(frozen=True)
+class Sources:
+    """What reading a source needs: the catalog snapshots are saved in, the saved connections, and the settings
+    that bound a read (row caps, timeouts, the data roots and named stores)."""
+
+    catalog: DatasetCatalog
+    connections: ConnectionStore
+    settings: Settings
+
 
 #: Files at least this big are read by the streaming CSV reader; smaller ones by pandas (more forgiving).
 STREAM_CSV_BYTES = 32 * 2**20
 
 
-def snapshot_file(studio: Studio, path: Path, name: str, *, source: str | None = None,
+def snapshot_file(sources: Sources, path: Path, name: str, *, source: str | None = None,
                   encoding: str = "utf-8") -> DatasetRecord:
     """A CSV, TSV, Parquet or Excel file as the next version of `name`; big CSVs stream to disk."""
     if not path.is_file():
         raise DataError(f"No file at '{path}'. Check the path.")
     source = source or f"file:{path.resolve()}"
     if path.suffix.lower() in (".csv", ".tsv", ".txt") and path.stat().st_size >= STREAM_CSV_BYTES:
-        staged = ingest_csv(path, studio.catalog.staging_path(), encoding=encoding)
-        return studio.catalog.save_file(staged, name, source=source)
+        staged = ingest_csv(path, sources.catalog.staging_path(), encoding=encoding)
+        return sources.catalog.save_file(staged, name, source=source)
     if path.suffix.lower() in (".parquet", ".pq"):
-        staged = studio.catalog.staging_path()
+        staged = sources.catalog.staging_path()
         ingest.write_chunks(lake.read_chunks(Origin(kind="parquet", location=str(path)),
                                              max_rows=2**62), staged)
-        return studio.catalog.save_file(staged, name, source=source)
-    return studio.catalog.save(read_table(path, encoding=encoding), name, source=source)
+        return sources.catalog.save_file(staged, name, source=source)
+    return sources.catalog.save(read_table(path, encoding=encoding), name, source=source)
 
 
 def ingest_csv(path: Path, staged: Path, *, encoding: str = "utf-8") -> Path:
@@ -90,29 +104,29 @@ def _failed_column(message: str, header: list[str]) -> str | None:
     return None
 
 
-def snapshot_sql(studio: Studio, spec: sql.ConnectionSpec, name: str, *, table: str | None = None,
+def snapshot_sql(sources: Sources, spec: sql.ConnectionSpec, name: str, *, table: str | None = None,
                  query: str | None = None, limit: int | None = None, sample: bool = False) -> DatasetRecord:
     """A database table or read-only query, frozen as the next version of `name`."""
-    settings = studio.settings
+    settings = sources.settings
     engine = sql.open_engine(spec, sqlite_root=settings.sqlite_path, timeout_s=settings.sql_timeout_seconds)
     origin = Origin(kind="sql", location=spec.display(), connection=spec.name or None, table=table,
                     query=sql.check_select(query, spec.driver) if query is not None else None, limit=limit,
                     sample=sample, ran_at=time.time())
     try:
-        staged = studio.catalog.staging_path()
+        staged = sources.catalog.staging_path()
         ingest.write_chunks(sql.read_chunks(engine, spec.driver, table=table, query=origin.query, limit=limit,
                                             sample=sample, max_rows=settings.sql_max_rows), staged)
     finally:
         engine.dispose()
-    return studio.catalog.save_file(staged, name, source=f"sql:{origin.describe()}", origin=origin)
+    return sources.catalog.save_file(staged, name, source=f"sql:{origin.describe()}", origin=origin)
 
 
-def snapshot_lake(studio: Studio, location: str, name: str, *, delta: bool | None = None,
+def snapshot_lake(sources: Sources, location: str, name: str, *, delta: bool | None = None,
                   version: int | None = None, columns: list[str] | None = None,
                   filters: list[RowFilter] | None = None, limit: int | None = None,
                   sample: bool = False) -> DatasetRecord:
     """A Parquet file/folder or a Delta table (optionally at `version`), with pruning and filters pushed down."""
-    access = LakeAccess.from_settings(studio.settings)  # data roots and named stores only
+    access = LakeAccess.from_settings(sources.settings)  # data roots and named stores only
     delta = lake.is_delta(location, access) if delta is None else delta
     if version is not None and not delta:
         raise DataError("A version (time travel) applies only to Delta tables.")
@@ -120,14 +134,14 @@ def snapshot_lake(studio: Studio, location: str, name: str, *, delta: bool | Non
                     filters=filters or [], limit=limit, sample=sample, delta_version=version, ran_at=time.time())
     if delta and version is None:  # record the version read, so the snapshot says exactly what it holds
         origin = origin.model_copy(update={"delta_version": lake.delta_version(location, access)})
-    staged = studio.catalog.staging_path()
-    ingest.write_chunks(lake.read_chunks(origin, max_rows=studio.settings.sql_max_rows, access=access), staged)
-    return studio.catalog.save_file(staged, name, source=f"{origin.kind}:{origin.describe()}", origin=origin)
+    staged = sources.catalog.staging_path()
+    ingest.write_chunks(lake.read_chunks(origin, max_rows=sources.settings.sql_max_rows, access=access), staged)
+    return sources.catalog.save_file(staged, name, source=f"{origin.kind}:{origin.describe()}", origin=origin)
 
 
-def refresh(studio: Studio, dataset_id: str) -> DatasetRecord:
+def refresh(sources: Sources, dataset_id: str) -> DatasetRecord:
     """Read the snapshot's source again as a new version (the same version if nothing changed)."""
-    record = studio.catalog.get(dataset_id)
+    record = sources.catalog.get(dataset_id)
     origin = record.origin
     if origin is None:
         raise DataError(f"'{dataset_id}' was uploaded, not read from a database or a lake table, so it cannot be "
@@ -136,9 +150,9 @@ def refresh(studio: Studio, dataset_id: str) -> DatasetRecord:
         if origin.connection is None:
             raise DataError(f"'{dataset_id}' was read through a one-off connection. Save the connection, then "
                             "read the table again under the same dataset name.")
-        spec = studio.connections.get(origin.connection)
-        return snapshot_sql(studio, spec, record.name, table=origin.table, query=origin.query, limit=origin.limit,
+        spec = sources.connections.get(origin.connection)
+        return snapshot_sql(sources, spec, record.name, table=origin.table, query=origin.query, limit=origin.limit,
                             sample=origin.sample)
     # a Delta table refreshes to its latest version; an explicit old version stays pinned only if asked again
-    return snapshot_lake(studio, origin.location, record.name, delta=origin.kind == "delta", version=None,
+    return snapshot_lake(sources, origin.location, record.name, delta=origin.kind == "delta", version=None,
                          columns=origin.columns, filters=origin.filters, limit=origin.limit, sample=origin.sample)

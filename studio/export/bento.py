@@ -18,7 +18,8 @@ from studio.errors import ExportError
 from studio.paths import confined, slug
 
 if TYPE_CHECKING:
-    from studio.context import Studio
+    from studio.settings import Settings
+    from studio.tracking import Tracker
 
 
 class ExportRequest(BaseModel):
@@ -46,16 +47,16 @@ _INHERITED = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "USER", "LOGNA
               "STUDIO_FAMILY_CACHE_SIZE", "STUDIO_MAX_REQUEST_MB")
 
 
-def service_env(studio: Studio) -> dict[str, str]:
+def service_env(settings: Settings) -> dict[str, str]:
     """Environment for a served bento: its BentoML home and the service's own settings, no secret."""
     inherited = {k: v for k, v in os.environ.items() if k in _INHERITED or k.startswith("LC_")}
-    return dict(inherited, BENTOML_HOME=str(studio.settings.bentoml_path), BENTOML_DO_NOT_TRACK="true")
+    return dict(inherited, BENTOML_HOME=str(settings.bentoml_path), BENTOML_DO_NOT_TRACK="true")
 
 
-def build_env(studio: Studio) -> dict[str, str]:
+def build_env(settings: Settings) -> dict[str, str]:
     """Environment for `studio.export.build`: a service's, plus the MLflow store the model is imported from."""
-    return dict(service_env(studio), MLFLOW_TRACKING_URI=studio.settings.tracking_uri,
-                MLFLOW_REGISTRY_URI=studio.settings.tracking_uri, MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false",
+    return dict(service_env(settings), MLFLOW_TRACKING_URI=settings.tracking_uri,
+                MLFLOW_REGISTRY_URI=settings.tracking_uri, MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR="false",
                 GIT_PYTHON_REFRESH="quiet")
 
 
@@ -66,38 +67,38 @@ def bento_name(model_uri: str) -> str:
     return name or "model"
 
 
-def export_bento(studio: Studio, model_ref: str, *, log: Callable[[str], None] = lambda _: None,
+def export_bento(tracker: Tracker, settings: Settings, model_ref: str, *, log: Callable[[str], None] = lambda _: None,
                  runtime: str = "native", batching: bool = True, name: str | None = None) -> ExportResult:
     """Import the model into the studio's BentoML store, generate its service, build it and archive it.
     runtime="onnx" serves the model converted to ONNX, refused unless the parity check holds; batching=False
     turns adaptive batching off (bench/serving.py compares both); `name` overrides the bento's name."""
-    model_uri = studio.tracker.resolve_model_uri(model_ref)
+    model_uri = tracker.resolve_model_uri(model_ref)
     if not model_uri.startswith("models:/"):
         raise ExportError(f"Export needs a registered model (models:/name/version), got '{model_uri}'.")
-    studio.tracker.run_id_of(model_uri)  # fails early, with a clear message, for an unknown model version
-    studio.tracker.check_own_model(model_uri)
+    tracker.run_id_of(model_uri)  # fails early, with a clear message, for an unknown model version
+    tracker.check_own_model(model_uri)
     name = bento_name(name or model_uri)
-    build_dir = confined(studio.settings.exports_path, name, "build")
+    build_dir = confined(settings.exports_path, name, "build")
     args = {"model_uri": model_uri, "name": name, "build_dir": str(build_dir),
             "archive_dir": str(build_dir.parent), "batching": batching}
     if runtime == "onnx":
         from studio.export.onnx_model import export_onnx
 
         log("Converting the model to ONNX and checking parity on its held-out rows.")
-        onnx = export_onnx(studio, model_uri)
+        onnx = export_onnx(tracker, settings.exports_path, model_uri)
         if not onnx.report.holds:
             raise ExportError(f"The ONNX model does not match the native one ({onnx.report.summary()}); serve the "
                               "native model instead.")
         args["onnx_path"] = onnx.path
     log(f"Building bento '{name}' (import model, generate service.py, bentoml build).")
     proc = subprocess.run([sys.executable, "-m", "studio.export.build", json.dumps(args)], capture_output=True,
-                          text=True, env=build_env(studio), timeout=900)
+                          text=True, env=build_env(settings), timeout=900)
     if proc.returncode != 0:
         tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
         raise ExportError(f"Building the bento for {model_uri} failed:\n{tail}")
     built = json.loads(proc.stdout.strip().splitlines()[-1])
     log("Writing the bundle (bento archive, Dockerfile, Kubernetes manifest, README).")
-    bundle = _bundle(studio, model_uri, built)
+    bundle = _bundle(tracker, model_uri, built)
     result = ExportResult(model_uri=model_uri, created_at=time.time(), bundle_path=str(bundle), runtime=runtime,
                           **built)
     manifest = confined(build_dir.parent, f"{slug(result.bento_tag.split(':')[1])}.json")
@@ -105,24 +106,23 @@ def export_bento(studio: Studio, model_ref: str, *, log: Callable[[str], None] =
     return result
 
 
-def _bundle(studio: Studio, model_uri: str, built: dict[str, str]) -> Path:
+def _bundle(tracker: Tracker, model_uri: str, built: dict[str, str]) -> Path:
     from importlib.metadata import version
 
     from studio.export.bundle import render, write_bundle
     from studio.export.samples import sample_rows
     from studio.export.service_code import MAX_ROWS
 
-    spec = studio.tracker.spec_of(studio.tracker.run_id_of(model_uri))
+    spec = tracker.spec_of(tracker.run_id_of(model_uri))
     summary = (f"A {spec.task} model predicting `{spec.target}` from {len(spec.features)} columns "
                f"({', '.join(f.name for f in spec.features[:12])}{', ...' if len(spec.features) > 12 else ''}), "
                f"trained by the ML studio on dataset `{spec.dataset_id}`, chosen by {spec.metric}.")
     archive = Path(built["archive_path"])
     files = render(tag=built["bento_tag"], archive=archive.name, model_uri=model_uri, summary=summary,
-                   sample=sample_rows(studio, model_uri, n=2), bentoml_version=version("bentoml"), max_rows=MAX_ROWS)
+                   sample=sample_rows(tracker, model_uri, n=2), bentoml_version=version("bentoml"), max_rows=MAX_ROWS)
     return write_bundle(archive.parent, archive_path=archive, files=files)
 
 
-def list_exports(studio: Studio) -> list[ExportResult]:
-    found = [ExportResult.model_validate_json(p.read_text())
-             for p in Path(studio.settings.exports_path).glob("*/*.json")]
+def list_exports(exports_path: Path) -> list[ExportResult]:
+    found = [ExportResult.model_validate_json(p.read_text()) for p in Path(exports_path).glob("*/*.json")]
     return sorted(found, key=lambda r: r.created_at, reverse=True)

@@ -8,6 +8,7 @@ category is fed as the "missing" level the imputer would have produced). Probabi
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,11 +20,11 @@ from studio.errors import ExportError
 from studio.export.onnx_converters import register as register_converters
 from studio.names import Tag
 from studio.paths import confined
-from studio.training.features import MISSING_CATEGORY, model_columns
+from studio.training.features import MISSING_CATEGORY, model_columns, model_frame
 from studio.training.model import ModelInfo
 
 if TYPE_CHECKING:
-    from studio.context import Studio
+    from studio.tracking import Tracker
 
 TARGET_OPSET = {"": 21, "ai.onnx.ml": 3}
 #: Parity holds when every value differs by at most this much, relative to max(1, |native value|): the graph
@@ -190,28 +191,26 @@ class OnnxExport(BaseModel):
     report: ParityReport
 
 
-def export_onnx(studio: Studio, model_ref: str) -> OnnxExport:
-    """Convert a registered model to ONNX, check it, measure parity on its run's held-out rows, and save the
-    model and the report in the exports folder and with the run in MLflow (artifacts under `onnx/`)."""
+def export_onnx(tracker: Tracker, exports_path: Path, model_ref: str) -> OnnxExport:
+    """Convert a registered model to ONNX, check it, measure parity on the held-out rows recorded with its run,
+    and save the model and the report under `exports_path` and with the run in MLflow (artifacts under `onnx/`)."""
     from studio.export.bento import bento_name
-    from studio.training.run import Split
 
-    model_uri = studio.tracker.resolve_model_uri(model_ref)
-    trained = studio.tracker.load_model(model_uri)
-    run_id = studio.tracker.run_id_of(model_uri)
-    spec = studio.tracker.spec_of(run_id)
+    model_uri = tracker.resolve_model_uri(model_ref)
+    trained = tracker.load_model(model_uri)
+    run_id = tracker.run_id_of(model_uri)
     model = convert(trained.pipeline, trained.info)
-    split = Split.of(spec, studio.catalog)
+    held_out = model_frame(tracker.held_out_features(run_id), trained.info.features)
     try:
-        report = parity(model, trained.pipeline, split.X_test, trained.info, model_uri=model_uri)
+        report = parity(model, trained.pipeline, held_out, trained.info, model_uri=model_uri)
     except Exception as exc:  # onnxruntime raises its own errors for a graph it cannot run
         raise ExportError(f"The ONNX conversion of {model_uri} does not run: {str(exc).splitlines()[0][:300]}") \
             from None
-    folder = confined(studio.settings.exports_path, bento_name(model_uri), "onnx")
+    folder = confined(exports_path, bento_name(model_uri), "onnx")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "model.onnx").write_bytes(model.SerializeToString())
     (folder / "parity.json").write_text(report.model_dump_json(indent=2))
     for name in ("model.onnx", "parity.json"):
-        studio.tracker.client.log_artifact(run_id, str(folder / name), "onnx")
-    studio.tracker.client.set_tag(run_id, Tag.ONNX_MAX_ABS_DIFF, f"{report.max_abs_diff:.3g}")
+        tracker.client.log_artifact(run_id, str(folder / name), "onnx")
+    tracker.client.set_tag(run_id, Tag.ONNX_MAX_ABS_DIFF, f"{report.max_abs_diff:.3g}")
     return OnnxExport(model_uri=model_uri, path=str(folder / "model.onnx"), report=report)

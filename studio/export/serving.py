@@ -22,7 +22,9 @@ from studio.export.bento import service_env
 from studio.paths import confined, slug
 
 if TYPE_CHECKING:
-    from studio.context import Studio
+    import sqlalchemy
+
+    from studio.settings import Settings
 
 
 class ServiceInfo(BaseModel):
@@ -52,29 +54,31 @@ def serve_command(bento_tag: str, port: int) -> list[str]:
     return [sys.executable, "-m", "bentoml", "serve", bento_tag, "--port", str(port), "--host", "127.0.0.1"]
 
 
-def check_bento(studio: Studio, bento_tag: str) -> None:
+def check_bento(settings: Settings, bento_tag: str) -> None:
     """Raise BentoNotFound unless `name:version` (or `name:latest`, or `name`) is in the studio's bento store."""
     name, _, version = bento_tag.partition(":")
-    folder = studio.settings.bentoml_path / "bentos" / name
+    folder = settings.bentoml_path / "bentos" / name
     if not name or not folder.is_dir() or (version not in ("", "latest") and not (folder / version).is_dir()):
-        known = sorted(p.name for p in (studio.settings.bentoml_path / "bentos").glob("*") if p.is_dir())
-        raise BentoNotFound(f"No bento '{bento_tag}' in {studio.settings.bentoml_path}. "
+        known = sorted(p.name for p in (settings.bentoml_path / "bentos").glob("*") if p.is_dir())
+        raise BentoNotFound(f"No bento '{bento_tag}' in {settings.bentoml_path}. "
                             f"Exported bentos: {', '.join(known) or 'none (run `studio export MODEL` first)'}.")
 
 
-def start_service(studio: Studio, bento_tag: str, *, port: int | None = None) -> ServiceInfo:
-    """Start `bentoml serve` for `bento_tag` in the background; returns at once (see `is_ready`)."""
-    check_bento(studio, bento_tag)
-    for running in list_services(studio):
+def start_service(settings: Settings, engine: sqlalchemy.Engine, bento_tag: str, *,
+                  port: int | None = None) -> ServiceInfo:
+    """Start `bentoml serve` for `bento_tag` in the background; returns at once (see `is_ready`). The running
+    services are listed in the studio database (`engine`)."""
+    check_bento(settings, bento_tag)
+    for running in list_services(engine):
         if running.bento_tag == bento_tag:
             return running
     port = port or free_port()
-    log_path = confined(studio.settings.logs_path, f"service-{slug(bento_tag.replace(':', '-'))}.log")
+    log_path = confined(settings.logs_path, f"service-{slug(bento_tag.replace(':', '-'))}.log")
     with open(log_path, "ab") as log_file:
         proc = subprocess.Popen(serve_command(bento_tag, port), stdout=log_file, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=service_env(studio), start_new_session=True)
+                                stdin=subprocess.DEVNULL, env=service_env(settings), start_new_session=True)
     info = ServiceInfo(bento_tag=bento_tag, port=port, pid=proc.pid, started_at=time.time(), log_path=str(log_path))
-    with studio.engine.begin() as conn:
+    with engine.begin() as conn:
         conn.execute(db.services.delete().where(db.services.c.bento_tag == bento_tag))
         conn.execute(db.services.insert().values(**info.model_dump()))
     return info
@@ -94,24 +98,24 @@ def _alive(pid: int) -> bool:
         return True
 
 
-def list_services(studio: Studio) -> list[ServiceInfo]:
+def list_services(engine: sqlalchemy.Engine) -> list[ServiceInfo]:
     """Services whose process is still alive; rows of dead ones are removed."""
-    with studio.engine.connect() as conn:
+    with engine.connect() as conn:
         rows = [ServiceInfo(**dict(r)) for r in conn.execute(sa.select(db.services)).mappings()]
     alive = [s for s in rows if _alive(s.pid)]
     dead = [s.bento_tag for s in rows if s not in alive]
     if dead:
-        with studio.engine.begin() as conn:
+        with engine.begin() as conn:
             conn.execute(db.services.delete().where(db.services.c.bento_tag.in_(dead)))
     return alive
 
 
-def stop_service(studio: Studio, bento_tag: str) -> None:
-    for service in list_services(studio):
+def stop_service(engine: sqlalchemy.Engine, bento_tag: str) -> None:
+    for service in list_services(engine):
         if service.bento_tag == bento_tag:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(service.pid, signal.SIGTERM)
-    with studio.engine.begin() as conn:
+    with engine.begin() as conn:
         conn.execute(db.services.delete().where(db.services.c.bento_tag == bento_tag))
 
 

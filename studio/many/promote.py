@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from studio.errors import PromotionRefused
 from studio.many.router import PartitionRouter
 from studio.names import PARTITIONS_TABLE, Tag
-from studio.registry.store import CHAMPION
+from studio.registry.store import CHAMPION, Registry
 from studio.training.metrics import METRICS, Metric
 
 
@@ -77,12 +77,38 @@ def _gain(score: float, reference: float, metric: Metric) -> float:
     return float((score - reference) / scale if metric.greater_is_better else (reference - score) / scale)
 
 
-def promote_family(studio: Any, name: str, version: str, rules: PartitionRules, *, actor: str,
-                   reason: str) -> FamilyPromotion:
-    from studio.training.model import TrainedModel, raw_predictions
-    from studio.training.run import Split, metrics_of
+def _merged(router: PartitionRouter, champion: PartitionRouter | None, verdicts: pd.DataFrame) -> PartitionRouter:
+    """One family of the candidate's partition models that passed and the champion's where they did not."""
+    blobs = {}
+    for row in verdicts.itertuples():
+        if row.source == "candidate":
+            blobs[row.key] = router.models[row.key]  # type: ignore[index]
+        elif row.source == "champion" and champion is not None:
+            blobs[row.key] = champion.models[row.key]  # type: ignore[index]
+    trusted = sorted(set(router.trusted) | set(champion.trusted if champion else ()))
+    return PartitionRouter(router.partition_columns, blobs, router.fallback, tuple(trusted), router.n_classes,
+                           router.cache_size, router.forecast)
 
-    tracker, registry = studio.tracker, studio.registry
+
+def _summary(verdicts: pd.DataFrame, *, partitions: int, modeled: int) -> dict[str, float]:
+    counts = verdicts["source"].value_counts()
+    return {"partitions": float(partitions), "partitions_modeled": float(modeled),
+            "partitions_passed": float(counts.get("candidate", 0)),
+            "partitions_kept_champion": float(counts.get("champion", 0)),
+            "partitions_to_fallback": float(counts.get("fallback", 0))}
+
+
+def promote_family(registry: Registry, name: str, version: str, rules: PartitionRules, *, actor: str,
+                   reason: str) -> FamilyPromotion:
+    """Judge a family version partition by partition against the champion, register the merged family (each
+    partition's better model) as a new version scored on the candidate's recorded held-out rows, and make it
+    the champion."""
+    from studio.training.evaluation.holdout import holdout_of
+    from studio.training.features import model_frame
+    from studio.training.model import TrainedModel, raw_predictions
+    from studio.training.run import EXAMPLE_ROWS, metrics_of
+
+    tracker = registry.tracker
     candidate = tracker.load_model(f"models:/{name}/{version}")
     if not isinstance(candidate.pipeline, PartitionRouter):
         raise PromotionRefused(f"v{version} of '{name}' is a single model; promote it with the model gates.")
@@ -98,31 +124,25 @@ def promote_family(studio: Any, name: str, version: str, rules: PartitionRules, 
             champion_table = tracker.load_table(holder.run_id, PARTITIONS_TABLE)
     verdicts = judge(tracker.load_table(run_id, PARTITIONS_TABLE), champion_table, rules, metric)
     router: PartitionRouter = candidate.pipeline
-    blobs = {}
-    for row in verdicts.itertuples():
-        if row.source == "candidate":
-            blobs[row.key] = router.models[row.key]  # type: ignore[index]
-        elif row.source == "champion" and champion_router is not None:
-            blobs[row.key] = champion_router.models[row.key]  # type: ignore[index]
-    trusted = sorted(set(router.trusted) | set(champion_router.trusted if champion_router else ()))
-    merged = PartitionRouter(router.partition_columns, blobs, router.fallback, tuple(trusted), router.n_classes,
-                             router.cache_size, router.forecast)
-    split = Split.of(spec, studio.catalog)
+    merged = _merged(router, champion_router, verdicts)
+    blobs = merged.models or {}
+    evaluation = tracker.load_evaluation(run_id)  # the candidate's held-out rows, kept with its run
+    features = evaluation.holdout.features
+    X_test, classes = model_frame(features, candidate.info.features), candidate.info.classes
     merged.cache_size = len(blobs) + 1
-    held_out = metrics_of(raw_predictions(merged, split.X_test, split.n_classes), split.y_test, spec.task)
+    held_out = metrics_of(raw_predictions(merged, X_test, router.n_classes), evaluation.holdout.y, spec.task)
+    merged_holdout = holdout_of(merged, features, X_test, evaluation.holdout.y, task=spec.task, classes=classes)
     merged.cache_size = router.cache_size
     # a fresh id each time: start_training resumes the run of a known job id (and its registered version)
     promo_run = tracker.start_training(spec, job_id=f"promote-{name}-v{version}-{uuid.uuid4().hex[:8]}", study_name="")
     uri = tracker.log_model(promo_run, TrainedModel(merged, candidate.info.model_copy(update={"run_id": promo_run})),
-                            example=split.example(spec), registered_name=name)
+                            example=features.head(EXAMPLE_ROWS), registered_name=name)
+    # the merged family's own predictions on the same rows; the importance stays the candidate's
+    tracker.log_evaluation(promo_run, evaluation.model_copy(update={"holdout": merged_holdout}))
     table = tracker.load_table(run_id, PARTITIONS_TABLE).merge(verdicts[["key", "passed", "source", "champion_score",
                                                                          "why_not"]], on="key", how="left")
     tracker.log_table(promo_run, table, PARTITIONS_TABLE)
-    counts = verdicts["source"].value_counts()
-    summary = {"partitions": float(len(table)), "partitions_modeled": float(len(blobs)),
-               "partitions_passed": float(counts.get("candidate", 0)),
-               "partitions_kept_champion": float(counts.get("champion", 0)),
-               "partitions_to_fallback": float(counts.get("fallback", 0))}
+    summary = _summary(verdicts, partitions=len(table), modeled=len(blobs))
     tracker.finish(promo_run, metrics={**held_out, **summary},
                    tags={Tag.BEST_ALGORITHM: f"promoted family from v{version}", Tag.FAMILY: ",".join(
                        router.partition_columns), Tag.FINAL_MODEL: f"v{version} partitions that passed, the "

@@ -31,7 +31,6 @@ from studio.many.baselines import Timing, baseline_score, forecast_baseline, saf
 from studio.many.forecast import (
     ForecastLags,
     LagPlan,
-    TimeSteps,
     combined,
     row_codes,
     with_lags,
@@ -55,6 +54,7 @@ from studio.training.run import (
 )
 from studio.training.search import make_pipeline
 from studio.training.spec import TrainSpec
+from studio.training.time_steps import TimeSteps
 
 #: Algorithms cheap enough to fit thousands of times, in the order they are tried per partition.
 CHEAP = ("linear", "lightgbm", "hist_gradient_boosting", "random_forest", "extra_trees", "xgboost")

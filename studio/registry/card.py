@@ -18,7 +18,7 @@ from studio.registry.gates import GateReport
 from studio.registry.store import AuditEntry, Registry, VersionInfo
 
 if TYPE_CHECKING:
-    from studio.context import Studio
+    from pathlib import Path
 
 
 class ModelCard(BaseModel):
@@ -35,18 +35,21 @@ class ModelCard(BaseModel):
     onnx: str | None
 
 
-def build_card(studio: Studio, registry: Registry, name: str, version: str) -> ModelCard:
+def build_card(registry: Registry, exports_path: Path, name: str, version: str) -> ModelCard:
+    """The card of one registered version: its registry record, its run (through the registry's tracker) and
+    what was exported of it under `exports_path`."""
     from studio.export.bento import bento_name, list_exports
     from studio.export.onnx_model import ParityReport
 
+    tracker = registry.tracker
     info = registry.version(name, version)
-    spec = studio.tracker.spec_of(info.run_id)
+    spec = tracker.spec_of(info.run_id)
     try:
-        importance = studio.tracker.load_evaluation(info.run_id).summary.importance
+        importance = tracker.load_evaluation(info.run_id).summary.importance
     except TrackingError:
         importance = []
-    parity = confined(studio.settings.exports_path, bento_name(info.uri), "onnx", "parity.json")
-    run = studio.tracker.client.get_run(info.run_id)
+    parity = confined(exports_path, bento_name(info.uri), "onnx", "parity.json")
+    run = tracker.client.get_run(info.run_id)
     search = {"algorithms searched": ", ".join(spec.algorithms), "chosen model": info.final_model or "-",
               "trials": f"{int(run.data.metrics.get('n_trials', 0))}",
               "validation": f"{spec.validation.kind} ({spec.validation.splits} split(s))",
@@ -58,7 +61,7 @@ def build_card(studio: Studio, registry: Registry, name: str, version: str) -> M
         validation_spread=names.spread_of(run.data.metrics, info.metric), gates=registry.check(name, version),
         audit=[a for a in registry.audit(name) if a.version == info.version],
         top_features=[(f.feature, f.mean) for f in importance[:10]],
-        exports=[f"{e.bento_tag} ({e.runtime})" for e in list_exports(studio) if e.model_uri == info.uri],
+        exports=[f"{e.bento_tag} ({e.runtime})" for e in list_exports(exports_path) if e.model_uri == info.uri],
         onnx=ParityReport.model_validate_json(parity.read_text()).summary() if parity.is_file() else None)
 
 

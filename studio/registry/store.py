@@ -8,7 +8,7 @@ pops one, so "roll back" always returns the alias to the version that held it be
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
@@ -17,6 +17,10 @@ from studio import audit as audit_log
 from studio import db
 from studio.audit import AuditEntry
 from studio.errors import ModelNotFound, PromotionRefused, SpecError
+
+if TYPE_CHECKING:
+    from studio.tracking import Tracker
+
 from studio.registry.gates import GatePolicy, GateReport, check_gates
 from studio.runs import RunSummary
 
@@ -53,7 +57,8 @@ def default_actor() -> str:
 
 
 class Registry:
-    def __init__(self, tracker: Any, engine: sa.Engine) -> None:
+    def __init__(self, tracker: Tracker, engine: sa.Engine) -> None:
+        self.tracker = tracker
         self.client = tracker.client
         self.engine = engine
 

@@ -22,12 +22,12 @@ from studio.compute.cluster import TrialPool
 from studio.compute.profiles import ComputeProfile
 from studio.data.catalog import DatasetCatalog
 from studio.errors import DataError, SpecError, StudioError
-from studio.evaluation import Evaluation, evaluate_model
 from studio.names import Tag
 from studio.training import allocate
 from studio.training.driver import FINISHED, PoolFactory, StopReason, abandon_stale, counted_trials, counts, drive
 from studio.training.ensemble import MAX_CANDIDATES, Candidate, shortlist
 from studio.training.estimate import final_reserve_s
+from studio.training.evaluation import Evaluation, evaluate_model
 from studio.training.features import model_frame
 from studio.training.final import choose
 from studio.training.metrics import METRICS, metrics_for, score_predictions
@@ -42,6 +42,7 @@ from studio.training.search import (
 )
 from studio.training.spec import TrainSpec, check_against_data
 from studio.training.task import Task
+from studio.training.time_steps import time_split
 
 EXAMPLE_ROWS = 5
 
@@ -147,8 +148,6 @@ class Split:
             log(note)
         X, (y, classes) = model_frame(frame, spec.features), encode_target(target, spec.task)
         if spec.forecast is not None:  # the held-out rows are the last `horizon` time steps
-            from studio.many.forecast import time_split
-
             train_rows, test_rows = time_split(frame, spec.forecast)
         else:
             train_rows, test_rows = train_test_split(np.arange(len(y)), test_size=spec.test_fraction,

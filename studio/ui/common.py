@@ -21,7 +21,7 @@ def get_studio() -> Studio:
 @st.cache_resource(ttl=15, show_spinner=False)
 def ensure_local_worker() -> bool:
     """The embedded default: start a worker if none is alive (checked at most every 15 s)."""
-    from studio.jobs.local import ensure_worker
+    from studio.worker.local import ensure_worker
 
     return ensure_worker(get_studio())
 

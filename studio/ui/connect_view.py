@@ -145,7 +145,8 @@ def _browse_and_snapshot(studio: Studio, spec: sql.ConnectionSpec, tables: list[
                  help=needs(Role.ANALYST)) and allowed(Role.ANALYST):
         with st.spinner("Reading from the database and saving the snapshot…"):
             try:
-                record = sources.snapshot_sql(studio, spec, name, table=table, query=query, limit=limit, sample=sample)
+                record = sources.snapshot_sql(studio.sources,
+                                              spec, name, table=table, query=query, limit=limit, sample=sample)
             except StudioError as exc:
                 show_error(exc)
                 return
@@ -224,8 +225,9 @@ def lake_tab(studio: Studio) -> None:
                  disabled=not can(Role.ANALYST), help=needs(Role.ANALYST)) and allowed(Role.ANALYST):
         with st.spinner("Reading the table and saving the snapshot…"):
             try:
-                record = sources.snapshot_lake(studio, origin.location, name, delta=delta, version=origin.delta_version,
-                                               columns=chosen or None, filters=filters, limit=limit, sample=sample)
+                record = sources.snapshot_lake(studio.sources, origin.location, name, delta=delta,
+                                               version=origin.delta_version, columns=chosen or None, filters=filters,
+                                               limit=limit, sample=sample)
             except StudioError as exc:
                 show_error(exc)
                 return

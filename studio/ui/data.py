@@ -92,7 +92,7 @@ def load_dataset(dataset_id: str) -> pd.DataFrame:
 @st.cache_data(max_entries=16, show_spinner=False)
 def example_rows(model_uri: str) -> list[dict[str, Any]]:
     """A row from the model's training data, for "try it" (a registered version never changes)."""
-    return sample_rows(get_studio(), model_uri)
+    return sample_rows(get_studio().tracker, model_uri)
 
 
 @st.cache_data(max_entries=16, show_spinner="Checking the data…")

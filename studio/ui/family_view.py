@@ -16,12 +16,12 @@ from studio.charts.family import (
     worst_partitions,
 )
 from studio.errors import StudioError
-from studio.evaluation.holdout import Holdout
 from studio.many.router import partition_rows
 from studio.markup import text
 from studio.names import PARTITIONS_TABLE
 from studio.registry import VersionInfo
 from studio.runs import RunSummary
+from studio.training.evaluation.holdout import Holdout
 from studio.training.metrics import METRICS
 from studio.ui.auth import allowed, can, needs
 from studio.ui.common import chart, get_studio, show_error, table_download
@@ -140,7 +140,7 @@ def family_promotion(chosen: VersionInfo, actor: str, reason: str) -> None:
                  help=needs(Role.ADMIN)) and allowed(Role.ADMIN):
         with st.spinner("Merging the partitions, registering the family and checking its gates…"):
             try:
-                done = promote_family(studio, name, version, rules, actor=actor, reason=reason)
+                done = promote_family(studio.registry, name, version, rules, actor=actor, reason=reason)
             except StudioError as exc:
                 show_error(exc)
                 return

@@ -9,10 +9,10 @@ from studio.auth import Role
 from studio.charts import diagnostics as diag
 from studio.charts import explain as ex
 from studio.errors import StudioError
-from studio.evaluation import Evaluation, Holdout
-from studio.evaluation.explain import explain_row, partial_dependence
 from studio.reproduce import reproduce, reproductions
 from studio.runs import RunSummary
+from studio.training.evaluation import Evaluation, Holdout
+from studio.training.evaluation.explain import explain_row, partial_dependence
 from studio.training.model import TrainedModel
 from studio.ui.auth import allowed, can, mark_created, needs
 from studio.ui.common import chart, get_studio, show_error, table_download

@@ -163,7 +163,7 @@ def _card_of(name: str, version: str, aliases: tuple[str, ...], audit_entries: i
     """A version's model card, built once per state of the registry that shows on it (its aliases and the audit
     log's length): building it reads the run, its spec and the gates, most of a Models page rerun otherwise."""
     studio = get_studio()
-    return build_card(studio, studio.registry, name, version)
+    return build_card(studio.registry, studio.settings.exports_path, name, version)
 
 
 def _card(registry: Registry, name: str, chosen: VersionInfo) -> None:

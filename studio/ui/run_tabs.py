@@ -10,9 +10,9 @@ from optuna.trial import FrozenTrial
 from studio.charts import algorithm_bars, metric_bars, optimization_history, trial_durations, tuning
 from studio.charts import diagnostics as diag
 from studio.errors import StudioError
-from studio.evaluation import Evaluation
 from studio.runs import RunSummary
 from studio.studies import load_trials
+from studio.training.evaluation import Evaluation
 from studio.training.metrics import METRICS
 from studio.training.search import outcome_of
 from studio.ui.common import chart, get_studio, table_download

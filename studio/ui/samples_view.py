@@ -19,7 +19,7 @@ def sample_datasets(*, first_run: bool) -> None:
                 if st.button("Add this dataset", key=f"sample-{sample.name}", icon=":material/add:",
                              disabled=not can(Role.ANALYST), help=needs(Role.ANALYST)) and allowed(Role.ANALYST):
                     with st.spinner(f"Generating {sample.label}…"):
-                        record = add_sample(get_studio(), sample.name)
+                        record = add_sample(get_studio().catalog, sample.name)
                     mark_created("dataset", record.id)
                     st.session_state["sample-added"] = record.id
                 added = st.session_state.get("sample-added", "")

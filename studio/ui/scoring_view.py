@@ -21,11 +21,11 @@ from studio.export.scoring import (
     score_file,
     upload_path,
 )
-from studio.jobs.handlers import SCORE
 from studio.markup import text
 from studio.paths import confined, slug
 from studio.ui.auth import allowed, can, mark_created, needs
 from studio.ui.common import ago, get_studio, show_error
+from studio.worker.handlers import SCORE
 
 INLINE_ROWS = 100_000  # larger inputs are scored by a background job
 

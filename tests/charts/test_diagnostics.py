@@ -8,8 +8,8 @@ import pytest
 from sklearn import metrics as skm
 
 from studio.charts import diagnostics as d
-from studio.evaluation import Evaluation, Holdout
 from studio.training import Task
+from studio.training.evaluation import Evaluation, Holdout
 
 
 def test_confusion_matrix_counts_and_normalises(multiclass_eval: Evaluation) -> None:

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from studio.charts import explain as e
-from studio.evaluation import Evaluation
-from studio.evaluation.explain import explain_row, partial_dependence
 from studio.training import Task
+from studio.training.evaluation import Evaluation
+from studio.training.evaluation.explain import explain_row, partial_dependence
 from tests.evaluation.conftest import fitted
 
 

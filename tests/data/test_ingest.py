@@ -45,7 +45,7 @@ def test_a_big_csv_streams_and_a_late_text_value_rereads_its_column_as_text(
     frame.loc[n - 5, "code"] = "A7"  # text in the last block of a column that looked numeric
     path = tmp_path / "big.csv"
     frame.to_csv(path, index=False)
-    record = sources.snapshot_file(studio, path, "big")
+    record = sources.snapshot_file(studio.sources, path, "big")
     loaded = studio.catalog.load(record.id)
     assert len(loaded) == n and loaded["code"].iloc[n - 5] == "A7" and loaded["code"].iloc[0] == str(frame["code"][0])
     assert np.allclose(loaded["x"], frame["x"]) and record.column("x").kind == "numeric"
@@ -56,5 +56,5 @@ def test_a_binary_file_named_csv_is_refused(studio: Studio, tmp_path: Path, monk
     path = tmp_path / "x.csv"
     path.write_bytes(b"a,b\n\x00\x01\x02")
     with pytest.raises(DataError, match="binary"):
-        sources.snapshot_file(studio, path, "x")
+        sources.snapshot_file(studio.sources, path, "x")
     assert studio.catalog.list() == [] and not list(studio.settings.datasets_path.glob(".staged-*"))

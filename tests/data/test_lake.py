@@ -29,7 +29,8 @@ def test_a_partitioned_parquet_folder_with_pruned_columns_and_pushed_filters(stu
     pq.write_to_dataset(pa.Table.from_pandas(frame), folder, partition_cols=["store"])
     filters = [RowFilter(column="store", op="in", value=["north", "east"]),
                RowFilter(column="units", op=">=", value="25")]
-    record = sources.snapshot_lake(studio, str(folder), "sales", columns=["store", "units", "price"], filters=filters)
+    record = sources.snapshot_lake(studio.sources,
+                                   str(folder), "sales", columns=["store", "units", "price"], filters=filters)
     loaded = studio.catalog.load(record.id)
     expected = frame[frame["store"].isin(["north", "east"]) & (frame["units"] >= 25)]
     assert sorted(loaded.columns) == ["price", "store", "units"] and len(loaded) == len(expected)
@@ -40,9 +41,9 @@ def test_a_partitioned_parquet_folder_with_pruned_columns_and_pushed_filters(stu
 def test_first_rows_and_random_samples_of_a_parquet_file(studio: Studio, tmp_path: Path) -> None:
     path = studio.settings.data_paths[0] / "sales.parquet"
     _sales().reset_index().to_parquet(path, row_group_size=500)
-    first = studio.catalog.load(sources.snapshot_lake(studio, str(path), "first", limit=700).id)
+    first = studio.catalog.load(sources.snapshot_lake(studio.sources, str(path), "first", limit=700).id)
     assert first["index"].tolist() == list(range(700))
-    sample = studio.catalog.load(sources.snapshot_lake(studio, str(path), "sample", limit=300, sample=True).id)
+    sample = studio.catalog.load(sources.snapshot_lake(studio.sources, str(path), "sample", limit=300, sample=True).id)
     assert len(sample) == 300 and sample["index"].is_monotonic_increasing and sample["index"].max() > 2000
 
 
@@ -51,15 +52,15 @@ def test_delta_table_time_travel_and_refresh_to_the_latest(studio: Studio, tmp_p
     write_deltalake(table, _sales(1000))
     write_deltalake(table, _sales(500), mode="append")
     assert lake.is_delta(str(table))
-    old = sources.snapshot_lake(studio, "delta", "sales", version=0)  # relative to the first data folder
+    old = sources.snapshot_lake(studio.sources, "delta", "sales", version=0)  # relative to the first data folder
     assert old.n_rows == 1000 and old.origin is not None and old.origin.delta_version == 0
-    latest = sources.snapshot_lake(studio, str(table), "sales")
+    latest = sources.snapshot_lake(studio.sources, str(table), "sales")
     assert latest.n_rows == 1500 and latest.origin is not None and latest.origin.delta_version == 1
     write_deltalake(table, _sales(10), mode="append")
-    refreshed = sources.refresh(studio, latest.id)
+    refreshed = sources.refresh(studio.sources, latest.id)
     assert refreshed.version == 3 and refreshed.n_rows == 1510 and refreshed.origin.delta_version == 2
     with pytest.raises(DataError, match="version"):
-        sources.snapshot_lake(studio, str(table), "sales", version=9)
+        sources.snapshot_lake(studio.sources, str(table), "sales", version=9)
 
 
 @pytest.mark.parametrize(("origin", "message"), [

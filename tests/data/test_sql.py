@@ -50,19 +50,19 @@ def test_postgres_table_is_browsed_snapshotted_and_refreshed(studio: Studio, pos
     assert ("plan", "TEXT") in tables["customers"].columns
     studio.connections.save(spec, remember_password=False)
 
-    record = sources.snapshot_sql(studio, spec, "customers", table="customers")
+    record = sources.snapshot_sql(studio.sources, spec, "customers", table="customers")
     loaded = studio.catalog.load(record.id)
     assert loaded.shape == frame.shape and loaded["tenure"].sum() == frame["tenure"].sum()
     assert record.origin is not None and record.origin.table == "customers" and record.origin.connection == "warehouse"
     assert record.origin.ran_at > 0 and "warehouse" in record.source
 
-    unchanged = sources.refresh(studio, record.id)
+    unchanged = sources.refresh(studio.sources, record.id)
     assert unchanged.id == record.id  # same content: the same version
     engine_rw = sa.create_engine(postgres_url)
     with engine_rw.begin() as conn:
         conn.execute(sa.text("DELETE FROM customers WHERE tenure > 30"))
     engine_rw.dispose()
-    fresh = sources.refresh(studio, record.id)
+    fresh = sources.refresh(studio.sources, record.id)
     assert fresh.version == 2 and fresh.n_rows == int((frame["tenure"] <= 30).sum())
 
 
@@ -71,15 +71,16 @@ def test_postgres_query_with_pushed_down_limit_and_sample(studio: Studio, postgr
                           "amount": np.arange(5000) / 100})
     _fill(postgres_url, frame, table="events")
     spec = _pg(postgres_url)
-    first = sources.snapshot_sql(studio, spec, "first", query="SELECT id, x FROM events WHERE id >= 100 ORDER BY id",
+    first = sources.snapshot_sql(studio.sources,
+                                 spec, "first", query="SELECT id, x FROM events WHERE id >= 100 ORDER BY id",
                                  limit=50)
     assert studio.catalog.load(first.id)["id"].tolist() == list(range(100, 150))
-    sampled = studio.catalog.load(sources.snapshot_sql(studio, spec, "sample", table="events", limit=200,
+    sampled = studio.catalog.load(sources.snapshot_sql(studio.sources, spec, "sample", table="events", limit=200,
                                                        sample=True).id)
     assert len(sampled) == 200 and sampled["id"].nunique() == 200 and sampled["id"].max() > 1000
     with pytest.raises(DataError, match="more than 1,000 rows"):
         capped = Studio(make_settings(studio.settings.home, sql_max_rows=1000))
-        sources.snapshot_sql(capped, spec, "all", table="events")
+        sources.snapshot_sql(capped.sources, spec, "all", table="events")
     assert [r.name for r in studio.catalog.list()] == ["sample", "first"]  # the refused read saved nothing
 
 
@@ -160,7 +161,7 @@ def test_mariadb_through_a_saved_connection_with_an_encrypted_password(tmp_path:
         raw = Path(studio.settings.root / "studio.db").read_bytes()
         assert password.encode() not in raw and b"s3cret" not in raw  # encrypted at rest
         assert password not in studio.connections.get("shop").model_dump_json()
-        record = sources.snapshot_sql(studio, studio.connections.get("shop"), "churn", table="customers")
+        record = sources.snapshot_sql(studio.sources, studio.connections.get("shop"), "churn", table="customers")
         assert record.n_rows == 120 and record.origin is not None
         assert password not in record.source and password not in record.origin.model_dump_json()
 
@@ -207,7 +208,7 @@ def test_sqlite_files_only_from_the_allowed_folder_and_read_only(studio: Studio,
     allowed = studio.settings.sqlite_path / "shop.db"
     with sqlite3.connect(allowed) as conn:
         churn_frame(50).to_sql("customers", conn, index=False)
-    record = sources.snapshot_sql(studio, ConnectionSpec(driver="sqlite", database="shop.db"), "shop",
+    record = sources.snapshot_sql(studio.sources, ConnectionSpec(driver="sqlite", database="shop.db"), "shop",
                                   table="customers")
     assert record.n_rows == 50
     outside = tmp_path / "elsewhere.db"

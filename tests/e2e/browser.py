@@ -62,8 +62,8 @@ def stop_studio(proc: subprocess.Popen[bytes], home: Path) -> None:
     from studio.settings import Settings
 
     studio = Studio(Settings(home=home))
-    for service in list_services(studio):
-        stop_service(studio, service.bento_tag)
+    for service in list_services(studio.engine):
+        stop_service(studio.engine, service.bento_tag)
     for worker in studio.jobs.alive_workers(within_s=3600):
         with contextlib.suppress(ProcessLookupError):
             os.kill(worker.pid, signal.SIGTERM)

@@ -16,9 +16,9 @@ from studio.export import onnx_model
 from studio.export.bento import export_bento
 from studio.export.serving import call_predict, start_service, stop_service, wait_ready
 from studio.jobs import JobStatus
-from studio.jobs.handlers import TRAIN
-from studio.jobs.worker import Worker
 from studio.training.draft import draft_spec
+from studio.worker.handlers import TRAIN
+from studio.worker.loop import Worker
 from tests.export.test_onnx import mixed_frame
 
 pytestmark = pytest.mark.slow
@@ -50,13 +50,13 @@ def test_an_onnx_safe_job_converts_and_checks_its_model_when_it_ends(studio: Stu
 def test_a_bento_serving_the_onnx_graph_answers_like_the_native_model(studio: Studio, onnx_job) -> None:
     model_uri = onnx_job["job"].result["model_uri"]
     frame: pd.DataFrame = onnx_job["frame"]
-    export = export_bento(studio, model_uri, runtime="onnx")
+    export = export_bento(studio.tracker, studio.settings, model_uri, runtime="onnx")
     schema = json.loads(Path(export.service_path).with_name("schema.json").read_text())
     assert export.runtime == "onnx" and schema["runtime"] == "onnx"
     rows = json.loads(frame.drop(columns="churned").head(25).to_json(orient="records", date_format="iso"))
     assert any(r["plan"] is None for r in rows) and any(r["monthly charges"] is None for r in rows)
     native = studio.tracker.load_model(model_uri).predict_frame(frame.head(25))
-    service = start_service(studio, export.bento_tag)
+    service = start_service(studio.settings, studio.engine, export.bento_tag)
     try:
         wait_ready(service, timeout=120)
         response = call_predict(service.url, rows)
@@ -68,7 +68,7 @@ def test_a_bento_serving_the_onnx_graph_answers_like_the_native_model(studio: St
         bad = call_predict(service.url, [{**rows[0], "tenure": "long"}])
         assert bad.status_code == 400 and "tenure" in json.dumps(bad.body)
     finally:
-        stop_service(studio, export.bento_tag)
+        stop_service(studio.engine, export.bento_tag)
 
 
 def test_onnx_serving_is_refused_when_parity_does_not_hold(studio: Studio, onnx_job,
@@ -76,4 +76,4 @@ def test_onnx_serving_is_refused_when_parity_does_not_hold(studio: Studio, onnx_
     real = onnx_model.predict_onnx
     monkeypatch.setattr(onnx_model, "predict_onnx", lambda *a: np.clip(real(*a) + 0.01, 0, 1))  # a graph that drifts
     with pytest.raises(ExportError, match=r"does not match the native one .*parity does NOT hold"):
-        export_bento(studio, onnx_job["job"].result["model_uri"], runtime="onnx")
+        export_bento(studio.tracker, studio.settings, onnx_job["job"].result["model_uri"], runtime="onnx")

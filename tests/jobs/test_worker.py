@@ -8,9 +8,9 @@ import pandas as pd
 
 from studio.context import Studio
 from studio.jobs import JobStatus
-from studio.jobs.handlers import TRAIN
-from studio.jobs.worker import Worker
 from studio.training.draft import draft_spec
+from studio.worker.handlers import TRAIN
+from studio.worker.loop import Worker
 
 
 def _submit(studio: Studio, churn: pd.DataFrame, **kwargs: object) -> str:

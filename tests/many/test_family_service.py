@@ -16,9 +16,9 @@ from tests.many.test_family import shop_frame, train_shop
 def test_a_family_bento_routes_rows_and_loads_models_on_demand(studio: Studio, monkeypatch) -> None:
     frame = shop_frame(n_stores=2, n_items=3)
     result = train_shop(studio, frame, job_id="svc")
-    export = export_bento(studio, result.model_uri)
+    export = export_bento(studio.tracker, studio.settings, result.model_uri)
     monkeypatch.setenv("STUDIO_FAMILY_CACHE_SIZE", "2")  # the service process reads it at start
-    service = start_service(studio, export.bento_tag)
+    service = start_service(studio.settings, studio.engine, export.bento_tag)
     try:
         wait_ready(service, timeout=120)
         cold = httpx.post(f"{service.url}/cache_info", json={}).json()
@@ -35,7 +35,7 @@ def test_a_family_bento_routes_rows_and_loads_models_on_demand(studio: Studio, m
         warm = httpx.post(f"{service.url}/cache_info", json={}).json()
         assert warm["loaded"] == 2 and warm["misses"] >= 2 and warm["hits"] + warm["misses"] > cold["misses"]
     finally:
-        stop_service(studio, export.bento_tag)
+        stop_service(studio.engine, export.bento_tag)
 
 
 @pytest.mark.slow
@@ -44,8 +44,8 @@ def test_a_forecasting_family_serves_the_next_days_from_its_kept_history(studio:
 
     frame = weekly_sales()
     result = train_shop(studio, frame, job_id="fc-svc", partition_by=["store"], time_column="date", horizon=7)
-    export = export_bento(studio, result.model_uri)
-    service = start_service(studio, export.bento_tag)
+    export = export_bento(studio.tracker, studio.settings, result.model_uri)
+    service = start_service(studio.settings, studio.engine, export.bento_tag)
     try:
         wait_ready(service, timeout=120)
         # the week after the data ends: keys, date and the planned promotions; no target, no lags
@@ -60,4 +60,4 @@ def test_a_forecasting_family_serves_the_next_days_from_its_kept_history(studio:
             last_week = week_before[(row["store"], f"2026-03-{int(row['date'][-2:]) - 7}")]
             assert abs(served["prediction"] - 30 * row["promo"] - last_week) < 40
     finally:
-        stop_service(studio, export.bento_tag)
+        stop_service(studio.engine, export.bento_tag)

@@ -8,12 +8,13 @@ import pytest
 
 from studio.context import Studio
 from studio.errors import SpecError
-from studio.many.forecast import LagPlan, TimeSteps, naive_baselines, time_split
+from studio.many.forecast import LagPlan, naive_baselines
 from studio.many.router import PartitionRouter
 from studio.many.samples import store_item_sales
 from studio.names import PARTITIONS_TABLE
 from studio.training.features import model_frame
 from studio.training.spec import Forecasting
+from studio.training.time_steps import TimeSteps, time_split
 from tests.many.test_family import train_shop
 
 

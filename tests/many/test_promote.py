@@ -39,7 +39,7 @@ def test_a_failing_partition_keeps_the_champions_model(studio: Studio) -> None:
     assert second.model_uri == "models:/shop/2"
     # demand that each partition be no worse than the champion at all, and 99 % better than its baseline:
     # nothing passes, so every partition keeps v1's model
-    strict = promote_family(studio, "shop", "2", PartitionRules(beat_baseline_by=0.99, champion_margin=0.0),
+    strict = promote_family(studio.registry, "shop", "2", PartitionRules(beat_baseline_by=0.99, champion_margin=0.0),
                             actor="ana", reason="strict")
     assert strict.version == "3" and strict.passed == 0 and strict.kept_champion == 4
     assert studio.registry.holder("shop").version == "3"
@@ -52,7 +52,7 @@ def test_a_failing_partition_keeps_the_champions_model(studio: Studio) -> None:
     entry = studio.registry.audit("shop")[0]
     assert entry.action == "promote" and "0 of 4 partitions passed, 4 kept the champion's model" in entry.reason
 
-    lenient = promote_family(studio, "shop", "2", PartitionRules(beat_baseline_by=0.0, champion_margin=None),
+    lenient = promote_family(studio.registry, "shop", "2", PartitionRules(beat_baseline_by=0.0, champion_margin=None),
                              actor="ana", reason="")
     assert lenient.passed == 4 and lenient.version == "4"
     v2, v4 = (studio.tracker.load_model(f"models:/shop/{v}") for v in ("2", "4"))

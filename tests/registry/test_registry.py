@@ -73,7 +73,7 @@ def test_forcing_past_a_failed_gate_is_recorded(two_versions: Registry) -> None:
 
 def test_a_model_card_has_data_metrics_gates_and_history(studio: Studio, two_versions: Registry) -> None:
     two_versions.promote("churn", "2", actor="ana", reason="launch")
-    card = build_card(studio, two_versions, "churn", "2")
+    card = build_card(two_versions, studio.settings.exports_path, "churn", "2")
     text = to_markdown(card)
     assert text.startswith("# Model card: churn v2") and "aliases: champion" in text
     assert "| tenure | numeric |" in text and "| roc_auc |" in text and "promote to 'champion' by ana: launch" in text

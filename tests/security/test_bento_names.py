@@ -12,9 +12,9 @@ from studio.context import Studio
 from studio.export.bento import export_bento
 from studio.export.serving import call_predict, start_service, stop_service, wait_ready
 from studio.jobs import JobStatus
-from studio.jobs.handlers import TRAIN
-from studio.jobs.worker import Worker
 from studio.training.draft import draft_spec
+from studio.worker.handlers import TRAIN
+from studio.worker.loop import Worker
 from tests.conftest import churn_frame
 
 pytestmark = pytest.mark.slow
@@ -32,10 +32,10 @@ def test_a_column_named_like_code_is_only_ever_a_json_key(studio: Studio, tmp_pa
     Worker(studio, worker_id="w").run(until=lambda: studio.jobs.get(job.id).status.is_final)
     done = studio.jobs.get(job.id)
     assert done.status is JobStatus.SUCCEEDED, done.error
-    export = export_bento(studio, done.result["model_uri"])  # the real `bentoml build`
+    export = export_bento(studio.tracker, studio.settings, done.result["model_uri"])  # the real `bentoml build`
     assert not marker.exists()
     assert evil not in Path(export.service_path).read_text()
-    service = start_service(studio, export.bento_tag)
+    service = start_service(studio.settings, studio.engine, export.bento_tag)
     try:
         wait_ready(service, timeout=120)
         row = json.loads(frame.drop(columns=target).head(1).to_json(orient="records"))[0]  # NaN -> null
@@ -45,5 +45,5 @@ def test_a_column_named_like_code_is_only_ever_a_json_key(studio: Studio, tmp_pa
         wrong = call_predict(service.url, [{**row, evil: "many"}])
         assert wrong.status_code == 400
     finally:
-        stop_service(studio, export.bento_tag)
+        stop_service(studio.engine, export.bento_tag)
     assert not marker.exists()

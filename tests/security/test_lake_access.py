@@ -43,7 +43,7 @@ def listener() -> Iterator[tuple[str, list[str]]]:
 
 def _refusal(studio: Studio, location: str) -> str:
     with pytest.raises(DataError) as caught:
-        sources.snapshot_lake(studio, location, "x")
+        sources.snapshot_lake(studio.sources, location, "x")
     return str(caught.value)
 
 
@@ -77,11 +77,11 @@ def test_a_named_store_reads_with_credentials_from_the_environment_only(studio: 
         pd.DataFrame({"units": [1, 2, 3]}).to_parquet(out)
     (studio.settings.root / "stores.toml").write_text('[mem]\nurl = "memory://lake"\n'
                                                        '[locked]\nurl = "s3://b/p"\nsecret_env = { secret = "LK" }\n')
-    record = sources.snapshot_lake(studio, "store://mem/sales.parquet", "sales")
+    record = sources.snapshot_lake(studio.sources, "store://mem/sales.parquet", "sales")
     assert record.n_rows == 3 and record.source == "parquet:parquet store://mem/sales.parquet, read " + \
         record.source.split(", read ")[1]
     with pytest.raises(DataError, match="environment variable LK, which is not set"):
-        sources.snapshot_lake(studio, "store://locked/t", "t")
+        sources.snapshot_lake(studio.sources, "store://locked/t", "t")
     monkeypatch.setenv("LK", "s3cr3t-value")
     resolved = LakeAccess.from_settings(studio.settings).resolve("store://locked/t")
     assert resolved.storage_options == {"secret": "s3cr3t-value"} and "s3cr3t" not in repr(resolved)

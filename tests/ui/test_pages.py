@@ -14,9 +14,9 @@ from streamlit.testing.v1 import AppTest
 
 from studio.context import Studio
 from studio.jobs import JobStatus
-from studio.jobs.handlers import TRAIN
-from studio.jobs.worker import Worker
 from studio.training.draft import draft_spec
+from studio.worker.handlers import TRAIN
+from studio.worker.loop import Worker
 from tests.conftest import REPO, make_settings
 
 PAGES = ["home", "data", "train", "jobs", "runs", "models", "deploy", "settings"]
@@ -197,7 +197,7 @@ def test_models_page_checks_columns_then_scores_a_dataset(app: AppTest, tmp_path
 @pytest.mark.slow
 def test_a_failed_export_is_reported_on_the_deploy_page(app: AppTest, tmp_path: Path, churn: pd.DataFrame) -> None:
     from studio.export import ExportRequest
-    from studio.jobs.handlers import EXPORT
+    from studio.worker.handlers import EXPORT
 
     studio = Studio(make_settings(tmp_path / "home"))
     record = studio.catalog.save(churn, "churn", source="test")

@@ -11,9 +11,9 @@ from streamlit.testing.v1 import AppTest
 
 from studio.context import Studio
 from studio.jobs import JobStatus
-from studio.jobs.worker import Worker
 from studio.registry import GatePolicy, GateRule
 from studio.training.draft import draft_spec
+from studio.worker.loop import Worker
 from tests.conftest import churn_frame, make_settings
 from tests.ui.test_pages import _click, _open, app  # noqa: F401 - the fixture
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.evaluation import Evaluation
-from studio.evaluation.importance import transformed_sources
 from studio.training import Task, model_frame
+from studio.training.evaluation import Evaluation
+from studio.training.evaluation.importance import transformed_sources
 from tests.evaluation.conftest import fitted
 from tests.export.test_onnx import FEATURES
 
@@ -43,7 +43,7 @@ def test_shap_is_recorded_per_original_feature_for_tree_models(binary_eval: Eval
 
 
 def test_shap_values_add_up_to_the_boosters_raw_output(train_and_test) -> None:
-    from studio.evaluation.importance import tree_shap
+    from studio.training.evaluation.importance import tree_shap
 
     train, test = train_and_test
     model = fitted("xgboost", Task.REGRESSION, train)

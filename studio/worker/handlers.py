@@ -47,7 +47,7 @@ def run_train(studio: Studio, job: JobRecord, reporter: Reporter) -> BaseModel:
         from studio.export.onnx_model import export_onnx
 
         try:
-            report = export_onnx(studio, result.model_uri).report
+            report = export_onnx(studio.tracker, studio.settings.exports_path, result.model_uri).report
         except ExportError as exc:  # the model is registered and usable: the job succeeds and says why
             reporter.log(f"ONNX: {exc}")
         else:
@@ -72,11 +72,11 @@ def run_export(studio: Studio, job: JobRecord, reporter: Reporter) -> BaseModel:
         from studio.export.onnx_model import export_onnx
 
         reporter.log(f"Converting {request.model_uri} to ONNX and checking parity on its held-out rows.")
-        onnx = export_onnx(studio, request.model_uri)
+        onnx = export_onnx(studio.tracker, studio.settings.exports_path, request.model_uri)
         reporter.log(f"Saved {onnx.path}; {onnx.report.summary()}.")
         return onnx
     reporter.log(f"Exporting {request.model_uri} as a BentoML service ({request.runtime} runtime).")
-    result = export_bento(studio, request.model_uri, log=reporter.log, runtime=request.runtime)
+    result = export_bento(studio.tracker, studio.settings, request.model_uri, log=reporter.log, runtime=request.runtime)
     reporter.log(f"Built bento {result.bento_tag}; archive at {result.archive_path}.")
     return result
 

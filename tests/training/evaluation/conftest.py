@@ -7,8 +7,8 @@ import optuna
 import pandas as pd
 import pytest
 
-from studio.evaluation import Evaluation, evaluate_model
 from studio.training import ESTIMATORS, Task, TrainSpec, model_frame
+from studio.training.evaluation import Evaluation, evaluate_model
 from studio.training.model import ModelInfo, TrainedModel, encode_target
 from studio.training.search import make_pipeline
 from tests.export.test_onnx import FEATURES, TARGETS, mixed_frame

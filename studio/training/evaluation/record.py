@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from studio.evaluation.holdout import Holdout, holdout_of, sample_rows
-from studio.evaluation.importance import FeatureImportance, is_tree_pipeline, permutation_importance, tree_shap
+from studio.training.evaluation.holdout import Holdout, holdout_of, sample_rows
+from studio.training.evaluation.importance import FeatureImportance, is_tree_pipeline, permutation_importance, tree_shap
 from studio.training.features import Feature
 from studio.training.metrics import METRICS
 from studio.training.task import Task

@@ -10,7 +10,7 @@ import pandas as pd
 from pydantic import BaseModel
 
 from studio.data.schema import ColumnKind
-from studio.evaluation.importance import is_tree_pipeline, tree_shap
+from studio.training.evaluation.importance import is_tree_pipeline, tree_shap
 from studio.training.features import model_frame
 from studio.training.model import TrainedModel
 

@@ -15,8 +15,8 @@ from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
 from studio.errors import LeaseLost, StudioError
-from studio.jobs.handlers import HANDLERS
 from studio.jobs.store import JobStatus, Lease
+from studio.worker.handlers import HANDLERS
 
 if TYPE_CHECKING:  # a type only: the jobs package does not import the composition root
     from studio.context import Studio
