@@ -27,7 +27,7 @@ def build(model_uri: str, *, name: str, build_dir: Path, archive_dir: Path, onnx
     import bentoml
     from mlflow.models import Model
 
-    from studio.export.service_code import service_schema, write_service
+    from studio.export.service_code import SERVICE_FILES, service_schema, write_service
     from studio.training.model import ModelInfo
 
     imported = bentoml.mlflow.import_model(name, model_uri, labels={"source": "studio"})
@@ -49,7 +49,7 @@ def build(model_uri: str, *, name: str, build_dir: Path, archive_dir: Path, onnx
         info, model_tag=str(served.tag), model_uri=model_uri, service_name=name, categories=categories,
         runtime="native" if onnx_path is None else "onnx", batching=batching))
     bento = bentoml.bentos.build(
-        "service:ModelService", name=name, build_ctx=str(build_dir), include=["service.py", "schema.json"],
+        "service:ModelService", name=name, build_ctx=str(build_dir), include=["schema.json", *SERVICE_FILES],
         labels={"model_uri": model_uri.replace("/", "_").replace(":", "_")},
         python={"packages": pinned_packages(), "lock_packages": False},
     )

@@ -15,12 +15,14 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
+from studio import prepare
 from studio.data.schema import ColumnKind
 from studio.errors import ExportError
 from studio.export.onnx_converters import register as register_converters
 from studio.names import Tag
 from studio.paths import confined
-from studio.training.features import MISSING_CATEGORY, model_columns, model_frame
+from studio.prepare import MISSING_CATEGORY
+from studio.training.features import columns_of, model_columns, model_frame
 from studio.training.model import ModelInfo
 
 if TYPE_CHECKING:
@@ -139,19 +141,8 @@ def _steps(estimator: Any, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def onnx_feed(X: pd.DataFrame, info: ModelInfo, input_names: list[str]) -> dict[str, np.ndarray]:
-    """The model frame as ONNX inputs (an n x 1 array per column). skl2onnx renames inputs that are not
-    identifiers ('monthly charges' -> 'monthly_charges'), so they are matched by position: the graph's inputs
-    are in the order of input_types, which is model_columns' order."""
-    categorical = {f.name for f in info.features if f.kind is ColumnKind.CATEGORICAL}
-    feed = {}
-    for input_name, name in zip(input_names, model_columns(info.features), strict=True):
-        column = X[name]
-        if name in categorical:
-            column = column.where(column.notna(), MISSING_CATEGORY).astype(str)
-            feed[input_name] = column.to_numpy(dtype=object)[:, None]
-        else:
-            feed[input_name] = column.to_numpy(dtype=np.float32)[:, None]
-    return feed
+    """The model frame as the graph's inputs: `studio.prepare.onnx_feed`, the same code the ONNX service runs."""
+    return prepare.onnx_feed(X, columns_of(info.features), input_names)
 
 
 def session(model: Any) -> Any:

@@ -18,7 +18,8 @@ from pydantic import BaseModel
 from studio.data.schema import ColumnKind
 from studio.errors import DataError
 from studio.paths import confined
-from studio.training.features import Feature, model_frame, parse_dates
+from studio.prepare import parse_dates
+from studio.training.features import Feature, model_frame
 from studio.training.model import TrainedModel
 
 CHUNK_ROWS = 50_000

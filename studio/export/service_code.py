@@ -1,8 +1,9 @@
-"""The schema file an exported bento's service reads: the model's columns, kinds, categories and classes.
+"""The files of an exported bento's service: `schema.json` (the model's columns, kinds, categories, clip bounds
+and classes) and three files copied unchanged: `service.py` (`bento_service.py`), `studio_runtime.py`
+(`bento_runtime.py`) and `studio_prepare.py` (`studio/prepare.py`, the studio's one input preparation).
 
-The service itself (`bento_service.py`) is the same file for every model; everything that comes from data
-(column names, categories, the target's classes, the model's and dataset's names) reaches it only as values
-in `schema.json`, never as Python source.
+Everything that comes from data (column names, categories, the target's classes, the model's and dataset's
+names) reaches the service only as values in `schema.json`, never as Python source.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from studio import prepare
 from studio.data.schema import ColumnKind
-from studio.training.features import DATE_PARTS, MISSING_CATEGORY, Feature, model_columns
+from studio.prepare import MISSING_CATEGORY
+from studio.training.features import Feature, columns_of
 from studio.training.model import ModelInfo
 
 #: Numbers a request may send: finite and within this bound, so that no model overflows to infinity while
@@ -24,6 +27,9 @@ MAX_ROWS = 10_000  # per request; a larger body gets a 400
 MAX_REQUEST_MB = 8.0  # per request body; a larger one gets a 413 (STUDIO_MAX_REQUEST_MB when serving)
 SHOWN_CATEGORIES = 20
 SERVICE_FILE = Path(__file__).with_name("bento_service.py")
+#: The files a bento's service is made of: the name in the bento -> the studio's own file, copied unchanged.
+SERVICE_FILES = {"service.py": SERVICE_FILE, "studio_runtime.py": Path(__file__).with_name("bento_runtime.py"),
+                 "studio_prepare.py": Path(prepare.__file__)}
 
 
 class ServiceField(BaseModel):
@@ -31,6 +37,12 @@ class ServiceField(BaseModel):
     kind: str
     description: str
     examples: list[str] = []
+
+
+class ServiceColumn(BaseModel):
+    name: str
+    kind: str
+    clip: tuple[float, float] | None = None
 
 
 class ServiceSchema(BaseModel):
@@ -43,15 +55,9 @@ class ServiceSchema(BaseModel):
     runtime: str
     batching: bool
     fields: list[ServiceField]
-    numeric: list[str]
-    categorical: list[str]
-    dates: list[str]
-    date_parts: list[str]
-    clip: dict[str, tuple[float, float]]
-    model_columns: list[str]
+    columns: list[ServiceColumn]  # what studio_prepare.model_frame prepares, in the model's order
     classes: list[Any] | None
     prediction_types: list[str]
-    missing_category: str
     max_rows: int
     max_abs_number: float
     max_request_mb: float
@@ -96,17 +102,16 @@ def service_schema(info: ModelInfo, *, model_tag: str, model_uri: str, service_n
         service_name=service_name, runtime=runtime, batching=batching,
         fields=[ServiceField(name=f.name, kind=str(f.kind), description=_describe(f, categories),
                              examples=categories.get(f.name, [])[:1]) for f in info.features],
-        numeric=[f.name for f in info.features if f.kind in (ColumnKind.NUMERIC, ColumnKind.BOOLEAN)],
-        categorical=[f.name for f in info.features if f.kind is ColumnKind.CATEGORICAL],
-        dates=[f.name for f in info.features if f.kind is ColumnKind.DATETIME], date_parts=list(DATE_PARTS),
-        clip={f.name: (f.clip[0], f.clip[1]) for f in info.features if f.clip is not None},
-        model_columns=model_columns(info.features), classes=info.classes, prediction_types=prediction_types,
-        missing_category=MISSING_CATEGORY, max_rows=max_rows, max_abs_number=MAX_ABS_NUMBER,
+        columns=[ServiceColumn(name=c.name, kind=c.kind, clip=c.clip) for c in columns_of(info.features)],
+        classes=info.classes, prediction_types=prediction_types, max_rows=max_rows, max_abs_number=MAX_ABS_NUMBER,
         max_request_mb=MAX_REQUEST_MB)
 
 
 def write_service(build_dir: Path, schema: ServiceSchema) -> Path:
-    """Write `schema.json` and the service file (the same for every model) into `build_dir`."""
+    """Write `schema.json` and the service's files (the same for every model) into `build_dir`; returns the
+    path of `service.py`."""
     build_dir.mkdir(parents=True, exist_ok=True)
     (build_dir / "schema.json").write_text(schema.model_dump_json(indent=2), encoding="utf-8")
-    return Path(shutil.copyfile(SERVICE_FILE, build_dir / "service.py"))
+    for name, source in SERVICE_FILES.items():
+        shutil.copyfile(source, build_dir / name)
+    return build_dir / "service.py"

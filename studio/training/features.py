@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 from sklearn.compose import ColumnTransformer
@@ -13,13 +12,12 @@ from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
 
+from studio import prepare
 from studio.data.schema import ColumnKind
 from studio.errors import DataError
+from studio.prepare import MISSING_CATEGORY
 
-MISSING_CATEGORY = "__missing__"
 MAX_ONEHOT_CATEGORIES = 30
-#: The numeric parts a date/time column is expanded into (the generated service repeats this exactly).
-DATE_PARTS = ("year", "month", "day", "dayofweek", "dayofyear", "hour")
 
 
 class Feature(BaseModel):
@@ -37,74 +35,24 @@ class Feature(BaseModel):
         return self.kind is ColumnKind.CATEGORICAL and (self.n_distinct or 0) > MAX_ONEHOT_CATEGORIES
 
 
-def model_frame(frame: pd.DataFrame, features: Sequence[Feature]) -> pd.DataFrame:
-    """The exact frame the pipeline takes: numbers and booleans as float64, categories as text (NaN missing).
+def columns_of(features: Sequence[Feature]) -> list[prepare.Column]:
+    """The features as the preparation module's columns (it knows nothing of the studio's types)."""
+    return [prepare.Column(f.name, f.kind.value, f.clip) for f in features]
 
-    Raises DataError naming missing columns or values of the wrong type.
-    """
-    missing = [f.name for f in features if f.name not in frame.columns]
-    if missing:
-        raise DataError(f"Input is missing column(s): {', '.join(missing)}. Provide every feature the model uses.")
-    out = {}
-    for f in features:
-        col = frame[f.name]
-        if f.kind is ColumnKind.DATETIME:
-            out.update(_date_parts(col, f.name))
-        elif f.kind is ColumnKind.CATEGORICAL:
-            out[f.name] = col.map(lambda v: np.nan if pd.isna(v) else str(v)).astype(object)
-        elif f.kind is ColumnKind.BOOLEAN:
-            out[f.name] = _to_float(col.map(_bool_value), f.name)
-        else:
-            out[f.name] = _to_float(col, f.name)
-            if f.clip is not None:
-                out[f.name] = out[f.name].clip(*f.clip)
-    return pd.DataFrame(out, index=frame.index)
+
+def model_frame(frame: pd.DataFrame, features: Sequence[Feature]) -> pd.DataFrame:
+    """The exact frame the pipeline takes (`studio.prepare.model_frame`): numbers and booleans as float64,
+    categories as text (NaN missing), dates as numeric parts. Raises DataError naming missing columns or values of
+    the wrong type."""
+    try:
+        return prepare.model_frame(frame, columns_of(features))
+    except prepare.InputError as exc:
+        raise DataError(str(exc)) from None
 
 
 def model_columns(features: Sequence[Feature]) -> list[str]:
     """The columns of the model frame, in order (a date feature becomes one column per part)."""
-    return [name for f in features for name in (
-        [f"{f.name}__{part}" for part in DATE_PARTS] if f.kind is ColumnKind.DATETIME else [f.name])]
-
-
-def parse_dates(col: pd.Series) -> pd.Series:
-    """Dates and times as naive UTC timestamps (NaT where unparseable). Every value is converted on its own
-    terms: naive values are taken as UTC, values with an offset are moved to UTC, so a row's date parts never
-    depend on the other rows it arrives with (the generated service repeats this exactly)."""
-    return pd.to_datetime(col, errors="coerce", format="mixed", utc=True).dt.tz_localize(None)
-
-
-def _date_parts(col: pd.Series, name: str) -> dict[str, pd.Series]:
-    parsed = parse_dates(col)
-    bad = parsed.isna() & col.notna()
-    if bad.any():
-        row = bad.to_numpy().nonzero()[0][0]
-        raise DataError(f"Column '{name}' must hold dates, but row {_row_number(col, row)} holds {col.iloc[row]!r}. "
-                        "Fix or blank that value.")
-    return {f"{name}__{part}": getattr(parsed.dt, part).astype("float64") for part in DATE_PARTS}
-
-
-def _row_number(col: pd.Series, position: int) -> int:
-    """The 1-based data row a user sees: the index label when it counts rows (a chunk of a file keeps its
-    place in the file), else the position."""
-    label = col.index[position]
-    return int(label) + 1 if isinstance(label, (int, np.integer)) else position + 1
-
-
-def _bool_value(value: object) -> object:
-    if isinstance(value, str):
-        return {"true": 1.0, "false": 0.0, "1": 1.0, "0": 0.0}.get(value.strip().lower(), value)
-    return value
-
-
-def _to_float(col: pd.Series, name: str) -> pd.Series:
-    converted = pd.to_numeric(col, errors="coerce").astype("float64")
-    bad = (converted.isna() & col.notna()) | np.isinf(converted)
-    if bad.any():
-        row = bad.to_numpy().nonzero()[0][0]
-        raise DataError(f"Column '{name}' must hold finite numbers, but row {_row_number(col, row)} holds "
-                        f"{col.iloc[row]!r}. Fix or blank that value.")
-    return converted
+    return prepare.model_columns(columns_of(features))
 
 
 def build_preprocessor(features: Sequence[Feature], *, scale: bool, seed: int = 0,

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from studio.errors import SpecError
-from studio.training.features import parse_dates
+from studio.prepare import parse_dates
 from studio.training.spec import Forecasting
 
 HOUR_NS = 3_600 * 10**9

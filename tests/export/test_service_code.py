@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from studio.data import ColumnKind
 from studio.export.bento import bento_name
-from studio.export.service_code import SERVICE_FILE, known_categories, service_schema, write_service
+from studio.export.service_code import SERVICE_FILES, known_categories, service_schema, write_service
 from studio.training import Feature, ModelInfo, Task
 
 #: A column name that, pasted into Python source, would close a string and run a statement at `bentoml build`.
@@ -21,9 +21,11 @@ def test_the_schema_names_every_column_and_the_service_file_holds_no_data(tmp_pa
     schema = service_schema(info, model_tag="churn-v1:abc", model_uri="models:/churn/1", service_name="churn-v1",
                             categories={EVIL: ["basic", EVIL]})
     write_service(tmp_path, schema)
-    service = (tmp_path / "service.py").read_text()
-    assert service == SERVICE_FILE.read_text()  # the same file for every model: nothing derived from data
-    assert EVIL not in service and "monthly charges" not in service and "churn" not in service
+    for name, source in SERVICE_FILES.items():  # the same files for every model: nothing derived from data
+        code = (tmp_path / name).read_text()
+        assert code == source.read_text()
+        assert EVIL not in code and "monthly charges" not in code and "churn" not in code
+    assert len((tmp_path / "service.py").read_text().splitlines()) < 70  # a service the size of BentoML's examples
     import json
 
     loaded = json.loads((tmp_path / "schema.json").read_text(encoding="utf-8"))
@@ -32,7 +34,8 @@ def test_the_schema_names_every_column_and_the_service_file_holds_no_data(tmp_pa
     assert loaded["fields"][1]["description"].startswith("one of: basic, ") and loaded["fields"][1]["examples"] == [
         "basic"]
     assert loaded["classes"] == ["no", EVIL] and loaded["prediction_types"] == ["str"] and loaded["batching"]
-    assert loaded["model_tag"] == "churn-v1:abc" and loaded["categorical"] == [EVIL]
+    assert loaded["model_tag"] == "churn-v1:abc" and [c["name"] for c in loaded["columns"]] == [
+        "monthly charges", EVIL, "auto_pay"] and [c["kind"] for c in loaded["columns"]][1] == "categorical"
 
 
 def test_the_service_builds_its_input_model_from_the_schema_with_any_unicode_names(tmp_path) -> None:
@@ -50,6 +53,7 @@ def test_the_service_builds_its_input_model_from_the_schema_with_any_unicode_nam
     spec = importlib.util.spec_from_file_location("generated_service_test", tmp_path / "service.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
+    sys.path.insert(0, str(tmp_path))  # as in a served bento: its files beside each other
     try:
         spec.loader.exec_module(module)
         row = module.InputRow.model_validate({"monthly charges": 70.5, EVIL: "a", "class": True})
@@ -58,10 +62,12 @@ def test_the_service_builds_its_input_model_from_the_schema_with_any_unicode_nam
             module.InputRow.model_validate({"monthly charges": 1.0, EVIL: "a", "class": True, "f0": 1.0})
         with pytest.raises(pydantic.ValidationError):
             module.InputRow.model_validate({"monthly charges": float("inf"), EVIL: "a", "class": True})
-        frame = module.prepare(__import__("pandas").DataFrame([row.model_dump(by_alias=True)]))
-        assert list(frame.columns) == ["monthly charges", EVIL, "class"]
+        frame = module.model_frame(__import__("pandas").DataFrame([row.model_dump(by_alias=True)]), module.COLUMNS)
+        assert list(frame.columns) == ["monthly charges", EVIL, "class"] and frame["class"].tolist() == [1.0]
     finally:
-        sys.modules.pop(spec.name, None)
+        sys.path.remove(str(tmp_path))
+        for name in (spec.name, "studio_runtime", "studio_prepare"):
+            sys.modules.pop(name, None)
     assert not __import__("pathlib").Path("/tmp/pwned").exists()
 
 

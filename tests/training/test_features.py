@@ -34,7 +34,7 @@ def test_model_frame_names_missing_and_mistyped_columns() -> None:
 
 
 def test_dates_are_parsed_one_value_at_a_time_into_naive_utc() -> None:
-    from studio.training.features import parse_dates
+    from studio.prepare import parse_dates
 
     mixed = pd.Series(["2024-03-01 10:00", "2024-03-01T10:00:00+02:00", "not a date", None])
     parsed = parse_dates(mixed)

@@ -15,7 +15,8 @@ import pandas as pd
 from pydantic import BaseModel
 
 from studio.data.schema import ColumnKind
-from studio.training.features import DATE_PARTS, Feature
+from studio.prepare import DATE_PARTS
+from studio.training.features import Feature
 from studio.training.metrics import Metric, score_predictions
 from studio.training.model import raw_predictions
 
