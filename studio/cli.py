@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from studio.errors import DataError, SpecError, StudioError
+from studio.training.estimators import ESTIMATORS  # light: the registry imports its libraries when building
 
 #: The algorithm names the help lists (studio.training.estimators would cost the CLI 2 s of imports at every start;
 #: tests/test_cli.py checks that this is exactly the registry's list).
-ALGORITHMS = ("linear", "random_forest", "extra_trees", "hist_gradient_boosting", "xgboost", "lightgbm")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,7 +41,7 @@ def _train_parser(sub: Any) -> None:
     t.add_argument("--target", required=True)
     t.add_argument("--task", default="auto", choices=["auto", "binary", "multiclass", "regression", "forecast"],
                    help="forecast: regression of the target --horizon steps ahead of the data, per partition")
-    t.add_argument("--algorithms", help=f"comma-separated, from: {','.join(ALGORITHMS)} (default: all)")
+    t.add_argument("--algorithms", help=f"comma-separated, from: {','.join(ESTIMATORS)} (default: all)")
     t.add_argument("--exclude", help="comma-separated columns to leave out")
     t.add_argument("--keep", help="comma-separated columns to use even though a data check flagged them")
     t.add_argument("--type", action="append", default=[], metavar="COLUMN=KIND",

@@ -56,8 +56,10 @@ from studio.training.search import make_pipeline
 from studio.training.spec import TrainSpec
 from studio.training.time_steps import TimeSteps
 
-#: Algorithms cheap enough to fit thousands of times, in the order they are tried per partition.
-CHEAP = ("linear", "lightgbm", "hist_gradient_boosting", "random_forest", "extra_trees", "xgboost")
+#: Algorithms cheap enough to fit thousands of times, in the order they are tried per partition (the registry's
+#: partition_rank).
+CHEAP = tuple(sorted((e.name for e in ESTIMATORS.values() if e.partition_rank is not None),
+                     key=lambda name: ESTIMATORS[name].partition_rank or 0))
 #: Partitions per Dask task: enough to amortise a task's overhead, few enough to balance the workers.
 BATCH = 50
 #: Share of the time budget the partitions may take; the rest is for the fallback, registration and evaluation.

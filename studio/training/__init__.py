@@ -1,14 +1,25 @@
-"""Training: the typed spec, the estimator registry, preprocessing, the Optuna search and the run sequence."""
+"""Training: the typed spec, the estimator registry, preprocessing, the Optuna search and the run sequence.
 
-from studio.training.estimators import ESTIMATORS, EstimatorDef
-from studio.training.features import Feature, build_preprocessor, model_frame
-from studio.training.metrics import DEFAULT_METRIC, METRICS, Metric, metrics_for
-from studio.training.model import ModelInfo, TrainedModel, encode_target
-from studio.training.spec import Budget, TrainSpec, Validation, check_against_data
-from studio.training.task import Task, detect_task
+The public names are imported on first use (PEP 562), so importing one light module of the package (the
+estimator registry for the CLI's help, the spec) does not load scikit-learn.
+"""
 
-__all__ = [
-    "DEFAULT_METRIC", "ESTIMATORS", "METRICS", "Budget", "EstimatorDef", "Feature", "Metric", "ModelInfo",
-    "Task", "TrainSpec", "TrainedModel", "Validation", "build_preprocessor", "check_against_data",
-    "detect_task", "encode_target", "metrics_for", "model_frame",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "ESTIMATORS": "estimators", "EstimatorDef": "estimators", "Feature": "features",
+    "build_preprocessor": "features", "model_frame": "features", "DEFAULT_METRIC": "metrics", "METRICS": "metrics",
+    "Metric": "metrics", "metrics_for": "metrics", "ModelInfo": "model", "TrainedModel": "model",
+    "encode_target": "model", "Budget": "spec", "TrainSpec": "spec", "Validation": "spec",
+    "check_against_data": "spec", "Task": "task", "detect_task": "task",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'studio.training' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"studio.training.{_WHERE[name]}"), name)

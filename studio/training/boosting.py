@@ -22,12 +22,11 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from studio.training.estimators import PATIENCE
+from studio.training.estimators import ESTIMATORS, PATIENCE
 from studio.training.metrics import Metric, score_predictions, worse
 
 CHECKPOINTS = (50, 100, 200, 400, 800, 1600)
 PRUNE_STARTUP = 5
-BOOSTERS = frozenset({"xgboost", "lightgbm"})
 
 
 class Pruned(Exception):
@@ -79,7 +78,7 @@ def fit_split(pipeline: Any, algorithm: str, X_fit: Any, y_fit: np.ndarray, X_va
 
     A booster also stops growing at `stop_at` (time.monotonic()), keeping the rounds it has: a slow
     configuration then yields a model short of its best, not a trial killed at the per-trial limit."""
-    if algorithm not in BOOSTERS:
+    if not ESTIMATORS[algorithm].native_booster:
         pipeline.fit(X_fit, y_fit)
         return getattr(pipeline[-1], "n_iter_", None)
     preprocess, model = pipeline[:-1], pipeline[-1]

@@ -13,13 +13,9 @@ from collections.abc import Iterable
 from pydantic import BaseModel
 
 from studio.compute.profiles import ComputeProfile
+from studio.training.estimators import ESTIMATORS
 from studio.training.spec import TrainSpec
 
-# Seconds for one fit + predict of the default configuration on 10,000 rows x 10 features with one thread,
-# measured on the 2-core development machine (bench/jobs.py prints per-trial times to refresh these).
-SECONDS_PER_FIT = {"linear": 0.15, "random_forest": 1.6, "extra_trees": 0.8, "hist_gradient_boosting": 0.9,
-                   "xgboost": 0.7, "lightgbm": 0.45}
-THREADED = {"random_forest", "extra_trees", "hist_gradient_boosting", "xgboost", "lightgbm"}
 TRIAL_OVERHEAD_S = 0.3
 START_S = 2.0  # cluster start (when cold) and data scatter
 LOG_S = 4.0  # logging and registering the model (measured 3 s with explicit pip requirements)
@@ -48,8 +44,9 @@ class PastJob(BaseModel):
 
 def fit_seconds(algorithm: str, n_rows: int, n_features: int, threads: int) -> float:
     size = max(n_rows, 100) / 10_000 * (max(n_features, 1) / 10) ** 0.7
-    speedup = threads ** 0.7 if algorithm in THREADED else 1.0
-    return SECONDS_PER_FIT.get(algorithm, 1.0) * size / speedup
+    known = ESTIMATORS.get(algorithm)  # the registry holds each algorithm's unit cost and whether it is threaded
+    speedup = threads ** 0.7 if known is None or known.threaded else 1.0
+    return (known.seconds_per_fit if known else 1.0) * size / speedup
 
 
 def estimate(spec: TrainSpec, *, n_rows: int, profile: ComputeProfile, history: Iterable[PastJob] = ()) -> Estimate:

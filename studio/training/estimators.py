@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
-
-import optuna
-from sklearn.base import BaseEstimator
+from typing import TYPE_CHECKING, Any
 
 from studio.training.task import Task
+
+if TYPE_CHECKING:
+    import optuna
+    from sklearn.base import BaseEstimator
 
 Params = dict[str, Any]
 
@@ -44,6 +45,13 @@ class EstimatorDef:
     rounds_param: str | None = None  # boosters: the parameter early stopping decides (n_estimators, max_iter)
     balances_classes: bool = True  # whether Options.balanced has an effect (XGBoost has no class weights)
     onnx: bool = True  # converts to ONNX with its preprocessing (tests/export/test_onnx.py proves each one)
+    #: seconds for one fit + predict of the defaults on 10,000 rows x 10 features, one thread, on the 2-core
+    #: development machine (bench/jobs.py prints per-trial times to refresh these); the estimate's unit cost
+    seconds_per_fit: float = 1.0
+    threaded: bool = True  # whether the fit uses the worker's threads (n_jobs / nthread)
+    native_booster: bool = False  # XGBoost/LightGBM: early stopping and pruning checkpoints through callbacks
+    #: the order algorithms are tried in per partition of a model family (cheapest first); None: never there
+    partition_rank: int | None = None
 
 
 def _class_weight(o: Options) -> str | None:
@@ -177,27 +185,30 @@ _ALL = frozenset(Task)
 
 ESTIMATORS: dict[str, EstimatorDef] = {e.name: e for e in [
     EstimatorDef("linear", "Logistic / linear (ridge) regression", _ALL, True, _linear, _linear_space,
-                 {"linear__C": 1.0, "linear__alpha": 1.0}),
+                 {"linear__C": 1.0, "linear__alpha": 1.0}, seconds_per_fit=0.15, threaded=False, partition_rank=0),
     EstimatorDef("random_forest", "Random forest", _ALL, False, _forest, _trees_space("random_forest"),
                  {"random_forest__n_estimators": 200, "random_forest__max_depth": 20,
-                  "random_forest__min_samples_leaf": 1, "random_forest__max_features": 0.5}),
+                  "random_forest__min_samples_leaf": 1, "random_forest__max_features": 0.5},
+                 seconds_per_fit=1.6, partition_rank=3),
     EstimatorDef("extra_trees", "Extra trees", _ALL, False, _extra, _trees_space("extra_trees"),
                  {"extra_trees__n_estimators": 200, "extra_trees__max_depth": 30,
-                  "extra_trees__min_samples_leaf": 2, "extra_trees__max_features": 0.7}),
+                  "extra_trees__min_samples_leaf": 2, "extra_trees__max_features": 0.7},
+                 seconds_per_fit=0.8, partition_rank=4),
     EstimatorDef("hist_gradient_boosting", "Histogram gradient boosting", _ALL, False, _hgb, _hgb_space,
                  {"hist_gradient_boosting__learning_rate": 0.1, "hist_gradient_boosting__max_leaf_nodes": 31,
                   "hist_gradient_boosting__min_samples_leaf": 20, "hist_gradient_boosting__l2_regularization": 1e-6},
-                 rounds_param="max_iter"),
+                 rounds_param="max_iter", seconds_per_fit=0.9, partition_rank=2),
     EstimatorDef("xgboost", "XGBoost", _ALL, False, _xgb, _xgb_space,
                  {"xgboost__learning_rate": 0.1, "xgboost__max_depth": 6, "xgboost__subsample": 0.9,
                   "xgboost__colsample_bytree": 0.8, "xgboost__reg_lambda": 1.0, "xgboost__reg_alpha": 1e-4,
                   "xgboost__min_child_weight": 1.0},
-                 rounds_param="n_estimators", balances_classes=False),
+                 rounds_param="n_estimators", balances_classes=False, seconds_per_fit=0.7, native_booster=True,
+                 partition_rank=5),
     EstimatorDef("lightgbm", "LightGBM", _ALL, False, _lgbm, _lgbm_space,
                  {"lightgbm__learning_rate": 0.1, "lightgbm__num_leaves": 31, "lightgbm__min_child_samples": 20,
                   "lightgbm__subsample": 0.9, "lightgbm__colsample_bytree": 0.8, "lightgbm__reg_lambda": 1.0,
                   "lightgbm__reg_alpha": 1e-4},
-                 rounds_param="n_estimators"),
+                 rounds_param="n_estimators", seconds_per_fit=0.45, native_booster=True, partition_rank=1),
 ]}
 
 

@@ -103,7 +103,7 @@ def validation_predictions(spec: TrainSpec, algorithm: str, params: Params, X: p
         # boosters stop growing once this split's share of 80 % of the per-trial limit is spent
         stop_at = None if limit is None else started + TRIAL_LIMIT_USE * limit * (i + 1) / len(splits)
         pipeline = make_pipeline(spec, algorithm, params, n_jobs=n_jobs, early_stopping=True)
-        if i == 0 and algorithm in boosting.BOOSTERS:
+        if i == 0 and ESTIMATORS[algorithm].native_booster:
             checkpoints = boosting.Checkpoints(metric, y[val_idx], n_classes, limits or {})
         try:
             used = boosting.fit_split(pipeline, algorithm, X.iloc[fit_idx], y[fit_idx], X.iloc[val_idx], y[val_idx],

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: An integer target with at most this many distinct values is treated as classes, not a quantity.
 MAX_INT_CLASSES = 20
@@ -22,6 +24,8 @@ class Task(StrEnum):
 
 def detect_task(target: pd.Series) -> Task:
     """Binary for two values, multiclass for a few labels, regression for a continuous quantity."""
+    import pandas as pd
+
     values = target.dropna()
     n_distinct = values.nunique()
     if n_distinct <= 2:
