@@ -8,6 +8,7 @@ from studio.markup import text
 from studio.training import DEFAULT_METRIC, ESTIMATORS, Task, detect_task, metrics_for
 from studio.training.draft import draft_spec, feature_candidates
 from studio.training.metrics import MEANING
+from studio.training.spec import Budget, Cleaning, Forecasting, Partitioning, section
 from studio.ui.auth import allowed, can, mark_created, needs
 from studio.ui.common import empty_state, get_studio, show_error
 from studio.ui.data import guardrails_for, load_dataset
@@ -113,15 +114,19 @@ name = right.text_input("Run name (optional)", placeholder=record.name, help="Al
 
 try:
     spec = draft_spec(record, frame, target=target, task="forecast" if time_column else task.value,
-                      exclude=exclude, algorithms=algorithms,
-                      metric=metric, validation={"kind": validation, "folds": folds} if validation == "kfold"
+                      algorithms=algorithms, metric=metric,
+                      validation={"kind": validation, "folds": folds} if validation == "kfold"
                       else {"kind": validation},
-                      budget_seconds=int(seconds) or None, max_trials=int(trials) or None,
-                      trial_seconds=int(trial_seconds) or None, compute=compute, seed=int(seed),
-                      name=name.strip() or None, keep=keep, guardrails=checks, ensemble=ensemble,
-                      class_weight=class_weight, onnx_safe=onnx_safe, type_overrides=overrides,
-                      drop_duplicates=drop_duplicates, cap_outliers=cap_outliers, partition_by=partition_by,
-                      min_rows=min_rows, time_column=time_column, horizon=horizon, season_length=season_length)
+                      budget=section(Budget, seconds=int(seconds) or None, max_trials=int(trials) or None,
+                                     trial_seconds=int(trial_seconds) or None),
+                      cleaning=section(Cleaning, drop_duplicates=drop_duplicates, cap_outliers=cap_outliers,
+                                       type_overrides=overrides, dropped_columns=exclude),
+                      partition=section(Partitioning, columns=partition_by, min_rows=min_rows) if partition_by
+                      else None,
+                      forecast=section(Forecasting, time_column=time_column, horizon=horizon,
+                                       season_length=season_length) if time_column else None,
+                      compute=compute, seed=int(seed), name=name.strip() or None, keep=keep, guardrails=checks,
+                      ensemble=ensemble, class_weight=class_weight, onnx_safe=onnx_safe)
 except SpecError as exc:
     spec = None
     show_error(exc)

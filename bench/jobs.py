@@ -39,6 +39,7 @@ from studio.training.features import model_frame
 from studio.training.model import encode_target
 from studio.training.run import Progress, train
 from studio.training.search import open_study, propose, score_trial
+from studio.training.spec import Budget
 from studio.worker.loop import Worker
 
 POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -125,9 +126,9 @@ def _dataset(studio: Studio, rows: int) -> tuple[object, pd.DataFrame]:
 
 def bench_speedup(studio: Studio, trials: int) -> None:
     record, frame = _dataset(studio, 4000)
-    spec = draft_spec(record, frame, target="label", algorithms=["random_forest", "hist_gradient_boosting",
-                                                                    "lightgbm", "xgboost"],
-                      budget_seconds=None, max_trials=trials, validation={"kind": "kfold", "folds": 3})
+    spec = draft_spec(record, frame, target="label",
+                      algorithms=["random_forest", "hist_gradient_boosting", "lightgbm", "xgboost"],
+                      validation={"kind": "kfold", "folds": 3}, budget=Budget(seconds=None, max_trials=trials))
     print(f"\n## `large` over `small`: the same {trials} configurations, 4,000 rows x 20 features, 3-fold CV\n")
     print("| size | shape | search wall | trials |")
     print("|---|---|---|---|")
@@ -167,7 +168,7 @@ def _value(evaluation: Evaluation) -> float:
 def bench_overhead(studio: Studio, trials: int) -> None:
     record, frame = _dataset(studio, 2000)
     spec = draft_spec(record, frame, target="label", algorithms=["linear", "lightgbm", "hist_gradient_boosting"],
-                      budget_seconds=None, max_trials=trials, validation={"kind": "holdout"})
+                      validation={"kind": "holdout"}, budget=Budget(seconds=None, max_trials=trials))
     X = model_frame(frame, spec.features)
     y, _ = encode_target(frame["label"], spec.task)
     # Baseline: the same sampler, seed and objective, trials scored one after another in this process.

@@ -46,9 +46,10 @@ if __name__ == "__main__":
     studio = Studio(Settings(home=home, embedded_worker=False))
     frame = pd.read_parquet(data)
     record = studio.catalog.save(frame, "sales", source="bench")
-    spec = draft_spec(record, frame, target="sales", algorithms=["linear"], budget_seconds=None, max_trials=1,
-                      partition_by=["store", "item"], min_rows=20, validation={"kind": "holdout"}, compute=compute,
-                      time_column="date" if horizon else None, horizon=horizon or 7)
+    spec = draft_spec(record, frame, target="sales", algorithms=["linear"], validation={"kind": "holdout"},
+                      compute=compute, budget=Budget(seconds=None, max_trials=1),
+                      partition=Partitioning(columns=["store", "item"], min_rows=20),
+                      forecast=Forecasting(time_column="date" if horizon else None, horizon=horizon or 7))
     profile = studio.profile(compute)
     started = time.perf_counter()
     result = train_family(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="bench", profile=profile,
@@ -79,8 +80,8 @@ if __name__ == "__main__":
     frame = pd.read_parquet(data)
     studio = Studio(Settings(home=home, embedded_worker=False))
     record = studio.catalog.save(frame, "sales", source="bench")
-    spec = draft_spec(record, frame, target="sales", algorithms=["linear"], budget_seconds=None, max_trials=1,
-                      partition_by=["store", "item"], min_rows=20)
+    spec = draft_spec(record, frame, target="sales", algorithms=["linear"], budget=Budget(seconds=None, max_trials=1),
+                      partition=Partitioning(columns=["store", "item"], min_rows=20))
     sub = spec.model_copy(update={"features": tuple(f for f in spec.features if f.name not in ("store", "item"))})
     params = strip_prefix("linear", ESTIMATORS["linear"].defaults)
     started = time.perf_counter()
@@ -170,6 +171,7 @@ from typing import Any
 from studio.context import Studio
 from studio.export.bento import export_bento
 from studio.settings import Settings
+from studio.training.spec import Budget, Forecasting, Partitioning
 if __name__ == "__main__":
     print(json.dumps({{"tag": export_bento(Studio(Settings(home=Path({str(home)!r}))), {model_uri!r}).bento_tag}}))
 """

@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from studio.context import Studio  # noqa: E402
 from studio.settings import Settings  # noqa: E402
 from studio.training.draft import draft_spec  # noqa: E402
+from studio.training.spec import Budget  # noqa: E402
 from tests.conftest import churn_frame  # noqa: E402
 
 
@@ -35,8 +36,8 @@ def _seed_real_run(studio: Studio) -> str:
 
     frame = churn_frame(2000)
     record = studio.catalog.save(frame, "churn", source="bench")
-    spec = draft_spec(record, frame, target="churned", algorithms=["lightgbm", "linear"], max_trials=6,
-                      budget_seconds=None)
+    spec = draft_spec(record, frame, target="churned", algorithms=["lightgbm", "linear"],
+                      budget=Budget(max_trials=6, seconds=None))
     job = studio.submit_training(spec)
     Worker(studio, worker_id="bench").run(until=lambda: studio.jobs.get(job.id).status.is_final)
     return str(studio.jobs.get(job.id).result["study_name"])

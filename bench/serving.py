@@ -39,14 +39,15 @@ from studio.studies import storage_for  # noqa: E402
 from studio.training.draft import draft_spec  # noqa: E402
 from studio.training.features import model_frame  # noqa: E402
 from studio.training.run import train  # noqa: E402
+from studio.training.spec import Budget  # noqa: E402
 from tests.conftest import SMALL, ListReporter, churn_frame  # noqa: E402
 
 
 def _train(studio: Studio, rows: int) -> str:
     frame = churn_frame(rows, seed=5)
     record = studio.catalog.save(frame, "serving", source="bench")
-    spec = draft_spec(record, frame, target="churned", algorithms=["lightgbm"], max_trials=1, budget_seconds=None,
-                      validation={"kind": "holdout"}, ensemble=False)
+    spec = draft_spec(record, frame, target="churned", algorithms=["lightgbm"], validation={"kind": "holdout"},
+                      ensemble=False, budget=Budget(max_trials=1, seconds=None))
     return train(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="bench", profile=SMALL,
                  storage=storage_for(studio.settings, "job-bench"), reporter=ListReporter()).model_uri
 

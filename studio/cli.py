@@ -143,21 +143,33 @@ def _dataset_for(studio: Any, data: str, name: str | None) -> Any:
                         "Give a CSV/Parquet/Excel path or an id from `studio data list`.") from None
 
 
+def _sections(args: argparse.Namespace) -> dict[str, Any]:
+    """The spec's own sections, from the command line."""
+    from studio.training.spec import Budget, Cleaning, Forecasting, Partitioning, section
+
+    seconds = args.budget_seconds if args.budget_seconds is not None else (None if args.max_trials else 60)
+    parts = _csv(args.partition_by)
+    return {
+        "budget": section(Budget, seconds=seconds, max_trials=args.max_trials, trial_seconds=args.trial_seconds),
+        "cleaning": section(Cleaning, drop_duplicates=args.drop_duplicates, cap_outliers=args.cap_outliers,
+                            type_overrides=_types(args.type), dropped_columns=_csv(args.exclude)),
+        "partition": section(Partitioning, columns=parts, min_rows=args.min_rows) if parts else None,
+        "forecast": section(Forecasting, time_column=args.time_column, horizon=args.horizon,
+                            season_length=args.season_length) if args.time_column else None,
+    }
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from studio.training.draft import draft_spec
 
     studio = _studio()
     record = _dataset_for(studio, args.data, args.name)
-    budget = args.budget_seconds if args.budget_seconds is not None else (None if args.max_trials else 60)
     spec = draft_spec(
         record, studio.catalog.load(record.id), target=args.target, task=args.task,
-        exclude=_csv(args.exclude), algorithms=_csv(args.algorithms) or None, metric=args.metric,
-        validation={"kind": args.validation, "folds": args.folds}, budget_seconds=budget,
-        max_trials=args.max_trials, trial_seconds=args.trial_seconds, compute=args.compute, seed=args.seed,
+        algorithms=_csv(args.algorithms) or None, metric=args.metric,
+        validation={"kind": args.validation, "folds": args.folds}, compute=args.compute, seed=args.seed,
         name=args.name, keep=_csv(args.keep), class_weight=args.class_weight, ensemble=not args.no_ensemble,
-        onnx_safe=args.onnx_safe, type_overrides=_types(args.type), drop_duplicates=args.drop_duplicates,
-        cap_outliers=args.cap_outliers, partition_by=_csv(args.partition_by), min_rows=args.min_rows,
-        time_column=args.time_column, horizon=args.horizon, season_length=args.season_length,
+        onnx_safe=args.onnx_safe, **_sections(args),
     )
     for g in spec.guardrails:
         shown = "left out" if g.action == "excluded" else "note"

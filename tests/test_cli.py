@@ -12,6 +12,7 @@ import pytest
 from studio.cli import main
 from studio.context import Studio
 from studio.training.draft import draft_spec
+from studio.training.spec import Budget
 from studio.worker.handlers import TRAIN
 
 JOB_KEYS = {"job_id", "status", "run_id", "model_uri", "metric", "validation_score", "n_trials", "duration_s", "error",
@@ -99,7 +100,8 @@ def test_models_list_gates_promote_rollback_and_card(studio: Studio, churn, caps
 
     record = studio.catalog.save(churn, "churn", source="test")
     for _ in range(2):
-        spec = draft_spec(record, churn, target="churned", algorithms=["linear"], max_trials=1, budget_seconds=None)
+        spec = draft_spec(record, churn, target="churned", algorithms=["linear"],
+                          budget=Budget(max_trials=1, seconds=None))
         studio.submit_training(spec)
     Worker(studio, worker_id="w").run(until=lambda: all(j.status.is_final for j in studio.jobs.list()))
     capsys.readouterr()

@@ -10,6 +10,7 @@ from studio.errors import DataError
 from studio.jobs import JobStatus
 from studio.reproduce import reproduce, reproductions
 from studio.training.draft import draft_spec
+from studio.training.spec import Budget
 from studio.worker.loop import Worker
 
 pytestmark = pytest.mark.slow
@@ -21,8 +22,8 @@ def _run_queue(studio: Studio) -> None:
 
 def test_a_trial_budgeted_run_reproduces_exactly(studio: Studio, churn: pd.DataFrame) -> None:
     record = studio.catalog.save(churn, "churn", source="test")
-    spec = draft_spec(record, churn, target="churned", algorithms=["linear", "lightgbm"], max_trials=4,
-                      budget_seconds=None)
+    spec = draft_spec(record, churn, target="churned", algorithms=["linear", "lightgbm"],
+                      budget=Budget(max_trials=4, seconds=None))
     original = studio.submit_training(spec)
     _run_queue(studio)
     run_id = studio.jobs.get(original.id).result["run_id"]
@@ -39,7 +40,7 @@ def test_a_changed_or_missing_snapshot_cannot_be_reproduced(studio: Studio, chur
     from studio.reproduce import _verdict
 
     record = studio.catalog.save(churn, "churn", source="test")
-    spec = draft_spec(record, churn, target="churned", algorithms=["linear"], max_trials=1, budget_seconds=None)
+    spec = draft_spec(record, churn, target="churned", algorithms=["linear"], budget=Budget(max_trials=1, seconds=None))
     job = studio.submit_training(spec)
     _run_queue(studio)
     run_id = studio.jobs.get(job.id).result["run_id"]

@@ -10,6 +10,7 @@ from studio.samples import SAMPLES, add_sample
 from studio.studies import storage_for
 from studio.training.draft import draft_spec
 from studio.training.run import train
+from studio.training.spec import Budget
 from tests.conftest import INLINE, SMALL, ListReporter
 
 
@@ -31,8 +32,8 @@ def test_a_sample_trains_to_a_useful_model_in_a_few_trials(studio: Studio, name:
                                                            floor: float) -> None:
     record = add_sample(studio.catalog, name)
     frame = studio.catalog.load(record.id)
-    spec = draft_spec(record, frame, target=SAMPLES[name].target, algorithms=["linear", "lightgbm"], max_trials=4,
-                      budget_seconds=None, validation={"kind": "holdout"})
+    spec = draft_spec(record, frame, target=SAMPLES[name].target, algorithms=["linear", "lightgbm"],
+                      validation={"kind": "holdout"}, budget=Budget(max_trials=4, seconds=None))
     result = train(spec, catalog=studio.catalog, tracker=studio.tracker, storage=storage_for(studio.settings, name),
                    job_id=name, profile=SMALL, pools=INLINE, reporter=ListReporter())
     assert studio.tracker.client.get_run(result.run_id).data.metrics[metric] > floor

@@ -19,6 +19,7 @@ from studio.studies import storage_for
 from studio.training.draft import draft_spec
 from studio.training.model import TrainedModel
 from studio.training.run import train
+from studio.training.spec import Budget
 from studio.worker.handlers import SCORE
 from studio.worker.loop import Worker
 from tests.conftest import INLINE, SMALL, ListReporter, churn_frame
@@ -29,8 +30,8 @@ def model(studio: Studio) -> TrainedModel:
     frame = churn_frame(300)
     frame["signed"] = pd.date_range("2024-01-01", periods=len(frame), freq="D").strftime("%Y-%m-%d")
     record = studio.catalog.save(frame, "churn", source="test")
-    spec = draft_spec(record, frame, target="churned", algorithms=["linear"], max_trials=1, budget_seconds=None,
-                      validation={"kind": "holdout"})
+    spec = draft_spec(record, frame, target="churned", algorithms=["linear"], validation={"kind": "holdout"},
+                      budget=Budget(max_trials=1, seconds=None))
     result = train(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="s1", profile=SMALL, pools=INLINE,
                    storage=storage_for(studio.settings, "job-s1"), reporter=ListReporter())
     return studio.tracker.load_model(result.model_uri)

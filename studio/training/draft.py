@@ -14,8 +14,10 @@ from studio.training.estimators import ESTIMATORS
 from studio.training.features import Feature, model_frame
 from studio.training.guardrails import Guardrail, check, excluded
 from studio.training.metrics import DEFAULT_METRIC
-from studio.training.spec import TrainSpec, check_against_data
+from studio.training.spec import Budget, Cleaning, Forecasting, Partitioning, TrainSpec, check_against_data
 from studio.training.task import Task, detect_task
+
+_BUDGET, _CLEANING = Budget(), Cleaning()
 
 
 def feature_candidates(record: DatasetRecord, target: str,
@@ -58,25 +60,30 @@ def _check_columns(record: DatasetRecord, frame: pd.DataFrame, *, target: str, e
 
 
 def draft_spec(
-    record: DatasetRecord, frame: pd.DataFrame, *, target: str, task: str = "auto", exclude: Sequence[str] = (),
+    record: DatasetRecord, frame: pd.DataFrame, *, target: str, task: str = "auto",
     algorithms: Sequence[str] | None = None, metric: str | None = None, validation: dict[str, object] | None = None,
-    budget_seconds: int | None = 60, max_trials: int | None = None, trial_seconds: int | None = None,
-    compute: str = "small", seed: int = 0, name: str | None = None, keep: Sequence[str] = (),
-    guardrails: Sequence[Guardrail] | None = None, ensemble: bool = True, class_weight: str = "auto",
-    onnx_safe: bool = False, type_overrides: Mapping[str, str] | None = None, drop_duplicates: bool = False,
-    cap_outliers: str = "none", partition_by: Sequence[str] = (), min_rows: int = 30,
-    time_column: str | None = None, horizon: int = 7, season_length: int | None = None,
+    budget: Budget = _BUDGET, cleaning: Cleaning = _CLEANING, partition: Partitioning | None = None,
+    forecast: Forecasting | None = None, compute: str = "small", seed: int = 0, name: str | None = None,
+    keep: Sequence[str] = (), guardrails: Sequence[Guardrail] | None = None, ensemble: bool = True,
+    class_weight: str = "auto", onnx_safe: bool = False,
 ) -> TrainSpec:
     """Build and fully validate a spec (including the checks only the data can answer); raises SpecError.
 
-    Data guardrails are checked (or taken as given, e.g. cached `data_guardrails`) and recorded in the spec; the
-    columns they exclude are left out unless named in `keep`."""
+    The edges (the Train page, the CLI) build the spec's own sections (`Budget`, `Cleaning`, `Partitioning`,
+    `Forecasting`: `studio.training.spec.section` turns their errors into SpecError) and pass them. Data guardrails
+    are checked (or taken as given, e.g. cached `data_guardrails`) and recorded in the spec; the columns they
+    exclude are left out unless named in `keep`."""
+    exclude = list(cleaning.dropped_columns)
+    partition_by = list(partition.columns) if partition else []
+    time_column = forecast.time_column if forecast else None
+    type_overrides = {c: k.value for c, k in cleaning.type_overrides.items()}
+    cap_outliers = cleaning.cap_outliers
     _check_columns(record, frame, target=target, exclude=exclude, partition_by=partition_by, task=task,
                    time_column=time_column)
     # a partition column is a category (a store number is a name, not a quantity) and always a feature; the
     # time column of a forecast is a date and always a feature
     forced = {c: "categorical" for c in partition_by} | ({time_column: "datetime"} if time_column else {})
-    overrides = _overrides({**(type_overrides or {}), **forced}, frame, target)
+    overrides = _overrides({**type_overrides, **forced}, frame, target)
     keep = [*keep, *partition_by, *([time_column] if time_column else [])]
     resolved = "regression" if time_column and task in ("auto", "forecast") else (  # a forecast: a quantity ahead
         detect_task(frame[target]) if task == "auto" else task)
@@ -100,15 +107,13 @@ def draft_spec(
         "features": [f.model_dump() for f in features], "algorithms": chosen,
         "metric": metric or (DEFAULT_METRIC[Task(resolved)] if resolved in set(Task) else ""),
         "validation": resolve_validation(validation, len(frame)),
-        "budget": {"seconds": budget_seconds, "max_trials": max_trials, "trial_seconds": trial_seconds},
+        "budget": budget.model_dump(),
         "compute": compute, "seed": seed, "name": name, "ensemble": ensemble,
         "class_weight": class_weight, "onnx_safe": onnx_safe,
         "guardrails": [g.model_dump() for g in found],
-        "partition": {"columns": list(partition_by), "min_rows": min_rows} if partition_by else None,
-        "forecast": {"time_column": time_column, "horizon": horizon, "season_length": season_length}
-        if time_column else None,
-        "cleaning": {"drop_duplicates": drop_duplicates, "cap_outliers": cap_outliers,
-                     "type_overrides": {k: v.value for k, v in overrides.items()}, "dropped_columns": list(exclude)},
+        "partition": None if partition is None else partition.model_dump(),
+        "forecast": None if forecast is None else forecast.model_dump(),
+        "cleaning": cleaning.model_copy(update={"type_overrides": overrides}).model_dump(mode="json"),
     }
     spec = TrainSpec.parse(data)
     problems = check_against_data(spec, frame)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal, Self, TypeVar
 
 import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -234,6 +234,19 @@ class TrainSpec(BaseModel):
         except ValidationError as exc:
             problems = describe_errors(exc, cls.__name__)
             raise SpecError(" ".join(problems), problems=problems) from None
+
+
+S = TypeVar("S", bound=BaseModel)
+
+
+def section(model: type[S], **values: object) -> S:
+    """One section of a spec (`Budget`, `Cleaning`, `Partitioning`, `Forecasting`) built at an edge from what a
+    user typed; SpecError with one sklearn-style line per problem."""
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        problems = describe_errors(exc, model.__name__)
+        raise SpecError(" ".join(problems), problems=problems) from None
 
 
 def describe_errors(exc: ValidationError, owner: str) -> list[str]:

@@ -1,5 +1,5 @@
 """The chart tests draw the evaluations the evaluation tests build."""
 
-from tests.evaluation.conftest import binary_eval, multiclass_eval, regression_eval, train_and_test
+from tests.training.evaluation.conftest import binary_eval, multiclass_eval, regression_eval, train_and_test
 
 __all__ = ["binary_eval", "multiclass_eval", "regression_eval", "train_and_test"]

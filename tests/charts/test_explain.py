@@ -9,7 +9,7 @@ from studio.charts import explain as e
 from studio.training import Task
 from studio.training.evaluation import Evaluation
 from studio.training.evaluation.explain import explain_row, partial_dependence
-from tests.evaluation.conftest import fitted
+from tests.training.evaluation.conftest import fitted
 
 
 def test_importance_charts_rank_features(binary_eval: Evaluation) -> None:

@@ -17,6 +17,7 @@ from studio.context import Studio
 from studio.studies import storage_for, trial_outcomes
 from studio.training.draft import draft_spec
 from studio.training.run import train
+from studio.training.spec import Budget
 from tests.conftest import ListReporter
 
 pytestmark = pytest.mark.slow
@@ -63,8 +64,8 @@ def test_the_cluster_size_runs_trials_on_the_remote_workers(scheduler, studio: S
     profile = studio.profile("cluster")
     assert profile.is_remote and profile.scheduler == address
     record = studio.catalog.save(churn, "churn", source="test")
-    spec = draft_spec(record, churn, target="churned", algorithms=["linear", "random_forest"], max_trials=6,
-                      budget_seconds=None, compute="cluster", validation={"kind": "holdout"})
+    spec = draft_spec(record, churn, target="churned", algorithms=["linear", "random_forest"], compute="cluster",
+                      validation={"kind": "holdout"}, budget=Budget(max_trials=6, seconds=None))
     try:
         result = train(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="remote",
                        storage=storage_for(studio.settings, "job-remote"), profile=profile, reporter=ListReporter())

@@ -25,6 +25,7 @@ from studio.training.draft import draft_spec
 from studio.training.model import ModelInfo, encode_target
 from studio.training.run import train
 from studio.training.search import make_pipeline
+from studio.training.spec import Budget
 from tests.conftest import INLINE, SMALL, ListReporter
 
 FEATURES = (Feature(name="tenure", kind=ColumnKind.NUMERIC), Feature(name="monthly charges", kind=ColumnKind.NUMERIC),
@@ -108,7 +109,7 @@ def test_export_onnx_saves_the_model_and_parity_report_with_the_run(studio: Stud
     frame = mixed_frame(300)
     record = studio.catalog.save(frame.drop(columns=["tier", "spend"]), "mixed", source="test")
     spec = draft_spec(record, studio.catalog.load(record.id), target="churned", algorithms=["lightgbm", "linear"],
-                      max_trials=3, budget_seconds=None)
+                      budget=Budget(max_trials=3, seconds=None))
     result = train(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="o1", profile=SMALL, pools=INLINE,
                    storage=storage_for(studio.settings, "job-o1"), reporter=ListReporter())
     studio.catalog.delete(record.id)  # a kept model needs nothing from its dataset: the run holds its held-out rows

@@ -17,6 +17,7 @@ from studio.export.bento import export_bento
 from studio.export.serving import call_predict, start_service, stop_service, wait_ready
 from studio.jobs import JobStatus
 from studio.training.draft import draft_spec
+from studio.training.spec import Budget
 from studio.worker.handlers import TRAIN
 from studio.worker.loop import Worker
 from tests.export.test_onnx import mixed_frame
@@ -29,8 +30,8 @@ def onnx_job(studio: Studio) -> dict[str, object]:
     """A finished ONNX-safe training job on numbers, booleans, categories, a date and missing values."""
     frame = mixed_frame(300).drop(columns=["tier", "spend"])
     record = studio.catalog.save(frame, "mixed", source="test")
-    spec = draft_spec(record, frame, target="churned", algorithms=["lightgbm", "linear"], max_trials=3,
-                      budget_seconds=None, onnx_safe=True)
+    spec = draft_spec(record, frame, target="churned", algorithms=["lightgbm", "linear"], onnx_safe=True,
+                      budget=Budget(max_trials=3, seconds=None))
     job = studio.jobs.submit(TRAIN, spec.run_name, spec)
     Worker(studio, worker_id="w").run(until=lambda: studio.jobs.get(job.id).status.is_final)
     done = studio.jobs.get(job.id)

@@ -25,6 +25,7 @@ from studio.jobs import JobStatus
 from studio.studies import storage_for
 from studio.training.draft import draft_spec
 from studio.training.driver import ABANDONED, counted_trials
+from studio.training.spec import Budget
 from tests.conftest import churn_frame, make_settings
 
 pytestmark = pytest.mark.slow
@@ -85,8 +86,8 @@ def _wait_for(predicate: Callable[[], bool], *, timeout: float = 180, what: str 
 
 def _spec(studio: Studio, frame: pd.DataFrame, **kwargs: object):
     record = studio.catalog.save(frame, "churn", source="test")
-    return draft_spec(record, frame, target="churned", validation={"kind": "holdout"}, budget_seconds=None,
-                      **kwargs)  # type: ignore[arg-type]
+    return draft_spec(record, frame, target="churned", validation={"kind": "holdout"}, **kwargs,
+                      budget=Budget(seconds=None))  # type: ignore[arg-type]
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

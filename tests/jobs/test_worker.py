@@ -9,6 +9,7 @@ import pandas as pd
 from studio.context import Studio
 from studio.jobs import JobStatus
 from studio.training.draft import draft_spec
+from studio.training.spec import Budget
 from studio.worker.handlers import TRAIN
 from studio.worker.loop import Worker
 
@@ -46,7 +47,7 @@ def test_a_failing_job_is_recorded_and_the_worker_goes_on(studio: Studio, churn:
 
 def _broken_spec(studio: Studio, churn: pd.DataFrame):
     record = studio.catalog.save(churn, "other", source="test")
-    spec = draft_spec(record, churn, target="churned", max_trials=1, budget_seconds=None)
+    spec = draft_spec(record, churn, target="churned", budget=Budget(max_trials=1, seconds=None))
     return spec.model_copy(update={"dataset_hash": "f" * 64})
 
 

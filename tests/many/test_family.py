@@ -12,6 +12,7 @@ from studio.many.train import train_family
 from studio.names import PARTITIONS_TABLE
 from studio.training.draft import draft_spec
 from studio.training.run import TrainResult
+from studio.training.spec import Budget, Forecasting, Partitioning, section
 from tests.conftest import SMALL, ListReporter
 
 
@@ -37,8 +38,12 @@ def train_shop(studio: Studio, frame: pd.DataFrame, *, job_id: str, reporter: Li
     """Save `frame` as the dataset 'shop' and train a family on it: linear models per store x item with at least
     20 training rows, unless `draft` says otherwise (any `draft_spec` argument)."""
     record = studio.catalog.save(frame, "shop", source="test")
-    options: dict[str, object] = {"target": "sales", "algorithms": ["linear"], "budget_seconds": 30,
-                                  "partition_by": ["store", "item"], "min_rows": 20, **draft}
+    parts = draft.pop("partition_by", ["store", "item"])
+    forecast = {k: draft.pop(k) for k in ("time_column", "horizon", "season_length") if k in draft}
+    options: dict[str, object] = {
+        "target": "sales", "algorithms": ["linear"], "budget": Budget(seconds=draft.pop("budget_seconds", 30)),
+        "partition": section(Partitioning, columns=parts, min_rows=draft.pop("min_rows", 20)) if parts else None,
+        "forecast": section(Forecasting, **forecast) if forecast else None, **draft}
     spec = draft_spec(record, frame, **options)  # type: ignore[arg-type]
     return train_family(spec, catalog=studio.catalog, tracker=studio.tracker, job_id=job_id, profile=SMALL,
                         reporter=reporter or ListReporter())
@@ -47,8 +52,8 @@ def train_shop(studio: Studio, frame: pd.DataFrame, *, job_id: str, reporter: Li
 def test_a_family_beats_its_baselines_and_is_one_registered_version(studio: Studio) -> None:
     frame = shop_frame()
     record = studio.catalog.save(frame, "shop", source="test")
-    spec = draft_spec(record, frame, target="sales", algorithms=["linear", "lightgbm"], budget_seconds=60,
-                      partition_by=["store", "item"], min_rows=20)
+    spec = draft_spec(record, frame, target="sales", algorithms=["linear", "lightgbm"], budget=Budget(seconds=60),
+                      partition=Partitioning(columns=["store", "item"], min_rows=20))
     assert {f.name: f.kind for f in spec.features}["store"] == "categorical"  # a store number is a name
     reporter = ListReporter()
     result = train_family(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="fam", profile=SMALL,

@@ -11,6 +11,7 @@ from studio.registry import GatePolicy, GateRule, Registry, build_card, to_html,
 from studio.studies import storage_for
 from studio.training.draft import draft_spec
 from studio.training.run import train
+from studio.training.spec import Budget
 from tests.conftest import INLINE, SMALL, ListReporter
 
 pytestmark = pytest.mark.slow
@@ -18,8 +19,8 @@ pytestmark = pytest.mark.slow
 
 def _train(studio: Studio, frame: pd.DataFrame, job: str, algorithm: str) -> str:
     record = studio.catalog.save(frame, "churn", source="test")
-    spec = draft_spec(record, frame, target="churned", algorithms=[algorithm], max_trials=1, budget_seconds=None,
-                      validation={"kind": "holdout"})
+    spec = draft_spec(record, frame, target="churned", algorithms=[algorithm], validation={"kind": "holdout"},
+                      budget=Budget(max_trials=1, seconds=None))
     return train(spec, catalog=studio.catalog, tracker=studio.tracker, job_id=job, profile=SMALL, pools=INLINE,
                  storage=storage_for(studio.settings, f"job-{job}"), reporter=ListReporter()).model_uri
 

@@ -13,6 +13,7 @@ from studio.export.bento import export_bento
 from studio.export.serving import call_predict, start_service, stop_service, wait_ready
 from studio.jobs import JobStatus
 from studio.training.draft import draft_spec
+from studio.training.spec import Budget
 from studio.worker.handlers import TRAIN
 from studio.worker.loop import Worker
 from tests.conftest import churn_frame
@@ -26,8 +27,8 @@ def test_a_column_named_like_code_is_only_ever_a_json_key(studio: Studio, tmp_pa
     target = f'churned"""\nimport pathlib; pathlib.Path({str(marker)!r}).write_text("2")\n"""'
     frame = churn_frame(240).rename(columns={"tenure": evil, "churned": target})
     record = studio.catalog.save(frame, "evil", source="test")
-    spec = draft_spec(record, frame, target=target, algorithms=["linear"], max_trials=1, budget_seconds=None,
-                      validation={"kind": "holdout"})
+    spec = draft_spec(record, frame, target=target, algorithms=["linear"], validation={"kind": "holdout"},
+                      budget=Budget(max_trials=1, seconds=None))
     job = studio.jobs.submit(TRAIN, spec.run_name, spec)
     Worker(studio, worker_id="w").run(until=lambda: studio.jobs.get(job.id).status.is_final)
     done = studio.jobs.get(job.id)

@@ -16,6 +16,7 @@ from studio.model_refs import check_mlmodel, check_source, check_uri
 from studio.studies import storage_for
 from studio.training.draft import draft_spec
 from studio.training.run import train
+from studio.training.spec import Budget
 from tests.conftest import INLINE, SMALL, ListReporter, churn_frame
 
 
@@ -43,8 +44,8 @@ def _pickled_model(folder: Path, marker: Path) -> Path:
 def trained(studio: Studio) -> str:
     frame = churn_frame(200)
     record = studio.catalog.save(frame, "churn", source="test")
-    spec = draft_spec(record, frame, target="churned", algorithms=["linear"], max_trials=1, budget_seconds=None,
-                      validation={"kind": "holdout"})
+    spec = draft_spec(record, frame, target="churned", algorithms=["linear"], validation={"kind": "holdout"},
+                      budget=Budget(max_trials=1, seconds=None))
     return train(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="m1", profile=SMALL, pools=INLINE,
                  storage=storage_for(studio.settings, "job-m1"), reporter=ListReporter()).run_id
 

@@ -15,14 +15,15 @@ from studio.training.features import model_frame
 from studio.training.metrics import METRICS
 from studio.training.model import encode_target
 from studio.training.search import configuration, make_pipeline, validation_predictions
+from studio.training.spec import Budget
 from tests.conftest import churn_frame
 
 
 def _setup(studio, *, metric: str = "roc_auc", rows: int = 800):
     frame = churn_frame(rows)
     record = studio.catalog.save(frame, "churn", source="test")
-    spec = draft_spec(record, frame, target="churned", algorithms=["xgboost", "lightgbm"], max_trials=4,
-                      budget_seconds=None, metric=metric, validation={"kind": "kfold", "folds": 3})
+    spec = draft_spec(record, frame, target="churned", algorithms=["xgboost", "lightgbm"], metric=metric,
+                      validation={"kind": "kfold", "folds": 3}, budget=Budget(max_trials=4, seconds=None))
     X = model_frame(frame, spec.features)
     y, _ = encode_target(frame["churned"], spec.task)
     return spec, X, y

@@ -14,7 +14,7 @@ from studio.studies import storage_for
 from studio.training.draft import draft_spec
 from studio.training.features import model_frame
 from studio.training.run import train
-from studio.training.spec import TrainSpec
+from studio.training.spec import Budget, Cleaning, TrainSpec, section
 from tests.conftest import INLINE, SMALL, ListReporter, churn_frame
 
 
@@ -29,9 +29,9 @@ def _data() -> pd.DataFrame:
 def test_cleaning_choices_shape_the_features_and_are_recorded(studio: Studio) -> None:
     frame = _data()
     record = studio.catalog.save(frame, "shop", source="test")
-    spec = draft_spec(record, frame, target="churned", algorithms=["linear"], max_trials=1, budget_seconds=None,
-                      type_overrides={"store": "categorical", "customer_id": "id"}, drop_duplicates=True,
-                      cap_outliers="iqr", exclude=["auto_pay"])
+    spec = draft_spec(record, frame, target="churned", algorithms=["linear"], budget=Budget(max_trials=1, seconds=None),
+                      cleaning=Cleaning(type_overrides={"store": "categorical", "customer_id": "id"},
+                                        drop_duplicates=True, cap_outliers="iqr", dropped_columns=["auto_pay"]))
     features = {f.name: f for f in spec.features}
     assert features["store"].kind == "categorical" and features["store"].n_distinct == 7
     assert "customer_id" not in features and "auto_pay" not in features
@@ -50,19 +50,21 @@ def test_bad_overrides_are_refused(studio: Studio) -> None:
     frame = _data()
     record = studio.catalog.save(frame, "shop", source="test")
     with pytest.raises(SpecError, match="not in the dataset"):
-        draft_spec(record, frame, target="churned", type_overrides={"nope": "numeric"})
-    with pytest.raises(SpecError, match="Unknown column types"):
-        draft_spec(record, frame, target="churned", type_overrides={"store": "colour"})
+        draft_spec(record, frame, target="churned", cleaning=Cleaning(type_overrides={"nope": "numeric"}))
+    with pytest.raises(SpecError, match=r"type_overrides\.store"):  # an unknown kind is refused where it is typed
+        draft_spec(record, frame, target="churned",
+                   cleaning=section(Cleaning, type_overrides={"store": "colour"}))
     with pytest.raises(SpecError, match=r"does not fit the data: Column 'plan' must hold finite numbers, but row \d+"):
-        draft_spec(record, frame, target="churned", type_overrides={"plan": "numeric"})
+        draft_spec(record, frame, target="churned", cleaning=Cleaning(type_overrides={"plan": "numeric"}))
 
 
 def test_training_drops_duplicates_and_scoring_caps_like_training(studio: Studio) -> None:
     frame = _data()
     record = studio.catalog.save(frame, "shop", source="test")
-    spec = draft_spec(record, frame, target="churned", algorithms=["linear"], max_trials=2, budget_seconds=None,
-                      validation={"kind": "holdout"}, drop_duplicates=True, cap_outliers="zscore",
-                      type_overrides={"customer_id": "id"})
+    spec = draft_spec(record, frame, target="churned", algorithms=["linear"], validation={"kind": "holdout"},
+                      budget=Budget(max_trials=2, seconds=None),
+                      cleaning=Cleaning(drop_duplicates=True, cap_outliers="zscore",
+                                        type_overrides={"customer_id": "id"}))
     reporter = ListReporter()
     result = train(spec, catalog=studio.catalog, tracker=studio.tracker, storage=storage_for(studio.settings, "j"),
                    job_id="j", profile=SMALL, pools=INLINE, reporter=reporter)
@@ -73,7 +75,7 @@ def test_training_drops_duplicates_and_scoring_caps_like_training(studio: Studio
     extreme, at_cap = rows.assign(**{"monthly charges": 1e6}), rows.assign(**{"monthly charges": high})
     assert score_frame(model, extreme).equals(score_frame(model, at_cap))
     schema = service_schema(model.info, model_tag="m:1", model_uri=result.model_uri, service_name="S")
-    assert schema.clip["monthly charges"][1] == pytest.approx(high)
+    assert next(c.clip for c in schema.columns if c.name == "monthly charges")[1] == pytest.approx(high)  # type: ignore[index]
 
 
 def test_the_cli_records_cleaning_in_the_spec(studio: Studio, tmp_path, capsys) -> None:

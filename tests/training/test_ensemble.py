@@ -13,6 +13,7 @@ from studio.training.features import model_frame
 from studio.training.final import choose
 from studio.training.metrics import METRICS
 from studio.training.model import ModelInfo, TrainedModel, encode_target
+from studio.training.spec import Budget
 
 
 def _candidate(number: int, algorithm: str, oof: np.ndarray, score: float) -> Candidate:
@@ -66,7 +67,8 @@ class _Study:
 def test_choose_takes_the_ensemble_only_when_it_wins(studio: Studio) -> None:
     frame = pd.DataFrame({"x": np.arange(40.0), "y": np.arange(40.0)})
     record = studio.catalog.save(frame, "line", source="test")
-    spec = draft_spec(record, frame, target="y", algorithms=["linear", "lightgbm"], max_trials=2, budget_seconds=None)
+    spec = draft_spec(record, frame, target="y", algorithms=["linear", "lightgbm"],
+                      budget=Budget(max_trials=2, seconds=None))
     rng = np.random.default_rng(3)
     y = rng.normal(size=500)
     a = Candidate(0, "linear", {"alpha": 1.0}, 1.0, y + rng.normal(0, 1, 500))
@@ -86,8 +88,8 @@ def test_an_ensemble_model_is_logged_registered_and_loaded_like_any_other(studio
     frame = pd.DataFrame({"x": rng.normal(size=n), "z": rng.normal(size=n), "kind": rng.choice(["a", "b"], n)})
     frame["label"] = np.where(frame["x"] + np.sin(3 * frame["z"]) + (frame["kind"] == "a") > 0.5, "yes", "no")
     record = studio.catalog.save(frame, "mix", source="test")
-    spec = draft_spec(record, frame, target="label", algorithms=["linear", "random_forest"], max_trials=2,
-                      budget_seconds=None)
+    spec = draft_spec(record, frame, target="label", algorithms=["linear", "random_forest"],
+                      budget=Budget(max_trials=2, seconds=None))
     X = model_frame(frame, spec.features)
     y, classes = encode_target(frame["label"], spec.task)
     members = [(Candidate(0, "linear", {"C": 1.0}, 0.9, np.zeros(n)), 2),

@@ -9,6 +9,7 @@ import pytest
 from studio.context import Studio
 from studio.errors import SpecError
 from studio.training.draft import draft_spec
+from studio.training.spec import Budget
 from tests.conftest import churn_frame
 
 
@@ -24,7 +25,7 @@ def _frame(n: int = 400) -> pd.DataFrame:
 def test_id_like_constant_leaky_and_text_columns_are_left_out_and_recorded(studio: Studio) -> None:
     frame = _frame()
     record = studio.catalog.save(frame, "churn", source="test")
-    spec = draft_spec(record, frame, target="churned", max_trials=1, budget_seconds=None)
+    spec = draft_spec(record, frame, target="churned", budget=Budget(max_trials=1, seconds=None))
     found = {g.column: g for g in spec.guardrails}
     assert found["customer_id"].check == "id_like" and found["country"].check == "constant"
     assert found["cancel_reason_given"].check == "leakage" and "ROC AUC 1.000" in found["cancel_reason_given"].finding
@@ -36,8 +37,8 @@ def test_id_like_constant_leaky_and_text_columns_are_left_out_and_recorded(studi
 def test_keep_overrides_a_guardrail_and_says_so(studio: Studio) -> None:
     frame = _frame()
     record = studio.catalog.save(frame, "churn", source="test")
-    spec = draft_spec(record, frame, target="churned", max_trials=1, budget_seconds=None,
-                      keep=["cancel_reason_given"])
+    spec = draft_spec(record, frame, target="churned", keep=["cancel_reason_given"],
+                      budget=Budget(max_trials=1, seconds=None))
     leak = next(g for g in spec.guardrails if g.column == "cancel_reason_given")
     assert leak.action == "note" and leak.finding.endswith("(kept on request)")
     assert "cancel_reason_given" in {f.name for f in spec.features}
@@ -48,8 +49,8 @@ def test_class_imbalance_is_noted(studio: Studio) -> None:
     frame = pd.DataFrame({"x": rng.normal(size=600), "z": rng.normal(size=600)})
     frame["fraud"] = np.where(rng.random(600) < 0.05, "yes", "no")
     record = studio.catalog.save(frame, "fraud", source="test")
-    spec = draft_spec(record, frame, target="fraud", max_trials=1, budget_seconds=None,
-                      validation={"kind": "kfold", "folds": 3})
+    spec = draft_spec(record, frame, target="fraud", validation={"kind": "kfold", "folds": 3},
+                      budget=Budget(max_trials=1, seconds=None))
     (note,) = [g for g in spec.guardrails if g.check == "imbalance"]
     assert note.action == "note" and "'yes' is" in note.finding and "stratified" in note.finding
 
@@ -59,4 +60,4 @@ def test_nothing_left_to_learn_from_is_refused_with_the_reasons(studio: Studio) 
     frame["copy_of_y"] = frame["y"] * 2
     record = studio.catalog.save(frame, "tiny", source="test")
     with pytest.raises(SpecError, match="Every feature column was left out by the data checks: row_id"):
-        draft_spec(record, frame, target="y", max_trials=1, budget_seconds=None)
+        draft_spec(record, frame, target="y", budget=Budget(max_trials=1, seconds=None))

@@ -29,6 +29,6 @@ def test_the_partition_order_and_the_boosters_come_from_the_registry() -> None:
 
     ranked = sorted((e for e in estimators.ESTIMATORS.values() if e.partition_rank is not None),
                     key=lambda e: e.partition_rank)
-    assert CHEAP == tuple(e.name for e in ranked) and CHEAP[0] == "linear"
+    assert tuple(e.name for e in ranked) == CHEAP and CHEAP[0] == "linear"
     assert {e.name for e in estimators.ESTIMATORS.values() if e.native_booster} == {"xgboost", "lightgbm"}
     assert all(e.seconds_per_fit > 0 for e in estimators.ESTIMATORS.values())

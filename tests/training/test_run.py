@@ -15,14 +15,15 @@ from studio.tracking_memory import MemoryTracker
 from studio.training.boosting import CHECKPOINTS
 from studio.training.draft import draft_spec
 from studio.training.run import train
+from studio.training.spec import Budget
 from tests.conftest import INLINE, SMALL, ListReporter, churn_frame
 
 
 def test_train_logs_a_parent_run_trials_spec_and_a_registered_model(studio: Studio, churn: pd.DataFrame) -> None:
     churn.loc[[3, 5], "churned"] = None
     record = studio.catalog.save(churn, "churn", source="test")
-    spec = draft_spec(record, churn, target="churned", algorithms=["linear", "lightgbm"], max_trials=4,
-                      budget_seconds=None, validation={"kind": "kfold", "folds": 3})
+    spec = draft_spec(record, churn, target="churned", algorithms=["linear", "lightgbm"],
+                      validation={"kind": "kfold", "folds": 3}, budget=Budget(max_trials=4, seconds=None))
     reporter = ListReporter()
     result = train(spec, catalog=studio.catalog, tracker=studio.tracker, storage=storage_for(studio.settings, "job-j1"),
                    job_id="j1", profile=SMALL, reporter=reporter)
@@ -64,7 +65,7 @@ def test_train_logs_a_parent_run_trials_spec_and_a_registered_model(studio: Stud
 
 def test_a_changed_snapshot_is_refused(studio: Studio, churn: pd.DataFrame) -> None:
     record = studio.catalog.save(churn, "churn", source="test")
-    spec = draft_spec(record, churn, target="churned", max_trials=1, budget_seconds=None)
+    spec = draft_spec(record, churn, target="churned", budget=Budget(max_trials=1, seconds=None))
     spec = spec.model_copy(update={"dataset_hash": "0" * 64})
     with pytest.raises(DataError, match="hash mismatch"):
         train(spec, catalog=studio.catalog, tracker=studio.tracker, storage=storage_for(studio.settings, "x"),
@@ -75,8 +76,8 @@ def test_the_time_budget_covers_the_whole_search(studio: Studio) -> None:
     frame = churn_frame(3000)
     record = studio.catalog.save(frame, "churn", source="test")
     # a quick first algorithm so a trial finishes even on a loaded machine, then forests until the budget ends
-    spec = draft_spec(record, frame, target="churned", algorithms=["linear", "random_forest"], budget_seconds=10,
-                      validation={"kind": "kfold", "folds": 3})
+    spec = draft_spec(record, frame, target="churned", algorithms=["linear", "random_forest"],
+                      validation={"kind": "kfold", "folds": 3}, budget=Budget(seconds=10))
     reporter = ListReporter()
     result = train(spec, catalog=studio.catalog, tracker=studio.tracker, storage=storage_for(studio.settings, "job-b"),
                    job_id="b", profile=SMALL, reporter=reporter)
@@ -90,8 +91,8 @@ def test_the_same_spec_and_seed_give_the_same_trials_and_score_on_dask_and_inlin
     memory try the same configurations, score them the same and choose the same model."""
     frame = churn_frame(600)
     record = studio.catalog.save(frame, "churn", source="test")
-    spec = draft_spec(record, frame, target="churned", algorithms=["linear", "lightgbm", "xgboost"],
-                      max_trials=6, budget_seconds=None, seed=7)  # the three defaults, then three sampled
+    spec = draft_spec(record, frame, target="churned", algorithms=["linear", "lightgbm", "xgboost"], seed=7,
+                      budget=Budget(max_trials=6, seconds=None))  # the three defaults, then three sampled
     memory = MemoryTracker()
     results = [train(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="r1", profile=SMALL,
                      storage=storage_for(studio.settings, "job-r1"), reporter=ListReporter()),

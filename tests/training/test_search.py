@@ -25,13 +25,14 @@ from studio.training.search import (
     validation_predictions,
     validation_splits,
 )
-from studio.training.spec import TrainSpec
+from studio.training.spec import Budget, TrainSpec
 from tests.conftest import SMALL
 
 
-def _setup(studio: Studio, churn: pd.DataFrame, **kwargs: object):
+def _setup(studio: Studio, churn: pd.DataFrame, *, max_trials: int, **kwargs: object):
     record = studio.catalog.save(churn, "churn", source="test")
-    spec = draft_spec(record, churn, target="churned", budget_seconds=None, **kwargs)  # type: ignore[arg-type]
+    spec = draft_spec(record, churn, target="churned", budget=Budget(seconds=None, max_trials=max_trials),
+                      **kwargs)  # type: ignore[arg-type]
     X = model_frame(churn, spec.features)
     y, _ = encode_target(churn["churned"], spec.task)
     return spec, X, y

@@ -9,6 +9,7 @@ from studio.errors import SpecError
 from studio.training import Task, TrainSpec, detect_task
 from studio.training.draft import draft_spec
 from studio.training.estimators import ESTIMATORS
+from studio.training.spec import Cleaning
 
 
 def _spec_data(**overrides: object) -> dict[str, object]:
@@ -61,11 +62,20 @@ def test_task_detection() -> None:
 
 def test_draft_spec_detects_task_and_picks_defaults(studio: Studio, churn: pd.DataFrame) -> None:
     record = studio.catalog.save(churn, "churn", source="test")
-    spec = draft_spec(record, churn, target="churned", exclude=["auto_pay"])
+    spec = draft_spec(record, churn, target="churned", cleaning=Cleaning(dropped_columns=["auto_pay"]))
     assert spec.task is Task.BINARY and spec.metric == "roc_auc"
     assert [f.name for f in spec.features] == ["tenure", "monthly charges", "plan"]
     assert spec.dataset_hash == record.content_hash and spec.run_name == "churn"
     assert spec.algorithms == tuple(ESTIMATORS)  # every family by default
+
+
+def test_a_spec_section_built_at_an_edge_refuses_bad_values_in_the_house_shape() -> None:
+    from studio.training.spec import Budget, Cleaning, section
+
+    with pytest.raises(SpecError, match=r"The 'seconds' parameter of Budget must be an int in \[1,"):
+        section(Budget, seconds=0)
+    with pytest.raises(SpecError, match=r"'type_overrides.plan' parameter of Cleaning is invalid: input should be"):
+        section(Cleaning, type_overrides={"plan": "colour"})
 
 
 @pytest.mark.parametrize(("frame_change", "kwargs", "message"), [
@@ -74,7 +84,6 @@ def test_draft_spec_detects_task_and_picks_defaults(studio: Studio, churn: pd.Da
     (lambda f: f.assign(churned=["rare"] * 3 + ["common"] * (len(f) - 3)), {}, "'rare' (3 rows)"),
     (lambda f: f, {"task": "regression"}, "needs a numeric target"),
     (lambda f: f, {"algorithms": []}, "must have at least 1 item"),
-    (lambda f: f, {"budget_seconds": 0}, "must be an int in [1,"),
     (lambda f: f.assign(tenure=f["tenure"].where(f.index % 7 > 0, 0)), {"target": "tenure", "metric": "mape"},
      "Choose WAPE"),
 ])

@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from studio.context import Studio
 from studio.jobs import JobStatus
 from studio.training.draft import draft_spec
+from studio.training.spec import Budget
 from studio.worker.handlers import TRAIN
 from studio.worker.loop import Worker
 from tests.conftest import REPO, make_settings
@@ -103,7 +104,7 @@ def test_train_page_shows_data_checks_and_keeps_a_flagged_column_on_request(app:
 
 def _finished_job(studio: Studio, churn: pd.DataFrame, status: JobStatus) -> str:
     record = studio.catalog.save(churn, "churn", source="test")
-    spec = draft_spec(record, churn, target="churned", algorithms=["linear"], max_trials=1, budget_seconds=None)
+    spec = draft_spec(record, churn, target="churned", algorithms=["linear"], budget=Budget(max_trials=1, seconds=None))
     job = studio.submit_training(spec)
     if status is not JobStatus.QUEUED:
         lease = studio.jobs.claim("w1")
@@ -160,7 +161,7 @@ def test_every_page_renders_with_a_trained_model(app: AppTest, tmp_path: Path, c
                                                  page: str) -> None:
     studio = Studio(make_settings(tmp_path / "home"))
     record = studio.catalog.save(churn, "churn", source="test")
-    spec = draft_spec(record, churn, target="churned", algorithms=["linear"], max_trials=2, budget_seconds=None)
+    spec = draft_spec(record, churn, target="churned", algorithms=["linear"], budget=Budget(max_trials=2, seconds=None))
     job = studio.jobs.submit(TRAIN, spec.run_name, spec)
     Worker(studio).run(until=lambda: studio.jobs.get(job.id).status.is_final)
     at = _open(app, page)
@@ -175,7 +176,7 @@ def test_every_page_renders_with_a_trained_model(app: AppTest, tmp_path: Path, c
 def test_models_page_checks_columns_then_scores_a_dataset(app: AppTest, tmp_path: Path, churn: pd.DataFrame) -> None:
     studio = Studio(make_settings(tmp_path / "home"))
     record = studio.catalog.save(churn, "churn", source="test")
-    spec = draft_spec(record, churn, target="churned", algorithms=["linear"], max_trials=1, budget_seconds=None)
+    spec = draft_spec(record, churn, target="churned", algorithms=["linear"], budget=Budget(max_trials=1, seconds=None))
     job = studio.jobs.submit(TRAIN, spec.run_name, spec)
     Worker(studio).run(until=lambda: studio.jobs.get(job.id).status.is_final)
     studio.catalog.save(churn.drop(columns=["plan", "churned"]), "no-plan", source="test")
@@ -201,7 +202,7 @@ def test_a_failed_export_is_reported_on_the_deploy_page(app: AppTest, tmp_path: 
 
     studio = Studio(make_settings(tmp_path / "home"))
     record = studio.catalog.save(churn, "churn", source="test")
-    spec = draft_spec(record, churn, target="churned", algorithms=["linear"], max_trials=1, budget_seconds=None)
+    spec = draft_spec(record, churn, target="churned", algorithms=["linear"], budget=Budget(max_trials=1, seconds=None))
     studio.jobs.submit(TRAIN, spec.run_name, spec)
     export = studio.jobs.submit(EXPORT, "export", ExportRequest(model_uri="models:/churn/7"))
     Worker(studio).run(until=lambda: studio.jobs.get(export.id).status.is_final)
@@ -214,8 +215,8 @@ def test_cancel_a_running_job_from_the_jobs_page_keeps_its_best_model(app: AppTe
                                                                        churn: pd.DataFrame) -> None:
     studio = Studio(make_settings(tmp_path / "home"))
     record = studio.catalog.save(churn, "churn", source="test")
-    spec = draft_spec(record, churn, target="churned", algorithms=["random_forest"], max_trials=5000,
-                      budget_seconds=None, validation={"kind": "holdout"})
+    spec = draft_spec(record, churn, target="churned", algorithms=["random_forest"], validation={"kind": "holdout"},
+                      budget=Budget(max_trials=5000, seconds=None))
     job = studio.submit_training(spec)
     worker = threading.Thread(target=Worker(studio).run,
                               kwargs={"until": lambda: studio.jobs.get(job.id).status.is_final})

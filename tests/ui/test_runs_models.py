@@ -13,6 +13,7 @@ from studio.context import Studio
 from studio.jobs import JobStatus
 from studio.registry import GatePolicy, GateRule
 from studio.training.draft import draft_spec
+from studio.training.spec import Budget
 from studio.worker.loop import Worker
 from tests.conftest import churn_frame, make_settings
 from tests.ui.test_pages import _click, _open, app  # noqa: F401 - the fixture
@@ -36,7 +37,8 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     frame = churn_frame(300)
     record = studio.catalog.save(frame, "churn", source="test")
     for algorithms in (["linear"], ["lightgbm", "random_forest"]):
-        spec = draft_spec(record, frame, target="churned", algorithms=algorithms, max_trials=4, budget_seconds=None)
+        spec = draft_spec(record, frame, target="churned", algorithms=algorithms,
+                          budget=Budget(max_trials=4, seconds=None))
         job = studio.submit_training(spec)
         Worker(studio, worker_id="w").run(until=lambda j=job: studio.jobs.get(j.id).status.is_final)
         assert studio.jobs.get(job.id).status is JobStatus.SUCCEEDED

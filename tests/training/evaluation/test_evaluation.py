@@ -8,8 +8,8 @@ import pytest
 from studio.training import Task, model_frame
 from studio.training.evaluation import Evaluation
 from studio.training.evaluation.importance import transformed_sources
-from tests.evaluation.conftest import fitted
 from tests.export.test_onnx import FEATURES
+from tests.training.evaluation.conftest import fitted
 
 
 def test_the_holdout_keeps_features_actuals_predictions_and_probabilities(binary_eval: Evaluation,
