@@ -102,7 +102,7 @@ from pathlib import Path
 from typing import Any
 import numpy as np, pandas as pd, skops.io as sio
 from studio.context import Studio
-from studio.export.scoring import score_file
+from studio.scoring import score_file
 from studio.many.router import partition_rows
 from studio.settings import Settings
 from studio.training.features import model_frame

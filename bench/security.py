@@ -58,7 +58,7 @@ def service_source(home: Path) -> str:
 
 
 def upload_name(studio: Studio) -> str:
-    from studio.export.scoring import upload_path
+    from studio.scoring import upload_path
 
     path = upload_path(studio.settings.exports_path, "id", "../../x.csv")
     assert path.parent == studio.settings.exports_path / "scoring" / "uploads", str(path)

@@ -215,7 +215,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from studio.data.readers import read_table
-    from studio.export.scoring import score_file, score_frame
+    from studio.scoring import score_file, score_frame
 
     studio = _studio()
     if args.to_table and args.connection:
@@ -253,14 +253,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _write_back(studio: Any, args: argparse.Namespace, scored: Path) -> None:
-    from studio.data.writeback import write_predictions
-    from studio.export.scoring import iter_chunks
+    from studio.scoring import write_back
 
     if not args.connection:
         raise DataError("--to-table needs --connection NAME (a saved connection: `studio data connect`).")
-    rows = write_predictions(studio.connections.get(args.connection), iter_chunks(scored), args.to_table,
-                             mode=args.mode, model_uri=studio.tracker.version_uri(args.model),
-                             sqlite_root=studio.settings.sqlite_path, timeout_s=studio.settings.sql_timeout_seconds)
+    rows = write_back(studio.sources, scored, connection=args.connection, table=args.to_table, mode=args.mode,
+                      model_uri=studio.tracker.version_uri(args.model))
     print(f"wrote {rows:,} rows to {args.to_table} on {args.connection}", file=sys.stderr)
 
 

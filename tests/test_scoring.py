@@ -13,8 +13,8 @@ import pytest
 
 from studio.context import Studio
 from studio.errors import DataError
-from studio.export.scoring import ScoreRequest, check_columns, score_file, upload_path
 from studio.jobs import JobStatus
+from studio.scoring import ScoreRequest, check_columns, score_file, upload_path
 from studio.studies import storage_for
 from studio.training.draft import draft_spec
 from studio.training.model import TrainedModel

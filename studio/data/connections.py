@@ -59,6 +59,17 @@ class ConnectionStore:
             return spec.model_copy(update={"password": SecretStr(self._decrypt(row["password_token"], name))})
         return spec.with_env_password()
 
+    def with_password(self, spec: ConnectionSpec, saved: ConnectionSpec | None) -> ConnectionSpec:
+        """The connection a form edited, with the password to use: the one typed; else, when the form edits the
+        saved connection `saved` under its own name, its stored (or environment) password; else the one its
+        environment variable holds, or none."""
+        if spec.password is not None:
+            return spec
+        if saved is not None and saved.name == spec.name and (self.has_stored_password(saved.name)
+                                                               or spec.password_env == saved.password_env):
+            return spec.model_copy(update={"password": self.get(saved.name).password})
+        return spec.with_env_password()
+
     def delete(self, name: str) -> None:
         self._row(name)
         with self.engine.begin() as conn:

@@ -77,7 +77,6 @@ def draft_spec(
     partition_by = list(partition.columns) if partition else []
     time_column = forecast.time_column if forecast else None
     type_overrides = {c: k.value for c, k in cleaning.type_overrides.items()}
-    cap_outliers = cleaning.cap_outliers
     _check_columns(record, frame, target=target, exclude=exclude, partition_by=partition_by, task=task,
                    time_column=time_column)
     # a partition column is a category (a store number is a name, not a quantity) and always a feature; the
@@ -94,9 +93,7 @@ def draft_spec(
     dropped = excluded(found)
     features = [f for f in candidates if f.name not in set(exclude) | dropped]
     _check_overrides_fit(frame, [f for f in features if f.name in overrides])
-    if cap_outliers in ("iqr", "zscore"):
-        features = [f.model_copy(update={"clip": clip_bounds(frame[f.name], cap_outliers)})
-                    if f.kind is ColumnKind.NUMERIC else f for f in features]
+    features = _capped(features, frame, cleaning.cap_outliers)
     if candidates and not features and not exclude:
         raise SpecError(f"Every feature column was left out by the data checks: "
                         f"{'; '.join(f'{g.column}: {g.finding}' for g in found if g.action == 'excluded')}. "
@@ -120,6 +117,14 @@ def draft_spec(
     if problems:
         raise SpecError(" ".join(problems), problems=problems)
     return spec
+
+
+def _capped(features: list[Feature], frame: pd.DataFrame, cap_outliers: str) -> list[Feature]:
+    """Numeric features with the clip bounds measured on this data, when outliers are capped."""
+    if cap_outliers not in ("iqr", "zscore"):
+        return features
+    return [f.model_copy(update={"clip": clip_bounds(frame[f.name], cap_outliers)})
+            if f.kind is ColumnKind.NUMERIC else f for f in features]
 
 
 def _overrides(given: Mapping[str, str], frame: pd.DataFrame, target: str) -> dict[str, ColumnKind]:

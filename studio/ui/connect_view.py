@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 import streamlit as st
@@ -73,8 +73,9 @@ def _connection_form(studio: Studio, saved: sql.ConnectionSpec | None) -> Connec
     state_key = f"conn-ok-{key}"
     if connect and allowed(Role.ANALYST):
         try:
-            spec = sql.ConnectionSpec(name=name, driver=driver, host=host if driver != "sqlite" else "",
-                                      port=int(port) or None, database=database, user=user,
+            spec = sql.ConnectionSpec(name=name, driver=cast(sql.DriverName, driver),
+                                      host=host if driver != "sqlite" else "", port=int(port) or None,
+                                      database=database, user=user,
                                       password=SecretStr(password) if password else None,
                                       password_env=password_env or None)
         except ValidationError as exc:
@@ -82,7 +83,7 @@ def _connection_form(studio: Studio, saved: sql.ConnectionSpec | None) -> Connec
             st.error(f"{problem['loc'][0] if problem['loc'] else 'connection'}: {problem['msg']}")
             return None
         try:
-            spec = _with_password(studio, spec, saved)
+            spec = studio.connections.with_password(spec, saved)
             tables = _browse(studio, spec)
             if name and not can(Role.ADMIN):
                 st.warning(f"Connected, not saved: {needs(Role.ADMIN)}")
@@ -97,16 +98,6 @@ def _connection_form(studio: Studio, saved: sql.ConnectionSpec | None) -> Connec
         st.session_state[state_key] = (spec, tables)
     found: Connected | None = st.session_state.get(state_key)
     return found
-
-
-def _with_password(studio: Studio, spec: sql.ConnectionSpec, saved: sql.ConnectionSpec | None) -> sql.ConnectionSpec:
-    if spec.password is not None:
-        return spec
-    if saved is not None and saved.name == spec.name and (studio.connections.has_stored_password(saved.name)
-                                                           or spec.password_env == saved.password_env):
-        stored = studio.connections.get(saved.name)
-        return spec.model_copy(update={"password": stored.password})
-    return spec.with_env_password()
 
 
 def _browse(studio: Studio, spec: sql.ConnectionSpec) -> list[sql.TableInfo]:

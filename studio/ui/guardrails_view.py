@@ -98,9 +98,8 @@ def data_preparation(record: DatasetRecord, target: str) -> tuple[dict[str, str]
     left, right = st.columns(2)
     drop_duplicates = left.toggle("Drop duplicate rows before training",
                                   help="Rows identical in every column count once. Scoring keeps every row.")
-    cap = right.selectbox("Cap outliers in numeric features", ["none", "iqr", "zscore"],
-                          format_func={"none": "no capping",
-                                       "iqr": "clip to the IQR fences (Q1 - 1.5 IQR, Q3 + 1.5 IQR)",
-                                       "zscore": "clip to mean ± 3 standard deviations"}.get,
+    caps = {"none": "no capping", "iqr": "clip to the IQR fences (Q1 - 1.5 IQR, Q3 + 1.5 IQR)",
+            "zscore": "clip to mean ± 3 standard deviations"}
+    cap = right.selectbox("Cap outliers in numeric features", list(caps), format_func=lambda k: caps[k],
                           help="The caps are measured on this dataset and stored in the spec.")
-    return overrides, drop_duplicates, cap
+    return overrides, drop_duplicates, str(cap)

@@ -48,7 +48,7 @@ def filters(runs: list[RunSummary]) -> tuple[RunFilter, str]:
     a, b, c, d = st.columns(4)
     status = _pick(a, "Status", values["status"], "lb-status")
     today = dt.date.today()
-    dates = b.date_input("Started between", value=(), key="lb-dates", max_value=today,
+    dates = b.date_input("Started between", value=[], key="lb-dates", max_value=today,
                          help="Leave empty for any date.")
     text = c.text_input("Name contains", key="lb-text")
     sort = d.selectbox("Sort by", SORTABLE, key="lb-sort",

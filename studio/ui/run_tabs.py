@@ -87,14 +87,15 @@ def _tuning_charts(study_name: str, stamp: str, algorithm: str, metric_name: str
                    contour: tuple[str, str] | None) -> dict[str, go.Figure | str]:
     """One algorithm's tuning charts (fANOVA importance is the slow one), or a sentence saying what is missing."""
     trials, metric = trials_of(study_name, stamp), METRICS[metric_name]
-    kwargs = {"maximize": metric.greater_is_better, "metric": metric_name}
+    maximize = metric.greater_is_better
     try:
         charts: dict[str, go.Figure | str] = {
-            "importance": tuning.param_importances(trials, algorithm, **kwargs),
-            "parallel": tuning.parallel_coordinates(trials, algorithm, **kwargs),
-            "slice": tuning.slice_plot(trials, algorithm, **kwargs)}
+            "importance": tuning.param_importances(trials, algorithm, maximize=maximize, metric=metric_name),
+            "parallel": tuning.parallel_coordinates(trials, algorithm, maximize=maximize, metric=metric_name),
+            "slice": tuning.slice_plot(trials, algorithm, maximize=maximize, metric=metric_name)}
         if contour is not None:
-            charts["contour"] = tuning.contour_plot(trials, algorithm, *contour, **kwargs)
+            charts["contour"] = tuning.contour_plot(trials, algorithm, *contour, maximize=maximize,
+                                                    metric=metric_name)
     except (ValueError, RuntimeError) as exc:  # too few trials for fANOVA or a contour, said in words
         return {"note": str(exc)}
     return charts

@@ -3,31 +3,29 @@ chunks here or, above INLINE_ROWS, by a background job; predictions to download.
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import streamlit as st
 
 from studio.auth import Role
 from studio.context import Studio
-from studio.data.writeback import write_predictions
 from studio.errors import StudioError
-from studio.export.scoring import (
+from studio.markup import text
+from studio.paths import confined, slug
+from studio.scoring import (
+    INLINE_ROWS,
     ScoreProgress,
     ScoreRequest,
-    check_columns,
-    count_rows,
-    iter_chunks,
+    plan_scoring,
     score_file,
     upload_path,
 )
-from studio.markup import text
-from studio.paths import confined, slug
+from studio.scoring import (
+    write_back as write_scored,
+)
 from studio.ui.auth import allowed, can, mark_created, needs
 from studio.ui.common import ago, get_studio, show_error
 from studio.worker.handlers import SCORE
-
-INLINE_ROWS = 100_000  # larger inputs are scored by a background job
 
 
 def batch_scoring(refs: list[str]) -> None:
@@ -74,20 +72,14 @@ def _source(studio: Studio, kind: str) -> tuple[Path | None, str]:
 def _score(studio: Studio, ref: str, source: Path, *, stem: str, out_format: str, keep: bool) -> None:
     try:
         spec = studio.tracker.spec_of(studio.tracker.run_id_of(studio.tracker.resolve_model_uri(ref)))
-        first = next(iter_chunks(source, 2_000), None)
-        rows = count_rows(source)
+        plan = plan_scoring(spec.features, source, results=confined(studio.settings.exports_path, "scoring",
+                                                                    "results"), stem=stem, out_format=out_format)
     except StudioError as exc:
         show_error(exc)
         return
-    if first is None:
-        st.error("The file has no rows to score.")
-        return
-    report = check_columns(first, spec.features)
-    (st.success if report.ok else st.error)(f"{rows:,} rows. {report.describe()}")
-    out = confined(studio.settings.exports_path, "scoring", "results",
-                   f"{stem}-scored-{uuid.uuid4().hex[:6]}.{out_format}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if rows > INLINE_ROWS:
+    report, out = plan.report, plan.out
+    (st.success if report.ok else st.error)(f"{plan.rows:,} rows. {report.describe()}")
+    if plan.background:
         if st.button("Score in the background", type="primary", disabled=not report.ok or not can(Role.ANALYST),
                      help=needs(Role.ANALYST)) and allowed(Role.ANALYST):
             job = studio.jobs.submit(SCORE, f"score {source.name}", ScoreRequest(model=ref, source=str(source),
@@ -99,8 +91,10 @@ def _score(studio: Studio, ref: str, source: Path, *, stem: str, out_format: str
                  icon=":material/play_arrow:") and allowed(Role.ANALYST):
         bar = st.progress(0.0, text="Scoring…")
         try:
-            score_file(studio.tracker.load_model(ref), source, out, keep_columns=keep,
-                       progress=lambda done, total: bar.progress(done / max(total, 1), f"{done:,} / {total:,}"))
+            def advance(done: int, total: int) -> None:
+                bar.progress(done / max(total, 1), f"{done:,} / {total:,}")
+
+            score_file(studio.tracker.load_model(ref), source, out, keep_columns=keep, progress=advance)
         except StudioError as exc:
             show_error(exc)
         else:
@@ -131,10 +125,8 @@ def write_back(studio: Studio, scored: Path, ref: str, *, key: str) -> None:
                                      help=needs(Role.ANALYST)) and allowed(Role.ANALYST):
                 try:
                     with st.spinner("Writing…"):
-                        rows = write_predictions(
-                            studio.connections.get(connection), iter_chunks(scored), table, mode=mode,
-                            model_uri=studio.tracker.version_uri(ref), sqlite_root=studio.settings.sqlite_path,
-                            timeout_s=studio.settings.sql_timeout_seconds)
+                        rows = write_scored(studio.sources, scored, connection=connection, table=table, mode=mode,
+                                            model_uri=studio.tracker.version_uri(ref))
                 except StudioError as exc:
                     show_error(exc)
                 else:
@@ -152,7 +144,7 @@ def _background_jobs() -> None:
         st.markdown(line)
         result = Path((job.result or {}).get("out", ""))
         if job.status.value == "succeeded" and result.is_file():
-            st.download_button(f"Download {result.name}", data=lambda path=result: path.read_bytes(),
+            st.download_button(f"Download {result.name}", data=result.read_bytes,
                                file_name=result.name, key=f"dl-{job.id}")
         elif job.error:
             st.caption(job.error.splitlines()[0])

@@ -82,8 +82,8 @@ def run_export(studio: Studio, job: JobRecord, reporter: Reporter) -> BaseModel:
 
 
 def run_score(studio: Studio, job: JobRecord, reporter: Reporter) -> BaseModel:
-    from studio.export.scoring import ScoreProgress, ScoreRequest, ScoreResult, score_file
     from studio.paths import confined, within
+    from studio.scoring import ScoreProgress, ScoreRequest, ScoreResult, score_file
 
     request = ScoreRequest.model_validate(job.payload)
     # a job's paths are data too: only the studio's snapshots and uploads are read, results written under exports

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from studio.errors import DataError, SpecError
-from studio.export.scoring import upload_path
 from studio.paths import UnsafePath, check_name, confined, slug, within
+from studio.scoring import upload_path
 
 
 @pytest.mark.parametrize("parts", [("..", "x"), ("../../etc/passwd",), ("/etc/passwd",), ("a", "..", "..", "b")])

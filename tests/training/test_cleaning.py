@@ -8,8 +8,8 @@ import pytest
 
 from studio.context import Studio
 from studio.errors import SpecError
-from studio.export.scoring import score_frame
 from studio.export.service_code import service_schema
+from studio.scoring import score_frame
 from studio.studies import storage_for
 from studio.training.draft import draft_spec
 from studio.training.features import model_frame

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from pydantic import BaseModel
@@ -21,6 +21,9 @@ from studio.paths import confined
 from studio.prepare import parse_dates
 from studio.training.features import Feature, model_frame
 from studio.training.model import TrainedModel
+
+if TYPE_CHECKING:
+    from studio.data.sources import Sources
 
 CHUNK_ROWS = 50_000
 CHECK_ROWS = 2_000  # rows of the input read to check the columns' types
@@ -187,3 +190,48 @@ def score_frame(model: TrainedModel, frame: pd.DataFrame) -> pd.DataFrame:
         raise DataError(f"This table does not fit the model: {report.describe()}")
     model_frame(frame.head(1), model.info.features)  # raises with the row and column of a bad value
     return model.predict_frame(frame)
+
+
+def write_back(sources: Sources, scored: Path, *, connection: str, table: str, mode: str, model_uri: str) -> int:
+    """Write a scored file to `table` of the saved `connection`, each row with the model version and scoring time,
+    in one transaction (the CLI's --to-table and the Models page both call this); returns the rows written."""
+    from studio.data.writeback import write_predictions
+
+    if not connection:
+        raise DataError("Writing predictions to a table needs a saved connection (`studio data connect`).")
+    if mode not in ("new", "append"):
+        raise DataError(f"The write mode must be 'new' or 'append'. Got {mode!r} instead.")
+    return write_predictions(sources.connections.get(connection), iter_chunks(scored), table,
+                             mode="new" if mode == "new" else "append", model_uri=model_uri,
+                             sqlite_root=sources.settings.sqlite_path, timeout_s=sources.settings.sql_timeout_seconds)
+
+
+#: Larger inputs are scored by a background job; smaller ones at once, in the page or the command.
+INLINE_ROWS = 100_000
+
+
+class ScoringPlan(BaseModel):
+    """How a file will be scored, decided before anything runs: its rows, how its columns match the model, where
+    the predictions go, and whether a background job does it (more than INLINE_ROWS rows)."""
+
+    model_config = {"arbitrary_types_allowed": True}
+
+    rows: int
+    report: ColumnReport
+    out: Path
+    background: bool
+
+
+def plan_scoring(features: tuple[Feature, ...], source: Path, *, results: Path, stem: str,
+                 out_format: str) -> ScoringPlan:
+    """Read the head of `source` and count its rows; DataError if it has none. `results` is the folder the
+    predictions are written to (under a fresh name, `<stem>-scored-<id>.<out_format>`)."""
+    import uuid
+
+    first = next(iter_chunks(source, 2_000), None)
+    if first is None:
+        raise DataError("The file has no rows to score.")
+    rows = count_rows(source)
+    out = confined(results, f"{stem}-scored-{uuid.uuid4().hex[:6]}.{out_format}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return ScoringPlan(rows=rows, report=check_columns(first, features), out=out, background=rows > INLINE_ROWS)
