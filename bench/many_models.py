@@ -1,4 +1,4 @@
-"""Many models, side by side in one run, on the synthetic store x item sales set (`studio.many.samples`).
+"""Many models, side by side in one run, on the synthetic store x item sales set (`studio.many.synthetic`).
 
     .venv/bin/python bench/many_models.py [--partitions 1000,10000] [--days 60] [--compute large]
 
@@ -49,7 +49,7 @@ if __name__ == "__main__":
     spec = draft_spec(record, frame, target="sales", algorithms=["linear"], validation={"kind": "holdout"},
                       compute=compute, budget=Budget(seconds=None, max_trials=1),
                       partition=Partitioning(columns=["store", "item"], min_rows=20),
-                      forecast=Forecasting(time_column="date" if horizon else None, horizon=horizon or 7))
+                      forecast=Forecasting(time_column="date", horizon=horizon) if horizon else None)
     profile = studio.profile(compute)
     started = time.perf_counter()
     result = train_family(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="bench", profile=profile,
@@ -153,7 +153,7 @@ def run(code: str, *args: str) -> tuple[dict, float]:
 
 MAKE = """
 import sys
-from studio.many.samples import store_item_sales
+from studio.many.synthetic import store_item_sales
 if __name__ == "__main__":
     stores, items, days = (int(v) for v in sys.argv[2:5])
     store_item_sales(stores, items, days, seed=1).to_parquet(sys.argv[1], index=False)

@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 from studio.context import Studio  # noqa: E402
 from studio.export.bento import export_bento, service_env  # noqa: E402
+from studio.export.examples import example_rows  # noqa: E402
 from studio.export.onnx_model import convert, predict_onnx, session  # noqa: E402
-from studio.export.samples import sample_rows  # noqa: E402
 from studio.export.serving import ServiceInfo, free_port, serve_command, wait_ready  # noqa: E402
 from studio.settings import Settings  # noqa: E402
 from studio.studies import storage_for  # noqa: E402
@@ -103,7 +103,7 @@ def main() -> None:
         os.environ["STUDIO_HOME"] = tmp
         studio = Studio(Settings(home=Path(tmp), embedded_worker=False))
         uri = _train(studio, args.rows)
-        row = sample_rows(studio.tracker, uri)[0]
+        row = example_rows(studio.tracker, uri)[0]
         variants = {
             "native, batching on": export_bento(studio.tracker, studio.settings, uri, name="bench-native").bento_tag,
             "native, batching off": export_bento(studio.tracker, studio.settings, uri, name="bench-nobatch",

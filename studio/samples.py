@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from studio.errors import StudioError
-from studio.many.samples import store_item_sales
+from studio.many.synthetic import store_item_sales
 
 if TYPE_CHECKING:
     from studio.data.catalog import DatasetCatalog, DatasetRecord
@@ -61,7 +61,7 @@ def house_prices(n: int = 1_500, seed: int = 11) -> pd.DataFrame:
 
 
 def store_item_daily(seed: int = 5) -> pd.DataFrame:
-    """Daily sales of 8 stores x 25 items over 180 days (see `studio.many.samples.store_item_sales`)."""
+    """Daily sales of 8 stores x 25 items over 180 days (see `studio.many.synthetic.store_item_sales`)."""
     return store_item_sales(n_stores=8, n_items=25, days=180, seed=seed)
 
 

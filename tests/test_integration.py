@@ -20,7 +20,7 @@ from sklearn.datasets import load_wine
 
 from studio.context import Studio
 from studio.export import ServiceInfo, call_predict, wait_ready
-from studio.export.samples import sample_rows
+from studio.export.examples import example_rows
 from studio.export.serving import free_port
 from tests.conftest import make_settings
 
@@ -123,7 +123,7 @@ def test_train_predict_export_serve(tmp_path: Path, wine_csv: Path) -> None:
             via_client = client.predict(rows=rows[:3])
         assert [r["prediction"] for r in via_client] == expected["prediction"].head(3).tolist()
 
-        assert sample_rows(studio.tracker, export["model_uri"])[0].keys() == rows[0].keys()
+        assert example_rows(studio.tracker, export["model_uri"])[0].keys() == rows[0].keys()
         bad = call_predict(service.url, [{**rows[0], "alcohol": "strong"}])
         assert bad.status_code == 400 and "alcohol" in json.dumps(bad.body)
         missing = call_predict(service.url, [{k: v for k, v in rows[0].items() if k != "hue"}])

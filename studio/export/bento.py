@@ -110,7 +110,7 @@ def _bundle(tracker: Tracker, model_uri: str, built: dict[str, str]) -> Path:
     from importlib.metadata import version
 
     from studio.export.bundle import render, write_bundle
-    from studio.export.samples import sample_rows
+    from studio.export.examples import example_rows
     from studio.export.service_code import MAX_ROWS
 
     spec = tracker.spec_of(tracker.run_id_of(model_uri))
@@ -119,7 +119,7 @@ def _bundle(tracker: Tracker, model_uri: str, built: dict[str, str]) -> Path:
                f"trained by the ML studio on dataset `{spec.dataset_id}`, chosen by {spec.metric}.")
     archive = Path(built["archive_path"])
     files = render(tag=built["bento_tag"], archive=archive.name, model_uri=model_uri, summary=summary,
-                   sample=sample_rows(tracker, model_uri, n=2), bentoml_version=version("bentoml"), max_rows=MAX_ROWS)
+                   sample=example_rows(tracker, model_uri, n=2), bentoml_version=version("bentoml"), max_rows=MAX_ROWS)
     return write_bundle(archive.parent, archive_path=archive, files=files)
 
 

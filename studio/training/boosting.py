@@ -92,7 +92,10 @@ def fit_split(pipeline: Any, algorithm: str, X_fit: Any, y_fit: np.ndarray, X_va
             model.fit(Xf, y_fit, eval_set=[(Xv, y_val)], verbose=False)
         finally:
             model.set_params(callbacks=None)  # the fitted model must not hold the validation rows
-        return int(model.best_iteration) + 1
+        try:
+            return int(model.best_iteration) + 1
+        except AttributeError:  # the time limit stopped it before early stopping recorded a best round (loaded
+            return max(int(model.get_booster().num_boosted_rounds()), 1)  # machine): keep the rounds it grew
     import lightgbm
 
     callbacks = [lightgbm.early_stopping(PATIENCE, verbose=False), _lgbm_watch(checkpoints, Xv, stop_at)]

@@ -16,7 +16,7 @@ from studio.data.ingest import describe_file
 from studio.data.limits import ReadLimits
 from studio.data.profile import PROFILE_SAMPLE_ROWS
 from studio.data.sources import STREAM_CSV_BYTES, ingest_csv
-from studio.export.samples import sample_rows
+from studio.export import examples
 from studio.training.draft import data_guardrails
 from studio.training.guardrails import Guardrail
 from studio.training.task import Task
@@ -91,8 +91,8 @@ def load_dataset(dataset_id: str) -> pd.DataFrame:
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def example_rows(model_uri: str) -> list[dict[str, Any]]:
-    """A row from the model's training data, for "try it" (a registered version never changes)."""
-    return sample_rows(get_studio().tracker, model_uri)
+    """A held-out row recorded with the model's run, for "try it" (a registered version never changes)."""
+    return examples.example_rows(get_studio().tracker, model_uri)
 
 
 @st.cache_data(max_entries=16, show_spinner="Checking the data…")

@@ -17,8 +17,8 @@ from sklearn.preprocessing import FunctionTransformer
 from studio.context import Studio
 from studio.data import ColumnKind
 from studio.errors import ExportError
+from studio.export.examples import example_rows
 from studio.export.onnx_model import PARITY_TOLERANCE, convert, export_onnx, parity
-from studio.export.samples import sample_rows
 from studio.studies import storage_for
 from studio.training import ESTIMATORS, Feature, Task, TrainSpec, model_frame
 from studio.training.draft import draft_spec
@@ -113,7 +113,7 @@ def test_export_onnx_saves_the_model_and_parity_report_with_the_run(studio: Stud
     result = train(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="o1", profile=SMALL, pools=INLINE,
                    storage=storage_for(studio.settings, "job-o1"), reporter=ListReporter())
     studio.catalog.delete(record.id)  # a kept model needs nothing from its dataset: the run holds its held-out rows
-    rows = sample_rows(studio.tracker, result.model_uri, n=2)
+    rows = example_rows(studio.tracker, result.model_uri, n=2)
     assert len(rows) == 2 and set(rows[0]) == {f.name for f in spec.features}
     exported = export_onnx(studio.tracker, studio.settings.exports_path, result.model_uri)
     assert exported.report.holds and exported.report.rows == 60 and exported.report.tolerance == PARITY_TOLERANCE

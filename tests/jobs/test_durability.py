@@ -84,10 +84,10 @@ def _wait_for(predicate: Callable[[], bool], *, timeout: float = 180, what: str 
         time.sleep(0.2)
 
 
-def _spec(studio: Studio, frame: pd.DataFrame, **kwargs: object):
+def _spec(studio: Studio, frame: pd.DataFrame, *, max_trials: int, **kwargs: object):
     record = studio.catalog.save(frame, "churn", source="test")
-    return draft_spec(record, frame, target="churned", validation={"kind": "holdout"}, **kwargs,
-                      budget=Budget(seconds=None))  # type: ignore[arg-type]
+    return draft_spec(record, frame, target="churned", validation={"kind": "holdout"},
+                      budget=Budget(seconds=None, max_trials=max_trials), **kwargs)  # type: ignore[arg-type]
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

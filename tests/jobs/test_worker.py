@@ -14,9 +14,11 @@ from studio.worker.handlers import TRAIN
 from studio.worker.loop import Worker
 
 
-def _submit(studio: Studio, churn: pd.DataFrame, **kwargs: object) -> str:
+def _submit(studio: Studio, churn: pd.DataFrame, *, max_trials: int, budget_seconds: int | None,
+            **kwargs: object) -> str:
     record = studio.catalog.save(churn, "churn", source="test")
-    spec = draft_spec(record, churn, target="churned", validation={"kind": "holdout"}, **kwargs)  # type: ignore[arg-type]
+    spec = draft_spec(record, churn, target="churned", validation={"kind": "holdout"},
+                      budget=Budget(seconds=budget_seconds, max_trials=max_trials), **kwargs)  # type: ignore[arg-type]
     return studio.submit_training(spec).id
 
 

@@ -10,7 +10,7 @@ from studio.context import Studio
 from studio.errors import SpecError
 from studio.many.forecast import LagPlan, naive_baselines
 from studio.many.router import PartitionRouter
-from studio.many.samples import store_item_sales
+from studio.many.synthetic import store_item_sales
 from studio.names import PARTITIONS_TABLE
 from studio.training.features import model_frame
 from studio.training.spec import Forecasting

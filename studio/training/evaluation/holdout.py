@@ -60,7 +60,7 @@ class Holdout:
         return cls(task, classes, pd.read_parquet(path))
 
 
-def sample_rows(n: int, *, seed: int = 0, limit: int = MAX_ROWS) -> np.ndarray:
+def kept_rows(n: int, *, seed: int = 0, limit: int = MAX_ROWS) -> np.ndarray:
     """Positions of the rows to keep: all of them, or a seeded sample of `limit` in their original order."""
     if n <= limit:
         return np.arange(n)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
-from studio.training.evaluation.holdout import Holdout, holdout_of, sample_rows
+from studio.training.evaluation.holdout import Holdout, holdout_of, kept_rows
 from studio.training.evaluation.importance import FeatureImportance, is_tree_pipeline, permutation_importance, tree_shap
 from studio.training.features import Feature
 from studio.training.metrics import METRICS
@@ -48,7 +48,7 @@ def evaluate_model(model: Any, *, features_frame: pd.DataFrame, X: pd.DataFrame,
                    seed: int = 0, log: Callable[[str], None] = lambda _: None, importance_rows: int = 1000,
                    importance_repeats: int = 3) -> Evaluation:
     """Everything the Runs page shows about one model, computed once, on its held-out rows."""
-    keep = sample_rows(len(X), seed=seed)
+    keep = kept_rows(len(X), seed=seed)
     features_frame = features_frame.iloc[keep].reset_index(drop=True)
     X, y = X.iloc[keep].reset_index(drop=True), y[keep]
     holdout = holdout_of(model, features_frame, X, y, task=task, classes=classes)

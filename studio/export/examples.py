@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from studio.tracking import Tracker
 
 
-def sample_rows(tracker: Tracker, model_uri: str, *, n: int = 1) -> list[dict[str, Any]]:
+def example_rows(tracker: Tracker, model_uri: str, *, n: int = 1) -> list[dict[str, Any]]:
     """`n` of the model's held-out rows, features only, as JSON-ready dicts (NaN -> null): the first rows with
     every feature filled when there are that many (an example full of nulls shows little), else the first. Read
     from the run, never from the dataset, which may have been deleted since."""
