@@ -24,7 +24,6 @@ from studio.training.features import model_frame
 from studio.training.model import ModelInfo, TrainedModel
 from studio.training.search import TrialOutcome
 from studio.training.spec import TrainSpec
-from studio.training.task import Task
 
 
 class Tracker:
@@ -206,7 +205,7 @@ class Tracker:
         """The run's held-out rows in their original feature columns, as recorded with its evaluation (up to
         50,000, in their original order): what ONNX parity, the bundle's examples and "try it" use, so a model
         keeps working when the dataset it was trained on is deleted."""
-        from studio.training.evaluation.holdout import Holdout
+        from studio.training.evaluation.holdout import feature_columns
 
         try:
             with tempfile.TemporaryDirectory() as tmp:
@@ -214,7 +213,7 @@ class Tracker:
         except Exception as exc:  # MlflowException or OSError for a run without one
             raise TrackingError(f"Run '{run_id}' has no recorded held-out rows ({str(exc).splitlines()[0]}); runs "
                                 "record them once their model is registered.") from None
-        return Holdout(Task.REGRESSION, None, frame).features
+        return feature_columns(frame)
 
     def spec_of(self, run_id: str) -> TrainSpec:
         """The spec a run was trained with (a run's spec.json is written once and never changes, so it is read

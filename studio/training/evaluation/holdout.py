@@ -47,7 +47,7 @@ class Holdout:
 
     @property
     def features(self) -> pd.DataFrame:
-        return self.frame[[c for c in self.frame.columns if not c.startswith("__")]]
+        return feature_columns(self.frame)
 
     def label(self, code: int) -> str:
         return str(self.classes[code]) if self.classes is not None else str(code)
@@ -58,6 +58,11 @@ class Holdout:
     @classmethod
     def from_parquet(cls, path: Path, *, task: Task, classes: list[Any] | None) -> Holdout:
         return cls(task, classes, pd.read_parquet(path))
+
+
+def feature_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The original feature columns of a holdout frame (without the actual, predicted and probability columns)."""
+    return frame[[c for c in frame.columns if not c.startswith("__")]]
 
 
 def kept_rows(n: int, *, seed: int = 0, limit: int = MAX_ROWS) -> np.ndarray:
