@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+import psutil
 
 from studio import vault
 
 if TYPE_CHECKING:  # a type only: the jobs package does not import the composition root
     from studio.context import Studio
+    from studio.settings import Settings
+
+#: The last worker this home started: a worker registers in the job store only once it runs, so until then this
+#: file is what tells `studio up` and the app (which both ask for a worker within a second) that one is coming.
+PID_FILE = "worker.pid"
 
 
 def spawn_worker(studio: Studio) -> subprocess.Popen[bytes]:
@@ -19,13 +30,39 @@ def spawn_worker(studio: Studio) -> subprocess.Popen[bytes]:
     """
     env = vault.entitled_env(STUDIO_HOME=str(studio.settings.root))
     log_file = open(studio.settings.logs_path / "worker.log", "ab")  # noqa: SIM115 - the child owns it
-    return subprocess.Popen([sys.executable, "-m", "studio", "worker"], stdout=log_file, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen([sys.executable, "-m", "studio", "worker"], stdout=log_file, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+    (studio.settings.root / PID_FILE).write_text(str(proc.pid))
+    return proc
+
+
+def spawned_worker(settings: Settings) -> psutil.Process | None:
+    """The worker process this home last started, while it runs (not a zombie, not a reused pid)."""
+    try:
+        proc = psutil.Process(int((settings.root / PID_FILE).read_text()))
+        running = proc.status() != psutil.STATUS_ZOMBIE and proc.cmdline()[-2:] == ["studio", "worker"]
+    except (OSError, ValueError, psutil.Error):
+        return None
+    return proc if running else None
 
 
 def ensure_worker(studio: Studio) -> bool:
-    """Start a worker if none has been seen recently; returns whether one was started."""
-    if not studio.settings.embedded_worker or studio.worker_alive():
+    """Start a worker if none has been seen recently and none is starting; returns whether one was started."""
+    if not studio.settings.embedded_worker:
         return False
-    spawn_worker(studio)
-    return True
+    with _spawn_lock(studio.settings.root):
+        if studio.worker_alive() or spawned_worker(studio.settings) is not None:
+            return False
+        spawn_worker(studio)
+        return True
+
+
+@contextlib.contextmanager
+def _spawn_lock(root: Path) -> Iterator[None]:
+    """One process at a time decides whether to start a worker for this home."""
+    with open(root / "worker.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -89,12 +90,14 @@ class Worker:
 
     def run(self, *, until: Callable[[], bool] | None = None) -> None:
         """Poll for jobs until stopped, or until `until()` is true between jobs."""
-        import optuna
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
         settings = self.studio.settings
-        log.info("Worker %s started (home %s).", self.worker_id, settings.root)
         try:
+            with contextlib.suppress(SQLAlchemyError):  # seen at once, before the slow imports (retried below)
+                self.studio.jobs.touch_worker(self.worker_id, pid=os.getpid())
+            import optuna
+
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
+            log.info("Worker %s started (home %s).", self.worker_id, settings.root)
             while not self.stop_event.is_set() and not (until and until()):
                 try:
                     self.studio.jobs.touch_worker(self.worker_id, pid=os.getpid())

@@ -60,6 +60,7 @@ def stop_studio(proc: subprocess.Popen[bytes], home: Path) -> None:
     from studio.context import Studio
     from studio.export import list_services, stop_service
     from studio.settings import Settings
+    from studio.worker.local import spawned_worker
 
     studio = Studio(Settings(home=home))
     for service in list_services(studio.engine):
@@ -67,6 +68,9 @@ def stop_studio(proc: subprocess.Popen[bytes], home: Path) -> None:
     for worker in studio.jobs.alive_workers(within_s=3600):
         with contextlib.suppress(ProcessLookupError):
             os.kill(worker.pid, signal.SIGTERM)
+    spawned = spawned_worker(studio.settings)  # one still starting has not registered yet
+    if spawned is not None:
+        spawned.terminate()
 
 
 #: True once Streamlit says its script is not running, its running indicator is gone, and the page's elements have

@@ -1,0 +1,61 @@
+"""The embedded worker: `studio up` and the app both ask for one within a second; exactly one starts."""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from studio.context import Studio
+from studio.worker.local import PID_FILE, ensure_worker, spawned_worker
+from tests.conftest import make_settings
+
+
+@pytest.fixture
+def embedded(tmp_path: Path) -> Studio:
+    settings = make_settings(tmp_path / "home", embedded_worker=True)
+    settings.prepare()
+    studio = Studio(settings)
+    yield studio
+    proc = spawned_worker(settings)
+    if proc is not None:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_asking_for_a_worker_twice_while_it_starts_starts_one(embedded: Studio) -> None:
+    with ThreadPoolExecutor(4) as pool:
+        started = list(pool.map(lambda _: ensure_worker(embedded), range(4)))
+    assert started.count(True) == 1
+    proc = spawned_worker(embedded.settings)
+    assert proc is not None and proc.cmdline()[-2:] == ["studio", "worker"]
+    assert not ensure_worker(embedded)  # still starting or already registered: no second one
+    deadline = time.monotonic() + 60
+    while not embedded.worker_alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert [w.pid for w in embedded.jobs.alive_workers(within_s=60)] == [proc.pid]
+
+
+def test_a_worker_that_exited_is_started_again(embedded: Studio) -> None:
+    assert ensure_worker(embedded)
+    first = spawned_worker(embedded.settings)
+    assert first is not None
+    first.terminate()
+    first.wait(timeout=30)
+    deadline = time.monotonic() + 30  # a worker stopped before it deregistered is forgotten after 3 heartbeats
+    while embedded.worker_alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert spawned_worker(embedded.settings) is None
+    assert ensure_worker(embedded)
+    second = spawned_worker(embedded.settings)
+    assert second is not None and second.pid != first.pid
+
+
+def test_a_pid_file_naming_another_process_is_not_a_worker(embedded: Studio) -> None:
+    (embedded.settings.root / PID_FILE).write_text(str(os.getpid()))  # this test process: reused pid
+    assert spawned_worker(embedded.settings) is None
+    (embedded.settings.root / PID_FILE).write_text("not a pid")
+    assert spawned_worker(embedded.settings) is None
