@@ -29,6 +29,24 @@ def make_settings(home: Path, **overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Code that runs outside a test's own environment (module and session fixtures, a thread that outlives its
+    test) sees a home of this test process, never the caller's, and never starts a worker: one such start once
+    left a `studio worker` running after CI."""
+    import tempfile
+
+    config.stash[_PROCESS_HOME] = Path(tempfile.mkdtemp(prefix="studio-tests-"))
+    os.environ["STUDIO_HOME"] = str(config.stash[_PROCESS_HOME] / "home")
+    os.environ["STUDIO_EMBEDDED_WORKER"] = "false"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    shutil.rmtree(config.stash.get(_PROCESS_HOME, None) or "/nonexistent", ignore_errors=True)
+
+
+_PROCESS_HOME = pytest.StashKey[Path]()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Subprocesses and Settings() read the environment: point it at this test's home."""

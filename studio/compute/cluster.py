@@ -231,6 +231,26 @@ class TrialPool:
             log.warning("Compute '%s': could not prepare the workers: %s", self.profile.name, exc)
 
 
+@dataclass
+class ClientFanOut:
+    """Independent tasks over a cluster's workers (a model family's partition batches): the shared inputs are sent
+    to every worker once, each task names them."""
+
+    client: Client
+
+    @classmethod
+    def open(cls, profile: ComputeProfile) -> ClientFanOut:
+        return cls(client_for(profile))
+
+    def share(self, *values: Any) -> list[Any]:
+        return list(self.client.scatter(list(values), broadcast=True))
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future:
+        return self.client.submit(fn, *args, pure=False)
+
+    def cancel(self, futures: list[Any]) -> None:
+        self.client.cancel(futures)
+
 
 def _until(condition: Callable[[], bool], *, timeout_s: float) -> bool:
     """Poll `condition` until it holds (True) or `timeout_s` passes (False)."""

@@ -4,7 +4,8 @@ registry be tested without starting a Dask cluster (as httpx's `MockTransport` s
 It answers the driver exactly as `TrialPool` does (one worker slot, futures that are done when handed back),
 so the search loop, the trial and time budgets, cancellation between trials and every result path run
 unchanged. What it cannot do is stop a trial from outside: the per-trial time limit and a worker dying under a
-trial are only exercised on a real cluster (tests/training/test_driver.py).
+trial are only exercised on a real cluster (tests/training/test_driver.py). `InlineFanOut` does the same for a
+model family's partition batches (its time budget can cut a fan-out short only on a cluster).
 """
 
 from __future__ import annotations
@@ -66,3 +67,20 @@ class InlinePool:
 
     def restore(self) -> bool:
         return False
+
+
+class InlineFanOut:
+    """`ClientFanOut`'s seam: each task runs when submitted, in this process (the shared inputs are the values)."""
+
+    @classmethod
+    def open(cls, profile: ComputeProfile) -> InlineFanOut:
+        return cls()
+
+    def share(self, *values: Any) -> list[Any]:
+        return list(values)
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> DoneFuture:
+        return DoneFuture(fn, *args)
+
+    def cancel(self, futures: list[Any]) -> None:
+        """Every task has already run."""

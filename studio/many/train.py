@@ -13,9 +13,9 @@ family: summary metrics, the per-partition table (`partitions.parquet`), and one
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from sklearn.model_selection import train_test_split
 
 from studio import names
-from studio.compute.cluster import client_for
+from studio.compute.cluster import ClientFanOut
 from studio.compute.profiles import ComputeProfile
 from studio.data.catalog import DatasetCatalog
 from studio.errors import StudioError
@@ -135,8 +135,24 @@ def _finish(tracker: TrackerLike, run_id: str, spec: TrainSpec, held_out: dict[s
                          Tag.FINAL_MODEL: f"{int(summary[names.PARTITIONS_MODELED])} partition models + fallback"})
 
 
+class TaskFuture(Protocol):
+    def done(self) -> bool: ...
+    def result(self) -> Any: ...
+
+
+class FanOut(Protocol):
+    """Where the partition batches run: a Dask cluster (`ClientFanOut`) or, in unit tests, this process
+    (`compute.inline.InlineFanOut`)."""
+
+    def share(self, *values: Any) -> list[Any]: ...
+    def submit(self, fn: Callable[..., Any], *args: Any) -> TaskFuture: ...
+    def cancel(self, futures: list[Any]) -> None: ...
+
+
 def train_family(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, job_id: str,
-                 profile: ComputeProfile, reporter: Reporter) -> TrainResult:
+                 profile: ComputeProfile, reporter: Reporter,
+                 fan_outs: Callable[[ComputeProfile], FanOut] = ClientFanOut.open) -> TrainResult:
+    """One model per partition (fitted in batches on `fan_outs(profile)`) and a fallback, registered as one."""
     assert spec.partition is not None
     started = time.time()
     deadline = None if spec.budget.seconds is None else _now() + spec.budget.seconds * FAN_OUT_SHARE
@@ -158,8 +174,8 @@ def train_family(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLi
     inputs = _Inputs.plain(split) if spec.forecast is None else _Inputs.forecasting(spec, split, train_groups,
                                                                                    test_groups, reporter)
     fallback, sub_spec = _fallback(spec, split, inputs, algorithms, columns)
-    results, blobs = _fan_out(sub_spec, split, inputs, modeled, train_groups, test_groups, tried, profile, reporter,
-                              progress, deadline)
+    results, blobs = _fan_out(sub_spec, split, inputs, modeled, train_groups, test_groups, tried,
+                              lambda: fan_outs(profile), reporter, progress, deadline)
     _with_fallback(results, train_groups, test_groups, raw_predictions(fallback, inputs.X_test, split.n_classes),
                    metric, split)
     router = _router(tuple(columns), blobs, fallback, split, inputs)
@@ -169,9 +185,7 @@ def train_family(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLi
     router.cache_size = in_process
     held_out = metrics_of(raw_predictions(router, split.X_test, split.n_classes), split.y_test, spec.task)
     test_score = held_out[names.held_out(spec.metric)]
-    table = pd.DataFrame([r.model_dump() for r in results.values()])
-    for row in table[table["status"] == "failed"].head(20).itertuples():
-        reporter.log(f"Partition {row.key} failed: {row.error}")
+    table = _results_table(results, reporter)
     info = ModelInfo(task=spec.task, target=spec.target, features=spec.features, classes=split.classes,
                      metric=spec.metric, run_id=run_id)
     reporter.progress(progress.model_copy(update={"phase": "logging model"}))
@@ -194,6 +208,14 @@ def train_family(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLi
     return TrainResult(run_id=run_id, model_uri=model_uri, metric=spec.metric, validation_score=None,
                        test_score=test_score, best_algorithm="partitioned", best_params={"partition_by": columns},
                        n_trials=len(modeled), duration_s=duration, study_name="", stop_reason="all partitions trained")
+
+
+def _results_table(results: dict[str, PartitionResult], reporter: Reporter) -> pd.DataFrame:
+    """One row per partition (what it got and how it scored); the first failures are logged with their reason."""
+    table = pd.DataFrame([r.model_dump() for r in results.values()])
+    for row in table[table["status"] == "failed"].head(20).itertuples():
+        reporter.log(f"Partition {row.key} failed: {row.error}")
+    return table
 
 
 def family_summary(table: pd.DataFrame, metric: Metric) -> dict[str, float]:
@@ -270,28 +292,28 @@ class _Inputs:
 
 
 def _fan_out(sub_spec: TrainSpec, split: Split, inputs: _Inputs, keys: list[str], train_groups: dict[str, np.ndarray],
-             test_groups: dict[str, np.ndarray], algorithms: list[str], profile: ComputeProfile, reporter: Reporter,
-             progress: Progress, deadline: float | None = None) -> tuple[dict[str, PartitionResult], dict[str, bytes]]:
+             test_groups: dict[str, np.ndarray], algorithms: list[str], open_fan_out: Callable[[], FanOut],
+             reporter: Reporter, progress: Progress,
+             deadline: float | None = None) -> tuple[dict[str, PartitionResult], dict[str, bytes]]:
     """Fit the partitions in batches on the Dask workers. Once `deadline` passes, the batches not finished yet are
     cancelled and their partitions left to the fallback (listed as such): the budget is kept, the job succeeds."""
     results: dict[str, PartitionResult] = {}
     blobs: dict[str, bytes] = {}
     if not keys:
         return results, blobs
-    client = client_for(profile)
-    X_train, y_train = client.scatter((inputs.X_train, split.y_train), broadcast=True)
-    X_test, y_test = client.scatter((inputs.X_test, split.y_test), broadcast=True)
-    timing = None if inputs.timing is None else client.scatter(inputs.timing, broadcast=True)
+    tasks = open_fan_out()
+    X_train, y_train, X_test, y_test = tasks.share(inputs.X_train, split.y_train, inputs.X_test, split.y_test)
+    timing = None if inputs.timing is None else tasks.share(inputs.timing)[0]
     batches = [keys[i:i + BATCH] for i in range(0, len(keys), BATCH)]
-    futures = [client.submit(fit_batch, sub_spec, [(k, train_groups[k], test_groups.get(k, np.array([], int)))
-                                                   for k in batch], X_train, y_train, X_test, y_test,
-                             tuple(algorithms), timing, pure=False) for batch in batches]
+    futures = [tasks.submit(fit_batch, sub_spec, [(k, train_groups[k], test_groups.get(k, np.array([], int)))
+                                                  for k in batch], X_train, y_train, X_test, y_test,
+                            tuple(algorithms), timing) for batch in batches]
     for done, future in enumerate(futures, start=1):  # in submission order; the workers run them all meanwhile
         if reporter.should_stop():
-            client.cancel(futures)
+            tasks.cancel(futures)
             raise StudioError("Cancelled while training the partitions.")
         if deadline is not None and _now() > deadline and not future.done():
-            client.cancel(futures[done - 1:])
+            tasks.cancel(futures[done - 1:])
             late = [k for batch in batches[done - 1:] for k in batch]
             for key in late:
                 results[key] = PartitionResult(key=key, rows_train=len(train_groups[key]),

@@ -1,14 +1,19 @@
-"""A family of models: trained per partition on the Dask profile, registered as one version, routed when scoring."""
+"""A family of models: trained per partition (on Dask in the first test, in this process elsewhere), registered as one
+version, routed when scoring."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from studio.compute.inline import InlineFanOut
+from studio.compute.profiles import ComputeProfile
 from studio.context import Studio
 from studio.many.router import PartitionRouter, partition_rows
-from studio.many.train import train_family
+from studio.many.train import FanOut, train_family
 from studio.names import PARTITIONS_TABLE
 from studio.training.draft import draft_spec
 from studio.training.run import TrainResult
@@ -34,9 +39,10 @@ def shop_frame(n_stores: int = 3, n_items: int = 4, rows: int = 80, seed: int = 
 
 
 def train_shop(studio: Studio, frame: pd.DataFrame, *, job_id: str, reporter: ListReporter | None = None,
-               **draft: object) -> TrainResult:
+               fan_outs: Callable[[ComputeProfile], FanOut] = InlineFanOut.open, **draft: object) -> TrainResult:
     """Save `frame` as the dataset 'shop' and train a family on it: linear models per store x item with at least
-    20 training rows, unless `draft` says otherwise (any `draft_spec` argument)."""
+    20 training rows, unless `draft` says otherwise (any `draft_spec` argument). The partitions are fitted in this
+    process (`InlineFanOut`) unless `fan_outs` says otherwise; the first test below fits them on Dask."""
     record = studio.catalog.save(frame, "shop", source="test")
     parts = draft.pop("partition_by", ["store", "item"])
     forecast = {k: draft.pop(k) for k in ("time_column", "horizon", "season_length") if k in draft}
@@ -46,7 +52,7 @@ def train_shop(studio: Studio, frame: pd.DataFrame, *, job_id: str, reporter: Li
         "forecast": section(Forecasting, **forecast) if forecast else None, **draft}
     spec = draft_spec(record, frame, **options)  # type: ignore[arg-type]
     return train_family(spec, catalog=studio.catalog, tracker=studio.tracker, job_id=job_id, profile=SMALL,
-                        reporter=reporter or ListReporter())
+                        reporter=reporter or ListReporter(), fan_outs=fan_outs)
 
 
 def test_a_family_beats_its_baselines_and_is_one_registered_version(studio: Studio) -> None:
@@ -151,11 +157,13 @@ class _Future:
         return self.compute()
 
 
-class _Client:
-    def scatter(self, data, broadcast):  # type: ignore[no-untyped-def]
-        return data
+class _LateFanOut:
+    """Runs each batch only when its result is read, so the clock decides which batches were in time."""
 
-    def submit(self, fn, *args, pure):  # type: ignore[no-untyped-def]
+    def share(self, *values):  # type: ignore[no-untyped-def]
+        return list(values)
+
+    def submit(self, fn, *args):  # type: ignore[no-untyped-def]
         return _Future(lambda: fn(*args))
 
     def cancel(self, futures) -> None:  # type: ignore[no-untyped-def]
@@ -169,11 +177,10 @@ def test_partitions_not_trained_when_the_budget_runs_out_go_to_the_fallback(stud
 
     clock = iter([0.0, 0.0, 0.0] + [1e9] * 100)  # the deadline, the first two batches in time, then past it
     monkeypatch.setattr(family_train, "_now", lambda: next(clock))
-    monkeypatch.setattr(family_train, "client_for", lambda profile: _Client())
     monkeypatch.setattr(family_train, "BATCH", 3)
     frame = shop_frame()
     reporter = ListReporter()
-    result = train_shop(studio, frame, job_id="late", reporter=reporter)
+    result = train_shop(studio, frame, job_id="late", reporter=reporter, fan_outs=lambda profile: _LateFanOut())
     table = studio.tracker.load_table(result.run_id, PARTITIONS_TABLE)
     late = table[table["error"].fillna("").str.contains("time budget ran out")]
     assert (table["status"] == "model").sum() == 6 and len(late) == 6 and set(late["status"]) == {"fallback"}
