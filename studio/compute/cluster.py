@@ -52,8 +52,12 @@ def client_for(profile: ComputeProfile) -> Client:
 
     with _lock:
         client = _clients.get(_key(profile))
-        if client is not None and client.status == "running":
+        if client is not None and client.status == "running" and _nannies_up(client, profile):
             return client
+        if client is not None:  # closed, or a local cluster whose nannies are gone: it would never get workers back
+            log.warning("Compute '%s': the kept cluster has lost its workers; starting a fresh one.", profile.name)
+            _clients.pop(_key(profile), None)
+            _close(client)
         started = time.monotonic()
         try:
             if profile.is_remote:
@@ -80,6 +84,29 @@ def client_for(profile: ComputeProfile) -> Client:
         log.info("Compute '%s' ready in %.1f s: %s", profile.name, time.monotonic() - started, profile.summary())
         _clients[_key(profile)] = client
         return client
+
+
+def warm_up(profile: ComputeProfile) -> None:
+    """Start `profile`'s cluster now and have its workers import the ML libraries, before a job needs them."""
+    _import_ml(client_for(profile), profile)
+
+
+def _import_ml(client: Client, profile: ComputeProfile) -> None:
+    try:  # a fresh worker imports the ML libraries now, not inside the first trial's time limit
+        client.run(importlib.import_module, "studio.training.search")
+    except Exception as exc:  # a remote worker without the studio installed fails its trials with the reason
+        log.warning("Compute '%s': could not prepare the workers: %s", profile.name, exc)
+
+
+def _nannies_up(client: Client, profile: ComputeProfile) -> bool:
+    """Whether a local cluster still has a live nanny per worker (a nanny restarts its worker; once the nanny
+    itself is gone, as seen under heavy load after a worker was stopped, nothing brings that worker back)."""
+    if profile.is_remote or client.cluster is None:
+        return True
+    nannies = list(getattr(client.cluster, "workers", {}).values())
+    return len(nannies) >= profile.workers and all(
+        getattr(getattr(n, "status", None), "name", "running") not in {"closing", "closed", "failed"}
+        for n in nannies)
 
 
 def security(profile: ComputeProfile) -> Security | None:
@@ -191,7 +218,10 @@ class TrialPool:
         (seen under heavy load): every trial running on the old cluster is then lost."""
         want = 1 if self.profile.is_remote else self.profile.workers
         replaced = False
-        if not _until(lambda: len(self.workers()) >= want, timeout_s=self.restart_wait_s):
+        if not _nannies_up(self.client, self.profile):  # no nanny left to bring a worker back: do not wait for one
+            self._fresh_cluster("a worker's nanny is gone")
+            replaced = True
+        elif not _until(lambda: len(self.workers()) >= want, timeout_s=self.restart_wait_s):
             if self.profile.is_remote:
                 if not self.workers():
                     raise ComputeError(f"No Dask worker is connected to {self.profile.scheduler}; start some with "
@@ -225,10 +255,7 @@ class TrialPool:
             raise ComputeError(f"The workers of compute '{self.profile.name}' did not start.")
 
     def _prepare(self) -> None:
-        try:  # a fresh worker imports the ML libraries now, not inside the first trial's time limit
-            self.client.run(importlib.import_module, "studio.training.search")
-        except Exception as exc:  # a remote worker without the studio installed fails its trials with the reason
-            log.warning("Compute '%s': could not prepare the workers: %s", self.profile.name, exc)
+        _import_ml(self.client, self.profile)
 
 
 @dataclass

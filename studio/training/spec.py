@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Self, TypeVar
 import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from studio.compute.profiles import PROFILE_NAME
+from studio.compute.profiles import DEFAULT_COMPUTE, PROFILE_NAME
 from studio.data.schema import ColumnKind
 from studio.errors import SpecError
 from studio.paths import NAME
@@ -139,7 +139,7 @@ class TrainSpec(BaseModel):
     metric: str
     validation: Validation = Validation()
     budget: Budget = Budget()
-    compute: str = Field(default="small", pattern=PROFILE_NAME)
+    compute: str = Field(default=DEFAULT_COMPUTE, pattern=PROFILE_NAME)
     seed: Annotated[int, _int_in(0, 2**31 - 1)] = 0
     test_fraction: Annotated[float, _float_in(0.1, 0.5)] = 0.2
     guardrails: tuple[Guardrail, ...] = ()

@@ -83,10 +83,12 @@ class JobReporter:
 
 
 class Worker:
-    def __init__(self, studio: Studio, *, worker_id: str | None = None) -> None:
+    def __init__(self, studio: Studio, *, worker_id: str | None = None, warm: bool = False) -> None:
+        """`warm`: prepare for the first job as soon as the loop starts (the `studio worker` process does)."""
         self.studio = studio
         self.worker_id = worker_id or f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.stop_event = threading.Event()
+        self.warm = warm
 
     def run(self, *, until: Callable[[], bool] | None = None) -> None:
         """Poll for jobs until stopped, or until `until()` is true between jobs."""
@@ -98,6 +100,8 @@ class Worker:
 
             optuna.logging.set_verbosity(optuna.logging.WARNING)
             log.info("Worker %s started (home %s).", self.worker_id, settings.root)
+            if self.warm:
+                threading.Thread(target=self._warm_up, name="warm-up", daemon=True).start()
             while not self.stop_event.is_set() and not (until and until()):
                 try:
                     self.studio.jobs.touch_worker(self.worker_id, pid=os.getpid())
@@ -112,6 +116,24 @@ class Worker:
                 self.run_job(lease)
         finally:
             self.studio.jobs.remove_worker(self.worker_id)
+
+    def _warm_up(self) -> None:
+        """Import the ML libraries and start the default compute size's cluster (kept for every job of its shape)
+        while no job waits for them, so the first job's first trial does not pay for either."""
+        started = time.monotonic()
+        try:
+            from studio.compute.cluster import warm_up
+            from studio.compute.profiles import DEFAULT_COMPUTE
+            from studio.training import search  # noqa: F401 - the import is the point
+
+            profile = self.studio.profile(DEFAULT_COMPUTE)
+            if not profile.is_remote:  # a remote cluster is someone else's to start
+                warm_up(profile)
+            log.info("Worker %s warm in %.1f s (compute '%s').", self.worker_id, time.monotonic() - started,
+                     profile.name)
+        except Exception as exc:  # the first job starts what it needs itself
+            log.warning("Worker %s: warming up failed (%s); the first job will start its compute.", self.worker_id,
+                        exc)
 
     def run_job(self, lease: Lease) -> None:
         job = self.studio.jobs.get(lease.job_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from studio.compute.cluster import TrialPool, discard
+from studio.compute.cluster import TrialPool, client_for, discard
 from studio.compute.profiles import ComputeProfile
 
 
@@ -53,3 +53,21 @@ def test_sending_the_data_waits_for_a_worker_when_the_scheduler_had_none() -> No
     pool.workers = lambda: {"tcp://worker": 1}  # type: ignore[method-assign]
     pool.scatter()
     assert pool.data == ["future-7"] and Client.calls == 2
+
+
+def test_a_kept_cluster_whose_nanny_is_gone_is_replaced_at_once() -> None:
+    """Seen under load after a worker was stopped: its nanny went too, so no worker would ever come back; a
+    job waiting for one spent its whole budget (138 s for a 10 s budget) before starting a fresh cluster."""
+    shape = ComputeProfile(name="solo", workers=1, threads=1, memory_gb=1.25)
+    pool = TrialPool.open(shape, [1])
+    try:
+        old = pool.client
+        old.cluster.scale(0)  # the nanny is gone, not just its worker
+        while old.cluster.workers:
+            time.sleep(0.05)
+        assert client_for(shape) is not old  # not kept: no waiting for a worker that cannot come back
+        fresh = TrialPool.open(shape, [1])  # the next job
+        assert len(fresh.workers()) == 1
+        assert fresh.submit(next(iter(fresh.workers())), worker_pid, 1).result() > 0
+    finally:
+        discard(shape)

@@ -99,3 +99,19 @@ def test_a_database_locked_longer_than_its_busy_timeout_delays_a_job_and_loses_n
     job = studio.jobs.get(job_id)
     assert job.status is JobStatus.SUCCEEDED, job.error
     assert job.result and job.result["n_trials"] == 12 and job.attempts == 1
+
+
+def test_a_warm_worker_has_its_default_compute_ready_before_any_job(studio: Studio) -> None:
+    from studio.compute import cluster
+    from studio.compute.profiles import DEFAULT_COMPUTE
+
+    def imported() -> bool:
+        import sys
+
+        return "studio.training.search" in sys.modules
+
+    profile = studio.profile(DEFAULT_COMPUTE)
+    Worker(studio, warm=True)._warm_up()  # what the loop starts in the background when `studio worker` starts
+    client = cluster._clients[cluster._key(profile)]
+    assert client.status == "running" and cluster.client_for(profile) is client  # the first job reuses it
+    assert len(client.run(imported)) == profile.workers and all(client.run(imported).values())
