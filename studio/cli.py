@@ -295,7 +295,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from studio.worker.loop import Worker
 
     worker = Worker(_studio(), warm=True)
-    signal.signal(signal.SIGTERM, lambda *_: worker.stop_event.set())
+    signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     worker.run()
     return 0
 

@@ -40,7 +40,9 @@ class Settings(BaseSettings):
     db_busy_seconds: float = Field(default=30.0, gt=0, description="How long one SQLite statement waits on a lock.")
     heartbeat_seconds: float = Field(default=5.0, gt=0)
     max_attempts: int = Field(default=3, ge=1)
-    worker_poll_seconds: float = Field(default=1.0, gt=0)
+    worker_poll_seconds: float = Field(
+        default=5.0, gt=0, description="How often an idle worker looks at the queue; a job submitted on its machine "
+                                       "wakes it at once (studio/jobs/doorbell.py).")
     secret_key: SecretStr | None = Field(
         default=None, description="A Fernet key (`studio data secret-key`) that encrypts saved database passwords.")
     sql_timeout_seconds: float = Field(default=120.0, gt=0, description="Statement timeout for database reads.")

@@ -38,7 +38,8 @@ def _healthy(url: str) -> bool:
 def test_studio_up_serves_the_app_and_starts_a_worker(tmp_path: Path) -> None:
     home = tmp_path / "home"
     port = free_port()
-    env = dict(os.environ, STUDIO_HOME=str(home), STUDIO_EMBEDDED_WORKER="true")
+    env = dict(os.environ, STUDIO_HOME=str(home), STUDIO_EMBEDDED_WORKER="true",
+               STUDIO_HEARTBEAT_SECONDS="0.5")  # the worker beats as often as this test's studio expects
     app = subprocess.Popen([sys.executable, "-m", "studio", "up", "--port", str(port)], env=env, cwd=tmp_path,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     studio = Studio(make_settings(home))

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from studio import db
 from studio.errors import JobError, JobNotFound, LeaseLost
+from studio.jobs import doorbell
 
 log = logging.getLogger("studio.jobs")
 T = TypeVar("T")
@@ -96,6 +97,8 @@ class JobStore:
         self.engine = engine
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
+        #: Names this queue for the workers' doorbells (the database, never its password).
+        self.identity = engine.url.render_as_string(hide_password=True)
 
     # -- submitting and reading -------------------------------------------------------------------------
     def submit(self, kind: str, name: str, payload: BaseModel, *, progress: BaseModel | None = None) -> JobRecord:
@@ -114,6 +117,8 @@ class JobStore:
                 id=job_id, kind=kind, name=name, payload_json=payload_json, status=JobStatus.QUEUED,
                 created_at=time.time(), attempts=0, cancel_requested=False, progress_json=progress_json,
             ))
+        here = socket.gethostname()
+        doorbell.ring(self.identity, [w.id for w in self.alive_workers(within_s=300) if w.host == here])
         return self.get(job_id)
 
     def delete(self, job_id: str) -> None:

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import SQLAlchemyError
 
 from studio.errors import LeaseLost, StudioError
+from studio.jobs.doorbell import Doorbell
 from studio.jobs.store import JobStatus, Lease
 from studio.worker.handlers import HANDLERS
 
@@ -89,10 +90,14 @@ class Worker:
         self.worker_id = worker_id or f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.stop_event = threading.Event()
         self.warm = warm
+        self.doorbell: Doorbell | None = None
 
     def run(self, *, until: Callable[[], bool] | None = None) -> None:
-        """Poll for jobs until stopped, or until `until()` is true between jobs."""
+        """Take jobs until stopped, or until `until()` is true between jobs. Between jobs the worker sleeps on its
+        doorbell (a submit on this machine wakes it at once), looking at the queue at least every
+        `worker_poll_seconds` (for jobs submitted elsewhere)."""
         settings = self.studio.settings
+        self.doorbell = Doorbell(self.studio.jobs.identity, self.worker_id)  # bound before the worker is listed
         try:
             with contextlib.suppress(SQLAlchemyError):  # seen at once, before the slow imports (retried below)
                 self.studio.jobs.touch_worker(self.worker_id, pid=os.getpid())
@@ -110,12 +115,19 @@ class Worker:
                     log.warning("The studio database is busy or unreachable (%s); trying again.", exc)
                     self.stop_event.wait(settings.worker_poll_seconds)
                     continue
-                if lease is None:
-                    self.stop_event.wait(settings.worker_poll_seconds)
+                if lease is None:  # listed as alive by a touch at least every heartbeat
+                    self.doorbell.wait(min(settings.worker_poll_seconds, settings.heartbeat_seconds))
                     continue
                 self.run_job(lease)
         finally:
+            self.doorbell.close()
             self.studio.jobs.remove_worker(self.worker_id)
+
+    def stop(self) -> None:
+        """Stop after the running job (at once when idle)."""
+        self.stop_event.set()
+        if self.doorbell is not None:
+            self.doorbell.ring_self()
 
     def _warm_up(self) -> None:
         """Import the ML libraries and start the default compute size's cluster (kept for every job of its shape)

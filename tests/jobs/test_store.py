@@ -60,12 +60,33 @@ def test_concurrent_claims_hand_each_job_to_exactly_one_worker(store: JobStore) 
     assert sorted(claimed) == sorted(ids)
 
 
-def test_an_expired_lease_is_reclaimed_and_the_stale_worker_cannot_write(store: JobStore) -> None:
-    store = _with(store, lease_seconds=0.2, max_attempts=3)
+class _Clock:
+    """The store's view of time, moved forward by the test (a real lease short enough to expire in a test also
+    expired between two claims on a loaded machine)."""
+
+    monotonic, sleep = staticmethod(time.monotonic), staticmethod(time.sleep)
+
+    def __init__(self) -> None:
+        self.ahead_s = 0.0
+
+    def time(self) -> float:
+        return _real_time() + self.ahead_s
+
+
+_real_time = time.time
+
+
+def test_an_expired_lease_is_reclaimed_and_the_stale_worker_cannot_write(store: JobStore,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import studio.jobs.store as store_module
+
+    clock = _Clock()
+    monkeypatch.setattr(store_module, "time", clock)
+    store = _with(store, lease_seconds=30, max_attempts=3)
     job = store.submit("train", "demo", Payload())
     first = store.claim("w1")
     assert first is not None and store.claim("w2") is None  # lease still valid
-    time.sleep(0.3)
+    clock.ahead_s = 31
     second = store.claim("w2")
     assert second is not None and second.job_id == job.id and second.attempt == 2
     with pytest.raises(LeaseLost):
