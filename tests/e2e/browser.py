@@ -21,6 +21,7 @@ from pathlib import Path
 
 import httpx
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -172,9 +173,15 @@ def score_and_download(page: Page) -> list[dict[str, str]]:
     open_tab(page, "Batch scoring")
     page.get_by_role("button", name="Score").click()
     expect(page.get_by_role("button", name="Download")).to_be_visible(timeout=120_000)
-    settle(page)  # a click that lands while the scoring rerun is still drawing can be dropped
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Download").click()
+    for attempt in range(3):  # a click that lands while a rerun is still drawing is dropped (seen under load)
+        settle(page)
+        try:
+            with page.expect_download(timeout=20_000) as download:
+                page.get_by_role("button", name="Download").click()
+            break
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                raise
     return list(csv.DictReader(io.StringIO(Path(download.value.path()).read_text())))
 
 
