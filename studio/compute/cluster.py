@@ -70,12 +70,20 @@ def client_for(profile: ComputeProfile) -> Client:
                 # The scheduler's HTTP server serves its health probe only, unless the profile asks for the dashboard.
                 vault.seal()
                 routes = {} if profile.dashboard else {"distributed.scheduler.http.routes": ["distributed.http.health"]}
-                with dask.config.set(routes):
-                    cluster = LocalCluster(
-                        n_workers=profile.workers, threads_per_worker=profile.threads, processes=True,
-                        memory_limit=f"{profile.memory_gb}GiB", host="127.0.0.1", scheduler_port=0,
-                        dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": profile.dashboard},
-                        silence_logs=logging.ERROR, security=security(profile))
+                for attempt in range(2):
+                    try:
+                        with dask.config.set(routes):
+                            cluster = LocalCluster(
+                                n_workers=profile.workers, threads_per_worker=profile.threads, processes=True,
+                                memory_limit=f"{profile.memory_gb}GiB", host="127.0.0.1", scheduler_port=0,
+                                dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": profile.dashboard},
+                                silence_logs=logging.ERROR, security=security(profile))
+                        break
+                    except RuntimeError as exc:  # "Nanny failed to start": a worker process started too slowly
+                        if attempt:  # (seen under heavy load); a second try usually finds the machine calmer
+                            raise ComputeError(f"The Dask workers of compute '{profile.name}' did not start: {exc}. "
+                                               "The machine may be out of memory or very busy.") from None
+                        log.warning("Compute '%s': a worker did not start (%s); trying once more.", profile.name, exc)
                 client = Client(cluster, set_as_default=False)
         except OSError as exc:
             where = profile.scheduler or "a local cluster"

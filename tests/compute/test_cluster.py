@@ -71,3 +71,24 @@ def test_a_kept_cluster_whose_nanny_is_gone_is_replaced_at_once() -> None:
         assert fresh.submit(next(iter(fresh.workers())), worker_pid, 1).result() > 0
     finally:
         discard(shape)
+
+
+def test_a_cluster_whose_nanny_fails_to_start_is_tried_once_more(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Seen under load: LocalCluster raised "Nanny failed to start." and the trial run failed with it."""
+    import distributed
+
+    real, calls = distributed.LocalCluster, []
+
+    def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("Nanny failed to start.")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(distributed, "LocalCluster", flaky)
+    shape = ComputeProfile(name="retry", workers=1, threads=1, memory_gb=1.2)
+    try:
+        client = client_for(shape)
+        assert len(calls) == 2 and client.status == "running"
+    finally:
+        discard(shape)
