@@ -37,7 +37,8 @@ from studio.training.draft import draft_spec
 from studio.training.driver import Evaluation
 from studio.training.features import model_frame
 from studio.training.model import encode_target
-from studio.training.run import Progress, train
+from studio.training.progress import Progress
+from studio.training.run import train
 from studio.training.search import open_study, propose, score_trial
 from studio.training.spec import Budget
 from studio.worker.loop import Worker

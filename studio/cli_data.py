@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
 from pydantic import SecretStr, ValidationError
 
 from studio import vault
@@ -181,6 +180,8 @@ def _scheme(url: str) -> str:
 
 
 def _spec_from_url(url: str, *, password_env: str | None, name: str = "") -> Any:
+    import sqlalchemy as sa
+
     from studio.data.sql import ConnectionSpec
 
     try:

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 from studio.compute.profiles import ComputeProfile, load_profiles
 from studio.data.catalog import DatasetCatalog
 from studio.data.connections import ConnectionStore
-from studio.data.sources import Sources
 from studio.db import make_engine
 from studio.errors import SpecError
 from studio.jobs.store import TRAIN, JobRecord, JobStore
 from studio.settings import Settings
 
 if TYPE_CHECKING:
+    from studio.data.sources import Sources
     from studio.registry import Registry
     from studio.tracking import Tracker
     from studio.training.estimate import Estimate
@@ -32,7 +32,9 @@ class Studio:
 
     @cached_property
     def sources(self) -> Sources:
-        """What reading a dataset's source needs (`studio.data.sources`)."""
+        """What reading a dataset's source needs (`studio.data.sources`; pyarrow loads with it)."""
+        from studio.data.sources import Sources
+
         return Sources(self.catalog, self.connections, self.settings)
 
     @cached_property
@@ -69,7 +71,7 @@ class Studio:
     def estimate(self, spec: TrainSpec, profile: ComputeProfile | None = None) -> Estimate:
         """The spec's estimated duration on `profile` (default: its compute size, read from the settings)."""
         from studio.training.estimate import PastJob, estimate
-        from studio.training.run import Progress
+        from studio.training.progress import Progress
 
         past = []
         for job in reversed(self.jobs.list(kind=TRAIN, limit=50)):
@@ -81,7 +83,7 @@ class Studio:
 
     def submit_training(self, spec: TrainSpec) -> JobRecord:
         """Queue a training job, with its estimated duration recorded for the actual-vs-estimate view."""
-        from studio.training.run import Progress
+        from studio.training.progress import Progress
 
         guess = self.estimate(spec)
         return self.jobs.submit(TRAIN, spec.run_name, spec, progress=Progress(

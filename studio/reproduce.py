@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from studio import db
 from studio.errors import DataError
-from studio.training.run import TrainResult
+from studio.training.progress import TrainResult
 
 if TYPE_CHECKING:
     from studio.context import Studio

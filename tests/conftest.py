@@ -17,7 +17,7 @@ from studio.compute.inline import InlinePool
 from studio.compute.profiles import ComputeProfile
 from studio.context import Studio
 from studio.settings import Settings
-from studio.training.run import Progress
+from studio.training.progress import Progress
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -136,3 +136,21 @@ def test_the_cli_help_names_every_registered_algorithm(capsys) -> None:
         main(["train", "--help"])
     # every registered algorithm, read from the registry (extra_trees was once missing); argparse wraps long words
     assert ",".join(ESTIMATORS) in "".join(capsys.readouterr().out.split())
+
+
+def test_the_job_commands_and_a_submit_load_no_ml_library(churn_csv: Path, tmp_path: Path) -> None:
+    """A CLI that answers like a CLI: `jobs list`/`jobs show` read the store without pandas or scikit-learn, and
+    `train` (without --wait) drafts and queues the job without scikit-learn (the worker imports it)."""
+    code = ("import json, sys; from studio.cli import main; rc = main(sys.argv[1:]); "
+            "print(json.dumps({m: m in sys.modules for m in ('pandas', 'sklearn', 'mlflow', 'optuna', 'dask')}))")
+    env = {**__import__("os").environ, "STUDIO_HOME": str(tmp_path / "home"), "STUDIO_EMBEDDED_WORKER": "false"}
+
+    def loaded(*argv: str) -> tuple[str, dict[str, bool]]:
+        out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=env,
+                             check=True).stdout.strip().splitlines()
+        return out[0], json.loads(out[-1])
+
+    job_id, submit = loaded("train", str(churn_csv), "--target", "churned")
+    assert not any(submit[m] for m in ("sklearn", "mlflow", "optuna", "dask")), submit
+    for argv in (("jobs", "list"), ("jobs", "show", job_id, "--json")):
+        assert not any(loaded(*argv)[1].values()), argv

@@ -1,11 +1,23 @@
-"""Bringing data in: reading files, inferring column kinds, profiling, and versioned snapshots."""
+"""Bringing data in: reading files, inferring column kinds, profiling, and versioned snapshots.
 
-from studio.data.catalog import DatasetCatalog, DatasetRecord, content_hash
-from studio.data.profile import Distribution, Profile, profile_frame
-from studio.data.readers import ENCODINGS, SUPPORTED_SUFFIXES, read_table
-from studio.data.schema import ColumnInfo, ColumnKind, describe_columns, infer_kind
+The public names are imported on first use (PEP 562): the CLI's `jobs list` opens the catalog without pandas.
+"""
 
-__all__ = [
-    "ENCODINGS", "SUPPORTED_SUFFIXES", "ColumnInfo", "ColumnKind", "DatasetCatalog", "DatasetRecord",
-    "Distribution", "Profile", "content_hash", "describe_columns", "infer_kind", "profile_frame", "read_table",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "ENCODINGS": "readers", "SUPPORTED_SUFFIXES": "readers", "read_table": "readers",
+    "ColumnInfo": "schema", "ColumnKind": "schema", "describe_columns": "schema", "infer_kind": "schema",
+    "DatasetCatalog": "catalog", "DatasetRecord": "catalog", "content_hash": "catalog",
+    "Distribution": "profile", "Profile": "profile", "profile_frame": "profile",
+}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'studio.data' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"studio.data.{_WHERE[name]}"), name)

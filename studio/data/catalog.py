@@ -8,16 +8,18 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 
 from studio import db, paths
-from studio.data import ingest
 from studio.data.origin import Origin
 from studio.data.schema import ColumnInfo
 from studio.errors import DataError, DatasetNotFound
+
+if TYPE_CHECKING:  # pandas and pyarrow load with the first snapshot read or written, not with the catalog
+    import pandas as pd
 
 
 class DatasetRecord(BaseModel):
@@ -50,6 +52,8 @@ class DatasetRecord(BaseModel):
 
 def content_hash(frame: pd.DataFrame) -> str:
     """A hash of a table's values, column names and dtypes, as stored (see `ingest.file_hash`)."""
+    from studio.data import ingest
+
     with tempfile.TemporaryDirectory() as tmp:
         path = ingest.write_chunks([frame], Path(tmp) / "t.parquet")
         return ingest.file_hash(path)
@@ -64,6 +68,8 @@ class DatasetCatalog:
 
     def save(self, frame: pd.DataFrame, name: str, *, source: str, origin: Origin | None = None) -> DatasetRecord:
         """Freeze `frame` as the next version of `name`; an unchanged table returns the existing version."""
+        from studio.data import ingest
+
         _check_name(name)
         staged = ingest.write_chunks([frame], self.staging_path())
         return self.save_file(staged, name, source=source, origin=origin)
@@ -73,6 +79,8 @@ class DatasetCatalog:
 
         The hash and column summary are computed column by column, so a big file is never loaded whole.
         """
+        from studio.data import ingest
+
         try:
             name = _check_name(name)
             digest = ingest.file_hash(staged)
@@ -125,10 +133,14 @@ class DatasetCatalog:
         return _record(row)
 
     def load(self, dataset_id: str) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.read_parquet(self.file(dataset_id))
 
     def sample(self, dataset_id: str, n_rows: int, *, seed: int = 0) -> pd.DataFrame:
         """At most `n_rows` rows of the snapshot (a seeded sample, in file order), read in bounded memory."""
+        from studio.data import ingest
+
         return ingest.sample_file(self.file(dataset_id), n_rows, seed=seed)
 
     def file(self, dataset_id: str) -> Path:

@@ -23,11 +23,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from studio.data.limits import CHUNK_ROWS
 from studio.data.schema import ColumnInfo, infer_kind
 from studio.errors import DataError
 
-#: Rows per chunk when streaming a source; bounds memory at roughly one chunk of the widest table.
-CHUNK_ROWS = 100_000
 #: Rows of a column read to infer its kind (numeric, categorical, text, ...) on big tables.
 KIND_SAMPLE_ROWS = 100_000
 

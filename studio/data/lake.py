@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from studio.data.ingest import CHUNK_ROWS
 from studio.data.lake_access import LakeAccess, Resolved
+from studio.data.limits import CHUNK_ROWS
 from studio.data.origin import Origin, RowFilter
 from studio.errors import DataError, MissingDependency
 

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from studio.errors import DataError
 from studio.settings import Settings
 
+#: Rows per chunk when streaming a source; bounds memory at roughly one chunk of the widest table.
+CHUNK_ROWS = 100_000
+
 
 @dataclass(frozen=True)
 class ReadLimits:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:  # pandas is imported where a column is inspected: the catalog's records load without it
+    import pandas as pd
 
 #: A string column with more distinct values than this, and mostly unique, is free text or an identifier.
 TEXT_MIN_DISTINCT = 50
@@ -40,6 +43,8 @@ class ColumnInfo(BaseModel):
 
 def infer_kind(series: pd.Series) -> ColumnKind:
     """Guess a column's kind from its dtype and values."""
+    import pandas as pd
+
     if pd.api.types.is_bool_dtype(series):
         return ColumnKind.BOOLEAN
     if pd.api.types.is_numeric_dtype(series):
@@ -62,6 +67,8 @@ def infer_kind(series: pd.Series) -> ColumnKind:
 
 
 def _looks_like_dates(values: pd.Series) -> bool:
+    import pandas as pd
+
     sample = values.head(200)
     if not sample.str.contains(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}", regex=True).all():
         return False

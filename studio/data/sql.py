@@ -22,16 +22,18 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from studio import vault
-from studio.data.ingest import CHUNK_ROWS
+from studio.data.limits import CHUNK_ROWS
 from studio.data.sql_check import check_select
 from studio.errors import DataError, MissingDependency
+
+if TYPE_CHECKING:  # pandas loads with the first read: a saved connection's spec is needed without it
+    import pandas as pd
 
 DriverName = Literal["postgresql", "mysql", "sqlite", "mssql"]
 
@@ -253,6 +255,8 @@ def read_chunks(engine: sa.Engine, driver: str, *, table: str | None = None, que
 
     Without a limit, reading stops with a DataError once the result passes `max_rows` (the cap).
     """
+    import pandas as pd
+
     if (table is None) == (query is None):
         raise DataError("Give either a table or a query, not both.")
     source: Any = table_ref(table) if table is not None else \
@@ -280,6 +284,8 @@ def read_chunks(engine: sa.Engine, driver: str, *, table: str | None = None, que
 
 def _frame(rows: Sequence[Any], keys: list[str]) -> pd.DataFrame:
     """Driver values as pandas columns: Decimal as float, date as datetime (so they stay numbers and dates)."""
+    import pandas as pd
+
     frame = pd.DataFrame.from_records([tuple(r) for r in rows], columns=keys)
     for name in frame.columns:
         column = frame[name]

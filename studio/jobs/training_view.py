@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from studio.jobs.store import TRAIN, JobRecord
-from studio.training.run import Progress, TrainResult
+from studio.training.progress import Progress, TrainResult
 
 
 @dataclass(frozen=True)

@@ -41,13 +41,12 @@ from studio.training.estimators import ESTIMATORS, strip_prefix
 from studio.training.features import Feature
 from studio.training.metrics import METRICS, Metric, score_predictions
 from studio.training.model import ModelInfo, TrainedModel, raw_predictions
+from studio.training.progress import Progress, TrainResult
 from studio.training.run import (
     ImportanceBudget,
-    Progress,
     Reporter,
     Split,
     TrackerLike,
-    TrainResult,
     _record_evaluation,
     metrics_of,
     registered_name,

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.model_selection import KFold, StratifiedKFold
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
 
 from studio import prepare
 from studio.data.schema import ColumnKind
 from studio.errors import DataError
 from studio.prepare import MISSING_CATEGORY
+
+if TYPE_CHECKING:  # scikit-learn loads when a pipeline is built: a spec is drafted and checked without it
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
 
 MAX_ONEHOT_CATEGORIES = 30
 
@@ -60,6 +59,12 @@ def build_preprocessor(features: Sequence[Feature], *, scale: bool, seed: int = 
     """Impute numbers (median) and categories (a 'missing' level); one-hot categories with up to
     MAX_ONEHOT_CATEGORIES values and target-encode those with more (cross-fitted, so a row's own target never
     leaks into its encoding); scale numbers if asked."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.model_selection import KFold, StratifiedKFold
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler, TargetEncoder
+
     categorical = [f.name for f in features if f.kind is ColumnKind.CATEGORICAL and not f.high_cardinality]
     high = [f.name for f in features if f.high_cardinality]
     numeric = [c for c in model_columns(features) if c not in set(categorical) | set(high)]

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from functools import cache
+from typing import Any, Literal
 
 import numpy as np
-from sklearn import metrics as skm
 
 from studio.training.task import Task
+
+
+@cache
+def _skm() -> Any:
+    """scikit-learn's metrics, imported at the first score: the spec and the CLI read this table without them."""
+    from sklearn import metrics
+
+    return metrics
 
 
 @dataclass(frozen=True)
@@ -27,14 +35,14 @@ class Metric:
 
 
 def _rmse(y: np.ndarray, p: np.ndarray) -> float:
-    return float(np.sqrt(skm.mean_squared_error(y, p)))
+    return float(np.sqrt(_skm().mean_squared_error(y, p)))
 
 
 def _mape(y: np.ndarray, p: np.ndarray) -> float:
     """Mean absolute percentage error; undefined (NaN, so it is left out) when a target is 0, where scikit-learn's
     epsilon would report astronomically large values."""
     y = np.asarray(y, dtype=float)
-    return float("nan") if (y == 0).any() else float(skm.mean_absolute_percentage_error(y, p))
+    return float("nan") if (y == 0).any() else float(_skm().mean_absolute_percentage_error(y, p))
 
 
 def _wape(y: np.ndarray, p: np.ndarray) -> float:
@@ -46,7 +54,7 @@ def _wape(y: np.ndarray, p: np.ndarray) -> float:
 
 
 def _log_loss(y: np.ndarray, proba: np.ndarray) -> float:
-    return float(skm.log_loss(y, np.clip(proba, 1e-15, 1.0), labels=list(range(proba.shape[1]))))
+    return float(_skm().log_loss(y, np.clip(proba, 1e-15, 1.0), labels=list(range(proba.shape[1]))))
 
 
 _BIN = frozenset({Task.BINARY})
@@ -54,17 +62,17 @@ _CLS = frozenset({Task.BINARY, Task.MULTICLASS})
 _REG = frozenset({Task.REGRESSION})
 
 METRICS: dict[str, Metric] = {m.name: m for m in [
-    Metric("roc_auc", "ROC AUC", _BIN, True, True, lambda y, p: float(skm.roc_auc_score(y, p[:, 1]))),
+    Metric("roc_auc", "ROC AUC", _BIN, True, True, lambda y, p: float(_skm().roc_auc_score(y, p[:, 1]))),
     Metric("log_loss", "Log loss", _CLS, False, True, _log_loss),
-    Metric("accuracy", "Accuracy", _CLS, True, False, lambda y, p: float(skm.accuracy_score(y, p))),
-    Metric("f1", "F1", _BIN, True, False, lambda y, p: float(skm.f1_score(y, p))),
+    Metric("accuracy", "Accuracy", _CLS, True, False, lambda y, p: float(_skm().accuracy_score(y, p))),
+    Metric("f1", "F1", _BIN, True, False, lambda y, p: float(_skm().f1_score(y, p))),
     Metric("balanced_accuracy", "Balanced accuracy", _CLS, True, False,
-           lambda y, p: float(skm.balanced_accuracy_score(y, p))),
+           lambda y, p: float(_skm().balanced_accuracy_score(y, p))),
     Metric("f1_macro", "Macro F1", frozenset({Task.MULTICLASS}), True, False,
-           lambda y, p: float(skm.f1_score(y, p, average="macro"))),
+           lambda y, p: float(_skm().f1_score(y, p, average="macro"))),
     Metric("rmse", "RMSE", _REG, False, False, _rmse),
-    Metric("mae", "MAE", _REG, False, False, lambda y, p: float(skm.mean_absolute_error(y, p))),
-    Metric("r2", "R²", _REG, True, False, lambda y, p: float(skm.r2_score(y, p))),
+    Metric("mae", "MAE", _REG, False, False, lambda y, p: float(_skm().mean_absolute_error(y, p))),
+    Metric("r2", "R²", _REG, True, False, lambda y, p: float(_skm().r2_score(y, p))),
     Metric("mape", "MAPE", _REG, False, False, _mape),
     Metric("wape", "WAPE", _REG, False, False, _wape),
 ]}

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-from pydantic import AliasChoices, BaseModel, Field
+from pydantic import BaseModel
 from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
@@ -32,6 +32,7 @@ from studio.training.features import model_frame
 from studio.training.final import choose
 from studio.training.metrics import METRICS, metrics_for, score_predictions
 from studio.training.model import ModelInfo, TrainedModel, encode_target, raw_predictions
+from studio.training.progress import Progress, TrainResult
 from studio.training.search import (
     TrialOutcome,
     open_study,
@@ -45,43 +46,6 @@ from studio.training.task import Task
 from studio.training.time_steps import time_split
 
 EXAMPLE_ROWS = 5
-
-
-class Progress(BaseModel):
-    """Live progress of a training job."""
-
-    phase: str = "queued"
-    trials_done: int = 0
-    trials_failed: int = 0
-    trials_pruned: int = 0
-    trials_budget: int | None = None
-    best_score: float | None = None  # the best validation score so far
-    best_algorithm: str | None = None
-    elapsed_s: float = 0.0
-    eta_s: float | None = None
-    estimate_s: float | None = None
-    estimate_search_s: float | None = None
-    search_s: float | None = None
-    parallel_trials: int | None = None
-    stop_reason: str | None = None
-    unit: str = "trials"  # what trials_done counts: "trials", or "partitions" for a model family
-
-
-class TrainResult(BaseModel):
-    """What a successful training job produced."""
-
-    run_id: str
-    model_uri: str
-    metric: str
-    #: the chosen configuration's validation score (training rows only); None for a family (no single one)
-    validation_score: float | None = Field(validation_alias=AliasChoices("validation_score", "best_score"))
-    test_score: float  # the registered model on the held-out test rows
-    best_algorithm: str
-    best_params: dict[str, Any]
-    n_trials: int
-    duration_s: float
-    study_name: str
-    stop_reason: str
 
 
 class Reporter(Protocol):

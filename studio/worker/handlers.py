@@ -19,7 +19,7 @@ __all__ = ["EXPORT", "HANDLERS", "SCORE", "TRAIN"]
 
 def run_train(studio: Studio, job: JobRecord, reporter: Reporter) -> BaseModel:
     from studio.studies import storage_for
-    from studio.training.run import Progress
+    from studio.training.progress import Progress
 
     spec = TrainSpec.parse(job.payload)
     profile = studio.profile(spec.compute)

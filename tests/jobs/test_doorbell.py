@@ -11,7 +11,7 @@ import pytest
 from studio.context import Studio
 from studio.jobs import JobStatus
 from studio.jobs.doorbell import Doorbell, ring
-from studio.training.run import Progress
+from studio.training.progress import Progress
 from studio.worker.handlers import HANDLERS
 from studio.worker.loop import Worker
 from tests.conftest import make_settings

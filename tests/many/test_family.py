@@ -16,7 +16,7 @@ from studio.many.router import PartitionRouter, partition_rows
 from studio.many.train import FanOut, train_family
 from studio.names import PARTITIONS_TABLE
 from studio.training.draft import draft_spec
-from studio.training.run import TrainResult
+from studio.training.progress import TrainResult
 from studio.training.spec import Budget, Forecasting, Partitioning, section
 from tests.conftest import SMALL, ListReporter
 

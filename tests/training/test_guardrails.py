@@ -61,3 +61,23 @@ def test_nothing_left_to_learn_from_is_refused_with_the_reasons(studio: Studio) 
     record = studio.catalog.save(frame, "tiny", source="test")
     with pytest.raises(SpecError, match="Every feature column was left out by the data checks: row_id"):
         draft_spec(record, frame, target="y", budget=Budget(max_trials=1, seconds=None))
+
+
+def test_the_leakage_check_flags_a_feature_that_alone_predicts_the_target_and_not_one_that_only_helps() -> None:
+    from studio.data.schema import ColumnKind
+    from studio.training.guardrails import _alone
+    from studio.training.task import Task
+
+    rng = np.random.default_rng(1)
+    x = pd.Series(rng.uniform(0, 10, 3000))
+    price = pd.Series(np.exp(x / 3) * 100)  # a monotone, non-linear function of x alone: a leak
+    helpful = pd.Series(x + rng.normal(0, 3, 3000))  # correlated, not decisive
+    assert _alone(x, price, Task.REGRESSION, ColumnKind.NUMERIC).startswith("R² ")
+    assert _alone(helpful, price, Task.REGRESSION, ColumnKind.NUMERIC) is None
+    grade = pd.Series(np.where(x < 3, "low", np.where(x < 7, "mid", "high")))
+    code = grade.map({"low": "L", "mid": "M", "high": "H"})  # a relabelling of the target, with missing values
+    code[::97] = None
+    assert _alone(code, grade, Task.MULTICLASS, ColumnKind.CATEGORICAL) is None  # 1 % missing: accuracy < 0.995
+    assert _alone(grade.map({"low": "L", "mid": "M", "high": "H"}), grade, Task.MULTICLASS,
+                  ColumnKind.CATEGORICAL) == "accuracy 1.000"
+    assert _alone(helpful > 5, x > 5, Task.BINARY, ColumnKind.BOOLEAN) is None
