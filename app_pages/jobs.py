@@ -19,7 +19,7 @@ def _row(job: JobRecord, by: dict[str, str]) -> dict[str, object]:
         view = TrainingView.of(job)
         budget = view.progress.trials_budget
         trials, validation = f"{view.trials}" + (f" / {budget}" if budget else ""), view.validation_score
-    return {"id": job.id, "name": job.name, "kind": job.kind, "status": job.status.value, "trials": trials,
+    return {"id": job.id, "name": job.name, "kind": job.kind, "status": job.shown_status, "trials": trials,
             "validation score": score(validation),
             "elapsed": duration(job.elapsed_s), "created": ago(job.created_at), "by": by.get(job.id, "-")}
 

@@ -83,7 +83,9 @@ try:
 except SpecError as exc:  # a broken compute.toml: say so, fall back to nothing rather than crash
     show_error(exc)
     st.stop()
-compute = last.selectbox("Compute size", list(profiles), format_func=lambda p: f"{p} · {profiles[p].description}",
+default_size = studio.settings.default_compute
+compute = last.selectbox("Compute size", list(profiles), index=list(profiles).index(default_size)
+                         if default_size in profiles else 0, format_func=lambda p: f"{p} · {profiles[p].description}",
                          help="A Dask cluster shape: how many trials run in parallel, the threads each uses, and "
                               "the memory limit per worker (a trial over it fails alone). Configure sizes in "
                               "compute.toml under the studio home.")
@@ -97,8 +99,9 @@ trials = mid.number_input("Max trials (0 = no limit)", min_value=0, value=0, ste
                                "search stops at this many or at the time budget, whichever comes first.")
 trial_seconds = right.number_input("Per-trial limit (s, 0 = auto)", min_value=0, value=0, step=5,
                                    help="A configuration still running after this long is stopped and counted as "
-                                        "failed, so one slow trial cannot eat the budget. Auto: a third of the "
-                                        "time budget, at least 10 s.")
+                                        "failed, so one slow trial cannot eat the budget (boosters and forests "
+                                        "stop growing in time and keep what they grew). Auto: a sixth of the "
+                                        "time budget.")
 seed = last.number_input("Seed", min_value=0, value=0, help="Same seed, same data: same search.")
 left, mid, onnx_col, right = st.columns([1, 1, 1, 2])
 class_weight = left.selectbox(

@@ -64,8 +64,9 @@ def _train_parser(sub: Any) -> None:
     t.add_argument("--folds", type=int, default=5)
     t.add_argument("--budget-seconds", type=int)
     t.add_argument("--max-trials", type=int)
-    t.add_argument("--trial-seconds", type=int, help="per-trial time limit (default: a third of the budget)")
-    t.add_argument("--compute", default="small", help="a compute size from `studio compute list`")
+    t.add_argument("--trial-seconds", type=int, help="per-trial time limit (default: a sixth of the budget)")
+    t.add_argument("--compute", help="a compute size from `studio compute list` (default: STUDIO_DEFAULT_COMPUTE, "
+                                      "else large: every core of this machine)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--class-weight", choices=["auto", "balanced", "none"], default="auto",
                    help="weight classes inversely to their frequency (auto: for F1 / balanced accuracy)")
@@ -167,7 +168,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     spec = draft_spec(
         record, studio.catalog.load(record.id), target=args.target, task=args.task,
         algorithms=_csv(args.algorithms) or None, metric=args.metric,
-        validation={"kind": args.validation, "folds": args.folds}, compute=args.compute, seed=args.seed,
+        validation={"kind": args.validation, "folds": args.folds},
+        compute=args.compute or studio.settings.default_compute, seed=args.seed,
         name=args.name, keep=_csv(args.keep), class_weight=args.class_weight, ensemble=not args.no_ensemble,
         onnx_safe=args.onnx_safe, **_sections(args),
     )
@@ -292,9 +294,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     import signal
 
+    from studio.worker.local import lower_priority
     from studio.worker.loop import Worker
 
-    worker = Worker(_studio(), warm=True)
+    studio = _studio()
+    lower_priority(studio.settings.worker_nice)
+    worker = Worker(studio, warm=True)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     worker.run()
     return 0

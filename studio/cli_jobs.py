@@ -41,7 +41,7 @@ def cmd_jobs(args: argparse.Namespace, studio: Any) -> int:
             print(json.dumps([job_summary(j) for j in jobs]))
         for j in [] if args.json else jobs:
             score = job_summary(j)["validation_score"]
-            print(f"{j.id}  {j.kind:6}  {j.status.value:9}  {j.name}  validation={score}")
+            print(f"{j.id}  {j.kind:6}  {j.shown_status:9}  {j.name}  validation={score}")
         return 0
     if args.jobs_command == "cancel":
         job = studio.jobs.request_cancel(args.job_id)

@@ -11,6 +11,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from studio import vault
 
+#: The compute size a job gets when nobody chose one: every core of this machine (`compute.profiles`). Dask's
+#: workers run at a lower CPU priority than the app (`studio worker` lowers its own, its workers inherit it).
+DEFAULT_COMPUTE = "large"
+
+
+def default_compute() -> str:
+    """The compute size for a job that names none: STUDIO_DEFAULT_COMPUTE (`Settings.default_compute`), else
+    DEFAULT_COMPUTE. Read from the environment directly so drafting a spec needs no Settings object."""
+    return os.environ.get("STUDIO_DEFAULT_COMPUTE") or DEFAULT_COMPUTE
+
 
 class Settings(BaseSettings):
     """Where the studio keeps its state and how its jobs behave.
@@ -31,6 +41,13 @@ class Settings(BaseSettings):
     datasets_dir: Path | None = None
     bentoml_home: Path | None = None
     exports_dir: Path | None = None
+    default_compute: str = Field(
+        default=DEFAULT_COMPUTE, pattern=r"^[a-z][a-z0-9_-]{0,39}$",
+        description="The compute size a new job gets unless it names one (the Train page's and the CLI's default), "
+                    "and the one a worker starts before its first job.")
+    worker_nice: int = Field(
+        default=10, ge=0, le=19, description="The CPU priority (Unix nice) `studio worker` lowers itself to; its Dask "
+                                             "workers inherit it, so pages stay responsive while a job trains.")
     embedded_worker: bool = Field(default=True, description="The app starts a local worker if none is alive.")
     max_upload_mb: int = Field(default=200, ge=1)
     max_upload_rows: int = Field(default=10_000_000, ge=1, description="Most rows one uploaded file may hold.")

@@ -38,6 +38,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_PROCESS_HOME] = Path(tempfile.mkdtemp(prefix="studio-tests-"))
     os.environ["STUDIO_HOME"] = str(config.stash[_PROCESS_HOME] / "home")
     os.environ["STUDIO_EMBEDDED_WORKER"] = "false"
+    # Two test processes share two cores: a studio the suite starts (the journeys' `studio up`) trains on one
+    # core by default, not on the whole machine (tests/compute/test_profiles.py checks the real default).
+    os.environ["STUDIO_DEFAULT_COMPUTE"] = "small"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

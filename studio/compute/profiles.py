@@ -20,8 +20,6 @@ from studio.errors import SpecError
 from studio.settings import Settings
 
 PROFILE_NAME = r"^[a-z][a-z0-9_-]{0,39}$"
-#: The size a spec gets when it names none (and the one a worker warms up before its first job).
-DEFAULT_COMPUTE = "small"
 ProfileName = Annotated[str, StringConstraints(pattern=PROFILE_NAME)]
 CONFIG_FILE = "compute.toml"
 

@@ -69,6 +69,14 @@ class JobRecord(BaseModel):
         return None if self.result is None else model.model_validate(self.result)
 
     @property
+    def shown_status(self) -> str:
+        """The status as pages and the CLI list show it: "stopping" from the moment a cancel is asked for until the
+        worker has wound the job down (a training job keeps its best model), then "cancelled"."""
+        if self.cancel_requested and not self.status.is_final:
+            return "stopping"
+        return self.status.value
+
+    @property
     def elapsed_s(self) -> float | None:
         if self.started_at is None:
             return None

@@ -78,6 +78,8 @@ def fit_split(pipeline: Any, algorithm: str, X_fit: Any, y_fit: np.ndarray, X_va
 
     A booster also stops growing at `stop_at` (time.monotonic()), keeping the rounds it has: a slow
     configuration then yields a model short of its best, not a trial killed at the per-trial limit."""
+    if ESTIMATORS[algorithm].grows_trees and stop_at is not None:
+        return grow_forest(pipeline, X_fit, y_fit, stop_at)
     if not ESTIMATORS[algorithm].native_booster:
         pipeline.fit(X_fit, y_fit)
         return getattr(pipeline[-1], "n_iter_", None)
@@ -101,6 +103,36 @@ def fit_split(pipeline: Any, algorithm: str, X_fit: Any, y_fit: np.ndarray, X_va
     callbacks = [lightgbm.early_stopping(PATIENCE, verbose=False), _lgbm_watch(checkpoints, Xv, stop_at)]
     model.fit(Xf, y_fit, eval_X=Xv, eval_y=y_val, callbacks=callbacks)
     return int(model.best_iteration_ or model.n_estimators)
+
+
+#: Trees a forest starts with before its count doubles (a batch per thread pool round keeps the cores busy).
+FIRST_TREES = 16
+
+
+def grow_forest(pipeline: Any, X_fit: Any, y_fit: np.ndarray, stop_at: float) -> int:
+    """Fit a random forest / extra trees pipeline adding trees in doubling batches (scikit-learn's warm_start)
+    until its `n_estimators` or `stop_at` (time.monotonic()); returns the trees grown. After the first
+    FIRST_TREES, a batch is cut to the trees the time left allows at the pace so far, so growing ends near
+    `stop_at` rather than a whole batch past it."""
+    preprocess, model = pipeline[:-1], pipeline[-1]
+    Xf = preprocess.fit_transform(X_fit, y_fit)
+    target, grown = int(model.n_estimators), 0
+    started = time.monotonic()
+    model.set_params(warm_start=True)
+    try:
+        while grown < target:
+            step = min(target, max(FIRST_TREES, 2 * grown)) - grown
+            if grown:
+                per_tree = (time.monotonic() - started) / grown
+                step = min(step, int((stop_at - time.monotonic()) / max(per_tree, 1e-9)))
+                if step < 1:
+                    break
+            grown += step
+            model.set_params(n_estimators=grown)
+            model.fit(Xf, y_fit)
+    finally:
+        model.set_params(warm_start=False)
+    return grown
 
 
 def _xgb_watch(checkpoints: Checkpoints | None, Xv: Any, stop_at: float | None) -> Any:

@@ -10,6 +10,7 @@ from studio.data.catalog import DatasetRecord
 from studio.data.profile import numeric_summary
 from studio.data.schema import ColumnKind
 from studio.errors import DataError, SpecError
+from studio.settings import default_compute
 from studio.training.estimators import ESTIMATORS
 from studio.training.features import Feature, model_frame
 from studio.training.guardrails import Guardrail, check, excluded
@@ -63,7 +64,7 @@ def draft_spec(
     record: DatasetRecord, frame: pd.DataFrame, *, target: str, task: str = "auto",
     algorithms: Sequence[str] | None = None, metric: str | None = None, validation: dict[str, object] | None = None,
     budget: Budget = _BUDGET, cleaning: Cleaning = _CLEANING, partition: Partitioning | None = None,
-    forecast: Forecasting | None = None, compute: str = "small", seed: int = 0, name: str | None = None,
+    forecast: Forecasting | None = None, compute: str | None = None, seed: int = 0, name: str | None = None,
     keep: Sequence[str] = (), guardrails: Sequence[Guardrail] | None = None, ensemble: bool = True,
     class_weight: str = "auto", onnx_safe: bool = False,
 ) -> TrainSpec:
@@ -105,7 +106,7 @@ def draft_spec(
         "metric": metric or (DEFAULT_METRIC[Task(resolved)] if resolved in set(Task) else ""),
         "validation": resolve_validation(validation, len(frame)),
         "budget": budget.model_dump(),
-        "compute": compute, "seed": seed, "name": name, "ensemble": ensemble,
+        "compute": compute or default_compute(), "seed": seed, "name": name, "ensemble": ensemble,
         "class_weight": class_weight, "onnx_safe": onnx_safe,
         "guardrails": [g.model_dump() for g in found],
         "partition": None if partition is None else partition.model_dump(),

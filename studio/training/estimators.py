@@ -50,8 +50,17 @@ class EstimatorDef:
     seconds_per_fit: float = 1.0
     threaded: bool = True  # whether the fit uses the worker's threads (n_jobs / nthread)
     native_booster: bool = False  # XGBoost/LightGBM: early stopping and pruning checkpoints through callbacks
+    #: forests: trees are added in doubling batches until the tree count or the trial's time runs out; the count
+    #: grown becomes the final model's, so a slow configuration is scored at the fidelity the budget allows
+    grows_trees: bool = False
     #: the order algorithms are tried in per partition of a model family (cheapest first); None: never there
     partition_rank: int | None = None
+
+
+    @property
+    def fidelity_param(self) -> str | None:
+        """The parameter a trial's own fit decides (boosting rounds, trees): the final model takes its value."""
+        return self.rounds_param or ("n_estimators" if self.grows_trees else None)
 
 
 def _class_weight(o: Options) -> str | None:
@@ -189,11 +198,11 @@ ESTIMATORS: dict[str, EstimatorDef] = {e.name: e for e in [
     EstimatorDef("random_forest", "Random forest", _ALL, False, _forest, _trees_space("random_forest"),
                  {"random_forest__n_estimators": 200, "random_forest__max_depth": 20,
                   "random_forest__min_samples_leaf": 1, "random_forest__max_features": 0.5},
-                 seconds_per_fit=1.6, partition_rank=3),
+                 seconds_per_fit=1.6, partition_rank=3, grows_trees=True),
     EstimatorDef("extra_trees", "Extra trees", _ALL, False, _extra, _trees_space("extra_trees"),
                  {"extra_trees__n_estimators": 200, "extra_trees__max_depth": 30,
                   "extra_trees__min_samples_leaf": 2, "extra_trees__max_features": 0.7},
-                 seconds_per_fit=0.8, partition_rank=4),
+                 seconds_per_fit=0.8, partition_rank=4, grows_trees=True),
     EstimatorDef("hist_gradient_boosting", "Histogram gradient boosting", _ALL, False, _hgb, _hgb_space,
                  {"hist_gradient_boosting__learning_rate": 0.1, "hist_gradient_boosting__max_leaf_nodes": 31,
                   "hist_gradient_boosting__min_samples_leaf": 20, "hist_gradient_boosting__l2_regularization": 1e-6},

@@ -173,13 +173,18 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
             raise StudioError("Cancelled before any trial finished; there is no model to keep.")
         raise StudioError("No trial finished within the budget. Raise the time budget, the per-trial time limit, "
                           "or choose faster algorithms.")
+    cancelled = reason == StopReason.CANCELLED
+    if cancelled:  # the analyst wants the job stopped: keep its best model at the cost of one fit, no more
+        spec = spec.model_copy(update={"ensemble": False, "refit_all_rows": False})
+        reporter.log("Cancelled: keeping the best single configuration, fitted once on the training rows; the "
+                     "held-out importance and SHAP are skipped (re-run the job for them).")
     return _refit_and_register(spec, split, study, watch.candidates, run_id, tracker, reporter, profile, progress,
-                               started)
+                               started, evaluate=not cancelled)
 
 
 def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: list[Candidate], run_id: str,
                         tracker: TrackerLike, reporter: Reporter, profile: ComputeProfile, progress: Progress,
-                        started: float) -> TrainResult:
+                        started: float, *, evaluate: bool = True) -> TrainResult:
     threads = _local_threads(profile)
     # With refit_all_rows, the model scored on the held-out rows and the registered one (every row) are fitted
     # at the same time, each with half the threads: small fits scale poorly with threads, so this is faster.
@@ -213,7 +218,8 @@ def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: l
                                     **per_algorithm_best(study, spec.metric)},
                    tags={Tag.BEST_ALGORITHM: choice.label, Tag.STOP_REASON: stop_reason,
                          Tag.FINAL_MODEL: choice.note, Tag.REFIT_ALL_ROWS: str(spec.refit_all_rows)})
-    _record_evaluation(spec, split, scored_model, choice.fold_scores, run_id, tracker, reporter, progress)
+    if evaluate:
+        _record_evaluation(spec, split, scored_model, choice.fold_scores, run_id, tracker, reporter, progress)
     reporter.progress(progress.model_copy(update={"phase": "done", "elapsed_s": duration}))
     reporter.log(f"Done: {spec.metric} {choice.validation_score:.5g} (validation), {test_score:.5g} (test). "
                  f"Model {model_uri}.")

@@ -171,7 +171,7 @@ def configuration(trial: optuna.trial.FrozenTrial) -> tuple[str, Params]:
     """The algorithm and parameters a trial's model used, including the boosting rounds early stopping chose."""
     algorithm = str(trial.params.get("algorithm", "?"))
     params = strip_prefix(algorithm, trial.params)
-    rounds_param = ESTIMATORS[algorithm].rounds_param if algorithm in ESTIMATORS else None
+    rounds_param = ESTIMATORS[algorithm].fidelity_param if algorithm in ESTIMATORS else None
     if rounds_param and "rounds" in trial.user_attrs:
         params[rounds_param] = int(trial.user_attrs["rounds"])
     return algorithm, params

@@ -8,10 +8,11 @@ from typing import Annotated, Literal, Self, TypeVar
 import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from studio.compute.profiles import DEFAULT_COMPUTE, PROFILE_NAME
+from studio.compute.profiles import PROFILE_NAME
 from studio.data.schema import ColumnKind
 from studio.errors import SpecError
 from studio.paths import NAME
+from studio.settings import DEFAULT_COMPUTE
 from studio.training.estimators import ESTIMATORS
 from studio.training.features import Feature
 from studio.training.guardrails import Guardrail
@@ -101,10 +102,14 @@ class Forecasting(BaseModel):
                                   "default 7 for days, 24 for hours, 52 for weeks, 12 for months.")
 
 
+#: No single trial takes more than this share of a time budget unless `trial_seconds` says otherwise.
+TRIAL_SHARE = 1 / 6
+
+
 class Budget(BaseModel):
     """When the search stops: after `seconds`, after `max_trials`, whichever comes first. One trial may run
-    at most `trial_seconds` (default: a third of `seconds`, at least 10 s) so a slow configuration cannot
-    eat the whole budget."""
+    at most `trial_seconds` (default: TRIAL_SHARE of `seconds`) so a slow configuration cannot eat the budget;
+    boosters and forests stop growing within it and keep what they grew (`studio.training.boosting`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -116,7 +121,7 @@ class Budget(BaseModel):
     def trial_limit_s(self) -> float | None:
         if self.trial_seconds is not None:
             return float(self.trial_seconds)
-        return None if self.seconds is None else float(max(10, self.seconds // 3))
+        return None if self.seconds is None else self.seconds * TRIAL_SHARE
 
     @model_validator(mode="after")
     def _one_limit(self) -> Self:

@@ -102,7 +102,7 @@ def _header(job: JobRecord) -> None:
     view = TrainingView.of(job)
     progress, result = view.progress, view.result
     a, b, c, d, e = st.columns(5)
-    a.metric("Status", job.status.value)
+    a.metric("Status", job.shown_status)
     trials, budget = view.trials, progress.trials_budget
     failed, pruned = progress.trials_failed, progress.trials_pruned
     if view.is_family:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ from studio.training.spec import TrainSpec
 
 if TYPE_CHECKING:
     from studio.context import Studio
+    from studio.training.progress import Progress
 
 __all__ = ["EXPORT", "HANDLERS", "SCORE", "TRAIN"]
 
@@ -39,7 +41,7 @@ def run_train(studio: Studio, job: JobRecord, reporter: Reporter) -> BaseModel:
                  f"per-trial limit {f'{limit:g} s' if limit else 'none'}.")
     result = train(spec, catalog=studio.catalog, tracker=studio.tracker,
                    storage=storage_for(studio.settings, f"job-{job.id}"), job_id=job.id, profile=profile,
-                   reporter=reporter, spent_s=before.elapsed_s if job.attempts > 1 else 0.0,
+                   reporter=reporter, spent_s=_spent_s(job, before),
                    estimate_s=before.estimate_s, estimate_search_s=before.estimate_search_s)
     _model_creator(studio, job.id, result.model_uri)
     if spec.onnx_safe:  # the option promises a convertible model: prove it now, next to the model in MLflow
@@ -53,6 +55,14 @@ def run_train(studio: Studio, job: JobRecord, reporter: Reporter) -> BaseModel:
         else:
             reporter.log(f"ONNX: converted and checked; {report.summary()}.")
     return result
+
+
+def _spent_s(job: JobRecord, before: Progress) -> float:
+    """What the job has used of its time budget before the run starts: the earlier attempts' time when resumed,
+    else the time since it was claimed (loading the libraries and the data count: the budget is the whole job)."""
+    if job.attempts > 1:
+        return before.elapsed_s
+    return max(0.0, time.time() - job.started_at) if job.started_at is not None else 0.0
 
 
 def _model_creator(studio: Studio, job_id: str, model_uri: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -66,3 +67,11 @@ def _spawn_lock(root: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def lower_priority(niceness: int) -> None:
+    """Run this process (and every process it starts from now on: the Dask workers) at `niceness` or lower priority,
+    so the app's pages and the machine's other users come first when a job trains on every core."""
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    if niceness > current:
+        os.setpriority(os.PRIO_PROCESS, 0, niceness)

@@ -135,10 +135,9 @@ class Worker:
         started = time.monotonic()
         try:
             from studio.compute.cluster import warm_up
-            from studio.compute.profiles import DEFAULT_COMPUTE
             from studio.training import search  # noqa: F401 - the import is the point
 
-            profile = self.studio.profile(DEFAULT_COMPUTE)
+            profile = self.studio.profile(self.studio.settings.default_compute)
             if not profile.is_remote:  # a remote cluster is someone else's to start
                 warm_up(profile)
             log.info("Worker %s warm in %.1f s (compute '%s').", self.worker_id, time.monotonic() - started,

@@ -92,3 +92,59 @@ def test_a_cluster_whose_nanny_fails_to_start_is_tried_once_more(monkeypatch) ->
         assert len(calls) == 2 and client.status == "running"
     finally:
         discard(shape)
+
+
+def test_a_warm_cluster_takes_the_next_job_on_the_same_rows_without_sending_them_again(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+    import pandas as pd
+
+    shape = ComputeProfile(name="reuse", workers=1, threads=1, memory_gb=1.25)
+    X = pd.DataFrame({"a": np.arange(500.0), "b": ["x", "y"] * 250})
+    y = np.arange(500) % 2
+    try:
+        first = TrialPool.open(shape, X, y)
+        sent: list[int] = []
+        real = first.client.scatter
+        monkeypatch.setattr(first.client, "scatter", lambda *a, **k: sent.append(1) or real(*a, **k))
+        again = TrialPool.open(shape, X.copy(), y.copy())  # the next job, on the same snapshot's rows
+        assert sent == [] and [f.key for f in again.data] == [f.key for f in first.data]
+        (address,) = again.workers()
+        assert again.submit(address, lambda X, y: len(X) + len(y)).result() == 1000
+        TrialPool.open(shape, X.iloc[:400], y[:400])  # other rows: sent
+        assert sent == [1]
+        pool = TrialPool.open(shape, X.iloc[:400], y[:400])
+        pool.stop_worker(address)  # a fresh worker has none of it: restoring sends it again
+        pool.restore()
+        assert sent == [1, 1]
+        assert TrialPool.open(shape, [1, 2]).data  # data it cannot fingerprint is sent each time
+        assert sent == [1, 1, 1]
+    finally:
+        discard(shape)
+
+
+def test_an_idle_local_cluster_keeps_dask_housekeeping_down() -> None:
+    import dask
+
+    from studio.compute.cluster import WORKER_HEARTBEAT_S
+
+    shape = ComputeProfile(name="quiet", workers=1, threads=1, memory_gb=1.25)
+    client = client_for(shape)
+    try:
+        def settings(dask_worker) -> dict[str, object]:  # type: ignore[no-untyped-def]
+            worker = dask_worker
+            return {"profile": dask.config.get("distributed.worker.profile.enabled"),
+                    "tick": dask.config.get("distributed.admin.tick.interval"),
+                    "callbacks": sorted(worker.periodic_callbacks),
+                    "heartbeat_ms": worker.periodic_callbacks["heartbeat"].callback_time}
+
+        deadline = time.monotonic() + 30
+        while True:  # the scheduler sets the heartbeat in its answer to the worker's first beat
+            (seen,) = client.run(settings).values()
+            if seen["heartbeat_ms"] >= WORKER_HEARTBEAT_S * 1000 or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert seen["profile"] is False and seen["tick"] == "1s"
+        assert "profile" not in seen["callbacks"] and "memory_monitor" not in seen["callbacks"]
+        assert seen["heartbeat_ms"] >= WORKER_HEARTBEAT_S * 1000
+    finally:
+        discard(shape)

@@ -19,6 +19,26 @@ def test_defaults_follow_the_architecture_shapes() -> None:
     assert eight["large"]["memory_gb"] == 12.0  # three quarters of the memory, shared
 
 
+def test_a_job_gets_the_whole_machine_unless_someone_chose_a_size(monkeypatch: pytest.MonkeyPatch,
+                                                                  churn_csv, capsys) -> None:
+    import json
+
+    from studio.cli import main
+
+    monkeypatch.delenv("STUDIO_DEFAULT_COMPUTE")  # the suite's own processes default to one core (conftest)
+    assert Settings().default_compute == "large" and Settings().worker_nice == 10
+    studio = Studio()
+    assert studio.profile(studio.settings.default_compute).cores == default_profiles()["large"]["workers"] * \
+        default_profiles()["large"]["threads"]
+    assert main(["train", str(churn_csv), "--target", "churned", "--json"]) == 0
+    job = studio.jobs.get(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["job_id"])
+    assert job.payload["compute"] == "large"
+    monkeypatch.setenv("STUDIO_DEFAULT_COMPUTE", "medium")  # an admin's choice for a shared server
+    assert main(["train", str(churn_csv), "--target", "churned", "--json"]) == 0
+    job = Studio().jobs.get(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["job_id"])
+    assert job.payload["compute"] == "medium"
+
+
 def test_the_settings_file_overrides_and_adds_and_the_environment_wins(settings: Settings,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     settings.prepare()

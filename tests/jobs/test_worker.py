@@ -57,10 +57,13 @@ def test_cancel_stops_the_search_and_keeps_the_best_model(studio: Studio, churn:
     job_id = _submit(studio, churn, algorithms=["linear"], max_trials=10_000, budget_seconds=600)
     worker = Worker(studio, worker_id="test-worker")
 
+    shown: list[str] = []
+
     def cancel_after_three_trials() -> None:
         while studio.jobs.get(job_id).progress.get("trials_done", 0) < 3:
             threading.Event().wait(0.1)
         studio.jobs.request_cancel(job_id)
+        shown.append(studio.jobs.get(job_id).shown_status)  # what the Jobs page and `jobs list` show at once
 
     canceller = threading.Thread(target=cancel_after_three_trials)
     canceller.start()
@@ -70,6 +73,10 @@ def test_cancel_stops_the_search_and_keeps_the_best_model(studio: Studio, churn:
     assert job.status is JobStatus.CANCELLED
     assert job.result and job.result["n_trials"] >= 3 and job.result["model_uri"] == "models:/churn/1"
     assert studio.tracker.load_model(job.result["model_uri"]).predict_frame(churn.head(3)).shape[0] == 3
+    assert shown == ["stopping"] and job.shown_status == "cancelled"
+    logs = "\n".join(studio.jobs.logs(job_id))  # one fit of the best configuration, no evaluation: seconds
+    assert "Cancelled: keeping the best single configuration, fitted once" in logs
+    assert "Recorded the held-out evaluation" not in logs and "and on all" not in logs
 
 
 def test_a_database_locked_longer_than_its_busy_timeout_delays_a_job_and_loses_nothing(
@@ -103,14 +110,13 @@ def test_a_database_locked_longer_than_its_busy_timeout_delays_a_job_and_loses_n
 
 def test_a_warm_worker_has_its_default_compute_ready_before_any_job(studio: Studio) -> None:
     from studio.compute import cluster
-    from studio.compute.profiles import DEFAULT_COMPUTE
 
     def imported() -> bool:
         import sys
 
         return "studio.training.search" in sys.modules
 
-    profile = studio.profile(DEFAULT_COMPUTE)
+    profile = studio.profile(studio.settings.default_compute)
     Worker(studio, warm=True)._warm_up()  # what the loop starts in the background when `studio worker` starts
     client = cluster._clients[cluster._key(profile)]
     assert client.status == "running" and cluster.client_for(profile) is client  # the first job reuses it

@@ -85,3 +85,30 @@ def test_a_slow_booster_stops_growing_within_the_per_trial_limit_and_keeps_its_m
     result = validation_predictions(spec, algorithm, params, X, y, n_jobs=1)
     assert time.monotonic() - started < 5  # 80 % of the 1 s limit, plus predicting and the last round
     assert result.value is not None and result.pruned is None and result.attrs["rounds"] < 2000
+
+
+@pytest.mark.parametrize("algorithm", ["random_forest", "extra_trees"])
+def test_a_slow_forest_stops_adding_trees_within_the_per_trial_limit_and_the_final_model_keeps_that_many(
+        studio, algorithm: str) -> None:
+    from studio.training.boosting import FIRST_TREES
+
+    spec, X, y = _setup(studio, rows=3000)
+    spec = spec.model_copy(update={"algorithms": (algorithm,),
+                                   "budget": spec.budget.model_copy(update={"trial_seconds": 1})})
+    params = {**_defaults(algorithm), "n_estimators": 5000}  # far more trees than a second allows
+    result = validation_predictions(spec, algorithm, params, X, y, n_jobs=1)
+    assert result.value is not None and FIRST_TREES <= result.attrs["rounds"] < 5000
+    study = optuna.create_study(direction="maximize")
+    trial = study.ask({"algorithm": optuna.distributions.CategoricalDistribution([algorithm])})
+    trial.set_user_attr("rounds", result.attrs["rounds"])
+    study.tell(trial, result.value)
+    assert configuration(study.best_trial)[1]["n_estimators"] == result.attrs["rounds"]
+    unbounded = spec.model_copy(update={"budget": Budget(max_trials=1, seconds=None)})  # no limit: every tree
+    assert "rounds" not in validation_predictions(unbounded, algorithm, {**params, "n_estimators": 20}, X, y,
+                                                  n_jobs=1).attrs
+
+
+def test_no_trial_gets_more_than_a_sixth_of_the_time_budget() -> None:
+    assert Budget(seconds=60).trial_limit_s == 10 and Budget(seconds=30).trial_limit_s == 5
+    assert Budget(seconds=60, trial_seconds=25).trial_limit_s == 25  # asked for explicitly
+    assert Budget(seconds=None, max_trials=3).trial_limit_s is None

@@ -37,6 +37,11 @@ def test_asking_for_a_worker_twice_while_it_starts_starts_one(embedded: Studio) 
     while not embedded.worker_alive() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert [w.pid for w in embedded.jobs.alive_workers(within_s=60)] == [proc.pid]
+    # it runs below the app's priority, and so do the Dask workers its warm-up starts (they inherit it)
+    while len(proc.children(recursive=True)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    niceness = {p.pid: p.nice() for p in [proc, *proc.children(recursive=True)]}
+    assert len(niceness) >= 3 and min(niceness.values()) >= embedded.settings.worker_nice == 10, niceness
 
 
 def test_a_worker_that_exited_is_started_again(embedded: Studio) -> None:

@@ -1,0 +1,205 @@
+"""The engine's fixed costs, measured side by side in one run against their baselines.
+
+    .venv/bin/python bench/engine.py [--idle-seconds 60] [--rows 1000,10000] [--repeats 5]
+
+1. The CLI: `studio jobs list`, `studio jobs show ID` and `studio train DATA` (without --wait) wall time, against
+   the interpreter's own start and against importing what any store access needs (SQLAlchemy, pydantic).
+2. Submit -> first scored trial, cold (a `studio worker` just started and registered, nothing trained yet) and
+   warm (the same worker's next job), at each row count: from the moment the job is queued, and from the
+   moment the CLI command starts.
+3. Idle CPU of a warm `studio worker` and its Dask cluster (the default compute size), in cores, over
+   --idle-seconds; baseline: the same worker loop without a cluster.
+4. `studio train DATA --budget-seconds B --wait` wall against B (target <= 1.05x), the command running the job
+   itself (no worker alive), at each row count; the job's phases from its log.
+
+Every process it starts is stopped at the end. Figures go to docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import psutil
+
+from studio.context import Studio
+from studio.settings import Settings
+from studio.training.progress import Progress
+
+PY = sys.executable
+
+
+def _env(home: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "STUDIO_HOME": str(home), "STUDIO_EMBEDDED_WORKER": "false", **extra}
+
+
+def _wall(argv: list[str], env: dict[str, str], repeats: int) -> tuple[float, str]:
+    """Median wall seconds of a command, and its last output."""
+    times, out = [], ""
+    for _ in range(repeats):
+        started = time.perf_counter()
+        out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), out
+
+
+def table(rows: int, path: Path) -> Path:
+    """A churn-like table: numbers and categories, a binary target."""
+    rng = np.random.default_rng(rows)
+    frame = pd.DataFrame({f"x{i}": rng.normal(size=rows) for i in range(16)})
+    for i in range(4):
+        frame[f"c{i}"] = rng.choice(list("abcdefgh"), size=rows)
+    frame["y"] = (frame["x0"] + 0.5 * frame["x1"] * (frame["c0"] == "a") + rng.normal(size=rows) > 0).astype(int)
+    frame.to_csv(path, index=False)
+    return path
+
+
+def bench_cli(home: Path, data: Path, repeats: int) -> None:
+    env = _env(home)
+    floor, _ = _wall([PY, "-c", "pass"], env, repeats)
+    imports, _ = _wall([PY, "-c", "import sqlalchemy, pydantic_settings"], env, repeats)
+    submit, out = _wall([PY, "-m", "studio", "train", str(data), "--target", "y", "--budget-seconds", "30"], env,
+                        repeats)
+    job_id = out.strip().splitlines()[-1]
+    listing, _ = _wall([PY, "-m", "studio", "jobs", "list"], env, repeats)
+    show, _ = _wall([PY, "-m", "studio", "jobs", "show", job_id], env, repeats)
+    print(f"\n1. CLI wall, median of {repeats} (target: jobs list/show < 0.5 s, train submit < 1 s)")
+    print(f"   python -c pass                       {floor:6.2f} s")
+    print(f"   import sqlalchemy, pydantic_settings {imports:6.2f} s   (what any store access needs)")
+    print(f"   studio jobs list                     {listing:6.2f} s   x{listing / imports:.2f} of the imports")
+    print(f"   studio jobs show ID                  {show:6.2f} s   x{show / imports:.2f}")
+    print(f"   studio train DATA (queue only)       {submit:6.2f} s   x{submit / imports:.2f}")
+
+
+@contextmanager
+def worker(home: Path, code: str | None = None) -> Iterator[psutil.Popen]:
+    argv = [PY, "-m", "studio", "worker"] if code is None else [PY, "-c", code]
+    proc = psutil.Popen(argv, env=_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except psutil.TimeoutExpired:
+            for p in [proc, *proc.children(recursive=True)]:
+                p.kill()
+
+
+def _first_trial(studio: Studio, data: Path, home: Path) -> tuple[float, float]:
+    """Seconds from the CLI's start and from the job's queueing to its first scored trial."""
+    started = time.time()
+    out = subprocess.run([PY, "-m", "studio", "train", str(data), "--target", "y", "--budget-seconds", "20"],
+                         env=_env(home), capture_output=True, text=True, check=True).stdout
+    job_id = out.strip().splitlines()[-1]
+    while True:
+        job = studio.jobs.get(job_id)
+        if job.progress_as(Progress).trials_done >= 1:
+            done = time.time()
+            break
+        if job.status.is_final:
+            raise SystemExit(f"job {job_id} ended without a trial: {job.status.value} {job.error}")
+        time.sleep(0.02)
+    studio.jobs.request_cancel(job_id)
+    while not studio.jobs.get(job_id).status.is_final:
+        time.sleep(0.1)
+    return done - started, done - job.created_at
+
+
+def bench_first_trial(row_counts: list[int], tmp: Path) -> None:
+    print("\n2. Submit -> first scored trial (target: < 3 s cold and warm)")
+    print("   rows     cold from queue   cold from CLI   warm from queue   warm from CLI")
+    for rows in row_counts:
+        home = tmp / f"first-{rows}"
+        data = table(rows, tmp / f"t{rows}.csv")
+        studio = Studio(Settings(home=home))
+        with worker(home):
+            while not studio.worker_alive():
+                time.sleep(0.05)
+            cold_cli, cold = _first_trial(studio, data, home)
+            warm_cli, warm = _first_trial(studio, data, home)
+        print(f"   {rows:<8,} {cold:10.2f} s {cold_cli:13.2f} s {warm:13.2f} s {warm_cli:13.2f} s")
+
+
+def _cores(proc: psutil.Process, seconds: float) -> float:
+    def total() -> float:
+        used = 0.0
+        for p in [proc, *proc.children(recursive=True)]:
+            try:
+                times = p.cpu_times()
+                used += times.user + times.system
+            except psutil.Error:
+                continue
+        return used
+
+    before, started = total(), time.monotonic()
+    time.sleep(seconds)
+    return (total() - before) / (time.monotonic() - started)
+
+
+def bench_idle(seconds: float, tmp: Path) -> None:
+    bare = "from studio.context import Studio; from studio.worker.loop import Worker; Worker(Studio()).run()"
+    figures: dict[str, float] = {}
+    for name, code in (("worker loop alone", bare), ("studio worker, warm cluster", None)):
+        home = tmp / f"idle-{len(figures)}"
+        studio = Studio(Settings(home=home))
+        with worker(home, code) as proc:
+            while not studio.worker_alive():
+                time.sleep(0.1)
+            time.sleep(20)  # warm-up: imports and the default compute size's cluster
+            figures[name] = _cores(proc, seconds)
+    print(f"\n3. Idle CPU over {seconds:g} s (target: <= 0.01 core)")
+    for name, cores in figures.items():
+        print(f"   {name:28} {cores:.4f} cores")
+
+
+def bench_budget(row_counts: list[int], budget: int, tmp: Path) -> None:
+    print(f"\n4. `studio train DATA --budget-seconds {budget} --wait` wall against its budget (target: <= 1.05x)")
+    for rows in row_counts:
+        home = tmp / f"budget-{rows}"
+        data = table(rows, tmp / f"b{rows}.csv")
+        started = time.perf_counter()
+        out = subprocess.run([PY, "-m", "studio", "train", str(data), "--target", "y", "--budget-seconds", str(budget),
+                              "--wait", "--json"], env=_env(home), capture_output=True, text=True, check=True).stdout
+        wall = time.perf_counter() - started
+        summary = json.loads(out.strip().splitlines()[-1])
+        print(f"   {rows:>7,} rows: {wall:6.1f} s = x{wall / budget:.3f} of the budget; job "
+              f"{summary['duration_s']:.1f} s, {summary['n_trials']} trials, test {summary['metric']} "
+              f"{summary['test_score']:.4f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--idle-seconds", type=float, default=60)
+    parser.add_argument("--rows", default="1000,10000")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--budget", type=int, default=60)
+    parser.add_argument("--only", default="1,2,3,4", help="which sections to run")
+    args = parser.parse_args()
+    print(json.dumps({"cpus": os.cpu_count(), "python": sys.version.split()[0]}))
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        rows, only = [int(r) for r in args.rows.split(",")], args.only.split(",")
+        if "1" in only:
+            bench_cli(tmp / "cli", table(1000, tmp / "cli.csv"), args.repeats)
+        if "2" in only:
+            bench_first_trial(rows, tmp)
+        if "3" in only:
+            bench_idle(args.idle_seconds, tmp)
+        if "4" in only:
+            bench_budget(rows, args.budget, tmp)
+
+
+if __name__ == "__main__":
+    main()
