@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -125,6 +126,19 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def run() -> None:
+    """The `studio` command (and `python -m studio`): `main`, then exit. A process that ran a job's Dask cluster
+    itself exits at once once everything is written, rather than closing the cluster politely (3 s of a
+    `train --wait`); the cluster's processes exit with it (each watches a pipe to this one)."""
+    code = main()
+    if ran_a_cluster:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise SystemExit(code)
+
+
 def _studio() -> Any:
     from studio.context import Studio
 
@@ -189,7 +203,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     from studio.jobs.training_view import job_summary
 
-    job = _wait(studio, job.id)
+    job = _wait(studio, job.id, spec.compute)
     summary = job_summary(job)
     if args.json:
         print(json.dumps(summary))
@@ -199,8 +213,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0 if job.status.value == "succeeded" else 1
 
 
-def _wait(studio: Any, job_id: str) -> Any:
+#: Set when this process ran a job itself (`train --wait` with no worker alive): see `run`.
+ran_a_cluster = False
+
+
+def _wait(studio: Any, job_id: str, compute: str) -> Any:
     from studio.worker.loop import Worker
+
+    global ran_a_cluster
 
     def finished() -> bool:
         return bool(studio.jobs.get(job_id).status.is_final)
@@ -209,7 +229,9 @@ def _wait(studio: Any, job_id: str) -> Any:
         if studio.worker_alive():
             time.sleep(0.5)
         else:
-            Worker(studio).run(until=finished)
+            ran_a_cluster = True
+            # warm: MLflow's store opens while the job's compute starts, not one after the other
+            Worker(studio, warm=True, warm_compute=compute).run(until=finished)
     return studio.jobs.get(job_id)
 
 

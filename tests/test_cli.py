@@ -154,3 +154,39 @@ def test_the_job_commands_and_a_submit_load_no_ml_library(churn_csv: Path, tmp_p
     assert not any(submit[m] for m in ("sklearn", "mlflow", "optuna", "dask")), submit
     for argv in (("jobs", "list"), ("jobs", "show", job_id, "--json")):
         assert not any(loaded(*argv)[1].values()), argv
+
+
+@pytest.mark.slow
+def test_train_wait_as_a_command_prints_its_result_and_leaves_no_process_behind(churn_csv: Path,
+                                                                                tmp_path: Path) -> None:
+    """`studio train --wait` runs the job itself, then exits at once without closing its Dask cluster politely:
+    the result is complete and the cluster's processes go with it."""
+    import os
+    import time
+
+    import psutil
+
+    env = {**os.environ, "STUDIO_HOME": str(tmp_path / "home")}
+    proc = subprocess.run([sys.executable, "-m", "studio", "train", str(churn_csv), "--target", "churned",
+                           "--algorithms", "linear", "--budget-seconds", "15", "--wait", "--json"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    out = _last_json(proc.stdout)
+    assert proc.returncode == 0 and out["status"] == "succeeded" and out["model_uri"] == "models:/churn/1"
+
+    def left() -> list[int]:
+        found = []
+        for p in psutil.process_iter(["pid"]):
+            try:
+                if p.environ().get("STUDIO_HOME") == env["STUDIO_HOME"]:
+                    found.append(p.pid)
+            except psutil.Error:
+                continue
+        return found
+
+    deadline = time.monotonic() + 30
+    while left() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert left() == []
+    shown = subprocess.run([sys.executable, "-m", "studio", "jobs", "show", out["job_id"], "--json"],
+                           capture_output=True, text=True, env=env, check=True)
+    assert _last_json(shown.stdout)["status"] == "succeeded"

@@ -40,7 +40,8 @@ logging.getLogger("distributed.nanny").setLevel(logging.ERROR)
 #: the nanny's memory limit still stops a worker that grows past it).
 QUIET = {
     "distributed.worker.profile.enabled": False,
-    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.tick.interval": "5s",
+    "distributed.admin.tick.cycle": "5s",
     "distributed.admin.system-monitor.interval": "5s",
     "distributed.admin.system-monitor.gil.enabled": False,
     "distributed.scheduler.active-memory-manager.start": False,
@@ -54,6 +55,9 @@ QUIET = {
 #: `heartbeat_interval`, which no setting changes); a worker that dies is seen at once (its connection closes),
 #: the heartbeat only carries metrics.
 WORKER_HEARTBEAT_S = 5.0
+#: How often the local scheduler checks whether it is idle or has no workers (Dask: 250 ms, for the idle and
+#: no-worker timeouts, which the studio does not use).
+IDLE_CHECK_MS = 5000
 _lock = threading.Lock()
 _clients: dict[tuple[Any, ...], Any] = {}
 #: Per kept cluster: the fingerprint of the last training data sent to its workers, and the futures holding it
@@ -120,6 +124,9 @@ def _start_local(profile: ComputeProfile) -> Client:
                     memory_limit=f"{profile.memory_gb}GiB", host="127.0.0.1", scheduler_port=0,
                     dashboard_address="127.0.0.1:0", scheduler_kwargs={"dashboard": profile.dashboard},
                     silence_logs=logging.ERROR, security=security(profile))
+                for check in ("idle-timeout", "no-workers-timeout"):  # for timeouts the studio does not set:
+                    scheduler: Any = cluster.scheduler  # (in this process) 4 a second, otherwise
+                    scheduler.periodic_callbacks[check].callback_time = IDLE_CHECK_MS
                 return Client(cluster, set_as_default=False)
         except RuntimeError as exc:  # "Nanny failed to start": a worker process started too slowly
             if attempt:  # (seen under heavy load); a second try usually finds the machine calmer

@@ -57,12 +57,22 @@ def run_train(studio: Studio, job: JobRecord, reporter: Reporter) -> BaseModel:
     return result
 
 
+#: A job a worker took within this long of its queueing counts its budget from the queueing: the pick-up is
+#: part of the job (`studio train --wait` starts its own worker). One that waited behind other jobs counts from
+#: its claim, so a busy queue does not eat its search.
+QUEUE_GRACE_S = 10.0
+
+
 def _spent_s(job: JobRecord, before: Progress) -> float:
     """What the job has used of its time budget before the run starts: the earlier attempts' time when resumed,
-    else the time since it was claimed (loading the libraries and the data count: the budget is the whole job)."""
+    else the time since it was queued or claimed (loading the libraries and the data count: the budget is the
+    whole job)."""
     if job.attempts > 1:
         return before.elapsed_s
-    return max(0.0, time.time() - job.started_at) if job.started_at is not None else 0.0
+    if job.started_at is None:
+        return 0.0
+    since = job.created_at if job.started_at - job.created_at <= QUEUE_GRACE_S else job.started_at
+    return max(0.0, time.time() - since)
 
 
 def _model_creator(studio: Studio, job_id: str, model_uri: str) -> None:

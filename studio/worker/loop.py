@@ -84,9 +84,12 @@ class JobReporter:
 
 
 class Worker:
-    def __init__(self, studio: Studio, *, worker_id: str | None = None, warm: bool = False) -> None:
-        """`warm`: prepare for the first job as soon as the loop starts (the `studio worker` process does)."""
+    def __init__(self, studio: Studio, *, worker_id: str | None = None, warm: bool = False,
+                 warm_compute: str | None = None) -> None:
+        """`warm`: prepare for the first job as soon as the loop starts (the `studio worker` process does), on
+        `warm_compute` (default: the studio's default compute size)."""
         self.studio = studio
+        self.warm_compute = warm_compute
         self.worker_id = worker_id or f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.stop_event = threading.Event()
         self.warm = warm
@@ -130,16 +133,18 @@ class Worker:
             self.doorbell.ring_self()
 
     def _warm_up(self) -> None:
-        """Import the ML libraries and start the default compute size's cluster (kept for every job of its shape)
-        while no job waits for them, so the first job's first trial does not pay for either."""
+        """Import the ML libraries, open the MLflow store and start the default compute size's cluster (kept for
+        every job of its shape) while no job waits for them, so the first job's first trial pays for none of it."""
         started = time.monotonic()
         try:
             from studio.compute.cluster import warm_up
             from studio.training import search  # noqa: F401 - the import is the point
 
-            profile = self.studio.profile(self.studio.settings.default_compute)
+            profile = self.studio.profile(self.warm_compute or self.studio.settings.default_compute)
             if not profile.is_remote:  # a remote cluster is someone else's to start
-                warm_up(profile)
+                warm_up(profile)  # first: a job claimed meanwhile opens MLflow's store itself, at the same time
+            self.studio.tracker  # noqa: B018 - imports MLflow and opens (on a fresh studio: creates) its store
+            import studio.studies  # noqa: F401 - Optuna's storages
             log.info("Worker %s warm in %.1f s (compute '%s').", self.worker_id, time.monotonic() - started,
                      profile.name)
         except Exception as exc:  # the first job starts what it needs itself

@@ -121,3 +121,22 @@ def test_a_warm_worker_has_its_default_compute_ready_before_any_job(studio: Stud
     client = cluster._clients[cluster._key(profile)]
     assert client.status == "running" and cluster.client_for(profile) is client  # the first job reuses it
     assert len(client.run(imported)) == profile.workers and all(client.run(imported).values())
+
+
+def test_the_budget_counts_from_the_queue_for_a_job_taken_at_once_and_from_the_claim_after_a_wait() -> None:
+    import time
+
+    from studio.jobs import JobRecord, JobStatus
+    from studio.training.progress import Progress
+    from studio.worker.handlers import QUEUE_GRACE_S, _spent_s
+
+    now = time.time()
+
+    def job(queued_ago: float, claimed_ago: float, attempts: int = 1) -> JobRecord:
+        return JobRecord(id="j", kind="train", name="n", payload={}, status=JobStatus.RUNNING,
+                         created_at=now - queued_ago, started_at=now - claimed_ago, ended_at=None, attempts=attempts,
+                         worker_id="w", cancel_requested=False, progress={}, result=None, error=None)
+
+    assert _spent_s(job(4.0, 1.0), Progress()) >= 4.0  # picked up within the grace: the pick-up is the job's
+    assert 1.0 <= _spent_s(job(QUEUE_GRACE_S + 60, 1.0), Progress()) < 2.0  # waited behind others: from the claim
+    assert _spent_s(job(500, 400, attempts=2), Progress(elapsed_s=33.0)) == 33.0  # resumed: the earlier attempts

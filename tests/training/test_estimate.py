@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from studio.training.estimate import FINAL_GROWTH, FINAL_SHARE_CAP, LOG_S, PastJob, estimate, final_reserve_s
+from studio.training.estimate import (
+    EVALUATE_S,
+    FINAL_GROWTH,
+    FINAL_SHARE_CAP,
+    LOG_S,
+    PastJob,
+    estimate,
+    final_reserve_s,
+)
 from studio.training.spec import TrainSpec
 from tests.conftest import SMALL, TWO_WORKERS
 
@@ -33,8 +41,9 @@ def test_the_final_fits_reserve_follows_the_best_trials_and_is_capped() -> None:
     spec = _spec(budget={"seconds": 100})
     # the 3 best trials (an ensemble may take them all), each 5 splits: 2 fits at once (training rows, all rows)
     # sharing the cores, then logging and registering
-    assert final_reserve_s(spec, [5.0, 10.0, 5.0, 99.0]) == pytest.approx(20 / 5 * FINAL_GROWTH * 1.5 + LOG_S)
+    assert final_reserve_s(spec, [5.0, 10.0, 5.0, 99.0]) == pytest.approx(
+        20 / 5 * FINAL_GROWTH * 1.5 + LOG_S + EVALUATE_S)
     assert final_reserve_s(spec.model_copy(update={"ensemble": False, "refit_all_rows": False}),
-                           [5.0, 10.0]) == pytest.approx(1 * FINAL_GROWTH + LOG_S)
+                           [5.0, 10.0]) == pytest.approx(1 * FINAL_GROWTH + LOG_S + EVALUATE_S)
     assert final_reserve_s(spec, [500.0] * 3) == FINAL_SHARE_CAP * 100
     assert final_reserve_s(_spec(budget={"seconds": None, "max_trials": 5}), [5.0]) == 0.0
