@@ -34,7 +34,7 @@ from studio.jobs import JobStatus, JobStore
 from studio.settings import Settings
 from studio.studies import storage_for
 from studio.training.draft import draft_spec
-from studio.training.driver import Evaluation
+from studio.training.driver import TrialScore
 from studio.training.features import model_frame
 from studio.training.model import encode_target
 from studio.training.progress import Progress
@@ -160,7 +160,7 @@ def bench_speedup(studio: Studio, trials: int) -> None:
     print(f"\nspeed-up large/small: {searched['small'] / searched['large']:.2f}x")
 
 
-def _value(evaluation: Evaluation) -> float:
+def _value(evaluation: TrialScore) -> float:
     if evaluation.value is None:
         raise optuna.TrialPruned(evaluation.pruned)
     return evaluation.value
@@ -169,7 +169,7 @@ def _value(evaluation: Evaluation) -> float:
 def bench_overhead(studio: Studio, trials: int) -> None:
     record, frame = _dataset(studio, 2000)
     spec = draft_spec(record, frame, target="label", algorithms=["linear", "lightgbm", "hist_gradient_boosting"],
-                      validation={"kind": "holdout"}, budget=Budget(seconds=None, max_trials=trials))
+                      validation={"kind": "holdout"}, budget=Budget(seconds=None, max_trials=trials), compute="small")
     X = model_frame(frame, spec.features)
     y, _ = encode_target(frame["label"], spec.task)
     # Baseline: the same sampler, seed and objective, trials scored one after another in this process.
