@@ -41,6 +41,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # Two test processes share two cores: a studio the suite starts (the journeys' `studio up`) trains on one
     # core by default, not on the whole machine (tests/compute/test_profiles.py checks the real default).
     os.environ["STUDIO_DEFAULT_COMPUTE"] = "small"
+    # and its workers run at the suite's own priority: a niced worker (nice 10 in use, below the app) starved
+    # behind the other test process's in-process training made the suite twice as slow (tests/worker/test_local.py
+    # checks the real default)
+    os.environ["STUDIO_WORKER_NICE"] = "0"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

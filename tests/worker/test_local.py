@@ -26,7 +26,8 @@ def embedded(tmp_path: Path) -> Studio:
         proc.wait(timeout=30)
 
 
-def test_asking_for_a_worker_twice_while_it_starts_starts_one(embedded: Studio) -> None:
+def test_asking_for_a_worker_twice_while_it_starts_starts_one(embedded: Studio, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("STUDIO_WORKER_NICE")  # the real default (the suite runs its own workers at nice 0)
     with ThreadPoolExecutor(4) as pool:
         started = list(pool.map(lambda _: ensure_worker(embedded), range(4)))
     assert started.count(True) == 1
@@ -41,7 +42,7 @@ def test_asking_for_a_worker_twice_while_it_starts_starts_one(embedded: Studio) 
     while len(proc.children(recursive=True)) < 2 and time.monotonic() < deadline:
         time.sleep(0.2)
     niceness = {p.pid: p.nice() for p in [proc, *proc.children(recursive=True)]}
-    assert len(niceness) >= 3 and min(niceness.values()) >= embedded.settings.worker_nice == 10, niceness
+    assert len(niceness) >= 3 and min(niceness.values()) >= 10, niceness
 
 
 def test_a_worker_that_exited_is_started_again(embedded: Studio) -> None:
