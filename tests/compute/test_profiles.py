@@ -26,6 +26,7 @@ def test_a_job_gets_the_whole_machine_unless_someone_chose_a_size(monkeypatch: p
     from studio.cli import main
 
     monkeypatch.delenv("STUDIO_DEFAULT_COMPUTE")  # the suite's own processes default to one core (conftest)
+    monkeypatch.delenv("STUDIO_WORKER_NICE")  # and run their workers at the suite's priority
     assert Settings().default_compute == "large" and Settings().worker_nice == 10
     studio = Studio()
     assert studio.profile(studio.settings.default_compute).cores == default_profiles()["large"]["workers"] * \
