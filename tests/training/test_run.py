@@ -79,7 +79,8 @@ def test_the_time_budget_covers_the_whole_search(studio: Studio) -> None:
     record = studio.catalog.save(frame, "churn", source="test")
     # a quick first algorithm so a trial finishes even on a loaded machine, then forests until the budget ends
     spec = draft_spec(record, frame, target="churned", algorithms=["linear", "random_forest"],
-                      validation={"kind": "kfold", "folds": 3}, budget=Budget(seconds=10))
+                      validation={"kind": "kfold", "folds": 3},
+                      budget=Budget(seconds=10, trial_seconds=8))  # a sixth of 10 s is too short on a loaded machine
     reporter = ListReporter()
     # a cluster of its own, warm as a worker keeps it: the shared `small` one may hold a worker that other tests
     # stopped, whose nanny (seen twice under load) did not bring it back while this 10 s budget ran
