@@ -230,6 +230,10 @@ def _wait(studio: Any, job_id: str, compute: str) -> Any:
             time.sleep(0.5)
         else:
             ran_a_cluster = True
+            # exiting without closing the cluster (see `run`), multiprocessing's resource tracker (started with the
+            # cluster, reading this environment) unlinks its semaphores and would say so on stderr: it need not
+            quiet = "ignore:resource_tracker:UserWarning"
+            os.environ["PYTHONWARNINGS"] = ",".join(filter(None, (os.environ.get("PYTHONWARNINGS"), quiet)))
             # warm: MLflow's store opens while the job's compute starts, not one after the other
             Worker(studio, warm=True, warm_compute=compute).run(until=finished)
     return studio.jobs.get(job_id)

@@ -34,13 +34,14 @@ for _noisy in ("distributed", "distributed.scheduler", "distributed.worker"):
 # Stopping an overrunning trial restarts its worker on purpose; the nanny would warn each time.
 logging.getLogger("distributed.nanny").setLevel(logging.ERROR)
 #: Dask's own housekeeping, turned down for a cluster that mostly waits for the next job (idle: 0.12 of a core
-#: with Dask's defaults, 0.03 with these, on 2 cores). The statistical profiler samples every thread each 10 ms;
-#: the event-loop watchdog ticks each 20 ms; the system monitor, the GIL monitor and the active memory manager
-#: serve the dashboard and spilling, which a local cluster here does not use (a trial's data is not Dask-managed;
-#: the nanny's memory limit still stops a worker that grows past it).
+#: with Dask's defaults, about 0.01 with these, on 2 cores). The statistical profiler samples every thread each
+#: 10 ms; the event-loop watchdog ticks each 20 ms (here 1 s); the system monitor, the GIL monitor and the active
+#: memory manager serve the dashboard and spilling, which a local cluster here does not use (a trial's data is
+#: not Dask-managed; the nanny's memory limit still stops a worker that grows past it).
 QUIET = {
     "distributed.worker.profile.enabled": False,
-    "distributed.admin.tick.interval": "5s",
+    "distributed.admin.tick.interval": "1s",  # under the watchdog's 3 s limit, read once at import: a longer
+    # interval than it logs every tick as an unresponsive event loop
     "distributed.admin.tick.cycle": "5s",
     "distributed.admin.system-monitor.interval": "5s",
     "distributed.admin.system-monitor.gil.enabled": False,

@@ -143,7 +143,7 @@ def test_an_idle_local_cluster_keeps_dask_housekeeping_down() -> None:
             if seen["heartbeat_ms"] >= WORKER_HEARTBEAT_S * 1000 or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
-        assert seen["profile"] is False and seen["tick"] == "5s"
+        assert seen["profile"] is False and seen["tick"] == "1s"
         assert "profile" not in seen["callbacks"] and "memory_monitor" not in seen["callbacks"]
         assert seen["heartbeat_ms"] >= WORKER_HEARTBEAT_S * 1000
     finally:
