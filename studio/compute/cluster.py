@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from studio import vault
@@ -243,9 +244,14 @@ class TrialPool:
             pool.restore()
         return pool
 
+    @cached_property
+    def fingerprint(self) -> str | None:
+        """The training data's content hash (hashed once per pool: the payload does not change)."""
+        return _fingerprint(self.payload)
+
     def _reuse_sent(self) -> bool:
         """Whether this data is on every worker already (sent for an earlier job): then it is used in place."""
-        fingerprint = _fingerprint(self.payload)
+        fingerprint = self.fingerprint
         kept = _sent.get(_key(self.profile))
         if fingerprint is None or kept is None or kept[0] != fingerprint or not _nannies_up(self.client, self.profile):
             return False
@@ -266,7 +272,7 @@ class TrialPool:
         for attempt in range(3):
             try:
                 self.data = self.client.scatter(list(self.payload), broadcast=True, hash=False)
-                fingerprint = _fingerprint(self.payload)
+                fingerprint = self.fingerprint
                 with _lock:
                     if fingerprint is None:
                         _sent.pop(_key(self.profile), None)
