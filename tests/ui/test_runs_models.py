@@ -10,12 +10,12 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from studio.context import Studio
-from studio.jobs import JobStatus
 from studio.registry import GatePolicy, GateRule
+from studio.studies import storage_for
 from studio.training.draft import draft_spec
+from studio.training.run import train
 from studio.training.spec import Budget
-from studio.worker.loop import Worker
-from tests.conftest import churn_frame, make_settings
+from tests.conftest import INLINE, SMALL, ListReporter, churn_frame, make_settings
 from tests.ui.test_pages import _click, _open, app  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.slow
@@ -36,12 +36,12 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     studio = Studio(make_settings(home))
     frame = churn_frame(300)
     record = studio.catalog.save(frame, "churn", source="test")
-    for algorithms in (["linear"], ["lightgbm", "random_forest"]):
+    for n, algorithms in enumerate((["linear"], ["lightgbm", "random_forest"])):
         spec = draft_spec(record, frame, target="churned", algorithms=algorithms,
                           budget=Budget(max_trials=4, seconds=None))
-        job = studio.submit_training(spec)
-        Worker(studio, worker_id="w").run(until=lambda j=job: studio.jobs.get(j.id).status.is_final)
-        assert studio.jobs.get(job.id).status is JobStatus.SUCCEEDED
+        # trials in this process: these tests are of the pages, not of the job system or Dask (tests/jobs, compute)
+        train(spec, catalog=studio.catalog, tracker=studio.tracker, job_id=f"seed{n}", profile=SMALL, pools=INLINE,
+              storage=storage_for(studio.settings, f"job-seed{n}"), reporter=ListReporter())
     return home
 
 
