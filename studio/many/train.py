@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from sklearn.model_selection import train_test_split
 
 from studio import names
-from studio.compute.cluster import ClientFanOut
+from studio.compute.pool import ClientFanOut
 from studio.compute.profiles import ComputeProfile
 from studio.data.catalog import DatasetCatalog
 from studio.errors import StudioError

@@ -45,7 +45,7 @@ class TrialScore:
 
 
 class Pool(Protocol):
-    """The worker slots trials run on: `studio.compute.cluster.TrialPool` (Dask), or `studio.compute.inline.
+    """The worker slots trials run on: `studio.compute.pool.TrialPool` (Dask), or `studio.compute.inline.
     InlinePool` (in this process, for tests)."""
 
     profile: ComputeProfile

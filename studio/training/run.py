@@ -18,7 +18,7 @@ from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
 from studio import names
-from studio.compute.cluster import TrialPool
+from studio.compute.pool import TrialPool
 from studio.compute.profiles import ComputeProfile
 from studio.data.catalog import DatasetCatalog
 from studio.errors import DataError, SpecError, StudioError

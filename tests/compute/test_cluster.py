@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import time
 
-from studio.compute.cluster import TrialPool, client_for, discard
+from studio.compute.cluster import client_for, discard
+from studio.compute.pool import TrialPool
 from studio.compute.profiles import ComputeProfile
 
 

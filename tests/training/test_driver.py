@@ -7,7 +7,7 @@ import time
 import optuna
 import pytest
 
-from studio.compute.cluster import TrialPool
+from studio.compute.pool import TrialPool
 from studio.compute.profiles import ComputeProfile
 from studio.training.driver import ABANDONED, StopReason, TrialScore, abandon_stale, counted_trials, drive
 from tests.conftest import SMALL, TWO_WORKERS

@@ -9,7 +9,7 @@ import optuna
 import pandas as pd
 import pytest
 
-from studio.compute.cluster import TrialPool
+from studio.compute.pool import TrialPool
 from studio.context import Studio
 from studio.studies import storage_for
 from studio.training.draft import draft_spec
