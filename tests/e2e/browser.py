@@ -134,6 +134,7 @@ def fill(page: Page, label: str, value: object) -> None:
 def multiselect(page: Page, label: str, options: list[str]) -> None:
     """Set a multiselect to exactly `options`: remove the other chosen values, then pick the missing ones."""
     box = page.get_by_role("combobox", name=label, exact=True)
+    expect(box).to_be_visible(timeout=30_000)  # a page draws top to bottom: the widget may come after the text
     widget = page.locator('[data-testid="stMultiSelect"]').filter(has=box)
     expect(widget).to_have_count(1)
 
