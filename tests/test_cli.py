@@ -156,6 +156,18 @@ def test_the_job_commands_and_a_submit_load_no_ml_library(churn_csv: Path, tmp_p
         assert not any(loaded(*argv)[1].values()), argv
 
 
+def test_a_quick_command_exits_at_once_with_all_of_its_output(studio: Studio, churn) -> None:
+    """`jobs list` skips the interpreter's teardown (os._exit, see studio.cli.run): what it printed still arrives
+    whole through a pipe, even well past the pipe's 64 KB buffer."""
+    record = studio.catalog.save(churn, "churn", source="test")
+    spec = draft_spec(record, churn, target="churned")
+    ids = {studio.jobs.submit(TRAIN, f"job-{i}", spec).id for i in range(150)}
+    proc = subprocess.run([sys.executable, "-m", "studio", "jobs", "list", "--json"], capture_output=True, text=True,
+                          check=True)
+    assert len(proc.stdout) > 2**16
+    assert {job["job_id"] for job in json.loads(proc.stdout)} == ids
+
+
 @pytest.mark.slow
 def test_train_wait_as_a_command_prints_its_result_and_leaves_no_process_behind(churn_csv: Path,
                                                                                 tmp_path: Path) -> None:
