@@ -83,6 +83,9 @@ def estimate(spec: TrainSpec, *, n_rows: int, profile: ComputeProfile, history: 
 FINAL_SHARE_CAP = 0.25
 #: A final fit learns from more rows than a validation split's (all training rows, then all rows).
 FINAL_GROWTH = 1.3
+#: The members an ensemble's refit is reserved for: the selection often keeps 4-6 of its candidates (3 left a
+#: 10,000-row job 6 s over its budget, bench/engine.py section 4).
+ENSEMBLE_MEMBERS = 5
 
 
 def final_reserve_s(spec: TrainSpec, durations_best_first: Iterable[float]) -> float:
@@ -92,11 +95,16 @@ def final_reserve_s(spec: TrainSpec, durations_best_first: Iterable[float]) -> f
     are estimated from the best trials' own durations (a trial fits once per validation split)."""
     if spec.budget.seconds is None:
         return 0.0
-    splits = spec.validation.splits
-    members = list(durations_best_first)[:3 if spec.ensemble else 1]
-    fits = 1.5 if spec.refit_all_rows else 1.0  # the two refits run at the same time, sharing the cores
-    needed = sum(members) / splits * FINAL_GROWTH * fits + LOG_S + EVALUATE_S
+    members = list(durations_best_first)[:ENSEMBLE_MEMBERS if spec.ensemble else 1]
+    needed = refit_seconds(spec, members) + LOG_S + EVALUATE_S
     return min(needed, FINAL_SHARE_CAP * spec.budget.seconds)
+
+
+def refit_seconds(spec: TrainSpec, trial_durations: Iterable[float]) -> float:
+    """The final fits of the configurations whose trials took `trial_durations`: a trial fits once per
+    validation split on fewer rows; the two refits (training rows, all rows) run at the same time."""
+    fits = 1.5 if spec.refit_all_rows else 1.0
+    return sum(trial_durations) / spec.validation.splits * FINAL_GROWTH * fits
 
 
 def _human(seconds: float) -> str:

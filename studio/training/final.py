@@ -10,6 +10,7 @@ import numpy as np
 
 from studio.training import ensemble
 from studio.training.ensemble import Candidate
+from studio.training.estimate import refit_seconds
 from studio.training.metrics import METRICS, score_predictions
 from studio.training.search import best_configuration, make_pipeline, validation_splits
 from studio.training.spec import TrainSpec
@@ -25,7 +26,10 @@ class FinalChoice:
     fold_scores: list[float]  # the validation score on each split (error bars where CV folds exist)
 
 
-def choose(spec: TrainSpec, study: Any, candidates: list[Candidate], y: np.ndarray, *, n_jobs: int) -> FinalChoice:
+def choose(spec: TrainSpec, study: Any, candidates: list[Candidate], y: np.ndarray, *, n_jobs: int,
+           seconds_left: float | None = None) -> FinalChoice:
+    """The ensemble when it beats the best single configuration and its refit fits `seconds_left` (what the
+    time budget leaves for the final fits; None: no limit), the best single one otherwise."""
     algorithm, params = best_configuration(study)
     single = FinalChoice(make_pipeline(spec, algorithm, params, n_jobs=n_jobs), algorithm, params,
                          float(study.best_value), f"the best single configuration ({algorithm})",
@@ -34,8 +38,8 @@ def choose(spec: TrainSpec, study: Any, candidates: list[Candidate], y: np.ndarr
         return single
     metric = METRICS[spec.metric]
     shortlisted = ensemble.shortlist(candidates, metric)
-    selection = ensemble.select(shortlisted, y, metric)
-    if not selection.is_ensemble:
+    selection = _affordable_selection(spec, study, shortlisted, y, seconds_left)
+    if selection is None or not selection.is_ensemble:
         return single
     by_number = {c.number: c for c in shortlisted}
     members = sorted(((by_number[n], w) for n, w in selection.weights.items()), key=lambda m: -m[1])
@@ -48,6 +52,23 @@ def choose(spec: TrainSpec, study: Any, candidates: list[Candidate], y: np.ndarr
         f"rows against {selection.single_score:.5g} for the best single one",
         _fold_scores(spec, members, y),
     )
+
+
+def _affordable_selection(spec: TrainSpec, study: Any, shortlisted: list[Candidate], y: np.ndarray,
+                          seconds_left: float | None) -> ensemble.Selection | None:
+    """The greedy selection over the shortlist; while its members' refit would not fit `seconds_left`, the
+    slowest candidate is left out and the selection made again (None: no ensemble fits)."""
+    metric = METRICS[spec.metric]
+    took = {t.number: t.duration.total_seconds() for t in study.get_trials(deepcopy=False) if t.duration is not None}
+    best = max(shortlisted, key=lambda c: c.score if metric.greater_is_better else -c.score)
+    pool = list(shortlisted)
+    while len(pool) >= 2:
+        selection = ensemble.select(pool, y, metric)
+        if seconds_left is None or refit_seconds(spec, (took.get(n, 0.0) for n in selection.weights)) <= seconds_left:
+            return selection
+        # the best single configuration stays: it is what the job falls back to, fitted whatever it costs
+        pool.remove(max((c for c in pool if c is not best), key=lambda c: took.get(c.number, 0.0)))
+    return None
 
 
 def _fold_scores(spec: TrainSpec, members: list[tuple[Candidate, int]], y: np.ndarray) -> list[float]:

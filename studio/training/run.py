@@ -9,7 +9,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,7 @@ from studio.names import Tag
 from studio.training import allocate
 from studio.training.driver import FINISHED, PoolFactory, StopReason, abandon_stale, counted_trials, counts, drive
 from studio.training.ensemble import MAX_CANDIDATES, Candidate, shortlist
-from studio.training.estimate import final_reserve_s
+from studio.training.estimate import EVALUATE_S, LOG_S, final_reserve_s
 from studio.training.evaluation import Evaluation, evaluate_model
 from studio.training.features import model_frame
 from studio.training.final import choose
@@ -188,8 +188,9 @@ def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: l
     threads = _local_threads(profile)
     # With refit_all_rows, the model scored on the held-out rows and the registered one (every row) are fitted
     # at the same time, each with half the threads: small fits scale poorly with threads, so this is faster.
+    left = None if spec.budget.seconds is None else spec.budget.seconds - (time.time() - started) - LOG_S - EVALUATE_S
     choice = choose(spec, study, candidates, split.y_train,
-                    n_jobs=max(1, threads // 2) if spec.refit_all_rows else threads)
+                    n_jobs=max(1, threads // 2) if spec.refit_all_rows else threads, seconds_left=left)
     reporter.progress(progress.model_copy(update={"phase": "refitting"}))
     reporter.log(f"Refitting {choice.note} on all {len(split.X_train)} training rows"
                  + (f", and on all {len(split.X)} rows (training and held-out) for the registered model."
@@ -199,7 +200,9 @@ def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: l
         full = pool.submit(clone(choice.estimator).fit, split.X, split.y) if spec.refit_all_rows else scored
         pipeline = scored.result()
     test_score = score_on(pipeline, split.X_test, split.y_test, METRICS[spec.metric])
+    predicting = time.monotonic()
     held_out = held_out_metrics(pipeline, split, spec)
+    predict_s = time.monotonic() - predicting  # one prediction of the held-out rows: what importance repeats
     scored_model = pipeline  # fitted on the training rows only: the honest one for held-out diagnostics
     pipeline = full.result()  # the test score above is measured; the registered model learns from every row
     info = ModelInfo(task=spec.task, target=spec.target, features=spec.features, classes=split.classes,
@@ -219,7 +222,11 @@ def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: l
                    tags={Tag.BEST_ALGORITHM: choice.label, Tag.STOP_REASON: stop_reason,
                          Tag.FINAL_MODEL: choice.note, Tag.REFIT_ALL_ROWS: str(spec.refit_all_rows)})
     if evaluate:
-        _record_evaluation(spec, split, scored_model, choice.fold_scores, run_id, tracker, reporter, progress)
+        left = None if spec.budget.seconds is None else spec.budget.seconds - (time.time() - started)
+        importance = ImportanceBudget.within(left, predict_s=predict_s, predicted_rows=len(split.X_test),
+                                             n_features=len(spec.features))
+        _record_evaluation(spec, split, scored_model, choice.fold_scores, run_id, tracker, reporter, progress,
+                           importance)
     reporter.progress(progress.model_copy(update={"phase": "done", "elapsed_s": duration}))
     reporter.log(f"Done: {spec.metric} {choice.validation_score:.5g} (validation), {test_score:.5g} (test). "
                  f"Model {model_uri}.")
@@ -235,6 +242,25 @@ class ImportanceBudget:
 
     rows: int = 1000
     repeats: int = 3
+
+    #: Fewer rows than this make importance noise: below it, the evaluation runs on this many and overruns.
+    FLOOR_ROWS: ClassVar[int] = 200
+
+    @classmethod
+    def within(cls, seconds: float | None, *, predict_s: float, predicted_rows: int,
+               n_features: int) -> ImportanceBudget:
+        """The default, or as much of it as fits the `seconds` a time budget has left: permutation importance
+        predicts its rows once per feature and repeat, each row costing what the held-out prediction did. Half
+        of what is left goes to it (the held-out rows and SHAP are saved too)."""
+        full = cls()
+        if seconds is None:
+            return full
+        per_pass_row = predict_s / max(predicted_rows, 1) * max(n_features, 1)
+        affordable = max(seconds, 0.0) / 2 / max(per_pass_row, 1e-9)  # row-passes: rows x repeats
+        if affordable >= full.rows * full.repeats:
+            return full
+        repeats = max(1, min(full.repeats, int(affordable // full.rows)))
+        return cls(rows=max(cls.FLOOR_ROWS, min(full.rows, int(affordable / repeats))), repeats=repeats)
 
 
 def _record_evaluation(spec: TrainSpec, split: Split, model: Any, fold_scores: list[float], run_id: str,

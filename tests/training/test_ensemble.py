@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 
@@ -55,13 +58,17 @@ def test_the_shortlist_keeps_each_algorithms_best() -> None:
 
 
 class _Study:
-    """What `choose` reads of an Optuna study: the best single trial."""
+    """What `choose` reads of an Optuna study: the best single trial, and how long each trial took."""
 
-    def __init__(self, value: float, algorithm: str, params: dict) -> None:
+    def __init__(self, value: float, algorithm: str, params: dict, took: dict[int, float] | None = None) -> None:
+        self.took = took or {}
         self.best_value = value
         self.best_trial = type("Best", (), {"params": {"algorithm": algorithm,
                                                        **{f"{algorithm}__{k}": v for k, v in params.items()}},
                                             "user_attrs": {"fold_scores": [value]}})()
+
+    def get_trials(self, deepcopy: bool = True) -> list[object]:
+        return [SimpleNamespace(number=n, duration=timedelta(seconds=s)) for n, s in self.took.items()]
 
 
 def test_choose_takes_the_ensemble_only_when_it_wins(studio: Studio) -> None:
@@ -105,3 +112,22 @@ def test_an_ensemble_model_is_logged_registered_and_loaded_like_any_other(studio
     pd.testing.assert_frame_equal(out, TrainedModel(model, info).predict_frame(frame.head(50)))
     weighted = (2 * model.estimators_[0].predict_proba(X.head(5)) + model.estimators_[1].predict_proba(X.head(5))) / 3
     np.testing.assert_allclose(model.predict_proba(X.head(5)), weighted)
+
+
+def test_an_ensemble_whose_refit_would_overrun_the_budget_leaves_its_slowest_member_out(studio: Studio) -> None:
+    frame = pd.DataFrame({"x": np.arange(40.0), "y": np.arange(40.0)})
+    record = studio.catalog.save(frame, "line", source="test")
+    spec = draft_spec(record, frame, target="y", algorithms=["linear", "lightgbm"], validation={"kind": "holdout"},
+                      budget=Budget(max_trials=3, seconds=60))
+    rng = np.random.default_rng(4)
+    y = rng.normal(size=500)
+    lgbm = strip_prefix("lightgbm", ESTIMATORS["lightgbm"].defaults)
+    candidates = [Candidate(0, "linear", {"alpha": 1.0}, 0.99, y + rng.normal(0, 1, 500)),
+                  Candidate(1, "lightgbm", lgbm, 1.0, y + rng.normal(0, 1, 500)),
+                  Candidate(2, "lightgbm", lgbm, 1.0, y + rng.normal(0, 1, 500))]
+    study = _Study(0.99, "linear", {"alpha": 1.0}, took={0: 1.0, 1: 1.0, 2: 30.0})
+    members = lambda choice: {m["trial"] for m in choice.params["members"]}  # noqa: E731
+    assert members(choose(spec, study, candidates, y, n_jobs=1)) == {0, 1, 2}  # no limit: all three help
+    assert members(choose(spec, study, candidates, y, n_jobs=1, seconds_left=10)) == {0, 1}  # the slow one is out
+    alone = choose(spec, study, candidates, y, n_jobs=1, seconds_left=0.5)  # no ensemble fits: the best single
+    assert alone.label == "linear"

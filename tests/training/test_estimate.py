@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from studio.training.estimate import (
+    ENSEMBLE_MEMBERS,
     EVALUATE_S,
     FINAL_GROWTH,
     FINAL_SHARE_CAP,
@@ -39,11 +40,25 @@ def test_a_time_budget_bounds_the_search_estimate() -> None:
 
 def test_the_final_fits_reserve_follows_the_best_trials_and_is_capped() -> None:
     spec = _spec(budget={"seconds": 100})
-    # the 3 best trials (an ensemble may take them all), each 5 splits: 2 fits at once (training rows, all rows)
-    # sharing the cores, then logging and registering
-    assert final_reserve_s(spec, [5.0, 10.0, 5.0, 99.0]) == pytest.approx(
-        20 / 5 * FINAL_GROWTH * 1.5 + LOG_S + EVALUATE_S)
+    # the ENSEMBLE_MEMBERS best trials (an ensemble may take them all), each 5 splits: 2 fits at once (training
+    # rows, all rows) sharing the cores, then logging and registering
+    best = [5.0, 10.0, 5.0, 3.0, 2.0, 99.0]
+    assert ENSEMBLE_MEMBERS == 5
+    assert final_reserve_s(spec, best) == pytest.approx(25 / 5 * FINAL_GROWTH * 1.5 + LOG_S + EVALUATE_S)
     assert final_reserve_s(spec.model_copy(update={"ensemble": False, "refit_all_rows": False}),
                            [5.0, 10.0]) == pytest.approx(1 * FINAL_GROWTH + LOG_S + EVALUATE_S)
     assert final_reserve_s(spec, [500.0] * 3) == FINAL_SHARE_CAP * 100
     assert final_reserve_s(_spec(budget={"seconds": None, "max_trials": 5}), [5.0]) == 0.0
+
+
+def test_importance_takes_what_the_budget_has_left_and_never_less_than_its_floor() -> None:
+    from studio.training.run import ImportanceBudget
+
+    # 2,000 held-out rows predicted in 0.1 s, 20 features: a full importance (1,000 rows x 3) costs 3 s
+    cost = {"predict_s": 0.1, "predicted_rows": 2000, "n_features": 20}
+    assert ImportanceBudget.within(None, **cost) == ImportanceBudget()
+    assert ImportanceBudget.within(60, **cost) == ImportanceBudget()
+    assert ImportanceBudget.within(4, **cost) == ImportanceBudget(rows=1000, repeats=2)  # 2 s of row passes
+    assert ImportanceBudget.within(1, **cost) == ImportanceBudget(rows=500, repeats=1)
+    assert ImportanceBudget.within(0, **cost) == ImportanceBudget(rows=ImportanceBudget.FLOOR_ROWS, repeats=1)
+    assert ImportanceBudget.within(-5, **cost) == ImportanceBudget(rows=ImportanceBudget.FLOOR_ROWS, repeats=1)
