@@ -12,6 +12,10 @@
 4. `studio train DATA --budget-seconds B --wait` wall against B (target <= 1.05x), the command running the job
    itself (no worker alive), at each row count; the job's phases from its log.
 
+5. Cancel: a 10,000-row job on a warm worker, cancelled once 3 trials have finished: seconds until the store
+   shows it "stopping" (what the Jobs page draws at its next rerun) and until it is "cancelled" with its best
+   model registered (target: < 1 s and < 5 s).
+
 Every process it starts is stopped at the end. Figures go to docs/benchmarks.md.
 """
 
@@ -35,7 +39,7 @@ import psutil
 
 from studio.context import Studio
 from studio.settings import Settings
-from studio.training.progress import Progress
+from studio.training.progress import Progress, TrainResult
 
 PY = sys.executable
 
@@ -203,13 +207,43 @@ def bench_budget(row_counts: list[int], budget: int, tmp: Path) -> None:
               f"{summary['test_score']:.4f}")
 
 
+def bench_cancel(rows: int, repeats: int, tmp: Path) -> None:
+    print(f"\n5. Cancel at {rows:,} rows, once 3 trials finished "
+          "(target: stopping < 1 s, cancelled with a model < 5 s)")
+    home = tmp / "cancel"
+    studio = Studio(Settings(home=home))
+    data = table(rows, tmp / f"c{rows}.csv")
+    with worker(home):
+        while not studio.worker_alive():
+            time.sleep(0.05)
+        _warm(home)
+        for _ in range(repeats):
+            out = subprocess.run([PY, "-m", "studio", "train", str(data), "--target", "y", "--budget-seconds", "120"],
+                                 env=_env(home), capture_output=True, text=True, check=True).stdout
+            job_id = out.strip().splitlines()[-1]
+            while studio.jobs.get(job_id).progress_as(Progress).trials_done < 3:
+                time.sleep(0.05)
+            asked = time.monotonic()
+            studio.jobs.request_cancel(job_id)
+            while studio.jobs.get(job_id).shown_status != "stopping" and not studio.jobs.get(job_id).status.is_final:
+                time.sleep(0.01)
+            stopping = time.monotonic() - asked
+            while not (job := studio.jobs.get(job_id)).status.is_final:
+                time.sleep(0.02)
+            cancelled = time.monotonic() - asked
+            result = job.result_as(TrainResult)
+            model = result.model_uri if result else None
+            print(f"   stopping after {stopping:5.2f} s, {job.status.value} after {cancelled:5.2f} s, "
+                  f"model {model}, {job.progress_as(Progress).trials_done} trials kept")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--idle-seconds", type=float, default=60)
     parser.add_argument("--rows", default="1000,10000")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--budget", type=int, default=60)
-    parser.add_argument("--only", default="1,2,3,4", help="which sections to run")
+    parser.add_argument("--only", default="1,2,3,4,5", help="which sections to run")
     args = parser.parse_args()
     print(json.dumps({"cpus": os.cpu_count(), "python": sys.version.split()[0]}))
     with tempfile.TemporaryDirectory() as name:
@@ -223,6 +257,8 @@ def main() -> None:
             bench_idle(args.idle_seconds, tmp)
         if "4" in only:
             bench_budget(rows, args.budget, tmp)
+        if "5" in only:
+            bench_cancel(max(rows), 3, tmp)
 
 
 if __name__ == "__main__":

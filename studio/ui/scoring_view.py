@@ -102,7 +102,10 @@ def _score(studio: Studio, ref: str, source: Path, *, stem: str, out_format: str
     scored = st.session_state.get("scored")
     if scored and scored[1] == ref and Path(scored[0]).is_file():
         path = Path(scored[0])
-        st.download_button(f"Download {path.name}", data=lambda: path.read_bytes(), file_name=path.name,
+        # The bytes themselves, not a callable: a deferred download whose button is drawn again by a rerun before
+        # the click is answered left the button spinning, disabled, in CI. Inline scoring is capped (the larger
+        # tables go to a background job), so the file is small enough to hand over at once.
+        st.download_button(f"Download {path.name}", data=path.read_bytes(), file_name=path.name,
                            icon=":material/download:")
         write_back(studio, path, ref, key="inline")
 
