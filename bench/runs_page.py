@@ -66,16 +66,16 @@ def _seed_runs(studio: Studio, count: int) -> None:
     """`count` finished training runs logged to MLflow (tags, params, metrics as a job logs them) and indexed."""
     from mlflow.entities import Metric, Param
 
-    from studio.tracking import KIND_TAG
+    from studio.names import RunKind, Tag
 
     client = studio.tracker.client
     experiment = studio.tracker.experiment_id("churn")
     now = int(time.time() * 1000)
     for i in range(count):
         run = client.create_run(experiment, run_name=f"churn · bench{i:04d}", tags={
-            KIND_TAG: "training", "studio.job_id": f"bench{i}", "studio.dataset_id": "churn-v1",
-            "studio.task": "binary", "studio.metric": "roc_auc", "studio.compute": "small",
-            "studio.study_name": f"job-bench{i}", "studio.best_algorithm": ["xgboost", "lightgbm", "linear"][i % 3]})
+            Tag.KIND: RunKind.TRAINING, Tag.JOB_ID: f"bench{i}", Tag.DATASET_ID: "churn-v1", Tag.TASK: "binary",
+            Tag.METRIC: "roc_auc", Tag.COMPUTE: "small", Tag.STUDY_NAME: f"job-bench{i}",
+            Tag.BEST_ALGORITHM: ["xgboost", "lightgbm", "linear"][i % 3]})
         score = 0.70 + (i % 97) / 1000
         client.log_batch(run.info.run_id, params=[Param(k, "x") for k in ("target", "task", "metric", "algorithms",
                                                                             "validation", "folds", "seed")],
