@@ -120,10 +120,10 @@ def _quick(args: argparse.Namespace) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global quick_exit
+    global exit_at_once
     args = _parser().parse_args(argv)
-    quick_exit = _quick(args)
-    if not quick_exit:
+    exit_at_once = _quick(args)
+    if not exit_at_once:
         gc.enable()
     logging.basicConfig(level=logging.INFO if args.command == "worker" else logging.WARNING,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -148,7 +148,7 @@ def run() -> None:
     command turns the collector back on."""
     gc.disable()
     code = main()
-    if ran_a_cluster or quick_exit:
+    if exit_at_once:
         logging.shutdown()
         sys.stdout.flush()
         sys.stderr.flush()
@@ -230,15 +230,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0 if job.status.value == "succeeded" else 1
 
 
-#: Set when this process ran a job itself (`train --wait` with no worker alive): see `run`.
-ran_a_cluster = False
-quick_exit = False  # set by main() for a quick command
+#: Set by main() for a quick command, and when this process ran a job itself (`train --wait` with no worker
+#: alive): `run` then exits at once.
+exit_at_once = False
 
 
 def _wait(studio: Any, job_id: str, compute: str) -> Any:
     from studio.worker.loop import Worker
 
-    global ran_a_cluster
+    global exit_at_once
 
     def finished() -> bool:
         return bool(studio.jobs.get(job_id).status.is_final)
@@ -247,7 +247,7 @@ def _wait(studio: Any, job_id: str, compute: str) -> Any:
         if studio.worker_alive():
             time.sleep(0.5)
         else:
-            ran_a_cluster = True
+            exit_at_once = True
             # exiting without closing the cluster (see `run`), multiprocessing's resource tracker (started with the
             # cluster, reading this environment) unlinks its semaphores and would say so on stderr: it need not
             quiet = "ignore:resource_tracker:UserWarning"

@@ -60,7 +60,7 @@ def _affordable_selection(spec: TrainSpec, study: Any, shortlisted: list[Candida
     slowest candidate is left out and the selection made again (None: no ensemble fits)."""
     metric = METRICS[spec.metric]
     took = {t.number: t.duration.total_seconds() for t in study.get_trials(deepcopy=False) if t.duration is not None}
-    best = max(shortlisted, key=lambda c: c.score if metric.greater_is_better else -c.score)
+    best = shortlisted[0]  # the shortlist is ranked best first
     pool = list(shortlisted)
     while len(pool) >= 2:
         selection = ensemble.select(pool, y, metric)

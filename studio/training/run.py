@@ -188,9 +188,10 @@ def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: l
     threads = _local_threads(profile)
     # With refit_all_rows, the model scored on the held-out rows and the registered one (every row) are fitted
     # at the same time, each with half the threads: small fits scale poorly with threads, so this is faster.
-    left = None if spec.budget.seconds is None else spec.budget.seconds - (time.time() - started) - LOG_S - EVALUATE_S
+    left = _seconds_left(spec, started)
     choice = choose(spec, study, candidates, split.y_train,
-                    n_jobs=max(1, threads // 2) if spec.refit_all_rows else threads, seconds_left=left)
+                    n_jobs=max(1, threads // 2) if spec.refit_all_rows else threads,
+                    seconds_left=None if left is None else left - LOG_S - EVALUATE_S)
     reporter.progress(progress.model_copy(update={"phase": "refitting"}))
     reporter.log(f"Refitting {choice.note} on all {len(split.X_train)} training rows"
                  + (f", and on all {len(split.X)} rows (training and held-out) for the registered model."
@@ -222,9 +223,8 @@ def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: l
                    tags={Tag.BEST_ALGORITHM: choice.label, Tag.STOP_REASON: stop_reason,
                          Tag.FINAL_MODEL: choice.note, Tag.REFIT_ALL_ROWS: str(spec.refit_all_rows)})
     if evaluate:
-        left = None if spec.budget.seconds is None else spec.budget.seconds - (time.time() - started)
-        importance = ImportanceBudget.within(left, predict_s=predict_s, predicted_rows=len(split.X_test),
-                                             n_features=len(spec.features))
+        importance = ImportanceBudget.within(_seconds_left(spec, started), predict_s=predict_s,
+                                             predicted_rows=len(split.X_test), n_features=len(spec.features))
         _record_evaluation(spec, split, scored_model, choice.fold_scores, run_id, tracker, reporter, progress,
                            importance)
     reporter.progress(progress.model_copy(update={"phase": "done", "elapsed_s": duration}))
@@ -359,6 +359,11 @@ def _durations_best_first(study: Any, metric: str) -> list[float]:
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     ranked = sorted(done, key=lambda t: t.value, reverse=METRICS[metric].greater_is_better)
     return [t.duration.total_seconds() for t in ranked if t.duration is not None]
+
+
+def _seconds_left(spec: TrainSpec, started: float) -> float | None:
+    """What the job's time budget has left (None: no time budget)."""
+    return None if spec.budget.seconds is None else spec.budget.seconds - (time.time() - started)
 
 
 def _local_threads(profile: ComputeProfile) -> int:
