@@ -15,6 +15,11 @@
 5. Cancel: a 10,000-row job on a warm worker, cancelled once 3, 15 and 40 trials have finished: seconds until the store
    shows it "stopping" (what the Jobs page draws at its next rerun) and until it is "cancelled" with its best
    model registered (target: < 1 s and < 5 s).
+6. Job overhead: a --max-trials job at the largest row count on a warm worker (claimed to done: load, search,
+   refit, log, register, held-out evaluation), against a bare loop in this process that fits the same
+   configurations with scikit-learn on the same splits (a trial stopped at its first rung or a checkpoint:
+   its first split only), then the final refit(s), `parallel_trials` fits at a time with joblib, as many
+   threads each as the job's workers (target: <= 1.2x).
 
 Every process it starts is stopped at the end. Figures go to docs/benchmarks.md.
 """
@@ -39,6 +44,7 @@ import psutil
 
 from studio.context import Studio
 from studio.settings import Settings
+from studio.training.estimators import ESTIMATORS
 from studio.training.progress import Progress, TrainResult
 
 PY = sys.executable
@@ -237,13 +243,78 @@ def bench_cancel(rows: int, after_trials: list[int], tmp: Path) -> None:
                   f"model {model}, {job.progress_as(Progress).trials_done} trials kept")
 
 
+def _bare_loop(studio: Studio, job_id: str) -> tuple[float, int]:
+    """Seconds a bare joblib loop takes to fit the finished job's configurations on its splits, and the fits."""
+    import optuna
+    from joblib import Parallel, delayed
+    from optuna.trial import TrialState
+
+    from studio.studies import storage_for
+    from studio.training.run import Split
+    from studio.training.search import configuration, make_pipeline, validation_splits
+    from studio.training.spec import TrainSpec
+
+    job = studio.jobs.get(job_id)
+    spec = TrainSpec.parse(job.payload)
+    profile = studio.profile(spec.compute)
+    split = Split.of(spec, studio.catalog)
+    study = optuna.load_study(study_name=f"job-{job_id}", storage=storage_for(studio.settings, f"job-{job_id}"))
+    splits = validation_splits(spec, split.y_train)
+    work = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
+        algorithm, params = configuration(trial)
+        if trial.state == TrialState.PRUNED and trial.intermediate_values:
+            params[ESTIMATORS[algorithm].fidelity_param or ""] = max(trial.intermediate_values)
+        ran = splits if trial.state == TrialState.COMPLETE else splits[:1]
+        work += [(algorithm, params, split.X_train.iloc[f], split.y_train[f], split.X_train.iloc[v]) for f, v in ran]
+    best, best_params = configuration(study.best_trial)
+    work.append((best, best_params, split.X_train, split.y_train, split.X_test))
+    if spec.refit_all_rows:
+        work.append((best, best_params, split.X, split.y, split.X_test))
+
+    def fit(algorithm: str, params: dict, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame) -> None:
+        make_pipeline(spec, algorithm, params, n_jobs=profile.threads).fit(X, y).predict(X_val)
+
+    with Parallel(n_jobs=profile.parallel_trials) as parallel:
+        parallel(delayed(abs)(i) for i in range(profile.parallel_trials))  # its processes started before timing
+        started = time.perf_counter()
+        parallel(delayed(fit)(*item) for item in work)
+        return time.perf_counter() - started, len(work)
+
+
+def bench_overhead(rows: int, trials: int, tmp: Path) -> None:
+    print(f"\n6. Job overhead at {rows:,} rows, {trials} trials, single model: the job (claimed to done) against "
+          "a bare joblib loop fitting the same configurations (target: <= 1.2x)")
+    home = tmp / "overhead"
+    studio = Studio(Settings(home=home))
+    data = table(rows, tmp / f"o{rows}.csv")
+    with worker(home):
+        while not studio.worker_alive():
+            time.sleep(0.05)
+        _warm(home)
+        out = subprocess.run([PY, "-m", "studio", "train", str(data), "--target", "y", "--max-trials", str(trials),
+                              "--budget-seconds", "1800", "--no-ensemble"],
+                             env=_env(home), capture_output=True, text=True, check=True).stdout
+        job_id = out.strip().splitlines()[-1]
+        while not (job := studio.jobs.get(job_id)).status.is_final:
+            time.sleep(0.1)
+    if job.status.value != "succeeded" or job.started_at is None or job.ended_at is None:
+        raise SystemExit(f"job {job_id} ended {job.status.value}: {job.error}")
+    wall = job.ended_at - job.started_at
+    progress = job.progress_as(Progress)
+    bare, fits = _bare_loop(studio, job_id)
+    print(f"   job {wall:6.1f} s (search {progress.search_s or 0:.1f} s, {progress.trials_done} complete, "
+          f"{progress.trials_pruned} stopped early); bare loop {bare:6.1f} s for {fits} fits: x{wall / bare:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--idle-seconds", type=float, default=60)
     parser.add_argument("--rows", default="1000,10000")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--budget", type=int, default=60)
-    parser.add_argument("--only", default="1,2,3,4,5", help="which sections to run")
+    parser.add_argument("--trials", type=int, default=12, help="section 6: the job's trial budget")
+    parser.add_argument("--only", default="1,2,3,4,5,6", help="which sections to run")
     args = parser.parse_args()
     print(json.dumps({"cpus": os.cpu_count(), "python": sys.version.split()[0]}))
     with tempfile.TemporaryDirectory() as name:
@@ -259,6 +330,8 @@ def main() -> None:
             bench_budget(rows, args.budget, tmp)
         if "5" in only:
             bench_cancel(max(rows), [3, 15, 40], tmp)
+        if "6" in only:
+            bench_overhead(max(rows), args.trials, tmp)
 
 
 if __name__ == "__main__":

@@ -80,6 +80,8 @@ def fit_split(pipeline: Any, algorithm: str, X_fit: Any, y_fit: np.ndarray, X_va
     configuration then yields a model short of its best, not a trial killed at the per-trial limit."""
     if ESTIMATORS[algorithm].grows_trees and stop_at is not None:
         return grow_forest(pipeline, X_fit, y_fit, stop_at)
+    if ESTIMATORS[algorithm].grows_iterations and stop_at is not None:
+        return grow_iterations(pipeline, X_fit, y_fit, stop_at)
     if not ESTIMATORS[algorithm].native_booster:
         pipeline.fit(X_fit, y_fit)
         return getattr(pipeline[-1], "n_iter_", None)
@@ -130,6 +132,39 @@ def grow_forest(pipeline: Any, X_fit: Any, y_fit: np.ndarray, stop_at: float) ->
             grown += step
             model.set_params(n_estimators=grown)
             model.fit(Xf, y_fit)
+    finally:
+        model.set_params(warm_start=False)
+    return grown
+
+
+#: Iterations histogram gradient boosting starts with before its count doubles.
+FIRST_ITERATIONS = 32
+
+
+def grow_iterations(pipeline: Any, X_fit: Any, y_fit: np.ndarray, stop_at: float) -> int:
+    """Fit a histogram gradient boosting pipeline adding iterations in doubling batches (warm_start keeps its
+    trees, its own early-stopping rows and their score history) until it stops early, reaches `max_iter`, or
+    `stop_at` (time.monotonic()); returns the iterations grown. scikit-learn's estimator has no callback, so
+    this is how it keeps to a trial's time like the other boosters do."""
+    preprocess, model = pipeline[:-1], pipeline[-1]
+    Xf = preprocess.fit_transform(X_fit, y_fit)
+    target, grown = int(model.max_iter), 0
+    started = time.monotonic()
+    model.set_params(warm_start=True)
+    try:
+        while grown < target:
+            step = min(target, max(FIRST_ITERATIONS, 2 * grown)) - grown
+            if grown:
+                per_iteration = (time.monotonic() - started) / grown
+                step = min(step, int((stop_at - time.monotonic()) / max(per_iteration, 1e-9)))
+                if step < 1:
+                    break
+            model.set_params(max_iter=grown + step)
+            model.fit(Xf, y_fit)
+            stopped_early = model.n_iter_ < grown + step
+            grown = int(model.n_iter_)
+            if stopped_early:
+                break
     finally:
         model.set_params(warm_start=False)
     return grown

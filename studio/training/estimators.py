@@ -53,6 +53,9 @@ class EstimatorDef:
     #: forests: trees are added in doubling batches until the tree count or the trial's time runs out; the count
     #: grown becomes the final model's, so a slow configuration is scored at the fidelity the budget allows
     grows_trees: bool = False
+    #: histogram gradient boosting: iterations are added in doubling batches (warm_start) until it stops early,
+    #: reaches its rounds, or the trial's time runs out, so it never needs its worker stopped at the limit
+    grows_iterations: bool = False
     #: the order algorithms are tried in per partition of a model family (cheapest first); None: never there
     partition_rank: int | None = None
 
@@ -206,7 +209,7 @@ ESTIMATORS: dict[str, EstimatorDef] = {e.name: e for e in [
     EstimatorDef("hist_gradient_boosting", "Histogram gradient boosting", _ALL, False, _hgb, _hgb_space,
                  {"hist_gradient_boosting__learning_rate": 0.1, "hist_gradient_boosting__max_leaf_nodes": 31,
                   "hist_gradient_boosting__min_samples_leaf": 20, "hist_gradient_boosting__l2_regularization": 1e-6},
-                 rounds_param="max_iter", seconds_per_fit=0.9, partition_rank=2),
+                 rounds_param="max_iter", seconds_per_fit=0.9, partition_rank=2, grows_iterations=True),
     EstimatorDef("xgboost", "XGBoost", _ALL, False, _xgb, _xgb_space,
                  {"xgboost__learning_rate": 0.1, "xgboost__max_depth": 6, "xgboost__subsample": 0.9,
                   "xgboost__colsample_bytree": 0.8, "xgboost__reg_lambda": 1.0, "xgboost__reg_alpha": 1e-4,

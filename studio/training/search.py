@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -20,11 +21,12 @@ from sklearn.model_selection import (
 )
 from sklearn.pipeline import Pipeline
 
-from studio.training import boosting
+from studio.training import boosting, rungs
 from studio.training.driver import TrialScore
 from studio.training.estimators import ESTIMATORS, Options, Params, strip_prefix
 from studio.training.features import build_preprocessor
 from studio.training.metrics import METRICS, Metric, score, score_predictions
+from studio.training.rungs import Limits
 from studio.training.spec import TrainSpec
 from studio.training.task import Task
 
@@ -85,48 +87,74 @@ def validation_splits(spec: TrainSpec, y: np.ndarray) -> list[tuple[np.ndarray, 
 
 
 def validation_predictions(spec: TrainSpec, algorithm: str, params: Params, X: pd.DataFrame, y: np.ndarray, *,
-                           n_jobs: int, limits: dict[int, float] | None = None) -> TrialScore:
+                           n_jobs: int, limits: Limits | None = None) -> TrialScore:
     """Score one configuration over the validation splits: the mean metric and the out-of-fold predictions
     (class probabilities for classification; averaged over repeats; NaN on rows no split validated) that
     ensemble selection combines.
-    Boosters stop early on each split (the mean rounds are recorded as the `rounds` attribute) and may be
-    pruned on the first split by `limits` (see boosting)."""
+    The first rung (the first split, or a row sample of it on large data) is scored first and the trial stops
+    there when it is worse than `limits.rung` (see rungs). Boosters stop early on each split (the mean rounds
+    are recorded as the `rounds` attribute) and may be pruned on the first split by `limits.checkpoints`."""
+    limits = limits or Limits()
     metric = METRICS[spec.metric]
     n_classes = int(y.max()) + 1 if spec.task.is_classification else 0
     oof = np.zeros((len(y), n_classes) if n_classes else len(y))
     seen = np.zeros(len(y))
     scores, rounds = [], []
+    attrs: dict[str, Any] = {}
     checkpoints = None
     splits = validation_splits(spec, y)
+    fit = partial(_fit_predict, spec, algorithm, params, X, y, n_jobs=n_jobs, n_classes=n_classes)
     started, limit = time.monotonic(), spec.budget.trial_limit_s
+    if (rows := rungs.sample(*splits[0], spec.seed)) is not None:
+        # the split's share of the time limit, as below
+        stop_at = None if limit is None else started + TRIAL_LIMIT_USE * limit / (len(splits) + 1)
+        predicted, _ = fit(*rows, checkpoints=None, stop_at=stop_at)
+        attrs[rungs.RUNG_ATTR] = value = score_predictions(metric, y[rows[1]], predicted)
+        if rungs.stops(metric, value, limits.rung):
+            return TrialScore(None, pruned=rungs.stopped_note(f"{len(rows[0])} rows", value, limits.rung or 0),
+                              attrs=attrs)
     for i, (fit_idx, val_idx) in enumerate(splits):
         # boosters stop growing once this split's share of 80 % of the per-trial limit is spent
         stop_at = None if limit is None else started + TRIAL_LIMIT_USE * limit * (i + 1) / len(splits)
-        pipeline = make_pipeline(spec, algorithm, params, n_jobs=n_jobs, early_stopping=True)
         if i == 0 and ESTIMATORS[algorithm].native_booster:
-            checkpoints = boosting.Checkpoints(metric, y[val_idx], n_classes, limits or {})
+            checkpoints = boosting.Checkpoints(metric, y[val_idx], n_classes, limits.checkpoints)
         try:
-            used = boosting.fit_split(pipeline, algorithm, X.iloc[fit_idx], y[fit_idx], X.iloc[val_idx], y[val_idx],
-                                      checkpoints if i == 0 else None, stop_at)
+            predicted, used = fit(fit_idx, val_idx, checkpoints=checkpoints if i == 0 else None, stop_at=stop_at)
         except boosting.Pruned as stop:
-            return TrialScore(None, intermediate=checkpoints.values if checkpoints else {}, pruned=str(stop))
+            return TrialScore(None, intermediate=checkpoints.values if checkpoints else {}, pruned=str(stop),
+                              attrs=attrs)
         if used is not None:
             rounds.append(used)
-        if n_classes:
-            predicted = np.zeros((len(val_idx), n_classes))
-            predicted[:, _fitted_classes(pipeline)] = pipeline.predict_proba(X.iloc[val_idx])
-        else:
-            predicted = pipeline.predict(X.iloc[val_idx])
         oof[val_idx] += predicted
         seen[val_idx] += 1
         scores.append(score_predictions(metric, y[val_idx], predicted))
-    attrs: dict[str, Any] = {"fold_scores": [float(s) for s in scores]}  # error bars on the Runs page
+        if i == 0 and len(splits) > 1 and rungs.RUNG_ATTR not in attrs:
+            attrs[rungs.RUNG_ATTR] = scores[0]
+            if rungs.stops(metric, scores[0], limits.rung):
+                return TrialScore(None, intermediate=checkpoints.values if checkpoints else {}, attrs=attrs,
+                                  pruned=rungs.stopped_note(f"split 1 of {len(splits)}", scores[0], limits.rung or 0))
+    attrs["fold_scores"] = [float(s) for s in scores]  # error bars on the Runs page
     if rounds:
         attrs["rounds"] = max(1, round(float(np.mean(rounds)) * ROUNDS_MARGIN))
     with np.errstate(invalid="ignore"):
         averaged = (oof.T / np.where(seen > 0, seen, np.nan)).T.astype(np.float32)
     return TrialScore(float(np.mean(scores)), extra=averaged, intermediate=checkpoints.values if checkpoints else {},
                       attrs=attrs)
+
+
+def _fit_predict(spec: TrainSpec, algorithm: str, params: Params, X: pd.DataFrame, y: np.ndarray,
+                 fit_idx: np.ndarray, val_idx: np.ndarray, *, n_jobs: int, n_classes: int,
+                 checkpoints: boosting.Checkpoints | None, stop_at: float | None) -> tuple[np.ndarray, int | None]:
+    """Fit one split and predict its validation rows (every class's probability column, or the values); with
+    the rounds or trees the fit used."""
+    pipeline = make_pipeline(spec, algorithm, params, n_jobs=n_jobs, early_stopping=True)
+    used = boosting.fit_split(pipeline, algorithm, X.iloc[fit_idx], y[fit_idx], X.iloc[val_idx], y[val_idx],
+                              checkpoints, stop_at)
+    if not n_classes:
+        return pipeline.predict(X.iloc[val_idx]), used
+    predicted = np.zeros((len(val_idx), n_classes))
+    predicted[:, _fitted_classes(pipeline)] = pipeline.predict_proba(X.iloc[val_idx])
+    return predicted, used
 
 
 def _fitted_classes(model: Any) -> np.ndarray:
@@ -144,18 +172,19 @@ def open_study(spec: TrainSpec, *, storage: optuna.storages.BaseStorage | str, s
     if not study.trials:
         # Strong defaults first: a good model exists after len(algorithms) trials, whatever the budget.
         for name in spec.algorithms:
-            study.enqueue_trial({"algorithm": name, **ESTIMATORS[name].defaults}, skip_if_exists=True)
+            study.enqueue_trial({"algorithm": name, **ESTIMATORS[name].defaults},
+                                user_attrs={rungs.DEFAULT_ATTR: True}, skip_if_exists=True)
     return study
 
 
-def propose(spec: TrainSpec, trial: optuna.Trial) -> tuple[str, Params, dict[int, float]]:
+def propose(spec: TrainSpec, trial: optuna.Trial) -> tuple[str, Params, Limits]:
     """Suggest one configuration: an algorithm, its hyperparameters, and the pruning thresholds it runs under."""
     algorithm = trial.suggest_categorical("algorithm", list(spec.algorithms))
     return str(algorithm), ESTIMATORS[algorithm].space(trial, spec.task), \
-        boosting.thresholds(trial.study, METRICS[spec.metric])
+        rungs.limits_for(trial, boosting.thresholds(trial.study, METRICS[spec.metric]))
 
 
-def score_trial(spec: TrainSpec, n_jobs: int, algorithm: str, params: Params, limits: dict[int, float],
+def score_trial(spec: TrainSpec, n_jobs: int, algorithm: str, params: Params, limits: Limits,
                 X: pd.DataFrame, y: np.ndarray) -> TrialScore:
     """Runs on a compute worker: the validation score of one configuration and its out-of-fold predictions,
     with `n_jobs` threads at most (estimators using OpenMP or BLAS rather than n_jobs are capped too)."""

@@ -14,6 +14,7 @@ from studio.training.estimators import ESTIMATORS, strip_prefix
 from studio.training.features import model_frame
 from studio.training.metrics import METRICS
 from studio.training.model import encode_target
+from studio.training.rungs import Limits
 from studio.training.search import configuration, make_pipeline, validation_predictions
 from studio.training.spec import Budget
 from tests.conftest import churn_frame
@@ -48,7 +49,7 @@ def test_boosters_stop_early_and_record_their_rounds(studio, algorithm: str) -> 
 def test_a_booster_below_the_median_at_a_checkpoint_is_pruned_there(studio, algorithm: str) -> None:
     spec, X, y = _setup(studio)
     result = validation_predictions(spec, algorithm, _defaults(algorithm), X, y, n_jobs=1,
-                                    limits={50: 1.01})  # an AUC no model reaches
+                                    limits=Limits(checkpoints={50: 1.01}))  # an AUC no model reaches
     assert result.value is None and result.pruned and "pruned at 50 rounds" in result.pruned
     assert list(result.intermediate) == [50]
 
@@ -76,7 +77,7 @@ def test_the_final_model_uses_the_rounds_early_stopping_chose(studio) -> None:
     assert model.n_estimators_ == 37
 
 
-@pytest.mark.parametrize("algorithm", ["xgboost", "lightgbm"])
+@pytest.mark.parametrize("algorithm", ["xgboost", "lightgbm", "hist_gradient_boosting"])
 def test_a_slow_booster_stops_growing_within_the_per_trial_limit_and_keeps_its_model(studio, algorithm: str) -> None:
     spec, X, y = _setup(studio, rows=3000)
     spec = spec.model_copy(update={"budget": spec.budget.model_copy(update={"trial_seconds": 1})})
@@ -112,3 +113,18 @@ def test_no_trial_gets_more_than_a_sixth_of_the_time_budget() -> None:
     assert Budget(seconds=60).trial_limit_s == 10 and Budget(seconds=30).trial_limit_s == 5
     assert Budget(seconds=60, trial_seconds=25).trial_limit_s == 25  # asked for explicitly
     assert Budget(seconds=None, max_trials=3).trial_limit_s is None
+
+
+def test_histogram_boosting_grown_in_batches_matches_one_fit_and_stops_early_on_its_own(studio) -> None:
+    spec, X, y = _setup(studio, rows=3000)
+    spec = spec.model_copy(update={"algorithms": ("hist_gradient_boosting",)})
+    params = {**_defaults("hist_gradient_boosting"), "learning_rate": 0.3}
+    grown = make_pipeline(spec, "hist_gradient_boosting", params, n_jobs=1, early_stopping=True)
+    from studio.training.boosting import grow_iterations
+
+    rounds = grow_iterations(grown, X, y, stop_at=time.monotonic() + 600)
+    once = make_pipeline(spec, "hist_gradient_boosting", params, n_jobs=1, early_stopping=True).fit(X, y)
+    # stopped early by its own validation rows, as one fit does (a batch's last iteration is checked one later)
+    assert abs(rounds - once[-1].n_iter_) <= 1 and rounds < 2000
+    assert np.abs(grown.predict_proba(X) - once.predict_proba(X)).mean() < 0.01
+    assert grown[-1].warm_start is False  # the model that is kept does not warm-start a later fit

@@ -1,0 +1,96 @@
+"""Successive halving: a configuration is scored on its first rung (one split, or a row sample of it on large
+data) and only a promising one is given the rest of its validation; the defaults always are."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from optuna.trial import TrialState
+
+from studio.compute.inline import InlinePool
+from studio.training import rungs
+from studio.training.draft import draft_spec
+from studio.training.driver import drive
+from studio.training.features import model_frame
+from studio.training.model import encode_target
+from studio.training.rungs import RUNG_ATTR, RUNG_ROWS, RUNG_STARTUP, Limits, limits_for, threshold
+from studio.training.search import open_study, outcome_of, propose, score_trial, validation_predictions
+from studio.training.spec import Budget
+from tests.conftest import SMALL, churn_frame
+
+
+def _setup(studio, frame: pd.DataFrame, **kwargs: object):
+    record = studio.catalog.save(frame, "churn", source="test")
+    kwargs.setdefault("budget", Budget(seconds=None, max_trials=20))
+    spec = draft_spec(record, frame, target="churned", **kwargs)  # type: ignore[arg-type]
+    return spec, model_frame(frame, spec.features), encode_target(frame["churned"], spec.task)[0]
+
+
+def test_a_configuration_worse_than_the_median_at_its_first_split_stops_there(studio) -> None:
+    spec, X, y = _setup(studio, churn_frame(600), algorithms=["linear"], validation={"kind": "kfold", "folds": 5})
+    full = validation_predictions(spec, "linear", {"C": 1.0}, X, y, n_jobs=1)
+    assert full.value is not None and len(full.attrs["fold_scores"]) == 5
+    assert full.attrs[RUNG_ATTR] == full.attrs["fold_scores"][0]  # the rung is the first split's score
+    stopped = validation_predictions(spec, "linear", {"C": 1.0}, X, y, n_jobs=1, limits=Limits(rung=1.01))
+    assert stopped.value is None and stopped.extra is None and "fold_scores" not in stopped.attrs
+    assert stopped.pruned and stopped.pruned.startswith("stopped after its first rung (split 1 of 5)")
+    assert stopped.attrs[RUNG_ATTR] == full.attrs[RUNG_ATTR]
+    passed = validation_predictions(spec, "linear", {"C": 1.0}, X, y, n_jobs=1, limits=Limits(rung=0.0))
+    assert passed.value == full.value  # above the median: the whole validation, unchanged
+
+
+def test_on_large_data_the_first_rung_is_a_row_sample_of_the_first_split(studio) -> None:
+    frame = churn_frame(int(2.5 * RUNG_ROWS / 0.8) + 100)  # a holdout's fit rows above 2 x RUNG_ROWS
+    spec, X, y = _setup(studio, frame, algorithms=["linear"], validation={"kind": "holdout"})
+    stopped = validation_predictions(spec, "linear", {"C": 1.0}, X, y, n_jobs=1, limits=Limits(rung=1.01))
+    assert stopped.pruned and f"({RUNG_ROWS} rows)" in stopped.pruned
+    full = validation_predictions(spec, "linear", {"C": 1.0}, X, y, n_jobs=1, limits=Limits(rung=0.0))
+    assert full.value is not None and full.attrs[RUNG_ATTR] != full.value  # sampled rung, then every row
+    fit, val = rungs.sample(np.arange(30_000), np.arange(30_000, 37_500), seed=0) or (None, None)
+    assert fit is not None and val is not None and len(fit) == RUNG_ROWS and len(val) == 7_500
+    assert rungs.sample(np.arange(2 * RUNG_ROWS), np.arange(10), seed=0) is None  # small enough to be the rung
+
+
+def test_the_threshold_is_the_median_of_every_trial_that_reached_the_rung_pruned_or_not() -> None:
+    study = optuna.create_study(direction="maximize")
+    for i in range(RUNG_STARTUP):
+        trial = study.ask()
+        trial.set_user_attr(RUNG_ATTR, 0.5 + i / 10)
+        if i == 0:
+            assert threshold(study) is None
+        study.tell(trial, state=TrialState.PRUNED) if i % 2 else study.tell(trial, 0.9)
+    assert threshold(study) == pytest.approx(0.75)  # median of 0.5 .. 1.0
+
+
+def test_the_strong_defaults_are_never_stopped_at_the_rung(studio) -> None:
+    spec, _, _ = _setup(studio, churn_frame(), algorithms=["linear", "lightgbm"])
+    study = open_study(spec, storage=optuna.storages.InMemoryStorage(), study_name="s")
+    for _ in range(RUNG_STARTUP):  # enough finished trials for a threshold
+        trial = optuna.create_trial(value=0.8, params={}, distributions={}, user_attrs={RUNG_ATTR: 0.8})
+        study.add_trial(trial)
+    default = study.ask()
+    assert limits_for(default, {}).rung is None
+    study.tell(default, 0.8)
+    second_default = study.ask()
+    assert limits_for(second_default, {}).rung is None
+    study.tell(second_default, 0.8)
+    sampled = study.ask()
+    assert limits_for(sampled, {}).rung == pytest.approx(0.8)
+
+
+def test_a_search_stops_weak_configurations_at_the_rung_and_keeps_the_best(studio) -> None:
+    spec, X, y = _setup(studio, churn_frame(600), algorithms=["linear"], validation={"kind": "kfold", "folds": 5},
+                        budget=Budget(seconds=None, max_trials=16))
+    study = open_study(spec, storage=optuna.storages.InMemoryStorage(), study_name="s")
+    seen = []
+    drive(study, InlinePool.open(SMALL, X, y), propose=lambda t: propose(spec, t),
+          run_trial=lambda *args: score_trial(spec, *args), max_trials=16, deadline=None, trial_limit_s=None,
+          on_trial=lambda trial, _: seen.append(outcome_of(trial)), should_stop=lambda: False)
+    stopped = [t for t in seen if t.state == "pruned"]
+    assert len(seen) == 16 and stopped, "some sampled configurations (C down to 0.001) stop after one split"
+    assert all((t.error or "").startswith("stopped after its first rung") for t in stopped)
+    assert all(t.number >= RUNG_STARTUP for t in stopped)  # only once the rung has a median
+    best = max(t.score for t in seen if t.score is not None)
+    assert study.best_value == best and study.best_trial.state == TrialState.COMPLETE
