@@ -100,6 +100,12 @@ def client_for(profile: ComputeProfile) -> Client:
         return client
 
 
+def running(profile: ComputeProfile) -> bool:
+    """Whether `profile`'s cluster is started and kept (without waiting for one being started)."""
+    client = _clients.get(_key(profile))
+    return client is not None and client.status == "running"
+
+
 def _start_local(profile: ComputeProfile) -> Client:
     """A local cluster of `profile`'s shape, quiet when idle, and a client of it."""
     import dask

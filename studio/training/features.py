@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -52,6 +53,29 @@ def model_frame(frame: pd.DataFrame, features: Sequence[Feature]) -> pd.DataFram
 def model_columns(features: Sequence[Feature]) -> list[str]:
     """The columns of the model frame, in order (a date feature becomes one column per part)."""
     return prepare.model_columns(columns_of(features))
+
+
+def within_range(features: Sequence[Feature], X: pd.DataFrame) -> tuple[Feature, ...]:
+    """The features with each numeric one clipped to the range it takes in the model frame `X` (inside any
+    outlier cap already set). A trained model records these, so it is never fed a value beyond what it learned
+    from: a linear model, alone or as an ensemble member, cannot extrapolate wildly on an extreme new row,
+    while trees, constant beyond their outermost split, predict exactly as before."""
+    bounded = []
+    for f in features:
+        if f.kind is ColumnKind.NUMERIC and f.name in X.columns:
+            low, high = float(X[f.name].min()), float(X[f.name].max())
+            if not math.isnan(low):  # a column missing on every row has nothing to bound
+                if f.clip is not None:
+                    low, high = max(low, f.clip[0]), min(high, f.clip[1])
+                f = f.model_copy(update={"clip": (low, high)})
+        bounded.append(f)
+    return tuple(bounded)
+
+
+def clipped(X: pd.DataFrame, features: Sequence[Feature]) -> pd.DataFrame:
+    """A model frame with the numeric features' clip bounds applied (as `model_frame` applies them)."""
+    bounds = {f.name: f.clip for f in features if f.clip is not None and f.name in X.columns}
+    return X.assign(**{name: X[name].clip(*clip) for name, clip in bounds.items()}) if bounds else X
 
 
 def build_preprocessor(features: Sequence[Feature], *, scale: bool, seed: int = 0,

@@ -18,7 +18,7 @@ from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
 from studio import names
-from studio.compute.pool import TrialPool
+from studio.compute.handover import HandoverPool
 from studio.compute.profiles import ComputeProfile
 from studio.data.catalog import DatasetCatalog
 from studio.errors import DataError, SpecError, StudioError
@@ -28,7 +28,7 @@ from studio.training.driver import FINISHED, PoolFactory, StopReason, abandon_st
 from studio.training.ensemble import MAX_CANDIDATES, Candidate, shortlist
 from studio.training.estimate import EVALUATE_S, LOG_S, final_reserve_s
 from studio.training.evaluation import Evaluation, evaluate_model
-from studio.training.features import model_frame
+from studio.training.features import Feature, clipped, model_frame, within_range
 from studio.training.final import choose
 from studio.training.metrics import METRICS, metrics_for, score_predictions
 from studio.training.model import ModelInfo, TrainedModel, encode_target, raw_predictions
@@ -104,6 +104,7 @@ class Split:
     y_test: np.ndarray
     test_rows: np.ndarray
     classes: list[str] | None
+    features: tuple[Feature, ...]  # the spec's, numeric ones bounded to the training rows' range (within_range)
 
     @classmethod
     def of(cls, spec: TrainSpec, catalog: DatasetCatalog, log: Callable[[str], None] = lambda _: None) -> Split:
@@ -117,8 +118,9 @@ class Split:
             train_rows, test_rows = train_test_split(np.arange(len(y)), test_size=spec.test_fraction,
                                                      random_state=spec.seed,
                                                      stratify=y if spec.task.is_classification else None)
-        split = cls(frame, X, y, X.iloc[train_rows], y[train_rows], X.iloc[test_rows], y[test_rows], test_rows,
-                    classes)
+        features = _bounded(spec, X.iloc[train_rows])
+        split = cls(frame, X, y, X.iloc[train_rows], y[train_rows], clipped(X.iloc[test_rows], features),
+                    y[test_rows], test_rows, classes, features)
         log(f"Loaded {spec.dataset_id}: {len(split.X_train)} training rows, {len(split.X_test)} test rows, "
                      f"{len(spec.features)} features.")
         return split
@@ -135,11 +137,12 @@ class Split:
 def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, storage: Any, job_id: str,
           profile: ComputeProfile, reporter: Reporter, spent_s: float = 0.0,
           estimate_s: float | None = None, estimate_search_s: float | None = None,
-          pools: PoolFactory = TrialPool.open) -> TrainResult:
+          pools: PoolFactory = HandoverPool.open) -> TrainResult:
     """Search, refit the best configuration, log and register it. Resumable: run again with the same
     `job_id` after a crash, it reuses the MLflow run and the Optuna study (finished trials are kept) and
     spends only what is left of the time budget (`spent_s` was spent before). `pools` opens the worker slots the
-    trials run on (Dask by default; `InlinePool.open` runs them in this process)."""
+    trials run on (Dask by default, the first trials in this process while the cluster is still starting;
+    `InlinePool.open` runs them all in this process)."""
     started = time.time() - spent_s
     end = None if spec.budget.seconds is None else time.monotonic() + spec.budget.seconds - spent_s
     split = Split.of(spec, catalog, reporter.log)
@@ -155,7 +158,11 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
                         parallel_trials=None if profile.is_remote else profile.parallel_trials)
     watch = _Watch(spec, study, run_id, tracker, reporter, started, progress)
     pool = pools(profile, split.X_train, split.y_train)
-    reporter.log(f"Compute '{profile.name}' ready: {profile.summary()}.")
+    if isinstance(pool, HandoverPool) and pool.starting:
+        reporter.log(f"Compute '{profile.name}' is starting ({profile.summary()}); the first trials run in the "
+                     "worker's own process until it is ready.")
+    else:
+        reporter.log(f"Compute '{profile.name}' ready: {profile.summary()}.")
     reason = drive(study, pool, propose=partial(propose, spec), run_trial=partial(score_trial, spec),
                    max_trials=spec.budget.max_trials, trial_limit_s=spec.budget.trial_limit_s,
                    on_trial=watch.on_trial, should_stop=reporter.should_stop,
@@ -206,7 +213,9 @@ def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: l
     predict_s = time.monotonic() - predicting  # one prediction of the held-out rows: what importance repeats
     scored_model = pipeline  # fitted on the training rows only: the honest one for held-out diagnostics
     pipeline = full.result()  # the test score above is measured; the registered model learns from every row
-    info = ModelInfo(task=spec.task, target=spec.target, features=spec.features, classes=split.classes,
+    # the registered model's inputs are bounded to the range of the rows it learned from
+    features = _bounded(spec, split.X) if spec.refit_all_rows else split.features
+    info = ModelInfo(task=spec.task, target=spec.target, features=features, classes=split.classes,
                      metric=spec.metric, run_id=run_id)
     reporter.progress(progress.model_copy(update={"phase": "logging model"}))
     reporter.fence()  # checked again: a worker that lost this job must not register a model for it
@@ -359,6 +368,15 @@ def _durations_best_first(study: Any, metric: str) -> list[float]:
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     ranked = sorted(done, key=lambda t: t.value, reverse=METRICS[metric].greater_is_better)
     return [t.duration.total_seconds() for t in ranked if t.duration is not None]
+
+
+def _bounded(spec: TrainSpec, X: pd.DataFrame) -> tuple[Feature, ...]:
+    """The spec's features bounded to the range of `X`; as they are where going past the training range is the
+    point (a forecast's time runs ahead), and for a model family, whose promotion mixes partition models of
+    different versions (each learned from its own rows) under one set of features."""
+    if spec.forecast is not None or spec.partition is not None:
+        return tuple(spec.features)
+    return within_range(spec.features, X)
 
 
 def _seconds_left(spec: TrainSpec, started: float) -> float | None:

@@ -118,4 +118,32 @@ def test_the_same_spec_and_seed_give_the_same_trials_and_score_on_dask_and_inlin
     assert run.status == "FINISHED" and len(run.trials) == 6 and run.model_uri == "models:/churn/1"
     assert run.metrics == pytest.approx({k: v for k, v in logged.metrics.items() if k != "duration_s"} | {
         "duration_s": run.metrics["duration_s"]})
-    assert memory.models[run.model_uri].info.features == spec.features
+    recorded = memory.models[run.model_uri].info.features  # the spec's, numbers bounded to the rows learned from
+    assert [(f.name, f.kind) for f in recorded] == [(f.name, f.kind) for f in spec.features]
+    assert all(f.clip is not None for f in recorded if f.kind.value == "numeric")
+
+
+def test_a_linear_model_is_never_fed_values_beyond_its_training_range(studio: Studio) -> None:
+    """The house-price trap: a linear member extrapolated wildly on a house larger than every training house."""
+    import numpy as np
+
+    from studio.scoring import score_frame
+
+    rng = np.random.default_rng(0)
+    area = rng.uniform(500, 3000, 400)
+    frame = pd.DataFrame({"area": area, "rooms": (area / 400).round(),
+                          "price": 50 * area + rng.normal(0, 5000, 400)})
+    record = studio.catalog.save(frame, "houses", source="test")
+    spec = draft_spec(record, frame, target="price", algorithms=["linear"], validation={"kind": "holdout"},
+                      budget=Budget(max_trials=1, seconds=None))
+    memory = MemoryTracker()
+    result = train(spec, catalog=studio.catalog, tracker=memory, storage=storage_for(studio.settings, "job-b"),
+                   job_id="b", profile=SMALL, pools=INLINE, reporter=ListReporter())
+    model = memory.models[result.model_uri]
+    area_feature = next(f for f in model.info.features if f.name == "area")
+    training_max = float(frame["area"].max())  # the registered model learned from every row (refit_all_rows)
+    assert spec.refit_all_rows and area_feature.clip == (pytest.approx(frame["area"].min()), training_max)
+    beyond = frame.head(1).assign(area=1e7, rooms=5.0)
+    at_edge = frame.head(1).assign(area=area_feature.clip[1], rooms=5.0)
+    assert score_frame(model, beyond).equals(score_frame(model, at_edge))  # bounded, not 50 x 10 million
+    assert float(score_frame(model, beyond)["prediction"].iloc[0]) < 60 * training_max
