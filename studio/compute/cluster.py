@@ -12,6 +12,7 @@ from __future__ import annotations
 import atexit
 import importlib
 import logging
+import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -58,6 +59,11 @@ WORKER_HEARTBEAT_S = 5.0
 IDLE_CHECK_MS = 5000
 _lock = threading.Lock()
 _clients: dict[tuple[Any, ...], Any] = {}
+_warmed: set[tuple[Any, ...]] = set()  # clusters whose workers have imported the ML libraries
+#: A local cluster's Dask worker processes (a restarted one too) run this much below the process that started
+#: them: the job's own work there (loading the data, asking and telling Optuna, logging to MLflow) never waits
+#: behind trials, nor behind a fresh cluster's workers importing the ML libraries.
+TRIALS_NICE_STEP = 5
 #: Per kept cluster: the fingerprint of the last training data sent to its workers, and the futures holding it
 #: there. The next job on the same rows (a re-run, another spec on the snapshot) finds it in place: data reaches
 #: the workers once per snapshot, not once per job. One entry per cluster, so idle workers hold one table at most.
@@ -83,6 +89,7 @@ def client_for(profile: ComputeProfile) -> Client:
         if client is not None:  # closed, or a local cluster whose nannies are gone: it would never get workers back
             log.warning("Compute '%s': the kept cluster has lost its workers; starting a fresh one.", profile.name)
             _clients.pop(_key(profile), None)
+            _warmed.discard(_key(profile))
             _sent.pop(_key(profile), None)
             _close(client)
         started = time.monotonic()
@@ -100,10 +107,11 @@ def client_for(profile: ComputeProfile) -> Client:
         return client
 
 
-def running(profile: ComputeProfile) -> bool:
-    """Whether `profile`'s cluster is started and kept (without waiting for one being started)."""
+def warmed(profile: ComputeProfile) -> bool:
+    """Whether `profile`'s cluster is started, kept, and its workers have imported the ML libraries (answered
+    at once, without waiting for a cluster being started)."""
     client = _clients.get(_key(profile))
-    return client is not None and client.status == "running"
+    return client is not None and client.status == "running" and _key(profile) in _warmed
 
 
 def _start_local(profile: ComputeProfile) -> Client:
@@ -140,6 +148,21 @@ def _start_local(profile: ComputeProfile) -> Client:
     raise AssertionError("unreachable")
 
 
+def _below_this_process(client: Client) -> None:
+    """Lower a local cluster's worker processes below this one (their nannies live in this process, so a worker
+    they restart starts at this process's priority: `import_ml` runs again after every restart)."""
+    try:
+        client.run(_at_least_nice, min(19, os.getpriority(os.PRIO_PROCESS, 0) + TRIALS_NICE_STEP))
+    except Exception as exc:  # priority is a courtesy: trials run either way
+        log.debug("Could not lower the Dask workers' priority: %s", exc)
+
+
+def _at_least_nice(niceness: int) -> None:
+    """Runs in a Dask worker or nanny process: lower its priority to `niceness` (never raise it)."""
+    if os.getpriority(os.PRIO_PROCESS, 0) < niceness:
+        os.setpriority(os.PRIO_PROCESS, 0, niceness)
+
+
 def _slow_heartbeats() -> None:
     """The scheduler (it runs in this process) tells its workers how often to beat: at most every
     WORKER_HEARTBEAT_S here (Dask's own scaling still applies to big clusters)."""
@@ -161,8 +184,11 @@ def warm_up(profile: ComputeProfile) -> None:
 
 
 def import_ml(client: Client, profile: ComputeProfile) -> None:
+    if not profile.is_remote:
+        _below_this_process(client)
     try:  # a fresh worker imports the ML libraries now, not inside the first trial's time limit
         client.run(importlib.import_module, "studio.training.search")
+        _warmed.add(_key(profile))
     except Exception as exc:  # a remote worker without the studio installed fails its trials with the reason
         log.warning("Compute '%s': could not prepare the workers: %s", profile.name, exc)
 
@@ -210,6 +236,7 @@ def discard(profile: ComputeProfile) -> None:
     with _lock:
         client = _clients.pop(_key(profile), None)
         _sent.pop(_key(profile), None)
+        _warmed.discard(_key(profile))
     if client is not None:
         _close(client)
 
@@ -230,5 +257,6 @@ def close_all() -> None:
         clients = list(_clients.values())
         _clients.clear()
         _sent.clear()
+        _warmed.clear()
     for client in clients:
         _close(client)

@@ -31,9 +31,9 @@ class HandoverPool:
 
     @classmethod
     def open(cls, profile: ComputeProfile, *payload: Any) -> Any:
-        """The cluster's `TrialPool` when its cluster is running (or remote: someone else's to start); else a
-        pool that runs trials here while the cluster starts."""
-        if profile.is_remote or cluster.running(profile):
+        """The cluster's `TrialPool` when its cluster is running and warm (or remote: someone else's to start);
+        else a pool that runs trials here while the cluster starts and its workers import the ML libraries."""
+        if profile.is_remote or cluster.warmed(profile):
             return TrialPool.open(profile, *payload)
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="open-compute")
         opening = executor.submit(TrialPool.open, profile, *payload)

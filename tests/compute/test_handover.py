@@ -68,6 +68,6 @@ def test_a_running_cluster_is_used_at_once(monkeypatch) -> None:
     from studio.compute import cluster, handover
 
     opened = object()
-    monkeypatch.setattr(cluster, "running", lambda profile: True)
+    monkeypatch.setattr(cluster, "warmed", lambda profile: True)
     monkeypatch.setattr(handover.TrialPool, "open", classmethod(lambda cls, profile, *payload: opened))
     assert HandoverPool.open(TWO_WORKERS, "data") is opened
