@@ -16,10 +16,11 @@
    shows it "stopping" (what the Jobs page draws at its next rerun) and until it is "cancelled" with its best
    model registered (target: < 1 s and < 5 s).
 6. Job overhead: a --max-trials job at the largest row count on a warm worker (claimed to done: load, search,
-   refit, log, register, held-out evaluation), against a bare loop in this process that fits the same
+   refit, log, register, held-out evaluation), against bare loops in this process that fit the same
    configurations with scikit-learn on the same splits (a trial stopped at its first rung or a checkpoint:
-   its first split only), then the final refit(s), `parallel_trials` fits at a time with joblib, as many
-   threads each as the job's workers (target: <= 1.2x).
+   its first split only), then the final refit(s): one fit after another with every core each (the plain
+   loop), and `parallel_trials` fits at a time with joblib, as many threads each as the job's workers
+   (target: <= 1.2x).
 
 Every process it starts is stopped at the end. Figures go to docs/benchmarks.md.
 """
@@ -37,6 +38,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -243,20 +245,18 @@ def bench_cancel(rows: int, after_trials: list[int], tmp: Path) -> None:
                   f"model {model}, {job.progress_as(Progress).trials_done} trials kept")
 
 
-def _bare_loop(studio: Studio, job_id: str) -> tuple[float, int]:
-    """Seconds a bare joblib loop takes to fit the finished job's configurations on its splits, and the fits."""
+def _fits(studio: Studio, job_id: str) -> tuple[Any, int, list[tuple[Any, ...]]]:
+    """The finished job's spec, threads per compute worker, and the fits its search and final refit made: each
+    trial's configuration on each split it ran (a trial stopped at its first rung or a checkpoint: the first)."""
     import optuna
-    from joblib import Parallel, delayed
     from optuna.trial import TrialState
 
     from studio.studies import storage_for
     from studio.training.run import Split
-    from studio.training.search import configuration, make_pipeline, validation_splits
+    from studio.training.search import configuration, validation_splits
     from studio.training.spec import TrainSpec
 
-    job = studio.jobs.get(job_id)
-    spec = TrainSpec.parse(job.payload)
-    profile = studio.profile(spec.compute)
+    spec = TrainSpec.parse(studio.jobs.get(job_id).payload)
     split = Split.of(spec, studio.catalog)
     study = optuna.load_study(study_name=f"job-{job_id}", storage=storage_for(studio.settings, f"job-{job_id}"))
     splits = validation_splits(spec, split.y_train)
@@ -271,20 +271,42 @@ def _bare_loop(studio: Studio, job_id: str) -> tuple[float, int]:
     work.append((best, best_params, split.X_train, split.y_train, split.X_test))
     if spec.refit_all_rows:
         work.append((best, best_params, split.X, split.y, split.X_test))
+    return spec, studio.profile(spec.compute).threads, work
 
-    def fit(algorithm: str, params: dict, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFrame) -> None:
-        make_pipeline(spec, algorithm, params, n_jobs=profile.threads).fit(X, y).predict(X_val)
 
-    with Parallel(n_jobs=profile.parallel_trials) as parallel:
-        parallel(delayed(abs)(i) for i in range(profile.parallel_trials))  # its processes started before timing
+def _fit(spec: Any, threads: int, algorithm: str, params: dict, X: pd.DataFrame, y: np.ndarray,
+         X_val: pd.DataFrame) -> None:
+    from threadpoolctl import threadpool_limits
+
+    from studio.training.search import make_pipeline
+
+    with threadpool_limits(threads):
+        make_pipeline(spec, algorithm, params, n_jobs=threads).fit(X, y).predict(X_val)
+
+
+def bare_loops(studio: Studio, job_id: str) -> tuple[float, float, int]:
+    """Seconds two bare loops take over the job's fits: one after another in this process with every core per
+    fit (the plain loop), and with joblib, as many fits at a time as the job ran trials, each with a compute
+    worker's threads (the stronger baseline: 1-thread fits pack the cores better)."""
+    from joblib import Parallel, delayed
+
+    spec, threads, work = _fits(studio, job_id)
+    cores = os.cpu_count() or 1
+    started = time.perf_counter()
+    for item in work:
+        _fit(spec, cores, *item)
+    plain = time.perf_counter() - started
+    parallel_trials = studio.profile(spec.compute).parallel_trials
+    with Parallel(n_jobs=parallel_trials) as parallel:
+        parallel(delayed(abs)(i) for i in range(parallel_trials))  # its processes started before timing
         started = time.perf_counter()
-        parallel(delayed(fit)(*item) for item in work)
-        return time.perf_counter() - started, len(work)
+        parallel(delayed(_fit)(spec, threads, *item) for item in work)
+        return plain, time.perf_counter() - started, len(work)
 
 
 def bench_overhead(rows: int, trials: int, tmp: Path) -> None:
     print(f"\n6. Job overhead at {rows:,} rows, {trials} trials, single model: the job (claimed to done) against "
-          "a bare joblib loop fitting the same configurations (target: <= 1.2x)")
+          "bare loops fitting the same configurations (target: <= 1.2x)")
     home = tmp / "overhead"
     studio = Studio(Settings(home=home))
     data = table(rows, tmp / f"o{rows}.csv")
@@ -302,9 +324,11 @@ def bench_overhead(rows: int, trials: int, tmp: Path) -> None:
         raise SystemExit(f"job {job_id} ended {job.status.value}: {job.error}")
     wall = job.ended_at - job.started_at
     progress = job.progress_as(Progress)
-    bare, fits = _bare_loop(studio, job_id)
+    plain, parallel, fits = bare_loops(studio, job_id)
     print(f"   job {wall:6.1f} s (search {progress.search_s or 0:.1f} s, {progress.trials_done} complete, "
-          f"{progress.trials_pruned} stopped early); bare loop {bare:6.1f} s for {fits} fits: x{wall / bare:.2f}")
+          f"{progress.trials_pruned} stopped early), {fits} fits")
+    print(f"   plain loop, {os.cpu_count()} threads per fit  {plain:6.1f} s   job x{wall / plain:.2f}")
+    print(f"   joblib, a fit per trial slot   {parallel:6.1f} s   job x{wall / parallel:.2f}")
 
 
 def main() -> None:
