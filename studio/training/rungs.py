@@ -1,14 +1,16 @@
 """Successive halving over validation splits and rows: every configuration is scored cheaply first, and only
 the promising ones are given the rest of their validation.
 
-A trial's first rung is its first validation split, or, on a split with more than 2 x RUNG_ROWS fit rows, a
-sample of RUNG_ROWS of that split's fit rows (and as many of its validation rows). Once RUNG_STARTUP trials
-have a first-rung score, a trial whose score there is worse than their median stops after it (reported
-pruned, as Optuna's median pruner would): it costs one split of k, or a sample of one. The median is taken
-over every trial that reached the rung, pruned or not, as in ASHA, so it does not tighten just because the
-survivors are good. The strong defaults are never stopped at the rung: they are what makes a model exist
-whatever the budget. Within a rung the boosters' own checkpoints (boosting rounds, `studio.training.boosting`)
-and the forests' tree batches keep cutting cost further.
+A trial's first rung is its first validation splits, as many as hold RUNG_VALIDATION_ROWS validation rows:
+one split from about 5,000 rows; on small data a single split's few dozen rows would make the comparison a
+coin toss, so the rung takes more splits (none, when that would be all of them). On a split with more than
+2 x RUNG_ROWS fit rows, the rung is a sample of RUNG_ROWS of that split's fit rows (and as many of its
+validation rows). Once RUNG_STARTUP trials have a first-rung score, a trial whose score there is worse than
+their median stops after it (reported pruned, as Optuna's median pruner would): it costs a few splits of k, or
+a sample of one. The median is taken over every trial that reached the rung, pruned or not, as in ASHA, so it
+does not tighten just because the survivors are good. The strong defaults are never stopped at the rung: they
+are what makes a model exist whatever the budget. Within a rung the boosters' own checkpoints (boosting
+rounds, `studio.training.boosting`) and the forests' tree batches keep cutting cost further.
 
 One split with fewer rows than that (a holdout on mid-sized data) has no cheaper rung: the trial is its rung.
 The threshold travels with the trial because the Dask worker running it has no access to the study.
@@ -16,6 +18,7 @@ The threshold travels with the trial because the Dask worker running it has no a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +34,8 @@ DEFAULT_ATTR = "default"
 RUNG_STARTUP = 6
 #: On larger splits the first rung fits on this many rows.
 RUNG_ROWS = 10_000
+#: The first rung's score is measured on at least this many validation rows.
+RUNG_VALIDATION_ROWS = 1_000
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,21 @@ def sample(fit_idx: np.ndarray, val_idx: np.ndarray, seed: int) -> tuple[np.ndar
     fit = np.sort(rng.choice(fit_idx, RUNG_ROWS, replace=False))
     val = np.sort(rng.choice(val_idx, min(len(val_idx), RUNG_ROWS), replace=False))
     return fit, val
+
+
+def leading_splits(splits: Sequence[tuple[np.ndarray, np.ndarray]]) -> int:
+    """How many leading splits make the first rung (enough validation rows), or 0 when it would take all of
+    them (the whole validation is the rung: nothing to stop early)."""
+    rows = 0
+    for i, (_, val_idx) in enumerate(splits[:-1]):
+        rows += len(val_idx)
+        if rows >= RUNG_VALIDATION_ROWS:
+            return i + 1
+    return 0
+
+
+def splits_note(done: int, total: int) -> str:
+    return f"split 1 of {total}" if done == 1 else f"splits 1-{done} of {total}"
 
 
 def stops(metric: Metric, value: float, limit: float | None) -> bool:

@@ -91,7 +91,7 @@ def validation_predictions(spec: TrainSpec, algorithm: str, params: Params, X: p
     """Score one configuration over the validation splits: the mean metric and the out-of-fold predictions
     (class probabilities for classification; averaged over repeats; NaN on rows no split validated) that
     ensemble selection combines.
-    The first rung (the first split, or a row sample of it on large data) is scored first and the trial stops
+    The first rung (the first splits, or a row sample of the first on large data) is scored first and the trial stops
     there when it is worse than `limits.rung` (see rungs). Boosters stop early on each split (the mean rounds
     are recorded as the `rounds` attribute) and may be pruned on the first split by `limits.checkpoints`."""
     limits = limits or Limits()
@@ -104,6 +104,7 @@ def validation_predictions(spec: TrainSpec, algorithm: str, params: Params, X: p
     checkpoints = None
     splits = validation_splits(spec, y)
     fit = partial(_fit_predict, spec, algorithm, params, X, y, n_jobs=n_jobs, n_classes=n_classes)
+    rung_splits = rungs.leading_splits(splits)
     started, limit = time.monotonic(), spec.budget.trial_limit_s
     if (rows := rungs.sample(*splits[0], spec.seed)) is not None:
         # the split's share of the time limit, as below
@@ -128,11 +129,12 @@ def validation_predictions(spec: TrainSpec, algorithm: str, params: Params, X: p
         oof[val_idx] += predicted
         seen[val_idx] += 1
         scores.append(score_predictions(metric, y[val_idx], predicted))
-        if i == 0 and len(splits) > 1 and rungs.RUNG_ATTR not in attrs:
-            attrs[rungs.RUNG_ATTR] = scores[0]
-            if rungs.stops(metric, scores[0], limits.rung):
+        if i + 1 == rung_splits and rungs.RUNG_ATTR not in attrs:
+            attrs[rungs.RUNG_ATTR] = value = float(np.mean(scores))
+            if rungs.stops(metric, value, limits.rung):
                 return TrialScore(None, intermediate=checkpoints.values if checkpoints else {}, attrs=attrs,
-                                  pruned=rungs.stopped_note(f"split 1 of {len(splits)}", scores[0], limits.rung or 0))
+                                  pruned=rungs.stopped_note(rungs.splits_note(i + 1, len(splits)), value,
+                                                            limits.rung or 0))
     attrs["fold_scores"] = [float(s) for s in scores]  # error bars on the Runs page
     if rounds:
         attrs["rounds"] = max(1, round(float(np.mean(rounds)) * ROUNDS_MARGIN))

@@ -81,19 +81,3 @@ def test_a_model_card_has_data_metrics_gates_and_history(studio: Studio, two_ver
     assert "Permutation importance" in text and "Not exported yet." in text
     page = to_html(card)
     assert page.startswith("<!doctype html>") and "<table>" in page and "<h1>Model card: churn v2</h1>" in page
-
-
-def test_mlflow_s_database_is_in_wal_mode_so_pages_read_while_a_job_logs(settings, tmp_path) -> None:
-    """MLflow leaves its SQLite file in rollback-journal mode, where a job's writes lock out the pages' reads."""
-    import sqlite3
-
-    from studio.tracking import Tracker
-
-    fresh = settings.model_copy(update={"home": tmp_path / "fresh"})
-    fresh.prepare()
-    Tracker(fresh)
-    with sqlite3.connect(fresh.root / "mlflow.db") as conn:
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    Tracker(settings)  # a studio made before: switched when it is opened
-    with sqlite3.connect(settings.root / "mlflow.db") as conn:
-        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -29,7 +29,7 @@ def _setup(studio, frame: pd.DataFrame, **kwargs: object):
 
 
 def test_a_configuration_worse_than_the_median_at_its_first_split_stops_there(studio) -> None:
-    spec, X, y = _setup(studio, churn_frame(600), algorithms=["linear"], validation={"kind": "kfold", "folds": 5})
+    spec, X, y = _setup(studio, churn_frame(6000), algorithms=["linear"], validation={"kind": "kfold", "folds": 5})
     full = validation_predictions(spec, "linear", {"C": 1.0}, X, y, n_jobs=1)
     assert full.value is not None and len(full.attrs["fold_scores"]) == 5
     assert full.attrs[RUNG_ATTR] == full.attrs["fold_scores"][0]  # the rung is the first split's score
@@ -39,6 +39,16 @@ def test_a_configuration_worse_than_the_median_at_its_first_split_stops_there(st
     assert stopped.attrs[RUNG_ATTR] == full.attrs[RUNG_ATTR]
     passed = validation_predictions(spec, "linear", {"C": 1.0}, X, y, n_jobs=1, limits=Limits(rung=0.0))
     assert passed.value == full.value  # above the median: the whole validation, unchanged
+
+
+def test_on_small_data_the_first_rung_takes_enough_splits_to_hold_a_thousand_validation_rows() -> None:
+    def splits(n: int, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [(np.arange(n - n // k), np.arange(n // k)) for _ in range(k)]
+
+    assert rungs.leading_splits(splits(6000, 5)) == 1  # 1,200 validation rows in one split
+    assert rungs.leading_splits(splits(2400, 15)) == 7  # 160 validation rows each: 7 hold 1,120
+    assert rungs.leading_splits(splits(600, 5)) == 0  # 600 rows in all: the whole validation is the rung
+    assert rungs.RUNG_VALIDATION_ROWS == 1_000
 
 
 def test_on_large_data_the_first_rung_is_a_row_sample_of_the_first_split(studio) -> None:
@@ -81,7 +91,7 @@ def test_the_strong_defaults_are_never_stopped_at_the_rung(studio) -> None:
 
 
 def test_a_search_stops_weak_configurations_at_the_rung_and_keeps_the_best(studio) -> None:
-    spec, X, y = _setup(studio, churn_frame(600), algorithms=["linear"], validation={"kind": "kfold", "folds": 5},
+    spec, X, y = _setup(studio, churn_frame(6000), algorithms=["linear"], validation={"kind": "kfold", "folds": 5},
                         budget=Budget(seconds=None, max_trials=16))
     study = open_study(spec, storage=optuna.storages.InMemoryStorage(), study_name="s")
     seen = []
