@@ -1,13 +1,14 @@
 """Model quality at equal time: the studio (through its CLI) against FLAML and default-parameter baselines.
 
-    .venv/bin/python bench/quality.py [--budget 60] [--compute large] [--only NAME,...]
+    .venv/bin/python bench/quality.py [--budget 60] [--compute large] [--only NAME,...] [--busy N]
 
 Runs in its own environment, bench/.venv-quality (created on first use from bench/requirements-quality.txt:
 FLAML and statsmodels with the studio's versions of scikit-learn, XGBoost, LightGBM and pandas), so FLAML
 never enters the studio's requirements. Each dataset is split once (80/20, stratified for classification,
 seed 0); the studio trains on the 80 % with `studio train --budget-seconds B --compute C` and scores the 20 %
 with `studio predict`; FLAML gets the same rows, budget and cores; the baselines are XGBoost and
-HistGradientBoosting with default parameters. Every score is on the same held-out 20 %.
+HistGradientBoosting with default parameters. Every score is on the same held-out 20 %. `--busy N` keeps N
+CPU-bound processes running at normal priority beside every tool, as on a machine shared with other work.
 """
 
 from __future__ import annotations
@@ -316,7 +317,20 @@ def main() -> None:
     parser.add_argument("--studio", default=STUDIO, help="the studio command to run (e.g. another checkout's)")
     parser.add_argument("--home", type=Path, help="keep the studio's runs here to inspect them (default: a "
                                                   "temporary folder, deleted after)")
+    parser.add_argument("--busy", type=int, default=0, help="run this many CPU-bound processes at normal priority "
+                                                            "beside every tool (a machine shared with other work)")
     args = parser.parse_args()
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: sum(i * i for i in range(10_000))"])
+               for _ in range(args.busy)]
+    try:
+        _panel(args)
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+
+
+def _panel(args: argparse.Namespace) -> None:
     names = args.only.split(",") if args.only else list(PANEL)
     rows, wins = [], 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -339,7 +353,9 @@ def main() -> None:
                          studio_s, flaml_s, better))
             print(f"{name}: studio {studio:.4f} ({job_s:.0f} s job, {studio_s:.0f} s command) "
                   f"flaml {flaml:.4f} ({flaml_s:.0f} s) xgb {xgb:.4f} hgb {hgb:.4f}", file=sys.stderr, flush=True)
-    print(f"\nBudget {args.budget} s, studio `--compute {args.compute}`, FLAML n_jobs={args.cores}; held-out 20 %.\n")
+    busy = f"; {args.busy} CPU-bound process(es) running beside" if args.busy else ""
+    print(f"\nBudget {args.budget} s, studio `--compute {args.compute}`, FLAML n_jobs={args.cores}; "
+          f"held-out 20 %{busy}.\n")
     print("| dataset | task | rows | cols | metric | studio | FLAML | XGBoost default | HGB default "
           "| studio job | studio command | FLAML fit | studio >= FLAML |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
