@@ -97,11 +97,9 @@ def validation_predictions(spec: TrainSpec, algorithm: str, params: Params, X: p
     limits = limits or Limits()
     metric = METRICS[spec.metric]
     n_classes = int(y.max()) + 1 if spec.task.is_classification else 0
-    oof = np.zeros((len(y), n_classes) if n_classes else len(y))
-    seen = np.zeros(len(y))
-    scores, rounds = [], []
+    oof, seen = np.zeros((len(y), n_classes) if n_classes else len(y)), np.zeros(len(y))
+    scores, rounds, checkpoints = [], [], None
     attrs: dict[str, Any] = {}
-    checkpoints = None
     splits = validation_splits(spec, y)
     fit = partial(_fit_predict, spec, algorithm, params, X, y, n_jobs=n_jobs, n_classes=n_classes)
     rung_splits = rungs.leading_splits(splits)
@@ -109,12 +107,16 @@ def validation_predictions(spec: TrainSpec, algorithm: str, params: Params, X: p
     if (rows := rungs.sample(*splits[0], spec.seed)) is not None:
         # the split's share of the time limit, as below
         stop_at = None if limit is None else started + TRIAL_LIMIT_USE * limit / (len(splits) + 1)
-        predicted, _ = fit(*rows, checkpoints=None, stop_at=stop_at)
-        attrs[rungs.RUNG_ATTR] = value = score_predictions(metric, y[rows[1]], predicted)
+        attrs[rungs.RUNG_ATTR] = value = score_predictions(metric, y[rows[1]], fit(*rows, stop_at=stop_at)[0])
         if rungs.stops(metric, value, limits.rung):
             return TrialScore(None, pruned=rungs.stopped_note(f"{len(rows[0])} rows", value, limits.rung or 0),
                               attrs=attrs)
     for i, (fit_idx, val_idx) in enumerate(splits):
+        if limit is not None and time.monotonic() > started + TRIAL_LIMIT_USE * limit:
+            # out of its time before its last splits: it stops itself (no worker to stop and restart)
+            return TrialScore(None, intermediate=checkpoints.values if checkpoints else {}, attrs=attrs,
+                              pruned=f"stopped: {i} of {len(splits)} splits fitted within the per-trial time "
+                                     f"limit of {limit:g} s")
         # boosters stop growing once this split's share of 80 % of the per-trial limit is spent
         stop_at = None if limit is None else started + TRIAL_LIMIT_USE * limit * (i + 1) / len(splits)
         if i == 0 and ESTIMATORS[algorithm].native_booster:
@@ -146,7 +148,8 @@ def validation_predictions(spec: TrainSpec, algorithm: str, params: Params, X: p
 
 def _fit_predict(spec: TrainSpec, algorithm: str, params: Params, X: pd.DataFrame, y: np.ndarray,
                  fit_idx: np.ndarray, val_idx: np.ndarray, *, n_jobs: int, n_classes: int,
-                 checkpoints: boosting.Checkpoints | None, stop_at: float | None) -> tuple[np.ndarray, int | None]:
+                 stop_at: float | None, checkpoints: boosting.Checkpoints | None = None,
+                 ) -> tuple[np.ndarray, int | None]:
     """Fit one split and predict its validation rows (every class's probability column, or the values); with
     the rounds or trees the fit used."""
     pipeline = make_pipeline(spec, algorithm, params, n_jobs=n_jobs, early_stopping=True)

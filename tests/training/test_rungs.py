@@ -104,3 +104,24 @@ def test_a_search_stops_weak_configurations_at_the_rung_and_keeps_the_best(studi
     assert all(t.number >= RUNG_STARTUP for t in stopped)  # only once the rung has a median
     best = max(t.score for t in seen if t.score is not None)
     assert study.best_value == best and study.best_trial.state == TrialState.COMPLETE
+
+
+def test_a_trial_out_of_time_before_its_last_splits_stops_itself(studio, monkeypatch) -> None:
+    """No worker is stopped and restarted for it: the trial returns, pruned, with the splits it fitted."""
+    from studio.training import search
+
+    spec, X, y = _setup(studio, churn_frame(600), algorithms=["linear"],
+                        validation={"kind": "kfold", "folds": 5, "repeats": 3},
+                        budget=Budget(seconds=None, max_trials=1, trial_seconds=1))
+    now = [1000.0]
+    monkeypatch.setattr(search.time, "monotonic", lambda: now[0])  # a clock the test moves (restored after)
+    real_fit = search._fit_predict
+
+    def slow_fit(*args, **kwargs):  # every split takes 0.3 s of the trial's 1 s
+        now[0] += 0.3
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(search, "_fit_predict", slow_fit)
+    result = validation_predictions(spec, "linear", {"C": 1.0}, X, y, n_jobs=1)
+    assert result.value is None and result.pruned == ("stopped: 3 of 15 splits fitted within the per-trial time "
+                                                      "limit of 1 s")
