@@ -21,6 +21,9 @@ from optuna.trial import TrialState
 
 from studio.compute.profiles import ComputeProfile
 
+#: At the time budget's end, running trials get this long to stop themselves (they are told the deadline, and stop
+#: at their next boosting round, tree batch or split) before their workers are stopped and restarted.
+DEADLINE_GRACE_S = 1.0
 ABANDONED = "abandoned"  # user attr: the trial did not get to finish for reasons outside it; not counted
 CLUSTER_RESTARTED = "stopped: the compute cluster was restarted"
 
@@ -123,10 +126,8 @@ def drive(
         running.pop(number)
         on_trial(frozen, extra)
 
-    def abandon_all(reason: str) -> None:
-        for number, r in list(running.items()):
-            r.future.cancel()
-            pool.stop_worker(r.address)  # the thread cannot be interrupted; the next job needs the worker free
+    def abandon_all(reason: str, grace_s: float = 0.0) -> None:
+        for number, r in _stop_running(running, pool, grace_s):
             finish(number, _fail(r.trial, study, reason, abandoned=True))
 
     while True:
@@ -141,7 +142,7 @@ def drive(
             abandon_all("stopped: the job was cancelled (or its worker lost the job)")
             return StopReason.CANCELLED
         if _past(deadline):
-            abandon_all("stopped: the job's time budget ran out")
+            abandon_all("stopped: the job's time budget ran out", grace_s=DEADLINE_GRACE_S)
             return StopReason.BUDGET
         if restarted:
             if pool.restore():
@@ -156,6 +157,17 @@ def drive(
             time.sleep(poll_s)  # every worker is restarting
             continue
         _wait_any([r.future for r in running.values()], poll_s)
+
+
+def _stop_running(running: dict[int, _Running], pool: Pool, grace_s: float) -> list[tuple[int, _Running]]:
+    """The running trials, each stopped: given `grace_s` to end on their own (trials told the deadline stop
+    themselves), then their workers stopped (a thread cannot be interrupted; the next job needs the worker)."""
+    _wait_all([r.future for r in running.values()], grace_s)
+    for r in running.values():
+        if not r.future.done():
+            r.future.cancel()
+            pool.stop_worker(r.address)
+    return list(running.items())
 
 
 def _past(deadline: float | Callable[[], float] | None) -> bool:
@@ -211,6 +223,12 @@ def _tell(trial: optuna.Trial, study: optuna.Study, result: Any) -> tuple[optuna
     if result.value is None or not math.isfinite(result.value):
         return _fail(trial, study, f"the score was {result.value}"), None
     return study.tell(trial, result.value), result.extra
+
+
+def _wait_all(futures: list[Any], timeout_s: float) -> None:
+    until = time.monotonic() + timeout_s
+    while time.monotonic() < until and not all(f.done() for f in futures):
+        time.sleep(0.02)
 
 
 def _wait_any(futures: list[Any], timeout_s: float) -> None:

@@ -163,7 +163,10 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
                      "worker's own process until it is ready.")
     else:
         reporter.log(f"Compute '{profile.name}' ready: {profile.summary()}.")
-    reason = drive(study, pool, propose=partial(propose, spec), run_trial=partial(score_trial, spec),
+    def proposing(trial: Any) -> tuple[Any, ...]:  # a trial stops itself where the search's time ends
+        return propose(spec, trial, None if end is None else time.time() + end - watch.reserve_s - time.monotonic())
+
+    reason = drive(study, pool, propose=proposing, run_trial=partial(score_trial, spec),
                    max_trials=spec.budget.max_trials, trial_limit_s=spec.budget.trial_limit_s,
                    on_trial=watch.on_trial, should_stop=reporter.should_stop,
                    deadline=None if end is None else (lambda: end - watch.reserve_s),

@@ -40,11 +40,13 @@ RUNG_VALIDATION_ROWS = 1_000
 
 @dataclass(frozen=True)
 class Limits:
-    """What a trial runs under, from the study so far: the boosters' median score per round checkpoint and the
-    median first-rung score (None: no rung stop, because too few trials reached it or this is a default)."""
+    """What a trial runs under, from the study so far: the boosters' median score per round checkpoint, the
+    median first-rung score (None: no rung stop, because too few trials reached it or this is a default), and
+    when the job's search ends."""
 
     checkpoints: dict[int, float] = field(default_factory=dict)
     rung: float | None = None
+    stop_by: float | None = None  # time.time() when the job's search ends: the trial stops itself there
 
 
 def threshold(study: optuna.Study) -> float | None:
@@ -54,8 +56,8 @@ def threshold(study: optuna.Study) -> float | None:
     return float(np.median(values)) if len(values) >= RUNG_STARTUP else None
 
 
-def limits_for(trial: optuna.Trial, checkpoints: dict[int, float]) -> Limits:
-    return Limits(checkpoints, None if trial.user_attrs.get(DEFAULT_ATTR) else threshold(trial.study))
+def limits_for(trial: optuna.Trial, checkpoints: dict[int, float], stop_by: float | None = None) -> Limits:
+    return Limits(checkpoints, None if trial.user_attrs.get(DEFAULT_ATTR) else threshold(trial.study), stop_by)
 
 
 def sample(fit_idx: np.ndarray, val_idx: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -103,22 +104,17 @@ def validation_predictions(spec: TrainSpec, algorithm: str, params: Params, X: p
     splits = validation_splits(spec, y)
     fit = partial(_fit_predict, spec, algorithm, params, X, y, n_jobs=n_jobs, n_classes=n_classes)
     rung_splits = rungs.leading_splits(splits)
-    started, limit = time.monotonic(), spec.budget.trial_limit_s
+    clock = TrialClock.start(spec.budget.trial_limit_s, limits.stop_by)
     if (rows := rungs.sample(*splits[0], spec.seed)) is not None:
-        # the split's share of the time limit, as below
-        stop_at = None if limit is None else started + TRIAL_LIMIT_USE * limit / (len(splits) + 1)
+        stop_at = clock.stop_at(1 / (len(splits) + 1))  # a split's share of the time, as below
         attrs[rungs.RUNG_ATTR] = value = score_predictions(metric, y[rows[1]], fit(*rows, stop_at=stop_at)[0])
         if rungs.stops(metric, value, limits.rung):
             return TrialScore(None, pruned=rungs.stopped_note(f"{len(rows[0])} rows", value, limits.rung or 0),
                               attrs=attrs)
     for i, (fit_idx, val_idx) in enumerate(splits):
-        if limit is not None and time.monotonic() > started + TRIAL_LIMIT_USE * limit:
-            # out of its time before its last splits: it stops itself (no worker to stop and restart)
-            return TrialScore(None, intermediate=checkpoints.values if checkpoints else {}, attrs=attrs,
-                              pruned=f"stopped: {i} of {len(splits)} splits fitted within the per-trial time "
-                                     f"limit of {limit:g} s")
-        # boosters stop growing once this split's share of 80 % of the per-trial limit is spent
-        stop_at = None if limit is None else started + TRIAL_LIMIT_USE * limit * (i + 1) / len(splits)
+        if (late := clock.late(i, len(splits))) is not None:  # it stops itself: no worker to stop and restart
+            return TrialScore(None, intermediate=checkpoints.values if checkpoints else {}, attrs=attrs, pruned=late)
+        stop_at = clock.stop_at((i + 1) / len(splits))  # boosters and forests stop growing at this split's share
         if i == 0 and ESTIMATORS[algorithm].native_booster:
             checkpoints = boosting.Checkpoints(metric, y[val_idx], n_classes, limits.checkpoints)
         try:
@@ -144,6 +140,37 @@ def validation_predictions(spec: TrainSpec, algorithm: str, params: Params, X: p
         averaged = (oof.T / np.where(seen > 0, seen, np.nan)).T.astype(np.float32)
     return TrialScore(float(np.mean(scores)), extra=averaged, intermediate=checkpoints.values if checkpoints else {},
                       attrs=attrs)
+
+
+@dataclass(frozen=True)
+class TrialClock:
+    """When a trial stops growing its models and stops starting splits: at TRIAL_LIMIT_USE of its per-trial
+    limit (each split at its share), and at the job's own deadline (the time budget's end, less what the final
+    fits need), whichever comes first. Stopping itself, a trial never needs its worker stopped and restarted."""
+
+    started: float  # time.monotonic()
+    limit: float | None
+    deadline: float | None  # time.monotonic(), from the wall-clock time the driver gave
+
+    @classmethod
+    def start(cls, limit: float | None, stop_by: float | None) -> TrialClock:
+        now = time.monotonic()
+        return cls(now, limit, None if stop_by is None else now + stop_by - time.time())
+
+    def stop_at(self, share: float) -> float | None:
+        """Where growing stops for a fit that ends `share` of the way through the trial."""
+        ends = [t for t in (None if self.limit is None else self.started + TRIAL_LIMIT_USE * self.limit * share,
+                            self.deadline) if t is not None]
+        return min(ends) if ends else None
+
+    def late(self, done: int, total: int) -> str | None:
+        """Why the trial stops before fitting its next split (`done` of `total` fitted), or None to go on."""
+        now = time.monotonic()
+        if self.deadline is not None and now > self.deadline:
+            return f"stopped: the job's time budget ran out after {done} of {total} splits"
+        if self.limit is not None and now > self.started + TRIAL_LIMIT_USE * self.limit:
+            return f"stopped: {done} of {total} splits fitted within the per-trial time limit of {self.limit:g} s"
+        return None
 
 
 def _fit_predict(spec: TrainSpec, algorithm: str, params: Params, X: pd.DataFrame, y: np.ndarray,
@@ -182,11 +209,12 @@ def open_study(spec: TrainSpec, *, storage: optuna.storages.BaseStorage | str, s
     return study
 
 
-def propose(spec: TrainSpec, trial: optuna.Trial) -> tuple[str, Params, Limits]:
-    """Suggest one configuration: an algorithm, its hyperparameters, and the pruning thresholds it runs under."""
+def propose(spec: TrainSpec, trial: optuna.Trial, stop_by: float | None = None) -> tuple[str, Params, Limits]:
+    """Suggest one configuration: an algorithm, its hyperparameters, and the limits it runs under (pruning
+    thresholds; `stop_by`, the wall-clock time the job's search ends)."""
     algorithm = trial.suggest_categorical("algorithm", list(spec.algorithms))
     return str(algorithm), ESTIMATORS[algorithm].space(trial, spec.task), \
-        rungs.limits_for(trial, boosting.thresholds(trial.study, METRICS[spec.metric]))
+        rungs.limits_for(trial, boosting.thresholds(trial.study, METRICS[spec.metric]), stop_by)
 
 
 def score_trial(spec: TrainSpec, n_jobs: int, algorithm: str, params: Params, limits: Limits,

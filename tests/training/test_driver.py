@@ -94,6 +94,24 @@ def test_the_time_budget_stops_the_search_and_abandons_the_running_trial() -> No
     assert counted_trials(study) == 1 and took < 60
 
 
+def stop_at_wall_clock(threads: int, stop_by: float, data: list[int]) -> TrialScore:
+    while time.time() < stop_by:  # a trial told when the search ends stops itself there
+        time.sleep(0.05)
+    return TrialScore(None, pruned="stopped: the job's time budget ran out after 1 of 5 splits")
+
+
+def test_a_trial_that_stops_itself_at_the_deadline_keeps_its_worker() -> None:
+    study = _study()
+    pool = TrialPool.open(SMALL, [1, 2])
+    before = set(pool.workers())
+    seen: list[optuna.trial.FrozenTrial] = []
+    reason = drive(study, pool, propose=lambda trial: (time.time() + 2.3,), run_trial=stop_at_wall_clock,
+                   max_trials=1, deadline=time.monotonic() + 2, trial_limit_s=None,
+                   on_trial=lambda trial, extra: seen.append(trial), should_stop=lambda: False)
+    assert reason is StopReason.BUDGET and seen[0].user_attrs[ABANDONED]
+    assert set(pool.workers()) == before  # not stopped and restarted: it ended within the grace
+
+
 def test_cancel_stops_at_once_and_keeps_finished_trials() -> None:
     study = _study()
 

@@ -125,3 +125,13 @@ def test_a_trial_out_of_time_before_its_last_splits_stops_itself(studio, monkeyp
     result = validation_predictions(spec, "linear", {"C": 1.0}, X, y, n_jobs=1)
     assert result.value is None and result.pruned == ("stopped: 3 of 15 splits fitted within the per-trial time "
                                                       "limit of 1 s")
+
+
+def test_a_trial_told_when_the_search_ends_stops_itself_there(studio) -> None:
+    import time
+
+    spec, X, y = _setup(studio, churn_frame(600), algorithms=["linear"],
+                        validation={"kind": "kfold", "folds": 5, "repeats": 3})
+    result = validation_predictions(spec, "linear", {"C": 1.0}, X, y, n_jobs=1,
+                                    limits=Limits(stop_by=time.time() - 1))
+    assert result.value is None and result.pruned == "stopped: the job's time budget ran out after 0 of 15 splits"
