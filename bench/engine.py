@@ -120,6 +120,16 @@ def _warm(home: Path, timeout_s: float = 120) -> None:
         time.sleep(0.1)
 
 
+@contextmanager
+def warm_worker(home: Path, studio: Studio) -> Iterator[psutil.Popen]:
+    """A `studio worker` once registered and warm."""
+    with worker(home) as proc:
+        while not studio.worker_alive():
+            time.sleep(0.05)
+        _warm(home)
+        yield proc
+
+
 def _first_trial(studio: Studio, data: Path, home: Path, *, cancel: bool = True) -> tuple[float, float]:
     """Seconds from the CLI's start and from the job's queueing to its first scored trial; then the job is
     cancelled (`cancel`) or left to finish its 10 s budget."""
@@ -221,10 +231,7 @@ def bench_cancel(rows: int, after_trials: list[int], tmp: Path) -> None:
     home = tmp / "cancel"
     studio = Studio(Settings(home=home))
     data = table(rows, tmp / f"c{rows}.csv")
-    with worker(home):
-        while not studio.worker_alive():
-            time.sleep(0.05)
-        _warm(home)
+    with warm_worker(home, studio):
         for wanted in after_trials:
             out = subprocess.run([PY, "-m", "studio", "train", str(data), "--target", "y", "--budget-seconds", "120"],
                                  env=_env(home), capture_output=True, text=True, check=True).stdout
@@ -310,10 +317,7 @@ def bench_overhead(rows: int, trials: int, tmp: Path) -> None:
     home = tmp / "overhead"
     studio = Studio(Settings(home=home))
     data = table(rows, tmp / f"o{rows}.csv")
-    with worker(home):
-        while not studio.worker_alive():
-            time.sleep(0.05)
-        _warm(home)
+    with warm_worker(home, studio):
         out = subprocess.run([PY, "-m", "studio", "train", str(data), "--target", "y", "--max-trials", str(trials),
                               "--budget-seconds", "1800", "--no-ensemble"],
                              env=_env(home), capture_output=True, text=True, check=True).stdout

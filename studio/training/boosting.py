@@ -15,6 +15,7 @@ reports the checkpoints to Optuna as intermediate values when the trial comes ba
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,29 +117,11 @@ def grow_forest(pipeline: Any, X_fit: Any, y_fit: np.ndarray, stop_at: float) ->
     until its `n_estimators` or `stop_at` (time.monotonic()); returns the trees grown. After the first
     FIRST_TREES, a batch is cut to the trees the time left allows at the pace so far, so growing ends near
     `stop_at` rather than a whole batch past it."""
-    preprocess, model = pipeline[:-1], pipeline[-1]
-    Xf = preprocess.fit_transform(X_fit, y_fit)
-    target, grown = int(model.n_estimators), 0
-    started = time.monotonic()
-    model.set_params(warm_start=True)
-    try:
-        while grown < target:
-            step = min(target, max(FIRST_TREES, 2 * grown)) - grown
-            if grown:
-                per_tree = (time.monotonic() - started) / grown
-                step = min(step, int((stop_at - time.monotonic()) / max(per_tree, 1e-9)))
-                if step < 1:
-                    break
-            grown += step
-            model.set_params(n_estimators=grown)
-            model.fit(Xf, y_fit)
-    finally:
-        model.set_params(warm_start=False)
-    return grown
+    return _grow(pipeline, X_fit, y_fit, stop_at, param="n_estimators", first=FIRST_TREES)
 
 
 #: Iterations histogram gradient boosting starts with before its count doubles.
-FIRST_ITERATIONS = 32
+FIRST_ITERATIONS = 8
 
 
 def grow_iterations(pipeline: Any, X_fit: Any, y_fit: np.ndarray, stop_at: float) -> int:
@@ -146,24 +129,31 @@ def grow_iterations(pipeline: Any, X_fit: Any, y_fit: np.ndarray, stop_at: float
     trees, its own early-stopping rows and their score history) until it stops early, reaches `max_iter`, or
     `stop_at` (time.monotonic()); returns the iterations grown. scikit-learn's estimator has no callback, so
     this is how it keeps to a trial's time like the other boosters do."""
+    return _grow(pipeline, X_fit, y_fit, stop_at, param="max_iter", first=FIRST_ITERATIONS,
+                 grown_by=lambda model: int(model.n_iter_))
+
+
+def _grow(pipeline: Any, X_fit: Any, y_fit: np.ndarray, stop_at: float, *, param: str, first: int,
+          grown_by: Callable[[Any], int] | None = None) -> int:
+    """Warm-start the pipeline's model in doubling batches of `param`, the last batch cut to the time left at
+    the pace so far; `grown_by(model)` says how many it grew (fewer than asked: it stopped early on its own)."""
     preprocess, model = pipeline[:-1], pipeline[-1]
     Xf = preprocess.fit_transform(X_fit, y_fit)
-    target, grown = int(model.max_iter), 0
+    target, grown = int(model.get_params()[param]), 0
     started = time.monotonic()
     model.set_params(warm_start=True)
     try:
         while grown < target:
-            step = min(target, max(FIRST_ITERATIONS, 2 * grown)) - grown
+            step = min(target, max(first, 2 * grown)) - grown
             if grown:
-                per_iteration = (time.monotonic() - started) / grown
-                step = min(step, int((stop_at - time.monotonic()) / max(per_iteration, 1e-9)))
+                per_unit = (time.monotonic() - started) / grown
+                step = min(step, int((stop_at - time.monotonic()) / max(per_unit, 1e-9)))
                 if step < 1:
                     break
-            model.set_params(max_iter=grown + step)
+            model.set_params(**{param: grown + step})
             model.fit(Xf, y_fit)
-            stopped_early = model.n_iter_ < grown + step
-            grown = int(model.n_iter_)
-            if stopped_early:
+            asked, grown = grown + step, grown + step if grown_by is None else grown_by(model)
+            if grown < asked:
                 break
     finally:
         model.set_params(warm_start=False)

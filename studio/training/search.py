@@ -50,6 +50,8 @@ class TrialOutcome(BaseModel):
 #: stopped at on average.
 ROUNDS_MARGIN = 1.1
 TRIAL_LIMIT_USE = 0.8
+#: A trial past this share of its limit starts no further split (one started before it grows a first batch only).
+TRIAL_SPLITS_USE = 0.95
 
 
 def make_pipeline(spec: TrainSpec, algorithm: str, params: Params, *, n_jobs: int,
@@ -144,9 +146,10 @@ def validation_predictions(spec: TrainSpec, algorithm: str, params: Params, X: p
 
 @dataclass(frozen=True)
 class TrialClock:
-    """When a trial stops growing its models and stops starting splits: at TRIAL_LIMIT_USE of its per-trial
-    limit (each split at its share), and at the job's own deadline (the time budget's end, less what the final
-    fits need), whichever comes first. Stopping itself, a trial never needs its worker stopped and restarted."""
+    """When a trial stops growing its models (TRIAL_LIMIT_USE of its per-trial limit, each split at its share)
+    and stops starting splits (TRIAL_SPLITS_USE of it), and at the job's own deadline (the time budget's end,
+    less what the final fits need), whichever comes first. Stopping itself, a trial never needs its worker
+    stopped and restarted."""
 
     started: float  # time.monotonic()
     limit: float | None
@@ -168,7 +171,7 @@ class TrialClock:
         now = time.monotonic()
         if self.deadline is not None and now > self.deadline:
             return f"stopped: the job's time budget ran out after {done} of {total} splits"
-        if self.limit is not None and now > self.started + TRIAL_LIMIT_USE * self.limit:
+        if self.limit is not None and now > self.started + TRIAL_SPLITS_USE * self.limit:
             return f"stopped: {done} of {total} splits fitted within the per-trial time limit of {self.limit:g} s"
         return None
 

@@ -117,13 +117,13 @@ def test_a_trial_out_of_time_before_its_last_splits_stops_itself(studio, monkeyp
     monkeypatch.setattr(search.time, "monotonic", lambda: now[0])  # a clock the test moves (restored after)
     real_fit = search._fit_predict
 
-    def slow_fit(*args, **kwargs):  # every split takes 0.3 s of the trial's 1 s
+    def slow_fit(*args, **kwargs):  # every split takes 0.3 s of the trial's 1 s: past 0.95 s after 4
         now[0] += 0.3
         return real_fit(*args, **kwargs)
 
     monkeypatch.setattr(search, "_fit_predict", slow_fit)
     result = validation_predictions(spec, "linear", {"C": 1.0}, X, y, n_jobs=1)
-    assert result.value is None and result.pruned == ("stopped: 3 of 15 splits fitted within the per-trial time "
+    assert result.value is None and result.pruned == ("stopped: 4 of 15 splits fitted within the per-trial time "
                                                       "limit of 1 s")
 
 
