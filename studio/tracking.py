@@ -3,14 +3,9 @@ a child run per trial, the fitted pipeline logged with skops and registered."""
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import logging
-import os
 import re
-import shutil
-import sqlite3
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -18,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from studio import mlflow_store
 from studio.errors import ModelNotFound, TrackingError
 from studio.model_refs import RUN_ID, check_mlmodel, check_source, check_uri
 from studio.names import RunKind, Tag
@@ -29,56 +25,6 @@ from studio.training.features import model_frame
 from studio.training.model import ModelInfo, TrainedModel
 from studio.training.search import TrialOutcome
 from studio.training.spec import TrainSpec
-
-log = logging.getLogger("studio.tracking")
-
-
-def _template(version: str) -> Path:
-    """An empty MLflow database migrated for this MLflow version, kept beside the installed packages (it holds
-    no studio's data); the first fresh studio of an installation makes it."""
-    return Path(sys.prefix) / "share" / "studio" / f"mlflow-{version}-empty.db"
-
-
-def _from_template(settings: Settings, version: str) -> bool | None:
-    """Give a fresh studio its MLflow database by copying the template: creating and migrating one (about 40
-    Alembic migrations) takes 2-4 s, which a fresh studio's first job would wait for before its first trial.
-    True: copied; False: a fresh database MLflow is about to make (no template yet); None: nothing to do
-    (it exists, or the tracking store is not the studio's own SQLite file)."""
-    target = settings.root / "mlflow.db"
-    if settings.tracking_uri != f"sqlite:///{target}" or target.exists():
-        return None
-    template = _template(version)
-    if not template.is_file():
-        return False
-    partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    shutil.copyfile(template, partial)
-    with contextlib.closing(sqlite3.connect(partial)) as conn, conn:  # the default experiment's artifacts live
-        conn.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0",  # in this studio
-                     (f"{settings.artifact_location}/0",))
-    partial.replace(target)
-    return True
-
-
-def _save_template(settings: Settings, version: str) -> None:
-    template = _template(version)
-    partial = template.with_name(f".{template.name}.{os.getpid()}.tmp")
-    try:
-        template.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(settings.root / "mlflow.db", partial)  # still in rollback-journal mode: one whole file
-        partial.replace(template)
-    except OSError as exc:  # a read-only installation: every fresh studio migrates its own
-        log.debug("No MLflow template saved: %s", exc)
-
-
-def _write_ahead_log(tracking_uri: str) -> None:
-    """Put MLflow's own SQLite database in WAL mode (kept in the file, so once is enough): MLflow leaves it in
-    rollback-journal mode, where every trial a job logs locks out the pages reading runs and models (the Models
-    page reran 1.8x slower while a job trained, bench/ui.py); with WAL, readers never wait for the writer."""
-    if not tracking_uri.startswith("sqlite:///"):
-        return
-    with contextlib.closing(sqlite3.connect(tracking_uri.removeprefix("sqlite:///"), timeout=30)) as conn:
-        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            conn.execute("PRAGMA journal_mode=WAL")
 
 
 class Tracker:
@@ -100,13 +46,13 @@ class Tracker:
         # and MlflowClient() already opens (and may migrate) the store, so it is created under the lock too.
         with open(settings.root / ".mlflow-init.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            copied = _from_template(settings, mlflow.__version__)
+            copied = mlflow_store.from_template(settings, mlflow.__version__)
             self.client = MlflowClient(tracking_uri=settings.tracking_uri, registry_uri=settings.tracking_uri)
             self.client.search_experiments(max_results=1)
             self.client.search_registered_models(max_results=1)
             if copied is False:  # made and migrated here: the next fresh studio copies it
-                _save_template(settings, mlflow.__version__)
-            _write_ahead_log(settings.tracking_uri)
+                mlflow_store.save_template(settings, mlflow.__version__)
+            mlflow_store.write_ahead_log(settings.tracking_uri)
 
     def experiment_id(self, name: str) -> str:
         existing = self.client.get_experiment_by_name(name)

@@ -23,7 +23,7 @@ LAYERS: list[set[str]] = [
     {"data", "compute"},
     {"training"},
     {"jobs", "studies", "runs"},
-    {"tracking", "charts", "tracking_memory"},
+    {"tracking", "mlflow_store", "charts", "tracking_memory"},
     {"export", "scoring"},
     {"registry"},
     {"many"},

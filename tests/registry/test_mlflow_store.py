@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from studio import tracking
+from studio import mlflow_store
 from studio.tracking import Tracker
 from tests.conftest import make_settings
 
 
 def test_a_fresh_studio_copies_the_installation_s_migrated_empty_database(tmp_path: Path, monkeypatch) -> None:
     template = tmp_path / "share" / "mlflow-empty.db"
-    monkeypatch.setattr(tracking, "_template", lambda version: template)
+    monkeypatch.setattr(mlflow_store, "template_path", lambda version: template)
     first = make_settings(tmp_path / "first")
     first.prepare()
     Tracker(first)  # no template yet: MLflow creates and migrates the store, which becomes the template
@@ -25,8 +25,8 @@ def test_a_fresh_studio_copies_the_installation_s_migrated_empty_database(tmp_pa
     with sqlite3.connect(first.root / "mlflow.db") as conn:  # MLflow leaves rollback-journal mode: WAL lets the
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # pages read while a job logs trials
     copies = []
-    real = tracking._from_template
-    monkeypatch.setattr(tracking, "_from_template", lambda *a: copies.append(real(*a)) or copies[-1])
+    real = mlflow_store.from_template
+    monkeypatch.setattr(mlflow_store, "from_template", lambda *a: copies.append(real(*a)) or copies[-1])
     second = make_settings(tmp_path / "second")
     second.prepare()
     tracker = Tracker(second)
@@ -44,4 +44,4 @@ def test_a_fresh_studio_copies_the_installation_s_migrated_empty_database(tmp_pa
 @pytest.mark.parametrize("uri", ["postgresql://db/mlflow", "sqlite:////elsewhere/mlflow.db"])
 def test_a_tracking_store_the_studio_does_not_own_is_never_replaced(tmp_path: Path, uri: str) -> None:
     settings = make_settings(tmp_path / "home").model_copy(update={"mlflow_tracking_uri": uri})
-    assert tracking._from_template(settings, "0") is None
+    assert mlflow_store.from_template(settings, "0") is None
