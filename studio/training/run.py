@@ -27,6 +27,7 @@ from studio.training import allocate
 from studio.training.driver import FINISHED, PoolFactory, StopReason, abandon_stale, counted_trials, counts, drive
 from studio.training.ensemble import MAX_CANDIDATES, Candidate, shortlist
 from studio.training.estimate import EVALUATE_S, LOG_S, final_reserve_s
+from studio.training.estimators import Losses
 from studio.training.evaluation import Evaluation, evaluate_model
 from studio.training.features import Feature, clipped, model_frame, within_range
 from studio.training.final import choose
@@ -148,7 +149,8 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
     split = Split.of(spec, catalog, reporter.log)
     study_name = f"job-{job_id}"
     run_id = tracker.start_training(spec, job_id=job_id, study_name=study_name)
-    study = open_study(spec, storage=storage, study_name=study_name)
+    losses = Losses.of(spec.task, split.y_train)
+    study = open_study(spec, storage=storage, study_name=study_name, losses=losses)
     stale = abandon_stale(study, "abandoned: the worker running this job stopped")
     kept = counted_trials(study)
     if kept or stale:
@@ -164,7 +166,8 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
     else:
         reporter.log(f"Compute '{profile.name}' ready: {profile.summary()}.")
     def proposing(trial: Any) -> tuple[Any, ...]:  # a trial stops itself where the search's time ends
-        return propose(spec, trial, None if end is None else time.time() + end - watch.reserve_s - time.monotonic())
+        return propose(spec, trial, None if end is None else time.time() + end - watch.reserve_s - time.monotonic(),
+                       losses)
 
     reason = drive(study, pool, propose=proposing, run_trial=partial(score_trial, spec),
                    max_trials=spec.budget.max_trials, trial_limit_s=spec.budget.trial_limit_s,

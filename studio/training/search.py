@@ -24,7 +24,7 @@ from sklearn.pipeline import Pipeline
 
 from studio.training import boosting, rungs
 from studio.training.driver import TrialScore
-from studio.training.estimators import ESTIMATORS, Options, Params, strip_prefix
+from studio.training.estimators import ESTIMATORS, SQUARED_ONLY, Losses, Options, Params, strip_prefix
 from studio.training.features import build_preprocessor
 from studio.training.metrics import METRICS, Metric, score, score_predictions
 from studio.training.rungs import Limits
@@ -196,8 +196,10 @@ def _fitted_classes(model: Any) -> np.ndarray:
     return np.asarray(model.classes_, dtype=int)  # a fold may miss a rare class: put its columns in place
 
 
-def open_study(spec: TrainSpec, *, storage: optuna.storages.BaseStorage | str, study_name: str) -> optuna.Study:
-    """Create the job's study (or load it, to resume), seeded, with each algorithm's default queued first."""
+def open_study(spec: TrainSpec, *, storage: optuna.storages.BaseStorage | str, study_name: str,
+               losses: Losses = SQUARED_ONLY) -> optuna.Study:
+    """Create the job's study (or load it, to resume), seeded, with each algorithm's default queued first
+    (with the loss `losses` chooses for it)."""
     with warnings.catch_warnings():  # multivariate/group TPE are "experimental" in name only; chosen on purpose
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         # constant_liar: trials running in parallel are assumed bad, so idle workers do not repeat them.
@@ -207,17 +209,18 @@ def open_study(spec: TrainSpec, *, storage: optuna.storages.BaseStorage | str, s
     if not study.trials:
         # Strong defaults first: a good model exists after len(algorithms) trials, whatever the budget.
         for name in spec.algorithms:
-            study.enqueue_trial({"algorithm": name, **ESTIMATORS[name].defaults},
+            study.enqueue_trial({"algorithm": name, **ESTIMATORS[name].defaults, **losses.defaults(name)},
                                 user_attrs={rungs.DEFAULT_ATTR: True}, skip_if_exists=True)
     return study
 
 
-def propose(spec: TrainSpec, trial: optuna.Trial, stop_by: float | None = None) -> tuple[str, Params, Limits]:
-    """Suggest one configuration: an algorithm, its hyperparameters, and the limits it runs under (pruning
-    thresholds; `stop_by`, the wall-clock time the job's search ends)."""
-    algorithm = trial.suggest_categorical("algorithm", list(spec.algorithms))
-    return str(algorithm), ESTIMATORS[algorithm].space(trial, spec.task), \
-        rungs.limits_for(trial, boosting.thresholds(trial.study, METRICS[spec.metric]), stop_by)
+def propose(spec: TrainSpec, trial: optuna.Trial, stop_by: float | None = None,
+            losses: Losses = SQUARED_ONLY) -> tuple[str, Params, Limits]:
+    """Suggest one configuration: an algorithm, its hyperparameters (its loss among `losses`), and the limits it
+    runs under (pruning thresholds; `stop_by`, the wall-clock time the job's search ends)."""
+    algorithm = str(trial.suggest_categorical("algorithm", list(spec.algorithms)))
+    params = {**ESTIMATORS[algorithm].space(trial, spec.task), **losses.suggest(trial, algorithm)}
+    return algorithm, params, rungs.limits_for(trial, boosting.thresholds(trial.study, METRICS[spec.metric]), stop_by)
 
 
 def score_trial(spec: TrainSpec, n_jobs: int, algorithm: str, params: Params, limits: Limits,

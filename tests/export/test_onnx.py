@@ -58,14 +58,15 @@ def mixed_frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
     return frame
 
 
-def _fitted(algorithm: str, task: Task, frame: pd.DataFrame) -> tuple[Pipeline, ModelInfo, pd.DataFrame]:
-    target, metric = TARGETS[task]
+def _fitted(algorithm: str, task: Task, frame: pd.DataFrame, *, target: str | None = None,
+            **extra: object) -> tuple[Pipeline, ModelInfo, pd.DataFrame]:
+    target, metric = (target, "rmse") if target else TARGETS[task]
     y, classes = encode_target(frame[target], task)
     spec = TrainSpec.parse({"dataset_id": "d-v1", "dataset_hash": "h", "target": target, "task": task,
                             "features": [f.model_dump() for f in FEATURES], "algorithms": [algorithm],
                             "metric": metric})
-    params = ESTIMATORS[algorithm].space(optuna.trial.FixedTrial({**ESTIMATORS[algorithm].defaults,
-                                                                  "algorithm": algorithm}), task)
+    params = {**ESTIMATORS[algorithm].space(optuna.trial.FixedTrial({**ESTIMATORS[algorithm].defaults,
+                                                                     "algorithm": algorithm}), task), **extra}
     X = model_frame(frame, FEATURES)
     pipeline = make_pipeline(spec, algorithm, params, n_jobs=1).fit(X, y)
     info = ModelInfo(task=task, target=target, features=FEATURES, classes=classes, metric=metric)
@@ -82,6 +83,16 @@ def test_every_algorithm_converts_with_its_preprocessing_and_matches(algorithm: 
     assert report.inputs["shop"] == "string" and report.inputs["signed__month"] == "float32"
     if task.is_classification:
         assert report.compared == "probabilities" and report.labels_agree == 1.0
+
+
+@pytest.mark.parametrize("algorithm", [name for name, est in ESTIMATORS.items() if est.poisson])
+def test_a_booster_with_the_poisson_loss_converts_with_its_log_link(algorithm: str) -> None:
+    frame = mixed_frame()
+    frame["visits"] = np.random.default_rng(1).poisson(np.exp(frame["tenure"] / 40))  # a count
+    pipeline, info, X = _fitted(algorithm, Task.REGRESSION, frame, target="visits", loss="poisson")
+    assert pipeline[-1].get_params()["objective"] in ("poisson", "count:poisson")
+    report = parity(convert(pipeline, info), pipeline, X, info, model_uri="models:/m/1")
+    assert report.rows == len(X) and report.holds, report
 
 
 def test_a_soft_voting_ensemble_of_pipelines_converts() -> None:
