@@ -5,8 +5,13 @@
 Seeds a fresh studio home with one real training run and 499 more indexed runs (bench/runs_page.py's seeding),
 then, side by side in this session:
 1. page rerun time: each sidebar page's script re-run headless (Streamlit's AppTest, after one warm run), p50 and
-   p95 of `--reruns` runs, first with nothing else running, then while a training job (on a warm worker, as
-   `studio up` leaves it, on the `large` compute size, so every core is busy) runs; the ratio busy / idle;
+   p95 of `--reruns` runs, first with nothing else running (before the job: "idle before"), then while a
+   training job (on a warm worker, as `studio up` leaves it, on the `large` compute size, so every core is busy)
+   runs. While it runs, the reruns come in pairs: one with the worker and its Dask workers paused (SIGSTOP:
+   nothing of the job uses the CPU, its memory and files stay as they are) and one with them running. The ratio
+   running / paused compares the two in the same minutes, so a drift of the machine between the idle phase and
+   the busy one (these VMs' speed moves by 10-20 % from minute to minute) does not count as the job's cost; the
+   ratio against "idle before" is printed too;
 2. time to first paint: `studio up` serves the app; headless Chromium opens each page's URL in a fresh browser
    context and waits until Streamlit has finished the run (its status widget is gone): the first visit (the app's
    caches cold) and the median of 3 more.
@@ -15,12 +20,15 @@ then, side by side in this session:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,12 +47,20 @@ def _quantile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
-def rerun_times(reruns: int) -> dict[str, list[float]]:
-    """Seconds per script re-run of each page, headless."""
+def rerun_times(reruns: int, pause: Callable[[bool], None] | None = None
+                ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Seconds per script re-run of each page, headless: (running, paused). With `pause`, each rerun is paired
+    with one while `pause(True)` holds the job's processes stopped; without, `paused` is empty."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    out = {}
+    def timed(at: AppTest) -> float:
+        started = time.perf_counter()
+        at.run()
+        return time.perf_counter() - started
+
+    running: dict[str, list[float]] = {}
+    paused: dict[str, list[float]] = {}
     for page in PAGES:
         st.cache_data.clear()
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
@@ -52,13 +68,29 @@ def rerun_times(reruns: int) -> dict[str, list[float]]:
         if page != "home":
             at.switch_page(f"app_pages/{page}.py").run()
         assert not at.exception, [e.value for e in at.exception]
-        times = []
-        for _ in range(reruns):
-            started = time.perf_counter()
-            at.run()
-            times.append(time.perf_counter() - started)
-        out[page] = times
-    return out
+        for i in range(reruns):
+            pair = (False,) if pause is None else ((True, False) if i % 2 else (False, True))  # alternate firsts
+            for stopped in pair:
+                if pause is not None:
+                    pause(stopped)
+                    time.sleep(0.02)  # the job's threads have left the CPUs, or are back on them
+                (paused if stopped else running).setdefault(page, []).append(timed(at))
+        if pause is not None:
+            pause(False)
+    return running, paused
+
+
+def pauser(pid: int) -> Callable[[bool], None]:
+    """Stops (True) or continues (False) a process and every process it started (the worker's Dask workers)."""
+    import psutil
+
+    def pause(stop: bool) -> None:
+        root = psutil.Process(pid)
+        for process in [root, *root.children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess):  # a trial's process may have ended
+                process.send_signal(signal.SIGSTOP if stop else signal.SIGCONT)
+
+    return pause
 
 
 def first_paint(home: Path, repeat: int = 3) -> dict[str, tuple[float, float]]:
@@ -106,7 +138,7 @@ def main() -> None:
     _seed_runs(studio, args.runs - 1)
     print(f"seeded {args.runs} runs in {home}", flush=True)
 
-    idle = rerun_times(args.reruns)
+    before, _ = rerun_times(args.reruns)
     spec = studio.jobs.list(limit=1)[0].payload  # the real run's spec, longer and on every core
     from studio.training.spec import TrainSpec
 
@@ -124,21 +156,31 @@ def main() -> None:
         job = studio.submit_training(busy_spec)
         while studio.jobs.get(job.id).progress.get("trials_done", 0) < 2:  # the search is under way
             time.sleep(0.2)
-        busy = rerun_times(args.reruns)
+        pause = pauser(worker.pid)
+        try:
+            busy, idle = rerun_times(args.reruns, pause)
+        finally:
+            pause(False)
     finally:
         studio.jobs.request_cancel(job.id)
         worker.terminate()
         worker.wait(timeout=60)
     paint = first_paint(home)
 
-    print(f"\nPage rerun on a studio with {args.runs} runs, {args.reruns} reruns each (AppTest):\n")
-    print("| page | idle p50 / p95 | while training p50 / p95 | ratio p50 / p95 (target p95: <= x1.2) |")
-    print("|---|---|---|---|")
+    print(f"\nPage rerun on a studio with {args.runs} runs, {args.reruns} reruns each (AppTest), p50 / p95:\n")
+    print("| page | idle before | job paused | job running | running / paused (target p95: <= x1.2) "
+          "| running / idle before |")
+    print("|---|---|---|---|---|---|")
+
+    def ms(values: list[float]) -> str:
+        return f"{_quantile(values, 50) * 1000:.0f} / {_quantile(values, 95) * 1000:.0f} ms"
+
+    def ratio(a: list[float], b: list[float]) -> str:
+        return f"x{_quantile(a, 50) / _quantile(b, 50):.2f} / x{_quantile(a, 95) / _quantile(b, 95):.2f}"
+
     for page in PAGES:
-        i, b = idle[page], busy[page]
-        print(f"| {page} | {_quantile(i, 50) * 1000:.0f} / {_quantile(i, 95) * 1000:.0f} ms "
-              f"| {_quantile(b, 50) * 1000:.0f} / {_quantile(b, 95) * 1000:.0f} ms "
-              f"| x{_quantile(b, 50) / _quantile(i, 50):.2f} / x{_quantile(b, 95) / _quantile(i, 95):.2f} |")
+        print(f"| {page} | {ms(before[page])} | {ms(idle[page])} | {ms(busy[page])} "
+              f"| {ratio(busy[page], idle[page])} | {ratio(busy[page], before[page])} |")
     print("\nTime to first paint in Chromium (`studio up`), first visit / median of 3 more:\n")
     print("| page | first visit | again |")
     print("|---|---|---|")

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from studio.training import Task, model_frame
-from studio.training.evaluation import Evaluation
+from studio.training.evaluation import Evaluation, importance
 from studio.training.evaluation.importance import transformed_sources
+from studio.training.metrics import METRICS, score_predictions
+from studio.training.model import encode_target, raw_predictions
 from tests.export.test_onnx import FEATURES
 from tests.training.evaluation.conftest import fitted
 
@@ -28,6 +30,36 @@ def test_permutation_importance_finds_the_features_that_drive_the_target(binary_
     assert set(ranked[:2]) == {"tenure", "plan"}  # the target is made from tenure and plan only
     noise = next(f for f in binary_eval.summary.importance if f.feature == "monthly charges")
     assert abs(noise.mean) < binary_eval.summary.importance[0].mean / 5
+
+
+@pytest.mark.parametrize(("algorithm", "task"), [("lightgbm", Task.BINARY), ("random_forest", Task.MULTICLASS),
+                                               ("linear", Task.REGRESSION)])
+def test_batched_permutation_importance_equals_shuffling_one_copy_at_a_time(train_and_test, monkeypatch,
+                                                                            algorithm: str, task: Task) -> None:
+    """The shuffled copies are predicted in batches (here several, of a few copies each); the answer is what a
+    loop predicting each copy alone gives, with the same shuffles."""
+    train, test = train_and_test
+    model = fitted(algorithm, task, train)
+    X, (y, _) = model_frame(test, FEATURES), encode_target(test[model.info.target], task)
+    n_classes = len(model.info.classes or [])
+    metric = METRICS[model.info.metric]
+    monkeypatch.setattr(importance, "BATCH_ROWS", 5 * len(X))  # 5 copies per call: batches of 5, 5, ... and less
+    batched = importance.permutation_importance(model.pipeline, X, y, FEATURES, metric=metric, n_classes=n_classes,
+                                                repeats=2, seed=3)
+    rng = np.random.default_rng(3)  # the reference: one prediction per feature and repeat, as before batching
+    sign = 1.0 if metric.greater_is_better else -1.0
+    base = score_predictions(metric, y, raw_predictions(model.pipeline, X, n_classes or None))
+    expected = {}
+    for feature in FEATURES:
+        losses = []
+        for _ in range(2):
+            shuffled = importance._shuffled(X, feature, rng.permutation(len(X)))
+            losses.append(sign * (base - score_predictions(metric, y, raw_predictions(model.pipeline, shuffled,
+                                                                                       n_classes or None))))
+        expected[feature.name] = (np.mean(losses), np.std(losses))
+    assert len(batched) == len(FEATURES)
+    for found in batched:
+        assert (found.mean, found.std) == pytest.approx(expected[found.feature], abs=1e-12)
 
 
 def test_shap_is_recorded_per_original_feature_for_tree_models(binary_eval: Evaluation,
