@@ -28,6 +28,17 @@ from studio.training.metrics import Metric, score_predictions, worse
 
 CHECKPOINTS = (50, 100, 200, 400, 800, 1600)
 PRUNE_STARTUP = 5
+#: Final models train on more rows than a validation split's; boosters get this many more rounds than they
+#: stopped at (on average over the splits, or on their own stopping rows).
+ROUNDS_MARGIN = 1.1
+#: Below this many validation rows a booster stops early on rows of its own: STOPPING_SHARE of its fit rows
+#: choose the round, then it is refitted on all of them with that many rounds (as the final model is). Choosing
+#: the round on a split's few dozen validation rows and scoring the booster on the same rows flatters it
+#: against models that choose nothing: on diabetes (71 validation rows a split) LightGBM's CV RMSE looked 1.6 %
+#: better than with rows of its own, and the search preferred it, and ensembles of it, to a ridge regression
+#: whose held-out RMSE was 4 % lower. On larger splits the flattery is small and one fit is cheaper than two.
+OWN_STOPPING_BELOW = 1_000
+STOPPING_SHARE = 0.2
 
 
 class Pruned(Exception):
@@ -73,9 +84,10 @@ class Checkpoints:
 
 
 def fit_split(pipeline: Any, algorithm: str, X_fit: Any, y_fit: np.ndarray, X_val: Any, y_val: np.ndarray,
-              checkpoints: Checkpoints | None, stop_at: float | None = None) -> int | None:
-    """Fit `pipeline` on one split, a booster stopping early on the validation rows; the rounds it used
-    (histogram gradient boosting stops on its own 10 % of the fit rows), None for other algorithms.
+              checkpoints: Checkpoints | None, stop_at: float | None = None, seed: int = 0) -> int | None:
+    """Fit `pipeline` on one split, a booster stopping early (on the validation rows, or on rows of its own on a
+    small split: OWN_STOPPING_BELOW); the rounds it used (histogram gradient boosting stops on its own 10 % of
+    the fit rows), None for other algorithms.
 
     A booster also stops growing at `stop_at` (time.monotonic()), keeping the rounds it has: a slow
     configuration then yields a model short of its best, not a trial killed at the per-trial limit."""
@@ -86,15 +98,50 @@ def fit_split(pipeline: Any, algorithm: str, X_fit: Any, y_fit: np.ndarray, X_va
     if not ESTIMATORS[algorithm].native_booster:
         pipeline.fit(X_fit, y_fit)
         return getattr(pipeline[-1], "n_iter_", None)
+    own = own_stopping_rows(y_fit, seed, pipeline[-1]) if len(y_val) < OWN_STOPPING_BELOW else None
+    if own is None:
+        return _fit_booster(pipeline, algorithm, X_fit, y_fit, X_val, y_val, X_val, checkpoints, stop_at)
+    inner, held = own
+    rounds = _fit_booster(pipeline, algorithm, X_fit.iloc[inner], y_fit[inner], X_fit.iloc[held], y_fit[held],
+                          X_val, checkpoints, stop_at)
+    if stop_at is None or time.monotonic() < stop_at:  # out of time: keep the model fitted on fewer rows
+        pipeline[-1].set_params(n_estimators=max(1, round(rounds * ROUNDS_MARGIN)),
+                                **({"early_stopping_rounds": None} if algorithm == "xgboost" else {}))
+        pipeline.fit(X_fit, y_fit)
+    return rounds
+
+
+def own_stopping_rows(y: np.ndarray, seed: int, model: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """The fit rows' positions a booster trains on and those it stops on (STOPPING_SHARE, stratified for a
+    classifier), or None where a class is too rare to be on both sides (it then stops on the validation rows)."""
+    from sklearn.base import is_classifier
+    from sklearn.model_selection import train_test_split
+
+    classifier = is_classifier(model)
+    try:
+        inner, held = train_test_split(np.arange(len(y)), test_size=STOPPING_SHARE, random_state=seed,
+                                       stratify=y if classifier else None)
+    except ValueError:  # a class with a single row, or too few rows
+        return None
+    if classifier and len(np.unique(y[inner])) < len(np.unique(y)):
+        return None
+    return np.asarray(inner), np.asarray(held)
+
+
+def _fit_booster(pipeline: Any, algorithm: str, X_fit: Any, y_fit: np.ndarray, X_stop: Any, y_stop: np.ndarray,
+                 X_val: Any, checkpoints: Checkpoints | None, stop_at: float | None) -> int:
+    """Fit an XGBoost / LightGBM pipeline stopping early on (X_stop, y_stop), its checkpoints scored on the
+    validation rows X_val; the rounds it kept."""
     preprocess, model = pipeline[:-1], pipeline[-1]
     Xf = preprocess.fit_transform(X_fit, y_fit)
-    Xv = preprocess.transform(X_val)
+    Xs = preprocess.transform(X_stop)
+    Xv = Xs if X_val is X_stop else preprocess.transform(X_val)
     if checkpoints is not None:
         checkpoints.classes = np.unique(y_fit)  # a fold may miss a rare class
     if algorithm == "xgboost":
         model.set_params(callbacks=[_xgb_watch(checkpoints, Xv, stop_at)])
         try:
-            model.fit(Xf, y_fit, eval_set=[(Xv, y_val)], verbose=False)
+            model.fit(Xf, y_fit, eval_set=[(Xs, y_stop)], verbose=False)
         finally:
             model.set_params(callbacks=None)  # the fitted model must not hold the validation rows
         try:
@@ -104,7 +151,7 @@ def fit_split(pipeline: Any, algorithm: str, X_fit: Any, y_fit: np.ndarray, X_va
     import lightgbm
 
     callbacks = [lightgbm.early_stopping(PATIENCE, verbose=False), _lgbm_watch(checkpoints, Xv, stop_at)]
-    model.fit(Xf, y_fit, eval_X=Xv, eval_y=y_val, callbacks=callbacks)
+    model.fit(Xf, y_fit, eval_X=Xs, eval_y=y_stop, callbacks=callbacks)
     return int(model.best_iteration_ or model.n_estimators)
 
 

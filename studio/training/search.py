@@ -46,9 +46,6 @@ class TrialOutcome(BaseModel):
     intermediate: dict[int, float] = {}  # boosters: the validation score at each checkpoint (boosting rounds)
 
 
-#: Final models train on more rows than a validation split's; boosters get this many more rounds than they
-#: stopped at on average.
-ROUNDS_MARGIN = 1.1
 TRIAL_LIMIT_USE = 0.8
 #: A trial past this share of its limit starts no further split (one started before it grows a first batch only).
 TRIAL_SPLITS_USE = 0.95
@@ -137,7 +134,7 @@ def validation_predictions(spec: TrainSpec, algorithm: str, params: Params, X: p
                                                             limits.rung or 0))
     attrs["fold_scores"] = [float(s) for s in scores]  # error bars on the Runs page
     if rounds:
-        attrs["rounds"] = max(1, round(float(np.mean(rounds)) * ROUNDS_MARGIN))
+        attrs["rounds"] = max(1, round(float(np.mean(rounds)) * boosting.ROUNDS_MARGIN))
     with np.errstate(invalid="ignore"):
         averaged = (oof.T / np.where(seen > 0, seen, np.nan)).T.astype(np.float32)
     return TrialScore(float(np.mean(scores)), extra=averaged, intermediate=checkpoints.values if checkpoints else {},
@@ -184,7 +181,7 @@ def _fit_predict(spec: TrainSpec, algorithm: str, params: Params, X: pd.DataFram
     the rounds or trees the fit used."""
     pipeline = make_pipeline(spec, algorithm, params, n_jobs=n_jobs, early_stopping=True)
     used = boosting.fit_split(pipeline, algorithm, X.iloc[fit_idx], y[fit_idx], X.iloc[val_idx], y[val_idx],
-                              checkpoints, stop_at)
+                              checkpoints, stop_at, seed=spec.seed)
     if not n_classes:
         return pipeline.predict(X.iloc[val_idx]), used
     predicted = np.zeros((len(val_idx), n_classes))

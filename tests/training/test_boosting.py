@@ -8,7 +8,15 @@ import numpy as np
 import optuna
 import pytest
 
-from studio.training.boosting import CHECKPOINTS, PRUNE_STARTUP, thresholds
+from studio.training import boosting
+from studio.training.boosting import (
+    CHECKPOINTS,
+    PRUNE_STARTUP,
+    ROUNDS_MARGIN,
+    fit_split,
+    own_stopping_rows,
+    thresholds,
+)
 from studio.training.draft import draft_spec
 from studio.training.estimators import ESTIMATORS, strip_prefix
 from studio.training.features import model_frame
@@ -37,7 +45,7 @@ def _defaults(algorithm: str) -> dict[str, object]:
 @pytest.mark.parametrize("algorithm", ["xgboost", "lightgbm"])
 def test_boosters_stop_early_and_record_their_rounds(studio, algorithm: str) -> None:
     spec, X, y = _setup(studio)
-    params = {**_defaults(algorithm), "learning_rate": 0.3}  # converges (and overfits) fast on 800 rows
+    params = {**_defaults(algorithm), "learning_rate": 0.1}  # converges (and overfits) within a few hundred rounds
     result = validation_predictions(spec, algorithm, params, X, y, n_jobs=1)
     assert result.pruned is None and 0.6 < (result.value or 0) <= 1
     assert 1 <= result.attrs["rounds"] < 500  # far fewer than the 2,000 allowed
@@ -52,6 +60,48 @@ def test_a_booster_below_the_median_at_a_checkpoint_is_pruned_there(studio, algo
                                     limits=Limits(checkpoints={50: 1.01}))  # an AUC no model reaches
     assert result.value is None and result.pruned and "pruned at 50 rounds" in result.pruned
     assert list(result.intermediate) == [50]
+
+
+def _split_fit(spec, algorithm: str, X, y, fit_idx, val_idx, y_val):
+    pipeline = make_pipeline(spec, algorithm, {**_defaults(algorithm), "learning_rate": 0.3}, n_jobs=1,
+                             early_stopping=True)
+    rounds = fit_split(pipeline, algorithm, X.iloc[fit_idx], y[fit_idx], X.iloc[val_idx], y_val, None, seed=0)
+    return pipeline, rounds
+
+
+@pytest.mark.parametrize("algorithm", ["xgboost", "lightgbm"])
+def test_on_a_small_split_a_booster_chooses_its_rounds_without_the_validation_rows(studio, algorithm: str) -> None:
+    """Fewer than OWN_STOPPING_BELOW validation rows: the round is chosen on a fifth of the fit rows, and the
+    booster is refitted on all of them with that many rounds (and the margin), so its validation score is not
+    flattered by having chosen on the rows it is scored on. The validation labels change nothing."""
+    spec, X, y = _setup(studio)
+    fit_idx, val_idx = np.arange(600), np.arange(600, 800)
+    flipped = 1 - y[val_idx]  # the validation rows' labels turned around: would stop it at once if used
+    honest, rounds = _split_fit(spec, algorithm, X, y, fit_idx, val_idx, y[val_idx])
+    same, rounds_flipped = _split_fit(spec, algorithm, X, y, fit_idx, val_idx, flipped)
+    assert rounds == rounds_flipped and rounds > 1
+    np.testing.assert_allclose(honest.predict_proba(X.iloc[val_idx]), same.predict_proba(X.iloc[val_idx]))
+    model = honest[-1]
+    grown = model.get_booster().num_boosted_rounds() if algorithm == "xgboost" else model.booster_.current_iteration()
+    assert grown == round(rounds * ROUNDS_MARGIN)  # refitted on every fit row at the chosen rounds
+
+
+def test_on_a_large_split_a_booster_stops_on_the_validation_rows(studio, monkeypatch) -> None:
+    monkeypatch.setattr(boosting, "OWN_STOPPING_BELOW", 100)  # 200 validation rows count as many here
+    spec, X, y = _setup(studio)
+    fit_idx, val_idx = np.arange(600), np.arange(600, 800)
+    _, rounds = _split_fit(spec, "lightgbm", X, y, fit_idx, val_idx, y[val_idx])
+    _, rounds_flipped = _split_fit(spec, "lightgbm", X, y, fit_idx, val_idx, 1 - y[val_idx])
+    assert rounds_flipped < rounds  # the labels it stopped on were the validation rows'
+
+
+def test_a_class_too_rare_to_split_stops_on_the_validation_rows() -> None:
+    from lightgbm import LGBMClassifier
+
+    y = np.array([0] * 30 + [1] * 30 + [2])  # class 2: one row, cannot be in both parts
+    assert own_stopping_rows(y, 0, LGBMClassifier()) is None
+    inner, held = own_stopping_rows(np.array([0, 1] * 30), 0, LGBMClassifier())
+    assert len(held) == 12 and len(inner) == 48 and not set(inner) & set(held)
 
 
 def test_thresholds_are_the_median_of_completed_trials_once_enough_reached_a_checkpoint() -> None:

@@ -14,6 +14,7 @@ from studio.context import Studio
 from studio.errors import DataError
 from studio.studies import storage_for, trial_outcomes
 from studio.tracking_memory import MemoryTracker
+from studio.training import boosting
 from studio.training.boosting import CHECKPOINTS
 from studio.training.draft import draft_spec
 from studio.training.run import train
@@ -21,14 +22,18 @@ from studio.training.spec import Budget
 from tests.conftest import INLINE, SMALL, ListReporter, churn_frame
 
 
-def test_train_logs_a_parent_run_trials_spec_and_a_registered_model(studio: Studio, churn: pd.DataFrame) -> None:
+def test_train_logs_a_parent_run_trials_spec_and_a_registered_model(studio: Studio, churn: pd.DataFrame,
+                                                                    monkeypatch) -> None:
+    # boosters stop on the validation rows, as on a large table: with the patience that grows them past their
+    # first checkpoint (50 rounds) on these 240 easy rows, so the checkpoints' curve is logged
+    monkeypatch.setattr(boosting, "OWN_STOPPING_BELOW", 0)
     churn.loc[[3, 5], "churned"] = None
     record = studio.catalog.save(churn, "churn", source="test")
     spec = draft_spec(record, churn, target="churned", algorithms=["linear", "lightgbm"],
                       validation={"kind": "kfold", "folds": 3}, budget=Budget(max_trials=4, seconds=None))
     reporter = ListReporter()
     result = train(spec, catalog=studio.catalog, tracker=studio.tracker, storage=storage_for(studio.settings, "job-j1"),
-                   job_id="j1", profile=SMALL, reporter=reporter)
+                   job_id="j1", profile=SMALL, reporter=reporter, pools=INLINE)  # in this process: the patch holds
     assert result.n_trials == 4 and result.model_uri == "models:/churn/1" and result.metric == "roc_auc"
     assert 0.6 < result.validation_score <= 1 and 0.5 < result.test_score <= 1
     assert [u.trials_done for u in reporter.updates if u.phase == "searching"][-1] == 4
