@@ -12,6 +12,7 @@ from studio.training import boosting
 from studio.training.boosting import (
     CHECKPOINTS,
     PRUNE_STARTUP,
+    ROUNDS_MARGIN,
     fit_split,
     own_stopping_rows,
     thresholds,
@@ -70,25 +71,25 @@ def _split_fit(spec, algorithm: str, X, y, fit_idx, val_idx, y_val):
 
 @pytest.mark.parametrize("algorithm", ["xgboost", "lightgbm"])
 def test_on_a_small_split_a_booster_chooses_its_rounds_without_the_validation_rows(studio, algorithm: str) -> None:
-    """Fewer than OWN_STOPPING_BELOW validation rows: the booster fits on four fifths of the fit rows and the
-    last fifth chooses its round, so its validation score is not flattered by having chosen on the rows it is
-    scored on. The validation labels change nothing."""
+    """Fewer than OWN_STOPPING_BELOW validation rows: the round is chosen on a fifth of the fit rows, and the
+    booster is refitted on all of them with that many rounds (and the margin), so its validation score is not
+    flattered by having chosen on the rows it is scored on. The validation labels change nothing."""
     spec, X, y = _setup(studio)
-    fit_idx, val_idx = np.arange(600), np.arange(600, 800)
+    fit_idx, val_idx = np.arange(650), np.arange(650, 800)
     flipped = 1 - y[val_idx]  # the validation rows' labels turned around: would stop it at once if used
     honest, rounds = _split_fit(spec, algorithm, X, y, fit_idx, val_idx, y[val_idx])
     same, rounds_flipped = _split_fit(spec, algorithm, X, y, fit_idx, val_idx, flipped)
     assert rounds == rounds_flipped and rounds > 1
     np.testing.assert_allclose(honest.predict_proba(X.iloc[val_idx]), same.predict_proba(X.iloc[val_idx]))
     model = honest[-1]
-    best = model.best_iteration + 1 if algorithm == "xgboost" else model.best_iteration_
-    assert best == rounds  # the round its own stopping rows chose
+    grown = model.get_booster().num_boosted_rounds() if algorithm == "xgboost" else model.booster_.current_iteration()
+    assert grown == round(rounds * ROUNDS_MARGIN)  # refitted on every fit row at the chosen rounds
 
 
 def test_on_a_large_split_a_booster_stops_on_the_validation_rows(studio, monkeypatch) -> None:
-    monkeypatch.setattr(boosting, "OWN_STOPPING_BELOW", 100)  # 200 validation rows count as many here
+    monkeypatch.setattr(boosting, "OWN_STOPPING_BELOW", 100)  # 150 validation rows count as many here
     spec, X, y = _setup(studio)
-    fit_idx, val_idx = np.arange(600), np.arange(600, 800)
+    fit_idx, val_idx = np.arange(650), np.arange(650, 800)
     _, rounds = _split_fit(spec, "lightgbm", X, y, fit_idx, val_idx, y[val_idx])
     _, rounds_flipped = _split_fit(spec, "lightgbm", X, y, fit_idx, val_idx, 1 - y[val_idx])
     assert rounds_flipped < rounds  # the labels it stopped on were the validation rows'
