@@ -2,7 +2,8 @@
 
 A booster's number of rounds is not searched: it grows (up to MAX_ROUNDS) until its score on the split's
 validation rows has not improved for PATIENCE rounds, and the rounds it stopped at become the final model's.
-Using the validation rows for stopping makes its score slightly optimistic, as in AutoGluon's bagging; the
+Using the validation rows for stopping makes its score slightly optimistic, as in AutoGluon's bagging; on a
+split too small for that to be slight (OWN_STOPPING_BELOW) it stops on rows of its own and is refitted. The
 held-out test score, measured on rows no trial saw, stays honest.
 
 Boosting rounds are also the resource for pruning. On a trial's first split the score at log-spaced
