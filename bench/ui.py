@@ -125,6 +125,24 @@ def first_paint(home: Path, repeat: int = 3) -> dict[str, tuple[float, float]]:
     return out
 
 
+def _print_reruns(args: argparse.Namespace, before: dict[str, list[float]], idle: dict[str, list[float]],
+                  busy: dict[str, list[float]]) -> None:
+    print(f"\nPage rerun on a studio with {args.runs} runs, {args.reruns} reruns each (AppTest), p50 / p95:\n")
+    print("| page | idle before | job paused | job running | running / paused (target p95: <= x1.2) "
+          "| running / idle before |")
+    print("|---|---|---|---|---|---|")
+
+    def ms(values: list[float]) -> str:
+        return f"{_quantile(values, 50) * 1000:.0f} / {_quantile(values, 95) * 1000:.0f} ms"
+
+    def ratio(a: list[float], b: list[float]) -> str:
+        return f"x{_quantile(a, 50) / _quantile(b, 50):.2f} / x{_quantile(a, 95) / _quantile(b, 95):.2f}"
+
+    for page in PAGES:
+        print(f"| {page} | {ms(before[page])} | {ms(idle[page])} | {ms(busy[page])} "
+              f"| {ratio(busy[page], idle[page])} | {ratio(busy[page], before[page])} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=500)
@@ -167,20 +185,7 @@ def main() -> None:
         worker.wait(timeout=60)
     paint = first_paint(home)
 
-    print(f"\nPage rerun on a studio with {args.runs} runs, {args.reruns} reruns each (AppTest), p50 / p95:\n")
-    print("| page | idle before | job paused | job running | running / paused (target p95: <= x1.2) "
-          "| running / idle before |")
-    print("|---|---|---|---|---|---|")
-
-    def ms(values: list[float]) -> str:
-        return f"{_quantile(values, 50) * 1000:.0f} / {_quantile(values, 95) * 1000:.0f} ms"
-
-    def ratio(a: list[float], b: list[float]) -> str:
-        return f"x{_quantile(a, 50) / _quantile(b, 50):.2f} / x{_quantile(a, 95) / _quantile(b, 95):.2f}"
-
-    for page in PAGES:
-        print(f"| {page} | {ms(before[page])} | {ms(idle[page])} | {ms(busy[page])} "
-              f"| {ratio(busy[page], idle[page])} | {ratio(busy[page], before[page])} |")
+    _print_reruns(args, before, idle, busy)
     print("\nTime to first paint in Chromium (`studio up`), first visit / median of 3 more:\n")
     print("| page | first visit | again |")
     print("|---|---|---|")

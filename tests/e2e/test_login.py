@@ -146,8 +146,14 @@ def test_an_expired_sign_in_asks_again(page: Page, provider: str, tmp_path: Path
         # metadata in time, and straight back otherwise (both seen in CI): confirm there if asked
         sign_in, end_session = (page.get_by_role("button", name=n) for n in ("Sign in", "End session"))
         expect(sign_in.or_(end_session)).to_be_visible(timeout=30_000)
-        if end_session.is_visible():
-            end_session.click()
-        expect(sign_in).to_be_visible(timeout=30_000)
+        for _ in range(3):  # a click while the provider's page still loads is lost (seen once in CI): click again
+            if end_session.is_visible():
+                end_session.click()
+            try:
+                expect(sign_in).to_be_visible(timeout=10_000)
+                break
+            except AssertionError:
+                continue
+        expect(sign_in).to_be_visible(timeout=10_000)
     finally:
         stop_studio(proc, home)
