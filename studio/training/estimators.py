@@ -58,7 +58,7 @@ class EstimatorDef:
     grows_iterations: bool = False
     #: the order algorithms are tried in per partition of a model family (cheapest first); None: never there
     partition_rank: int | None = None
-    #: whether a regression may search the Poisson loss (`losses_for`): the native boosters, whose ONNX
+    #: whether a regression may search the Poisson loss (`Losses`): the native boosters, whose ONNX
     #: converters apply its log link (skl2onnx's histogram-boosting converter ignores the loss)
     poisson: bool = False
 
