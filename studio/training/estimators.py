@@ -97,13 +97,15 @@ class Losses:
     def suggest(self, t: optuna.Trial, name: str) -> Params:
         """The trial's loss as a searched parameter (`lightgbm__loss`) where the algorithm and target offer a
         choice; nothing (squared error) otherwise."""
-        if not ESTIMATORS[name].poisson or len(self.offered) < 2:
-            return {}
-        return {"loss": t.suggest_categorical(f"{name}__loss", list(self.offered))}
+        return {"loss": t.suggest_categorical(f"{name}__loss", list(self.offered))} if self._choice(name) else {}
 
     def defaults(self, name: str) -> Params:
         """The strong default's loss, in the study's terms, for `enqueue_trial`."""
-        return {f"{name}__loss": self.default} if ESTIMATORS[name].poisson and len(self.offered) > 1 else {}
+        return {f"{name}__loss": self.default} if self._choice(name) else {}
+
+    def _choice(self, name: str) -> bool:
+        """Whether algorithm `name` has a loss to choose on this target."""
+        return ESTIMATORS[name].poisson and len(self.offered) > 1
 
 
 #: Squared error alone: classification, a target with negative values, and what callers get by default.
