@@ -80,7 +80,7 @@ def estimate(spec: TrainSpec, *, n_rows: int, profile: ComputeProfile, history: 
 
 
 #: The final fits never take more than this share of a time budget away from the search.
-FINAL_SHARE_CAP = 0.25
+FINAL_SHARE_CAP = 1 / 3
 #: A final fit learns from more rows than a validation split's (all training rows, then all rows).
 FINAL_GROWTH = 1.3
 #: The members an ensemble's refit is reserved for: the selection often keeps 4-6 of its candidates (3 left a
@@ -88,23 +88,23 @@ FINAL_GROWTH = 1.3
 ENSEMBLE_MEMBERS = 5
 
 
-def final_reserve_s(spec: TrainSpec, durations_best_first: Iterable[float]) -> float:
+def final_reserve_s(spec: TrainSpec, split_seconds_best_first: Iterable[float]) -> float:
     """Seconds a time-bounded search leaves at the end, so the whole job fits the budget: the chosen model is
     refit on the training rows (and again on all rows), an ensemble once per member, then logged and
     registered (LOG_S) and evaluated on the held-out rows (EVALUATE_S): the budget is the whole job. The fits
-    are estimated from the best trials' own durations (a trial fits once per validation split)."""
+    are estimated from the best trials' own time per validation split (`search.seconds_per_split`)."""
     if spec.budget.seconds is None:
         return 0.0
-    members = list(durations_best_first)[:ENSEMBLE_MEMBERS if spec.ensemble else 1]
+    members = list(split_seconds_best_first)[:ENSEMBLE_MEMBERS if spec.ensemble else 1]
     needed = refit_seconds(spec, members) + LOG_S + EVALUATE_S
     return min(needed, FINAL_SHARE_CAP * spec.budget.seconds)
 
 
-def refit_seconds(spec: TrainSpec, trial_durations: Iterable[float]) -> float:
-    """The final fits of the configurations whose trials took `trial_durations`: a trial fits once per
-    validation split on fewer rows; the two refits (training rows, all rows) run at the same time."""
+def refit_seconds(spec: TrainSpec, split_seconds: Iterable[float]) -> float:
+    """The final fits of the configurations whose trials took `split_seconds` per validation split (a split
+    fits on fewer rows); the two refits (training rows, all rows) run at the same time."""
     fits = 1.5 if spec.refit_all_rows else 1.0
-    return sum(trial_durations) / spec.validation.splits * FINAL_GROWTH * fits
+    return sum(split_seconds) * FINAL_GROWTH * fits
 
 
 def _human(seconds: float) -> str:

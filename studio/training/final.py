@@ -12,7 +12,7 @@ from studio.training import ensemble
 from studio.training.ensemble import Candidate
 from studio.training.estimate import refit_seconds
 from studio.training.metrics import METRICS, score_predictions
-from studio.training.search import best_configuration, make_pipeline, validation_splits
+from studio.training.search import best_trial, configuration, make_pipeline, seconds_per_split, validation_splits
 from studio.training.spec import TrainSpec
 
 
@@ -30,14 +30,15 @@ def choose(spec: TrainSpec, study: Any, candidates: list[Candidate], y: np.ndarr
            seconds_left: float | None = None) -> FinalChoice:
     """The ensemble when it beats the best single configuration and its refit fits `seconds_left` (what the
     time budget leaves for the final fits; None: no limit), the best single one otherwise."""
-    algorithm, params = best_configuration(study)
+    metric = METRICS[spec.metric]
+    best = best_trial(study, metric)
+    algorithm, params = configuration(best)
     single = FinalChoice(make_pipeline(spec, algorithm, params, n_jobs=n_jobs), algorithm, params,
-                         float(study.best_value), f"the best single configuration ({algorithm})",
-                         list(study.best_trial.user_attrs.get("fold_scores", [])))
+                         float(best.value or 0.0), f"the best single configuration ({algorithm})",
+                         list(best.user_attrs.get("fold_scores", [])))
     if not spec.ensemble or len(candidates) < 2:
         return single
-    metric = METRICS[spec.metric]
-    shortlisted = ensemble.shortlist(candidates, metric)
+    shortlisted = ensemble.shortlist(candidates, metric, first=best.number)
     selection = _affordable_selection(spec, study, shortlisted, y, seconds_left)
     if selection is None or not selection.is_ensemble:
         return single
@@ -59,8 +60,9 @@ def _affordable_selection(spec: TrainSpec, study: Any, shortlisted: list[Candida
     """The greedy selection over the shortlist; while its members' refit would not fit `seconds_left`, the
     slowest candidate is left out and the selection made again (None: no ensemble fits)."""
     metric = METRICS[spec.metric]
-    took = {t.number: t.duration.total_seconds() for t in study.get_trials(deepcopy=False) if t.duration is not None}
-    best = shortlisted[0]  # the shortlist is ranked best first
+    took = {t.number: seconds_per_split(t, spec.validation.splits) for t in study.get_trials(deepcopy=False)
+            if t.duration is not None}
+    best = shortlisted[0]  # the best single configuration first
     pool = list(shortlisted)
     while len(pool) >= 2:
         selection = ensemble.select(pool, y, metric)

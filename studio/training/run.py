@@ -35,12 +35,14 @@ from studio.training.metrics import METRICS, metrics_for, score_predictions
 from studio.training.model import ModelInfo, TrainedModel, encode_target, raw_predictions
 from studio.training.progress import Progress, TrainResult
 from studio.training.search import (
+    SPLITS_ATTR,
     TrialOutcome,
     open_study,
     outcome_of,
     propose,
     score_on,
     score_trial,
+    seconds_per_split,
 )
 from studio.training.spec import TrainSpec, check_against_data
 from studio.training.task import Task
@@ -329,10 +331,11 @@ class _Watch:
             self.tracker.log_trial(self.run_id, outcome, metric=self.spec.metric)
             self.logged.add(outcome.number)
         if outcome.score is not None:
-            self.reserve_s = final_reserve_s(self.spec, _durations_best_first(self.study, self.spec.metric))
+            self.reserve_s = final_reserve_s(self.spec, _split_seconds_best_first(self.study, self.spec))
         self.reporter.progress(self.advance())
         metric = self.spec.metric
-        shown = (f"{metric}={outcome.score:.5g}" if outcome.score is not None
+        partly = f" on {trial.user_attrs[SPLITS_ATTR]}" if SPLITS_ATTR in trial.user_attrs else ""
+        shown = (f"{metric}={outcome.score:.5g}{partly}" if outcome.score is not None
                  else outcome.error if outcome.state == "pruned" else f"failed: {outcome.error}")
         self.reporter.log(f"Trial {outcome.number} {outcome.algorithm}: {shown} ({outcome.duration_s:.1f}s)")
 
@@ -371,12 +374,12 @@ def per_algorithm_best(study: Any, metric: str) -> dict[str, float]:
     return best
 
 
-def _durations_best_first(study: Any, metric: str) -> list[float]:
+def _split_seconds_best_first(study: Any, spec: TrainSpec) -> list[float]:
     from optuna.trial import TrialState
 
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    ranked = sorted(done, key=lambda t: t.value, reverse=METRICS[metric].greater_is_better)
-    return [t.duration.total_seconds() for t in ranked if t.duration is not None]
+    ranked = sorted(done, key=lambda t: t.value, reverse=METRICS[spec.metric].greater_is_better)
+    return [seconds_per_split(t, spec.validation.splits) for t in ranked if t.duration is not None]
 
 
 def _bounded(spec: TrainSpec, X: pd.DataFrame) -> tuple[Feature, ...]:

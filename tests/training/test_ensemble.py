@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from studio.context import Studio
 from studio.training.draft import draft_spec
@@ -32,6 +33,16 @@ def test_two_models_with_independent_errors_are_combined() -> None:
     assert selection.score < selection.single_score * 0.8  # averaging two independent errors: ~1/sqrt(2)
 
 
+def test_a_weaker_model_joins_at_a_small_weight_when_an_even_blend_would_be_worse() -> None:
+    rng = np.random.default_rng(5)
+    y = rng.normal(size=4000)
+    strong, weak = y + rng.normal(0, 0.5, 4000), y + rng.normal(0, 1.5, 4000)  # best blend: 9 to 1
+    selection = select([_candidate(0, "lightgbm", strong, 0.5), _candidate(1, "linear", weak, 1.5)], y,
+                       METRICS["rmse"])
+    assert selection.is_ensemble and selection.weights[0] >= 4 * selection.weights[1]
+    assert selection.score < selection.single_score
+
+
 def test_a_useless_second_model_is_left_out() -> None:
     rng = np.random.default_rng(1)
     y = rng.normal(size=2000)
@@ -50,6 +61,26 @@ def test_only_rows_every_candidate_validated_are_used() -> None:
     assert np.isfinite(selection.score)
 
 
+def test_a_candidate_scored_on_fewer_splits_narrows_the_selection_only_when_it_is_the_best() -> None:
+    rng = np.random.default_rng(2)
+    y = rng.normal(size=2000)
+    a, b, c = (y + rng.normal(0, 1, 2000) for _ in range(3))
+    partial = c.copy()
+    partial[400:] = np.nan  # validated on one split of five within its time limit
+    rmse = METRICS["rmse"]
+    behind = select([_candidate(0, "xgboost", a, 1.0), _candidate(1, "linear", b, 1.0),
+                     _candidate(2, "hist_gradient_boosting", partial, 1.1)], y, rmse)
+    assert set(behind.weights) == {0, 1}  # left out: the other two combine on all 2,000 rows
+    ahead = select([_candidate(2, "hist_gradient_boosting", partial, 0.9), _candidate(0, "xgboost", a, 1.0)], y,
+                   rmse)
+    assert set(ahead.weights) == {0, 2}  # the best: the selection runs on its 400 rows
+    assert ahead.single_score == pytest.approx(min(rmse_of(y[:400], c[:400]), rmse_of(y[:400], a[:400])))
+
+
+def rmse_of(y: np.ndarray, pred: np.ndarray) -> float:
+    return float(np.sqrt(np.mean((y - pred) ** 2)))
+
+
 def test_the_shortlist_keeps_each_algorithms_best() -> None:
     many = [_candidate(i, "xgboost", np.zeros(3), 0.9 - i * 0.001) for i in range(20)]
     many.append(_candidate(99, "linear", np.zeros(3), 0.5))
@@ -65,10 +96,11 @@ class _Study:
         self.best_value = value
         self.best_trial = type("Best", (), {"params": {"algorithm": algorithm,
                                                        **{f"{algorithm}__{k}": v for k, v in params.items()}},
-                                            "user_attrs": {"fold_scores": [value]}})()
+                                            "user_attrs": {"fold_scores": [value]}, "value": value,
+                                            "number": 0})()
 
     def get_trials(self, deepcopy: bool = True) -> list[object]:
-        return [SimpleNamespace(number=n, duration=timedelta(seconds=s)) for n, s in self.took.items()]
+        return [SimpleNamespace(number=n, duration=timedelta(seconds=s), user_attrs={}) for n, s in self.took.items()]
 
 
 def test_choose_takes_the_ensemble_only_when_it_wins(studio: Studio) -> None:

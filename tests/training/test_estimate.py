@@ -40,14 +40,33 @@ def test_a_time_budget_bounds_the_search_estimate() -> None:
 
 def test_the_final_fits_reserve_follows_the_best_trials_and_is_capped() -> None:
     spec = _spec(budget={"seconds": 100})
-    # the ENSEMBLE_MEMBERS best trials (an ensemble may take them all), each 5 splits: 2 fits at once (training
-    # rows, all rows) sharing the cores, then logging and registering
-    best = [5.0, 10.0, 5.0, 3.0, 2.0, 99.0]
+    # the ENSEMBLE_MEMBERS best trials' seconds per split (an ensemble may take them all): 2 fits at once
+    # (training rows, all rows) sharing the cores, then logging and registering
+    best = [1.0, 2.0, 1.0, 0.6, 0.4, 20.0]
     assert ENSEMBLE_MEMBERS == 5
-    assert final_reserve_s(spec, best) == pytest.approx(25 / 5 * FINAL_GROWTH * 1.5 + LOG_S + EVALUATE_S)
+    assert final_reserve_s(spec, best) == pytest.approx(5 * FINAL_GROWTH * 1.5 + LOG_S + EVALUATE_S)
     assert final_reserve_s(spec.model_copy(update={"ensemble": False, "refit_all_rows": False}),
-                           [5.0, 10.0]) == pytest.approx(1 * FINAL_GROWTH + LOG_S + EVALUATE_S)
-    assert final_reserve_s(spec, [500.0] * 3) == FINAL_SHARE_CAP * 100
+                           [1.0, 2.0]) == pytest.approx(1 * FINAL_GROWTH + LOG_S + EVALUATE_S)
+    assert final_reserve_s(spec, [100.0] * 3) == FINAL_SHARE_CAP * 100
+
+
+def test_a_trial_scored_on_fewer_splits_counts_its_time_per_split_fitted() -> None:
+    import datetime
+
+    import optuna
+
+    from studio.training.search import seconds_per_split
+
+    def trial(seconds: float, **attrs: object) -> optuna.trial.FrozenTrial:
+        start = datetime.datetime(2026, 12, 4)
+        return optuna.trial.FrozenTrial(
+            number=0, state=optuna.trial.TrialState.COMPLETE, value=0.5, datetime_start=start,
+            datetime_complete=start + datetime.timedelta(seconds=seconds), params={}, distributions={},
+            user_attrs=attrs, system_attrs={}, intermediate_values={}, trial_id=0)
+
+    assert seconds_per_split(trial(10.0, fold_scores=[0.1, 0.2, 0.3, 0.4, 0.5]), 5) == 2.0
+    assert seconds_per_split(trial(10.0, fold_scores=[0.1, 0.2]), 5) == 5.0  # two of five splits in its time
+    assert seconds_per_split(trial(10.0), 5) == 2.0
     assert final_reserve_s(_spec(budget={"seconds": None, "max_trials": 5}), [5.0]) == 0.0
 
 

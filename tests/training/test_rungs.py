@@ -106,8 +106,9 @@ def test_a_search_stops_weak_configurations_at_the_rung_and_keeps_the_best(studi
     assert study.best_value == best and study.best_trial.state == TrialState.COMPLETE
 
 
-def test_a_trial_out_of_time_before_its_last_splits_stops_itself(studio, monkeypatch) -> None:
-    """No worker is stopped and restarted for it: the trial returns, pruned, with the splits it fitted."""
+def test_a_trial_out_of_time_for_its_next_split_is_scored_on_the_splits_it_fitted(studio, monkeypatch) -> None:
+    """No worker is stopped and restarted for it, and no model is cut short: the trial returns with the splits
+    that fitted in its time, each grown fully."""
     from studio.training import search
 
     spec, X, y = _setup(studio, churn_frame(600), algorithms=["linear"],
@@ -116,15 +117,37 @@ def test_a_trial_out_of_time_before_its_last_splits_stops_itself(studio, monkeyp
     now = [1000.0]
     monkeypatch.setattr(search.time, "monotonic", lambda: now[0])  # a clock the test moves (restored after)
     real_fit = search._fit_predict
+    told = []
 
-    def slow_fit(*args, **kwargs):  # every split takes 0.3 s of the trial's 1 s: past 0.95 s after 4
+    def slow_fit(*args, **kwargs):  # every split takes 0.3 s of the trial's 1 s: a third would end past 0.8 s
+        told.append(kwargs["stop_at"])
         now[0] += 0.3
         return real_fit(*args, **kwargs)
 
     monkeypatch.setattr(search, "_fit_predict", slow_fit)
     result = validation_predictions(spec, "linear", {"C": 1.0}, X, y, n_jobs=1)
-    assert result.value is None and result.pruned == ("stopped: 4 of 15 splits fitted within the per-trial time "
-                                                      "limit of 1 s")
+    assert result.value is not None and len(result.attrs["fold_scores"]) == 2
+    assert result.value == pytest.approx(np.mean(result.attrs["fold_scores"]))
+    assert result.attrs[search.SPLITS_ATTR] == "2 of 15 splits within the per-trial time limit"
+    assert told == [1000.8, 1000.8]  # each split may grow until the trial's limit, not a fifteenth of it
+    assert np.isnan(result.extra).any() and not np.isnan(result.extra).all()  # out-of-fold where it validated
+
+
+def test_a_trial_scored_on_fewer_splits_is_the_best_only_if_it_beats_the_best_on_the_same_splits() -> None:
+    from studio.training.metrics import METRICS
+    from studio.training.search import SPLITS_ATTR, best_trial
+
+    study = optuna.create_study(direction="minimize")
+    full = {"fold_scores": [0.05, 0.12, 0.13]}
+    for value, attrs in ((0.10, full), (0.11, {"fold_scores": [0.06, 0.13, 0.14]}),
+                         (0.057, {"fold_scores": [0.057], SPLITS_ATTR: "1 of 3 splits"})):
+        study.add_trial(optuna.trial.create_trial(value=value, user_attrs=attrs))
+    log_loss = METRICS["log_loss"]
+    assert study.best_trial.number == 2
+    assert best_trial(study, log_loss).number == 0  # 0.057 on split 1, where the best fully scored had 0.05
+    study.add_trial(optuna.trial.create_trial(value=0.04, user_attrs={"fold_scores": [0.04, 0.04],
+                                                                      SPLITS_ATTR: "2 of 3 splits"}))
+    assert best_trial(study, log_loss).number == 3  # better than 0.085 on the same two splits
 
 
 def test_a_trial_told_when_the_search_ends_stops_itself_there(studio) -> None:
