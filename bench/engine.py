@@ -223,6 +223,16 @@ def bench_budget(row_counts: list[int], budget: int, tmp: Path) -> None:
         print(f"   {rows:>7,} rows: {wall:6.1f} s = x{wall / budget:.3f} of the budget; job "
               f"{summary['duration_s']:.1f} s, {summary['n_trials']} trials, test {summary['metric']} "
               f"{summary['test_score']:.4f}")
+        if wall > 1.05 * budget:  # over the target: where the time went, from the job's own log
+            _print_job_log(home, summary["study_name"].removeprefix("job-"))
+
+
+def _print_job_log(home: Path, job_id: str) -> None:
+    shown = subprocess.run([PY, "-m", "studio", "jobs", "show", job_id], env=_env(home), capture_output=True,
+                           text=True, check=False).stdout
+    for line in shown.splitlines():
+        if line[:2].isdigit() and line[2:3] == ":":  # the log lines, "19:04:33  Trial 10 ..."
+            print(f"      {line}")
 
 
 def bench_cancel(rows: int, after_trials: list[int], tmp: Path) -> None:

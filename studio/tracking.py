@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from studio import mlflow_store
+from studio import mlflow_store, skops_files
 from studio.errors import ModelNotFound, TrackingError
 from studio.model_refs import RUN_ID, check_mlmodel, check_source, check_uri
 from studio.names import RunKind, Tag
@@ -129,7 +129,7 @@ class Tracker:
         import skops.io as sio
         from mlflow.models import infer_signature
 
-        trusted = sio.get_untrusted_types(data=sio.dumps(model.pipeline))
+        trusted = sio.get_untrusted_types(data=skops_files.dumps(model.pipeline))
         # The logged pipeline takes the model frame (dates already expanded into parts), so that is what the
         # signature and the input example describe; the studio's own callers go through ModelInfo.features.
         example = model_frame(example, model.info.features)
@@ -138,7 +138,7 @@ class Tracker:
                                     else pipeline.predict_proba(example))
         # log_model exists only in the fluent API; a worker runs one job at a time in its main thread,
         # so resuming the job's own run here cannot collide with another run.
-        with self._mlflow.start_run(run_id=run_id):
+        with self._mlflow.start_run(run_id=run_id), skops_files.faster_skops():
             info = self._mlflow.sklearn.log_model(
                 model.pipeline, name="model", signature=signature, input_example=example,
                 skops_trusted_types=trusted, registered_model_name=registered_name,

@@ -18,7 +18,8 @@ STUDIO = REPO / "studio"
 #: Bottom to top: a package may import its own layer's packages and those below, never one above. The edges
 #: (CLI, pages, worker) open a `Studio` (the composition root, `context`) and hand its stores down.
 LAYERS: list[set[str]] = [
-    {"studio", "errors", "names", "prepare", "paths", "markup", "packages", "vault", "model_refs", "settings", "db"},
+    {"studio", "errors", "names", "prepare", "paths", "markup", "packages", "vault", "model_refs", "settings", "db",
+     "skops_files"},
     {"audit", "auth"},
     {"data", "compute"},
     {"training"},

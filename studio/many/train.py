@@ -35,8 +35,9 @@ from studio.many.forecast import (
     row_codes,
     with_lags,
 )
-from studio.many.router import CACHE_SIZE, PartitionRouter, dumps, partition_rows
+from studio.many.router import CACHE_SIZE, PartitionRouter, partition_rows
 from studio.names import PARTITIONS_TABLE, Tag
+from studio.skops_files import dumps
 from studio.training.estimators import ESTIMATORS, strip_prefix
 from studio.training.features import Feature
 from studio.training.metrics import METRICS, Metric, score_predictions

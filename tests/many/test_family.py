@@ -187,18 +187,3 @@ def test_partitions_not_trained_when_the_budget_runs_out_go_to_the_fallback(stud
     assert any("The time budget ran out: 6 partitions" in line for line in reporter.lines)
     scored = studio.tracker.load_model(result.model_uri).predict_frame(frame)
     assert scored["prediction"].notna().all()  # the late partitions are served by the fallback
-
-
-def test_partition_models_are_written_compactly_and_read_back_by_skops() -> None:
-    import skops.io as sio
-    from sklearn.linear_model import Ridge
-
-    from studio.many.router import dumps
-
-    frame = shop_frame(n_stores=1, n_items=1)
-    X, y = frame[["price", "promo"]], frame["sales"].to_numpy()
-    model = Ridge().fit(X, y)
-    blob = dumps(model)
-    back = sio.loads(blob, trusted=sio.get_untrusted_types(data=blob))
-    assert np.allclose(back.predict(X), model.predict(X))
-    assert len(blob) < len(sio.dumps(model))  # no indentation in its schema
