@@ -18,6 +18,7 @@ The threshold travels with the trial because the Dask worker running it has no a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -47,6 +48,9 @@ class Limits:
     checkpoints: dict[int, float] = field(default_factory=dict)
     rung: float | None = None
     stop_by: float | None = None  # time.time() when the job's search ends: the trial stops itself there
+    #: time.time() when the driver started the trial, whose per-trial limit counts from then: a worker slow to
+    #: begin it (a busy machine) must not run it past the limit and be stopped and restarted
+    submitted: float | None = None
 
 
 def threshold(study: optuna.Study) -> float | None:
@@ -57,7 +61,8 @@ def threshold(study: optuna.Study) -> float | None:
 
 
 def limits_for(trial: optuna.Trial, checkpoints: dict[int, float], stop_by: float | None = None) -> Limits:
-    return Limits(checkpoints, None if trial.user_attrs.get(DEFAULT_ATTR) else threshold(trial.study), stop_by)
+    return Limits(checkpoints, None if trial.user_attrs.get(DEFAULT_ATTR) else threshold(trial.study), stop_by,
+                  time.time())
 
 
 def sample(fit_idx: np.ndarray, val_idx: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray] | None:

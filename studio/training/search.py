@@ -106,7 +106,7 @@ def validation_predictions(spec: TrainSpec, algorithm: str, params: Params, X: p
     splits = validation_splits(spec, y)
     fit = partial(_fit_predict, spec, algorithm, params, X, y, n_jobs=n_jobs, n_classes=n_classes)
     rung_splits = rungs.leading_splits(splits)
-    clock = TrialClock.start(spec.budget.trial_limit_s, limits.stop_by)
+    clock = TrialClock.start(spec.budget.trial_limit_s, limits.stop_by, limits.submitted)
     if (rows := rungs.sample(*splits[0], spec.seed)) is not None:
         stop_at = clock.stop_at(1 / (len(splits) + 1))  # a sample's share: the splits after it need the time
         attrs[rungs.RUNG_ATTR] = value = score_predictions(metric, y[rows[1]], fit(*rows, stop_at=stop_at)[0])
@@ -165,9 +165,11 @@ class TrialClock:
     deadline: float | None  # time.monotonic(), from the wall-clock time the driver gave
 
     @classmethod
-    def start(cls, limit: float | None, stop_by: float | None) -> TrialClock:
-        now = time.monotonic()
-        return cls(now, limit, None if stop_by is None else now + stop_by - time.time())
+    def start(cls, limit: float | None, stop_by: float | None, submitted: float | None = None) -> TrialClock:
+        """The clock of a trial the driver started at `submitted` (time.time(); None: now)."""
+        now, wall = time.monotonic(), time.time()
+        started = now if submitted is None else now - max(0.0, wall - submitted)
+        return cls(started, limit, None if stop_by is None else now + stop_by - wall)
 
     def stop_at(self, share: float) -> float | None:
         """Where growing stops for a fit that may use `share` of the trial's time."""

@@ -133,6 +133,30 @@ def test_a_trial_out_of_time_for_its_next_split_is_scored_on_the_splits_it_fitte
     assert np.isnan(result.extra).any() and not np.isnan(result.extra).all()  # out-of-fold where it validated
 
 
+def test_a_trial_begun_late_on_its_worker_keeps_to_the_limit_counted_from_when_the_driver_started_it(
+        studio, monkeypatch) -> None:
+    from studio.training import search
+
+    spec, X, y = _setup(studio, churn_frame(600), algorithms=["linear"], validation={"kind": "kfold", "folds": 5},
+                        budget=Budget(seconds=None, max_trials=1, trial_seconds=10))
+    now = [1000.0]
+    monkeypatch.setattr(search.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(search.time, "time", lambda: now[0] + 5e8)  # a wall clock, as far from it as it may be
+    told = []
+    real_fit = search._fit_predict
+
+    def fit(*args, **kwargs):
+        told.append(kwargs["stop_at"])
+        now[0] += 2.0  # from the trial's own start, four splits would fit its 8 s
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(search, "_fit_predict", fit)
+    result = validation_predictions(spec, "linear", {"C": 1.0}, X, y, n_jobs=1,
+                                    limits=Limits(submitted=now[0] + 5e8 - 3.0))  # begun 3 s after it was started
+    assert told[0] == pytest.approx(1000.0 + 0.8 * 10 - 3.0)  # its models stop growing 8 s after the start
+    assert len(result.attrs["fold_scores"]) == 2  # a third split would end past it
+
+
 def test_a_trial_scored_on_fewer_splits_is_the_best_only_if_it_beats_the_best_on_the_same_splits() -> None:
     from studio.training.metrics import METRICS
     from studio.training.search import SPLITS_ATTR, best_trial
