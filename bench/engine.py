@@ -224,7 +224,7 @@ def bench_budget(row_counts: list[int], budget: int, tmp: Path) -> None:
               f"{summary['duration_s']:.1f} s, {summary['n_trials']} trials, test {summary['metric']} "
               f"{summary['test_score']:.4f}")
         if wall > 1.05 * budget:  # over the target: where the time went, from the job's own log
-            _print_job_log(home, summary["study_name"].removeprefix("job-"))
+            _print_job_log(home, summary["job_id"])
 
 
 def _print_job_log(home: Path, job_id: str) -> None:
