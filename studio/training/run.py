@@ -9,11 +9,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel
 from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
@@ -24,52 +23,28 @@ from studio.data.catalog import DatasetCatalog
 from studio.errors import DataError, SpecError, StudioError
 from studio.names import Tag
 from studio.training import allocate
-from studio.training.driver import FINISHED, PoolFactory, StopReason, abandon_stale, counted_trials, counts, drive
-from studio.training.ensemble import MAX_CANDIDATES, Candidate, shortlist
-from studio.training.estimate import EVALUATE_S, LOG_S, final_reserve_s
+from studio.training.driver import PoolFactory, StopReason, abandon_stale, counted_trials, drive
+from studio.training.ensemble import Candidate
+from studio.training.estimate import EVALUATE_S, LOG_S
 from studio.training.estimators import Losses
-from studio.training.evaluation import Evaluation, evaluate_model
+from studio.training.evaluation import evaluate_model
 from studio.training.features import Feature, clipped, model_frame, within_range
 from studio.training.final import choose
+from studio.training.follow import Reporter, TrackerLike, Watch
 from studio.training.metrics import METRICS, metrics_for, score_predictions
 from studio.training.model import ModelInfo, TrainedModel, encode_target, raw_predictions
 from studio.training.progress import Progress, TrainResult
 from studio.training.search import (
-    SPLITS_ATTR,
-    TrialOutcome,
     open_study,
-    outcome_of,
     propose,
     score_on,
     score_trial,
-    seconds_per_split,
 )
 from studio.training.spec import TrainSpec, check_against_data
 from studio.training.task import Task
 from studio.training.time_steps import time_split
 
 EXAMPLE_ROWS = 5
-
-
-class Reporter(Protocol):
-    """How a run talks to whoever runs it (the job store in a worker, a list in tests)."""
-
-    def log(self, line: str) -> None: ...
-    def progress(self, progress: BaseModel) -> None:
-        """Progress of the job: a training Progress, or another job kind's own model."""
-    def should_stop(self) -> bool: ...
-    def fence(self) -> None:
-        """Raise LeaseLost if this run no longer owns its job; called before anything irreversible."""
-
-
-class TrackerLike(Protocol):
-    def start_training(self, spec: TrainSpec, *, job_id: str, study_name: str) -> str: ...
-    def logged_trials(self, parent_run_id: str) -> set[int]: ...
-    def log_trial(self, parent_run_id: str, outcome: TrialOutcome, *, metric: str) -> None: ...
-    def log_model(self, run_id: str, model: TrainedModel, *, example: pd.DataFrame, registered_name: str) -> str: ...
-    def finish(self, run_id: str, *, metrics: dict[str, float], tags: dict[str, str], status: str = ...) -> None: ...
-    def log_evaluation(self, run_id: str, evaluation: Evaluation) -> None: ...
-    def log_table(self, run_id: str, table: pd.DataFrame, name: str) -> None: ...
 
 
 def load_training_data(spec: TrainSpec, catalog: DatasetCatalog) -> tuple[pd.DataFrame, pd.Series, list[str]]:
@@ -160,7 +135,7 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
     progress = Progress(phase="searching", trials_budget=spec.budget.max_trials, estimate_s=estimate_s,
                         estimate_search_s=estimate_search_s,
                         parallel_trials=None if profile.is_remote else profile.parallel_trials)
-    watch = _Watch(spec, study, run_id, tracker, reporter, started, progress)
+    watch = Watch(spec, study, run_id, tracker, reporter, started, progress)
     pool = pools(profile, split.X_train, split.y_train)
     if isinstance(pool, HandoverPool) and pool.starting:
         reporter.log(f"Compute '{profile.name}' is starting ({profile.summary()}); the first trials run in the "
@@ -304,46 +279,6 @@ def _record_evaluation(spec: TrainSpec, split: Split, model: Any, fold_scores: l
                  f"{time.monotonic() - started:.1f} s.")
 
 
-class _Watch:
-    """Follows the search: logs each finished trial to MLflow once (a resumed job skips those already logged),
-    and reports progress and a log line per trial."""
-
-    def __init__(self, spec: TrainSpec, study: Any, run_id: str, tracker: TrackerLike, reporter: Reporter,
-                 started: float, progress: Progress) -> None:
-        self.spec, self.study, self.run_id, self.tracker, self.reporter = spec, study, run_id, tracker, reporter
-        self.started, self.progress = started, progress
-        self.logged = tracker.logged_trials(run_id)
-        self.candidates: list[Candidate] = []  # this attempt's trials with out-of-fold predictions
-        self.reserve_s = 0.0  # what the search leaves of a time budget for the final fits
-        for frozen in study.get_trials(deepcopy=False):  # finished by an earlier attempt, not yet logged
-            if frozen.state.is_finished() and frozen.number not in self.logged:
-                self.on_trial(frozen, None)
-        reporter.progress(self.advance())
-
-    def on_trial(self, trial: Any, oof: np.ndarray | None) -> None:
-        outcome = outcome_of(trial)
-        if oof is not None and outcome.score is not None:
-            self.candidates.append(Candidate(outcome.number, outcome.algorithm, dict(outcome.params), outcome.score,
-                                             oof))
-            if len(self.candidates) > 4 * MAX_CANDIDATES:  # bounded memory on long searches
-                self.candidates = shortlist(self.candidates, METRICS[self.spec.metric])
-        if outcome.number not in self.logged:
-            self.tracker.log_trial(self.run_id, outcome, metric=self.spec.metric)
-            self.logged.add(outcome.number)
-        if outcome.score is not None:
-            self.reserve_s = final_reserve_s(self.spec, _split_seconds_best_first(self.study, self.spec))
-        self.reporter.progress(self.advance())
-        metric = self.spec.metric
-        partly = f" on {trial.user_attrs[SPLITS_ATTR]}" if SPLITS_ATTR in trial.user_attrs else ""
-        shown = (f"{metric}={outcome.score:.5g}{partly}" if outcome.score is not None
-                 else outcome.error if outcome.state == "pruned" else f"failed: {outcome.error}")
-        self.reporter.log(f"Trial {outcome.number} {outcome.algorithm}: {shown} ({outcome.duration_s:.1f}s)")
-
-    def advance(self) -> Progress:
-        self.progress = _advance(self.progress, self.study, self.spec, self.started)
-        return self.progress
-
-
 def held_out_metrics(model: Any, split: Split, spec: TrainSpec) -> dict[str, float]:
     """`test_<metric>` for every metric of the task, on the held-out rows (a metric that cannot be computed
     there, e.g. MAPE with zero targets, is left out). The model predicts once; every metric reads that."""
@@ -374,14 +309,6 @@ def per_algorithm_best(study: Any, metric: str) -> dict[str, float]:
     return best
 
 
-def _split_seconds_best_first(study: Any, spec: TrainSpec) -> list[float]:
-    from optuna.trial import TrialState
-
-    done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    ranked = sorted(done, key=lambda t: t.value, reverse=METRICS[spec.metric].greater_is_better)
-    return [seconds_per_split(t, spec.validation.splits) for t in ranked if t.duration is not None]
-
-
 def _bounded(spec: TrainSpec, X: pd.DataFrame) -> tuple[Feature, ...]:
     """The spec's features bounded to the range of `X`; as they are where going past the training range is the
     point (a forecast's time runs ahead), and for a model family, whose promotion mixes partition models of
@@ -404,26 +331,3 @@ def _local_threads(profile: ComputeProfile) -> int:
 
 def registered_name(spec: TrainSpec) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", spec.run_name).strip("-").lower() or "model"
-
-
-def _advance(progress: Progress, study: Any, spec: TrainSpec, started: float) -> Progress:
-    from optuna.trial import TrialState
-
-    trials = study.get_trials(deepcopy=False, states=FINISHED)
-    done = sum(t.state == TrialState.COMPLETE for t in trials)
-    pruned = sum(t.state == TrialState.PRUNED for t in trials)
-    counted = sum(map(counts, trials))
-    elapsed = time.time() - started
-    etas = []
-    if spec.budget.seconds is not None:
-        etas.append(max(spec.budget.seconds - elapsed, 0.0))
-    if spec.budget.max_trials is not None and counted:
-        etas.append(elapsed / counted * max(spec.budget.max_trials - counted, 0))
-    try:
-        best, best_algo = study.best_value, str(study.best_trial.params.get("algorithm"))
-    except ValueError:  # no completed trial yet
-        best, best_algo = None, None
-    return progress.model_copy(update={"trials_done": done, "trials_failed": len(trials) - done - pruned,
-                                       "trials_pruned": pruned, "elapsed_s": elapsed,
-                                       "eta_s": min(etas) if etas else None, "best_score": best,
-                                       "best_algorithm": best_algo})

@@ -279,6 +279,12 @@ def outcome_of(trial: optuna.trial.FrozenTrial) -> TrialOutcome:
     )
 
 
+def ranked_trials(study: optuna.Study, metric: Metric) -> list[optuna.trial.FrozenTrial]:
+    """The completed trials, best first."""
+    return sorted(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)),
+                  key=lambda t: float(t.value or 0.0), reverse=metric.greater_is_better)
+
+
 def best_trial(study: optuna.Study, metric: Metric) -> optuna.trial.FrozenTrial:
     """The best trial, where one scored on fewer splits (SPLITS_ATTR) must also beat the best fully validated
     trial on the same splits: the first split may be easier for every configuration, and one lucky split should
@@ -287,8 +293,7 @@ def best_trial(study: optuna.Study, metric: Metric) -> optuna.trial.FrozenTrial:
     best = study.best_trial
     if SPLITS_ATTR not in best.user_attrs:
         return best
-    ranked = sorted(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)),
-                    key=lambda t: float(t.value or 0.0), reverse=metric.greater_is_better)
+    ranked = ranked_trials(study, metric)
     champion = next((t for t in ranked if SPLITS_ATTR not in t.user_attrs), None)
     if champion is None:
         return best
