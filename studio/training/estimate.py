@@ -81,7 +81,7 @@ def estimate(spec: TrainSpec, *, n_rows: int, profile: ComputeProfile, history: 
 
 #: The final fits never take more than this share of a time budget away from the search.
 FINAL_SHARE_CAP = 1 / 3
-#: A final fit learns from more rows than a validation split's (all training rows, then all rows).
+#: A final fit learns from more rows than a validation split's (all rows).
 FINAL_GROWTH = 1.3
 #: The members an ensemble's refit is reserved for: the selection often keeps 4-6 of its candidates (3 left a
 #: 10,000-row job 6 s over its budget, bench/engine.py section 4).
@@ -90,21 +90,21 @@ ENSEMBLE_MEMBERS = 5
 
 def final_reserve_s(spec: TrainSpec, split_seconds_best_first: Iterable[float]) -> float:
     """Seconds a time-bounded search leaves at the end, so the whole job fits the budget: the chosen model is
-    refit on the training rows (and again on all rows), an ensemble once per member, then logged and
-    registered (LOG_S) and evaluated on the held-out rows (EVALUATE_S): the budget is the whole job. The fits
-    are estimated from the best trials' own time per validation split (`search.seconds_per_split`)."""
+    fitted on all rows, an ensemble once per member, then logged and registered (LOG_S) and evaluated on the
+    held-out rows (EVALUATE_S): the budget is the whole job. The fits are estimated from the best trials' own time
+    per validation split (`search.seconds_per_split`)."""
     if spec.budget.seconds is None:
         return 0.0
     members = list(split_seconds_best_first)[:ENSEMBLE_MEMBERS if spec.ensemble else 1]
-    needed = refit_seconds(spec, members) + LOG_S + EVALUATE_S
+    needed = refit_seconds(members) + LOG_S + EVALUATE_S
     return min(needed, FINAL_SHARE_CAP * spec.budget.seconds)
 
 
-def refit_seconds(spec: TrainSpec, split_seconds: Iterable[float]) -> float:
-    """The final fits of the configurations whose trials took `split_seconds` per validation split (a split
-    fits on fewer rows); the two refits (training rows, all rows) run at the same time."""
-    fits = 1.5 if spec.refit_all_rows else 1.0
-    return sum(split_seconds) * FINAL_GROWTH * fits
+def refit_seconds(split_seconds: Iterable[float]) -> float:
+    """The final fit of the configurations whose trials took `split_seconds` per validation split (a split fits
+    on fewer rows): one fit, as the held-out evaluation reuses the search's split models (`training.reuse`; where
+    it cannot, the two fits on the training rows and on all rows run at the same time, and take longer)."""
+    return sum(split_seconds) * FINAL_GROWTH
 
 
 def _human(seconds: float) -> str:

@@ -24,6 +24,7 @@ class FinalChoice:
     validation_score: float
     note: str
     fold_scores: list[float]  # the validation score on each split (error bars where CV folds exist)
+    members: tuple[tuple[int, int], ...]  # (trial number, weight) of each configuration in it
 
 
 def choose(spec: TrainSpec, study: Any, candidates: list[Candidate], y: np.ndarray, *, n_jobs: int,
@@ -35,7 +36,7 @@ def choose(spec: TrainSpec, study: Any, candidates: list[Candidate], y: np.ndarr
     algorithm, params = configuration(best)
     single = FinalChoice(make_pipeline(spec, algorithm, params, n_jobs=n_jobs), algorithm, params,
                          float(best.value or 0.0), f"the best single configuration ({algorithm})",
-                         list(best.user_attrs.get("fold_scores", [])))
+                         list(best.user_attrs.get("fold_scores", [])), ((best.number, 1),))
     if not spec.ensemble or len(candidates) < 2:
         return single
     shortlisted = ensemble.shortlist(candidates, metric, first=best.number)
@@ -52,6 +53,7 @@ def choose(spec: TrainSpec, study: Any, candidates: list[Candidate], y: np.ndarr
         f"an ensemble of {len(members)} configurations: {spec.metric} {selection.score:.5g} on the validation "
         f"rows against {selection.single_score:.5g} for the best single one",
         _fold_scores(spec, members, y),
+        tuple((c.number, w) for c, w in members),
     )
 
 
@@ -66,7 +68,7 @@ def _affordable_selection(spec: TrainSpec, study: Any, shortlisted: list[Candida
     pool = list(shortlisted)
     while len(pool) >= 2:
         selection = ensemble.select(pool, y, metric)
-        if seconds_left is None or refit_seconds(spec, (took.get(n, 0.0) for n in selection.weights)) <= seconds_left:
+        if seconds_left is None or refit_seconds(took.get(n, 0.0) for n in selection.weights) <= seconds_left:
             return selection
         # the best single configuration stays: it is what the job falls back to, fitted whatever it costs
         pool.remove(max((c for c in pool if c is not best), key=lambda c: took.get(c.number, 0.0)))

@@ -22,24 +22,19 @@ from studio.compute.profiles import ComputeProfile
 from studio.data.catalog import DatasetCatalog
 from studio.errors import DataError, SpecError, StudioError
 from studio.names import Tag
-from studio.training import allocate
-from studio.training.driver import PoolFactory, StopReason, abandon_stale, counted_trials, drive
+from studio.training import allocate, reuse
+from studio.training.driver import Pool, PoolFactory, StopReason, abandon_stale, counted_trials, drive
 from studio.training.ensemble import Candidate
 from studio.training.estimate import EVALUATE_S, LOG_S
 from studio.training.estimators import Losses
 from studio.training.evaluation import evaluate_model
 from studio.training.features import Feature, clipped, model_frame, within_range
-from studio.training.final import choose
+from studio.training.final import FinalChoice, choose
 from studio.training.follow import Reporter, TrackerLike, Watch
 from studio.training.metrics import METRICS, metrics_for, score_predictions
 from studio.training.model import ModelInfo, TrainedModel, encode_target, raw_predictions
 from studio.training.progress import Progress, TrainResult
-from studio.training.search import (
-    open_study,
-    propose,
-    score_on,
-    score_trial,
-)
+from studio.training.search import open_study, propose, score_trial
 from studio.training.spec import TrainSpec, check_against_data
 from studio.training.task import Task
 from studio.training.time_steps import time_split
@@ -169,33 +164,17 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
         reporter.log("Cancelled: keeping the best single configuration, fitted once on the training rows; the "
                      "held-out importance and SHAP are skipped (re-run the job for them).")
     return _refit_and_register(spec, split, study, watch.candidates, run_id, tracker, reporter, profile, progress,
-                               started, evaluate=not cancelled)
+                               started, pool=pool, evaluate=not cancelled)
 
 
 def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: list[Candidate], run_id: str,
                         tracker: TrackerLike, reporter: Reporter, profile: ComputeProfile, progress: Progress,
-                        started: float, *, evaluate: bool = True) -> TrainResult:
-    threads = _local_threads(profile)
-    # With refit_all_rows, the model scored on the held-out rows and the registered one (every row) are fitted
-    # at the same time, each with half the threads: small fits scale poorly with threads, so this is faster.
-    left = _seconds_left(spec, started)
-    choice = choose(spec, study, candidates, split.y_train,
-                    n_jobs=max(1, threads // 2) if spec.refit_all_rows else threads,
-                    seconds_left=None if left is None else left - LOG_S - EVALUATE_S)
+                        started: float, *, pool: Pool | None = None, evaluate: bool = True) -> TrainResult:
     reporter.progress(progress.model_copy(update={"phase": "refitting"}))
-    reporter.log(f"Refitting {choice.note} on all {len(split.X_train)} training rows"
-                 + (f", and on all {len(split.X)} rows (training and held-out) for the registered model."
-                    if spec.refit_all_rows else "."))
-    with ThreadPoolExecutor(max_workers=2) as pool:  # the estimators release the GIL while fitting
-        scored = pool.submit(clone(choice.estimator).fit, split.X_train, split.y_train)
-        full = pool.submit(clone(choice.estimator).fit, split.X, split.y) if spec.refit_all_rows else scored
-        pipeline = scored.result()
-    test_score = score_on(pipeline, split.X_test, split.y_test, METRICS[spec.metric])
-    predicting = time.monotonic()
-    held_out = held_out_metrics(pipeline, split, spec)
-    predict_s = time.monotonic() - predicting  # one prediction of the held-out rows: what importance repeats
-    scored_model = pipeline  # fitted on the training rows only: the honest one for held-out diagnostics
-    pipeline = full.result()  # the test score above is measured; the registered model learns from every row
+    final = _final_fits(spec, split, study, candidates, reporter, profile, pool, _seconds_left(spec, started))
+    choice, pipeline = final.choice, final.registered
+    test_score = score_predictions(METRICS[spec.metric], split.y_test, final.held_out)
+    held_out = metrics_of(final.held_out, split.y_test, spec.task)
     # the registered model's inputs are bounded to the range of the rows it learned from
     features = _bounded(spec, split.X) if spec.refit_all_rows else split.features
     info = ModelInfo(task=spec.task, target=spec.target, features=features, classes=split.classes,
@@ -215,10 +194,13 @@ def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: l
                    tags={Tag.BEST_ALGORITHM: choice.label, Tag.STOP_REASON: stop_reason,
                          Tag.FINAL_MODEL: choice.note, Tag.REFIT_ALL_ROWS: str(spec.refit_all_rows)})
     if evaluate:
-        importance = ImportanceBudget.within(_seconds_left(spec, started), predict_s=predict_s,
-                                             predicted_rows=len(split.X_test), n_features=len(spec.features))
-        _record_evaluation(spec, split, scored_model, choice.fold_scores, run_id, tracker, reporter, progress,
-                           importance)
+        left = _seconds_left(spec, started)
+        importance = ImportanceBudget.within(left, predict_s=final.predict_s, predicted_rows=len(split.X_test),
+                                             n_features=len(spec.features))
+        _record_evaluation(spec, split, final.scored, choice.fold_scores, run_id, tracker, reporter, progress,
+                           importance, final.held_out, shap_seconds=None if left is None else max(left, 0.0) / 4)
+    if pool is not None:
+        reuse.forget(study, pool)
     reporter.progress(progress.model_copy(update={"phase": "done", "elapsed_s": duration}))
     reporter.log(f"Done: {spec.metric} {choice.validation_score:.5g} (validation), {test_score:.5g} (test). "
                  f"Model {model_uri}.")
@@ -226,6 +208,55 @@ def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: l
                        test_score=test_score, best_algorithm=choice.label, best_params=choice.params,
                        n_trials=progress.trials_done, duration_s=duration, study_name=study.study_name,
                        stop_reason=stop_reason)
+
+
+@dataclass(frozen=True)
+class FinalFits:
+    """The final phase's models: the registered one, and one that learned from no held-out row (with its
+    predictions of those rows and how long one prediction of them took, which importance repeats)."""
+
+    choice: FinalChoice
+    registered: Any
+    scored: Any
+    held_out: np.ndarray
+    predict_s: float
+
+
+def _final_fits(spec: TrainSpec, split: Split, study: Any, candidates: list[Candidate], reporter: Reporter,
+                profile: ComputeProfile, pool: Pool | None, seconds_left: float | None) -> FinalFits:
+    """Fit the chosen model once on all rows when the search's split models can be its held-out evaluation
+    (`studio.training.reuse`); otherwise on the training rows for the held-out score and, with refit_all_rows,
+    again on all rows for registration, the two at the same time with half the threads each (small fits scale
+    poorly with threads, so this is faster than one after the other)."""
+    threads = _local_threads(profile)
+    left = None if seconds_left is None else seconds_left - LOG_S - EVALUATE_S
+    if spec.refit_all_rows and pool is not None:
+        choice = choose(spec, study, candidates, split.y_train, n_jobs=threads, seconds_left=left)
+        scored = reuse.from_search(choice.members, study, pool, n_classes=split.n_classes)
+        if scored is not None:
+            reporter.log(f"Fitting {choice.note} once, on all {len(split.X)} rows (training and held-out), for the "
+                         "registered model; the held-out score is that of the search's last split model"
+                         f"{'s' if len(choice.members) > 1 else ''}, which learned from no held-out row.")
+            registered = clone(choice.estimator).fit(split.X, split.y)
+            predicting = time.monotonic()
+            held_out = raw_predictions(scored, split.X_test, split.n_classes)
+            return FinalFits(choice, registered, scored, held_out, time.monotonic() - predicting)
+        reporter.log("The search's split models are not all at hand (a restarted worker, a resumed job or a model "
+                     "too large to keep): the held-out score needs a fit on the training rows.")
+    choice = choose(spec, study, candidates, split.y_train, seconds_left=left,
+                    n_jobs=max(1, threads // 2) if spec.refit_all_rows else threads)
+    reporter.log(f"Refitting {choice.note} on all {len(split.X_train)} training rows"
+                 + (f", and on all {len(split.X)} rows (training and held-out) for the registered model."
+                    if spec.refit_all_rows else "."))
+    with ThreadPoolExecutor(max_workers=2) as fitting:  # the estimators release the GIL while fitting
+        on_training_rows = fitting.submit(clone(choice.estimator).fit, split.X_train, split.y_train)
+        full = (fitting.submit(clone(choice.estimator).fit, split.X, split.y) if spec.refit_all_rows
+                else on_training_rows)
+        fitted = on_training_rows.result()
+        predicting = time.monotonic()
+        held_out = raw_predictions(fitted, split.X_test, split.n_classes)
+        predict_s = time.monotonic() - predicting
+        return FinalFits(choice, full.result(), fitted, held_out, predict_s)
 
 
 @dataclass(frozen=True)
@@ -258,9 +289,11 @@ class ImportanceBudget:
 
 def _record_evaluation(spec: TrainSpec, split: Split, model: Any, fold_scores: list[float], run_id: str,
                        tracker: TrackerLike, reporter: Reporter, progress: Progress,
-                       importance: ImportanceBudget = ImportanceBudget()) -> None:
-    """Held-out predictions, importance and SHAP values for the Runs page. The model is registered already, so
-    a failure here is logged and the job still succeeds."""
+                       importance: ImportanceBudget = ImportanceBudget(),
+                       predictions: np.ndarray | None = None, shap_seconds: float | None = None) -> None:
+    """Held-out predictions (`predictions`, or the model's own), importance and SHAP values for the Runs page,
+    from a model that learned from no held-out row. The model is registered already, so a failure here is logged
+    and the job still succeeds."""
     reporter.progress(progress.model_copy(update={"phase": "evaluating"}))
     started = time.monotonic()
     try:
@@ -268,21 +301,17 @@ def _record_evaluation(spec: TrainSpec, split: Split, model: Any, fold_scores: l
             model, features_frame=split.frame.iloc[split.test_rows][[f.name for f in spec.features]],
             X=split.X_test, y=split.y_test, task=spec.task, metric=spec.metric, classes=split.classes,
             features=list(spec.features), fold_scores=fold_scores, seed=spec.seed, log=reporter.log,
-            importance_rows=importance.rows, importance_repeats=importance.repeats)
+            importance_rows=importance.rows, importance_repeats=importance.repeats, predictions=predictions,
+            shap_seconds=shap_seconds)
         tracker.log_evaluation(run_id, evaluation)
     except (ValueError, TypeError, MemoryError) as exc:
         reporter.log(f"The held-out evaluation could not be recorded: {type(exc).__name__}: {exc}")
         return
     shuffled = min(evaluation.summary.rows, importance.rows)
+    explained = "" if evaluation.shap is None else f", SHAP on {len(evaluation.shap)}"
     reporter.log(f"Recorded the held-out evaluation ({evaluation.summary.rows} rows, importance on {shuffled} x "
-                 f"{importance.repeats}{', SHAP' if evaluation.shap is not None else ''}) in "
+                 f"{importance.repeats}{explained}) in "
                  f"{time.monotonic() - started:.1f} s.")
-
-
-def held_out_metrics(model: Any, split: Split, spec: TrainSpec) -> dict[str, float]:
-    """`test_<metric>` for every metric of the task, on the held-out rows (a metric that cannot be computed
-    there, e.g. MAPE with zero targets, is left out). The model predicts once; every metric reads that."""
-    return metrics_of(raw_predictions(model, split.X_test, split.n_classes), split.y_test, spec.task)
 
 
 def metrics_of(predictions: np.ndarray, y: np.ndarray, task: Task) -> dict[str, float]:

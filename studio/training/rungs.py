@@ -26,6 +26,7 @@ import numpy as np
 import optuna
 
 from studio.training.driver import FINISHED
+from studio.training.kept import KeepAs
 from studio.training.metrics import Metric, worse
 
 #: The user attribute holding a trial's first-rung score.
@@ -51,6 +52,7 @@ class Limits:
     #: time.time() when the driver started the trial, whose per-trial limit counts from then: a worker slow to
     #: begin it (a busy machine) must not run it past the limit and be stopped and restarted
     submitted: float | None = None
+    keep_as: KeepAs | None = None  # where the trial's last split model is kept for the final phase (kept.py)
 
 
 def threshold(study: optuna.Study) -> float | None:
@@ -62,7 +64,7 @@ def threshold(study: optuna.Study) -> float | None:
 
 def limits_for(trial: optuna.Trial, checkpoints: dict[int, float], stop_by: float | None = None) -> Limits:
     return Limits(checkpoints, None if trial.user_attrs.get(DEFAULT_ATTR) else threshold(trial.study), stop_by,
-                  time.time())
+                  time.time(), KeepAs(trial.study.study_name, trial.number))
 
 
 def sample(fit_idx: np.ndarray, val_idx: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray] | None:

@@ -22,11 +22,11 @@ from sklearn.model_selection import (
 )
 from sklearn.pipeline import Pipeline
 
-from studio.training import boosting, rungs
+from studio.training import boosting, kept, rungs
 from studio.training.driver import TrialScore
 from studio.training.estimators import ESTIMATORS, SQUARED_ONLY, Losses, Options, Params, strip_prefix
 from studio.training.features import build_preprocessor
-from studio.training.metrics import METRICS, Metric, score, score_predictions, worse
+from studio.training.metrics import METRICS, Metric, score_predictions, worse
 from studio.training.rungs import Limits
 from studio.training.spec import TrainSpec
 from studio.training.task import Task
@@ -65,13 +65,6 @@ def make_pipeline(spec: TrainSpec, algorithm: str, params: Params, *, n_jobs: in
                      ("model", estimator)])
 
 
-def score_on(pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, metric: Metric) -> float:
-    """Score a fitted pipeline on (X, y), predicting probabilities only when the metric needs them."""
-    proba = pipeline.predict_proba(X) if metric.needs_proba else None
-    pred = None if metric.needs_proba else pipeline.predict(X)
-    return score(metric, y, pred=pred, proba=proba)
-
-
 def validation_splits(spec: TrainSpec, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
     """k folds, or one holdout split (stratified for classification); the same for every trial of a spec."""
     stratify = y if spec.task.is_classification else None
@@ -89,19 +82,19 @@ def validation_splits(spec: TrainSpec, y: np.ndarray) -> list[tuple[np.ndarray, 
 
 def validation_predictions(spec: TrainSpec, algorithm: str, params: Params, X: pd.DataFrame, y: np.ndarray, *,
                            n_jobs: int, limits: Limits | None = None) -> TrialScore:
-    """Score one configuration over the validation splits: the mean metric and the out-of-fold predictions
-    (class probabilities for classification; averaged over repeats; NaN on rows no split validated) that
-    ensemble selection combines.
-    The first rung (the first splits, or a row sample of the first on large data) is scored first and the trial stops
-    there when it is worse than `limits.rung` (see rungs). Boosters stop early on each split (the mean rounds
-    are recorded as the `rounds` attribute) and may be pruned on the first split by `limits.checkpoints`.
-    Validation follows the per-trial time limit (TrialClock): every split may grow its model fully, and a split the
-    pace so far says would not finish in time is not started; the trial is scored on the splits it fitted."""
+    """Score one configuration over the validation splits: the mean metric and the out-of-fold predictions (class
+    probabilities for classification; averaged over repeats; NaN on rows no split validated) that ensemble selection
+    combines. The last split's fitted model is kept where `limits.keep_as` says (`kept`). The first rung (the first
+    splits, or a row sample of the first on large data) is scored first and the trial stops there when it is worse
+    than `limits.rung` (see rungs). Boosters stop early on each split (the mean rounds are recorded as the `rounds`
+    attribute) and may be pruned on the first split by `limits.checkpoints`. Validation follows the per-trial time
+    limit (TrialClock): every split may grow its model fully, and a split the pace so far says would not finish in
+    time is not started; the trial is scored on the splits it fitted."""
     limits = limits or Limits()
     metric = METRICS[spec.metric]
     n_classes = int(y.max()) + 1 if spec.task.is_classification else 0
     oof, seen = np.zeros((len(y), n_classes) if n_classes else len(y)), np.zeros(len(y))
-    scores, rounds, checkpoints = [], [], None
+    scores, rounds, checkpoints, model = [], [], None, None
     attrs: dict[str, Any] = {}
     splits = validation_splits(spec, y)
     fit = partial(_fit_predict, spec, algorithm, params, X, y, n_jobs=n_jobs, n_classes=n_classes)
@@ -124,7 +117,7 @@ def validation_predictions(spec: TrainSpec, algorithm: str, params: Params, X: p
         if i == 0 and ESTIMATORS[algorithm].native_booster:
             checkpoints = boosting.Checkpoints(metric, y[val_idx], n_classes, limits.checkpoints)
         try:
-            predicted, used = fit(fit_idx, val_idx, checkpoints=checkpoints if i == 0 else None, stop_at=stop_at)
+            predicted, used, model = fit(fit_idx, val_idx, checkpoints=checkpoints if i == 0 else None, stop_at=stop_at)
         except boosting.Pruned as stop:
             return TrialScore(None, intermediate=checkpoints.values if checkpoints else {}, pruned=str(stop),
                               attrs=attrs)
@@ -144,8 +137,9 @@ def validation_predictions(spec: TrainSpec, algorithm: str, params: Params, X: p
         attrs["rounds"] = max(1, round(float(np.mean(rounds)) * boosting.ROUNDS_MARGIN))
     with np.errstate(invalid="ignore"):
         averaged = (oof.T / np.where(seen > 0, seen, np.nan)).T.astype(np.float32)
-    return TrialScore(float(np.mean(scores)), extra=averaged, intermediate=checkpoints.values if checkpoints else {},
-                      attrs=attrs)
+    value = float(np.mean(scores))
+    kept.keep(limits.keep_as, -value if metric.greater_is_better else value, model)  # for training.reuse
+    return TrialScore(value, extra=averaged, intermediate=checkpoints.values if checkpoints else {}, attrs=attrs)
 
 
 @dataclass(frozen=True)
@@ -195,17 +189,17 @@ class TrialClock:
 def _fit_predict(spec: TrainSpec, algorithm: str, params: Params, X: pd.DataFrame, y: np.ndarray,
                  fit_idx: np.ndarray, val_idx: np.ndarray, *, n_jobs: int, n_classes: int,
                  stop_at: float | None, checkpoints: boosting.Checkpoints | None = None,
-                 ) -> tuple[np.ndarray, int | None]:
+                 ) -> tuple[np.ndarray, int | None, Pipeline]:
     """Fit one split and predict its validation rows (every class's probability column, or the values); with
-    the rounds or trees the fit used."""
+    the rounds or trees the fit used, and the fitted pipeline."""
     pipeline = make_pipeline(spec, algorithm, params, n_jobs=n_jobs, early_stopping=True)
     used = boosting.fit_split(pipeline, algorithm, X.iloc[fit_idx], y[fit_idx], X.iloc[val_idx], y[val_idx],
                               checkpoints, stop_at, seed=spec.seed)
     if not n_classes:
-        return pipeline.predict(X.iloc[val_idx]), used
+        return pipeline.predict(X.iloc[val_idx]), used, pipeline
     predicted = np.zeros((len(val_idx), n_classes))
     predicted[:, _fitted_classes(pipeline)] = pipeline.predict_proba(X.iloc[val_idx])
-    return predicted, used
+    return predicted, used, pipeline
 
 
 def _fitted_classes(model: Any) -> np.ndarray:

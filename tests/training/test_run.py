@@ -38,7 +38,8 @@ def test_train_logs_a_parent_run_trials_spec_and_a_registered_model(studio: Stud
     assert 0.6 < result.validation_score <= 1 and 0.5 < result.test_score <= 1
     assert [u.trials_done for u in reporter.updates if u.phase == "searching"][-1] == 4
     assert "Left out 2 rows whose target 'churned' is missing." in reporter.lines
-    assert any(f"and on all {len(churn) - 2} rows (training and held-out) for the registered model." in line
+    # one fit in the final phase: the held-out score is the search's split models' (tests/training/test_reuse.py)
+    assert any(f"once, on all {len(churn) - 2} rows (training and held-out), for the registered model" in line
                for line in reporter.lines)
     client = studio.tracker.client
     run = client.get_run(result.run_id)
@@ -108,11 +109,13 @@ def test_the_same_spec_and_seed_give_the_same_trials_and_score_on_dask_and_inlin
     record = studio.catalog.save(frame, "churn", source="test")
     spec = draft_spec(record, frame, target="churned", algorithms=["linear", "lightgbm", "xgboost"], seed=7,
                       budget=Budget(max_trials=6, seconds=None))  # the three defaults, then three sampled
-    memory = MemoryTracker()
+    memory, reporters = MemoryTracker(), [ListReporter(), ListReporter()]
     results = [train(spec, catalog=studio.catalog, tracker=studio.tracker, job_id="r1", profile=SMALL,
-                     storage=storage_for(studio.settings, "job-r1"), reporter=ListReporter()),
+                     storage=storage_for(studio.settings, "job-r1"), reporter=reporters[0]),
                train(spec, catalog=studio.catalog, tracker=memory, job_id="r2", profile=SMALL, pools=INLINE,
-                     storage=storage_for(studio.settings, "job-r2"), reporter=ListReporter())]
+                     storage=storage_for(studio.settings, "job-r2"), reporter=reporters[1])]
+    # both fitted their model once: the kept split models came back from the Dask worker as from this process
+    assert all(any("once, on all" in line for line in r.lines) for r in reporters)
     histories = [[(t.algorithm, t.params, t.score) for t in trial_outcomes(studio.settings, f"job-{job}")]
                  for job in ("r1", "r2")]
     assert histories[0] == histories[1] and len(histories[0]) == 6

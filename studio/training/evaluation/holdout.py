@@ -73,15 +73,17 @@ def kept_rows(n: int, *, seed: int = 0, limit: int = MAX_ROWS) -> np.ndarray:
 
 
 def holdout_of(model: Any, features: pd.DataFrame, X: pd.DataFrame, y: np.ndarray, *, task: Task,
-               classes: list[Any] | None) -> Holdout:
-    """Predict the held-out rows with `model` (a fitted pipeline on the model frame X); `features` are the same
-    rows in their original columns."""
+               classes: list[Any] | None, predictions: np.ndarray | None = None) -> Holdout:
+    """The held-out rows with their `predictions`, or those of `model` (a fitted pipeline on the model frame X);
+    `features` are the same rows in their original columns."""
     frame = features.reset_index(drop=True).copy()
     frame[ACTUAL] = y
+    n_classes = None if classes is None else len(classes)
+    found = raw_predictions(model, X, n_classes) if predictions is None else predictions
     if classes is None:
-        frame[PREDICTED] = raw_predictions(model, X, None)
+        frame[PREDICTED] = found
     else:
-        proba = raw_predictions(model, X, len(classes))
+        proba = found
         frame[PREDICTED] = proba.argmax(axis=1)
         for i in range(len(classes)):
             frame[f"{PROBA}{i}"] = proba[:, i]

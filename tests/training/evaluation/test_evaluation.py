@@ -95,3 +95,29 @@ def test_each_transformed_column_is_traced_to_its_feature(train_and_test, task: 
     width = model.pipeline[0].transform(model_frame(train.head(3), FEATURES)).shape[1]
     assert len(sources) == width and sources.count("signed") == 6 and sources.count("tenure") == 1
     assert sources.count("shop") == (3 if task is Task.MULTICLASS else 1)  # target-encoded: a column per class
+
+
+def test_shap_takes_only_as_many_rows_as_its_time_allows_at_the_pace_of_its_first_rows(train_and_test,
+                                                                                          monkeypatch) -> None:
+    from studio.training.evaluation import record
+
+    train, test = train_and_test
+    model = fitted("lightgbm", Task.BINARY, train)
+    X, target = model_frame(test, FEATURES), model.info.target
+    y, _ = encode_target(test[target], Task.BINARY)
+    clock = iter(range(0, 10_000, 1))  # every call to the clock a second later: the first 20 rows took 1 s
+
+    monkeypatch.setattr(record.time, "monotonic", lambda: float(next(clock)))
+
+    def evaluate(seconds: float | None) -> Evaluation:
+        return record.evaluate_model(model.pipeline, features_frame=test[[f.name for f in FEATURES]], X=X, y=y,
+                                     task=Task.BINARY, metric="roc_auc", classes=model.info.classes,
+                                     features=list(FEATURES), fold_scores=[], shap_seconds=seconds)
+
+    # 1 s for the first 20 rows: 3 s more allow 60 more rows (0.05 s a row)
+    bounded, spent, unbounded = evaluate(4.0), evaluate(0.0), evaluate(None)
+    assert len(bounded.shap) == record.SHAP_FIRST_ROWS + 60
+    assert len(spent.shap) == record.SHAP_FIRST_ROWS  # out of time: the first rows only
+    assert len(unbounded.shap) == min(record.SHAP_ROWS, len(test))
+    assert bounded.shap.drop(columns="__row").to_numpy() == pytest.approx(  # the same rows explain the same
+        unbounded.shap.set_index("__row").loc[bounded.shap["__row"]].to_numpy(), abs=1e-9)

@@ -1,0 +1,94 @@
+"""The held-out evaluation from what the search already fitted, so the final phase fits the chosen model once.
+
+A trial's last validation split model stays where it was fitted (`studio.training.kept`); it learned from part of
+the training rows and from no held-out row. When every member of the chosen model has one at hand, that model (or
+the members' split models blended with the ensemble's weights, as the soft-voting model blends its members) gives
+the job's held-out score, its diagnostics, permutation importance and SHAP, and the one fit of the final phase is
+the registered model's, on all rows. The score is then that of a model fitted on a split's rows (four fifths of
+the training rows with 5-fold validation), a little below what the registered model, which learns from every row,
+would score: the honest side to err on. Otherwise (a resumed job whose best trials ran in an earlier attempt, a
+restarted worker, a model too large to keep) the job fits the chosen model on the training rows as well.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from studio.compute import inline
+from studio.training import kept
+from studio.training.driver import Pool
+from studio.training.model import raw_predictions
+
+#: How long the final phase waits for a worker to hand back a kept model before fitting the model again.
+FETCH_WAIT_S = 10.0
+
+
+class Blend:
+    """Fitted pipelines averaged with weights, as the registered soft-voting ensemble averages its members
+    (prediction only: what the held-out diagnostics and importance call)."""
+
+    def __init__(self, members: Sequence[tuple[Any, int]], n_classes: int | None) -> None:
+        self.members, self.n_classes = list(members), n_classes
+        if n_classes is not None:
+            self.classes_ = np.arange(n_classes)
+
+    def _blended(self, X: pd.DataFrame) -> np.ndarray:
+        weights = np.array([w for _, w in self.members], dtype=np.float64)
+        stacked = np.stack([raw_predictions(m, X, self.n_classes) for m, _ in self.members])
+        return np.tensordot(weights / weights.sum(), stacked, axes=1)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return self._blended(X)
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        blended = self._blended(X)
+        return blended if self.n_classes is None else blended.argmax(axis=1)
+
+
+def from_search(members: Sequence[tuple[int, int]], study: Any, pool: Pool, *, n_classes: int | None,
+                wait_s: float = FETCH_WAIT_S) -> Any | None:
+    """A model of the chosen `members` ((trial number, weight) pairs) that learned from no held-out row: the kept
+    split model of the one member, or a Blend of the members'; None when one of them is not at hand."""
+    models = _fetched([number for number, _ in members], study, pool, wait_s)
+    if models is None:
+        return None
+    return models[0] if len(models) == 1 else Blend([(m, w) for m, (_, w) in zip(models, members, strict=True)],
+                                                     n_classes)
+
+
+def forget(study: Any, pool: Pool) -> None:
+    """Drop this job's kept models, here and on every worker (not waited for)."""
+    kept.forget(study.study_name)
+    for address in pool.workers():
+        try:
+            pool.submit(address, kept.forget, study.study_name)
+        except Exception:  # a worker going away takes its models with it
+            continue
+
+
+def _fetched(numbers: list[int], study: Any, pool: Pool, wait_s: float) -> list[Any] | None:
+    """The kept models of trials `numbers`, from the workers that ran them; None when one is not at hand."""
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    alive = pool.workers()
+    futures = []
+    for number in numbers:
+        address = trials[number].user_attrs.get("worker") if number in trials else None
+        if address is None or (address not in alive and address != inline.ADDRESS):  # this process: always there
+            return None
+        futures.append(pool.submit(address, kept.take, study.study_name, number))
+    until = time.monotonic() + wait_s
+    while not all(f.done() for f in futures):
+        if time.monotonic() > until:
+            for f in futures:
+                f.cancel()
+            return None
+        time.sleep(0.01)
+    if any(f.status != "finished" for f in futures):
+        return None
+    models = [f.result() for f in futures]
+    return None if any(m is None for m in models) else models
