@@ -81,30 +81,39 @@ def estimate(spec: TrainSpec, *, n_rows: int, profile: ComputeProfile, history: 
 
 #: The final fits never take more than this share of a time budget away from the search.
 FINAL_SHARE_CAP = 1 / 3
-#: A final fit learns from more rows than a validation split's (all rows).
-FINAL_GROWTH = 1.3
+#: The estimate of the final fits from the members the final choice would take now (`follow.Watch.reserve`) is
+#: taken this many times over: a final fit runs in the job's own process, beside whatever else the machine runs.
+MEMBERS_MARGIN = 1.5
 #: The members an ensemble's refit is reserved for: the selection often keeps 4-6 of its candidates (3 left a
 #: 10,000-row job 6 s over its budget, bench/engine.py section 4).
 ENSEMBLE_MEMBERS = 5
 
 
-def final_reserve_s(spec: TrainSpec, split_seconds_best_first: Iterable[float]) -> float:
+def final_reserve_s(spec: TrainSpec, split_seconds_best_first: Iterable[float], *,
+                    members: int = ENSEMBLE_MEMBERS) -> float:
     """Seconds a time-bounded search leaves at the end, so the whole job fits the budget: the chosen model is
     fitted on all rows, an ensemble once per member, then logged and registered (LOG_S) and evaluated on the
     held-out rows (EVALUATE_S): the budget is the whole job. The fits are estimated from the best trials' own time
-    per validation split (`search.seconds_per_split`)."""
+    per validation split (`search.seconds_per_split`), of the `members` first."""
     if spec.budget.seconds is None:
         return 0.0
-    members = list(split_seconds_best_first)[:ENSEMBLE_MEMBERS if spec.ensemble else 1]
-    needed = refit_seconds(members) + LOG_S + EVALUATE_S
+    fitted = list(split_seconds_best_first)[:members if spec.ensemble else 1]
+    needed = refit_seconds(spec, fitted) + LOG_S + EVALUATE_S
     return min(needed, FINAL_SHARE_CAP * spec.budget.seconds)
 
 
-def refit_seconds(split_seconds: Iterable[float]) -> float:
-    """The final fit of the configurations whose trials took `split_seconds` per validation split (a split fits
-    on fewer rows): one fit, as the held-out evaluation reuses the search's split models (`training.reuse`; where
-    it cannot, the two fits on the training rows and on all rows run at the same time, and take longer)."""
-    return sum(split_seconds) * FINAL_GROWTH
+def refit_seconds(spec: TrainSpec, split_seconds: Iterable[float]) -> float:
+    """The final fit of the configurations whose trials took `split_seconds` per validation split: one fit, as the
+    held-out evaluation reuses the search's split models (`training.reuse`; where it cannot, the two fits on the
+    training rows and on all rows run at the same time, and take longer), on more rows than a split's."""
+    return sum(split_seconds) * final_growth(spec)
+
+
+def final_growth(spec: TrainSpec) -> float:
+    """How many times a validation split's fit rows the final fit learns from (all rows, or the training rows)."""
+    v = spec.validation
+    split_share = 1 - (1 / v.folds if v.kind == "kfold" else v.holdout_fraction)
+    return 1 / (split_share * (1 - spec.test_fraction if spec.refit_all_rows else 1))
 
 
 def _human(seconds: float) -> str:

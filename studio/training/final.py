@@ -57,6 +57,15 @@ def choose(spec: TrainSpec, study: Any, candidates: list[Candidate], y: np.ndarr
     )
 
 
+def likely_members(spec: TrainSpec, study: Any, candidates: list[Candidate], y: np.ndarray) -> list[int]:
+    """The trials the final choice would fit if the search ended now (before the time the refits leave out)."""
+    best = best_trial(study, METRICS[spec.metric])
+    if not spec.ensemble or len(candidates) < 2:
+        return [best.number]
+    return list(ensemble.select(ensemble.shortlist(candidates, METRICS[spec.metric], first=best.number), y,
+                                METRICS[spec.metric]).weights)
+
+
 def _affordable_selection(spec: TrainSpec, study: Any, shortlisted: list[Candidate], y: np.ndarray,
                           seconds_left: float | None) -> ensemble.Selection | None:
     """The greedy selection over the shortlist; while its members' refit would not fit `seconds_left`, the
@@ -68,7 +77,7 @@ def _affordable_selection(spec: TrainSpec, study: Any, shortlisted: list[Candida
     pool = list(shortlisted)
     while len(pool) >= 2:
         selection = ensemble.select(pool, y, metric)
-        if seconds_left is None or refit_seconds(took.get(n, 0.0) for n in selection.weights) <= seconds_left:
+        if seconds_left is None or refit_seconds(spec, (took.get(n, 0.0) for n in selection.weights)) <= seconds_left:
             return selection
         # the best single configuration stays: it is what the job falls back to, fitted whatever it costs
         pool.remove(max((c for c in pool if c is not best), key=lambda c: took.get(c.number, 0.0)))

@@ -130,7 +130,7 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
     progress = Progress(phase="searching", trials_budget=spec.budget.max_trials, estimate_s=estimate_s,
                         estimate_search_s=estimate_search_s,
                         parallel_trials=None if profile.is_remote else profile.parallel_trials)
-    watch = Watch(spec, study, run_id, tracker, reporter, started, progress)
+    watch = Watch(spec, study, run_id, tracker, reporter, started, progress, split.y_train)
     pool = pools(profile, split.X_train, split.y_train)
     if isinstance(pool, HandoverPool) and pool.starting:
         reporter.log(f"Compute '{profile.name}' is starting ({profile.summary()}); the first trials run in the "
@@ -138,20 +138,20 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
     else:
         reporter.log(f"Compute '{profile.name}' ready: {profile.summary()}.")
     def proposing(trial: Any) -> tuple[Any, ...]:  # a trial stops itself where the search's time ends
-        return propose(spec, trial, None if end is None else time.time() + end - watch.reserve_s - time.monotonic(),
+        return propose(spec, trial, None if end is None else time.time() + end - watch.reserve(end) - time.monotonic(),
                        losses)
 
     reason = drive(study, pool, propose=proposing, run_trial=partial(score_trial, spec),
                    max_trials=spec.budget.max_trials, trial_limit_s=spec.budget.trial_limit_s,
                    on_trial=watch.on_trial, should_stop=reporter.should_stop,
-                   deadline=None if end is None else (lambda: end - watch.reserve_s),
+                   deadline=None if end is None else (lambda: end - watch.reserve(end)),
                    ask=partial(allocate.ask, spec))
     reporter.fence()  # stopped because another worker took the job over: leave the rest to it
     progress = watch.advance().model_copy(update={"stop_reason": reason.value, "eta_s": 0.0,
                                                   "search_s": time.time() - started})
     reporter.log(f"Search stopped: {reason.value}; {progress.trials_done} trial(s) finished"
-                 + (f", {watch.reserve_s:.0f} s of the budget left for the final fits and saving the model."
-                    if watch.reserve_s else "."))
+                 + (f", {watch.reserve(end):.0f} s of the budget left for the final fits and saving the model."
+                    if end is not None and watch.reserve_s else "."))
     if not progress.trials_done:
         tracker.finish(run_id, metrics={}, tags={}, status="KILLED" if reason == StopReason.CANCELLED else "FAILED")
         if reason == StopReason.CANCELLED:

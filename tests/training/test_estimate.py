@@ -7,11 +7,12 @@ import pytest
 from studio.training.estimate import (
     ENSEMBLE_MEMBERS,
     EVALUATE_S,
-    FINAL_GROWTH,
     FINAL_SHARE_CAP,
     LOG_S,
+    MEMBERS_MARGIN,
     PastJob,
     estimate,
+    final_growth,
     final_reserve_s,
 )
 from studio.training.spec import TrainSpec
@@ -44,10 +45,19 @@ def test_the_final_fits_reserve_follows_the_best_trials_and_is_capped() -> None:
     # held-out evaluation reuses the search's split models), then logging and registering
     best = [1.0, 2.0, 1.0, 0.6, 0.4, 20.0]
     assert ENSEMBLE_MEMBERS == 5
-    assert final_reserve_s(spec, best) == pytest.approx(5 * FINAL_GROWTH + LOG_S + EVALUATE_S)
-    assert final_reserve_s(spec.model_copy(update={"ensemble": False, "refit_all_rows": False}),
-                           [1.0, 2.0]) == pytest.approx(1 * FINAL_GROWTH + LOG_S + EVALUATE_S)
+    assert final_reserve_s(spec, best) == pytest.approx(5 * final_growth(spec) + LOG_S + EVALUATE_S)
+    assert final_reserve_s(spec, best, members=2) == pytest.approx(3 * final_growth(spec) + LOG_S + EVALUATE_S)
+    single = spec.model_copy(update={"ensemble": False, "refit_all_rows": False})
+    assert final_reserve_s(single, [1.0, 2.0]) == pytest.approx(1 * final_growth(single) + LOG_S + EVALUATE_S)
     assert final_reserve_s(spec, [100.0] * 3) == FINAL_SHARE_CAP * 100
+
+
+def test_the_final_fit_learns_from_as_many_more_rows_than_a_split_as_the_validation_and_test_split_say() -> None:
+    # 5-fold: a split fits on 4/5 of the training rows, the registered model on every row (training 4/5 of all)
+    assert final_growth(_spec()) == pytest.approx(1 / (0.8 * 0.8))
+    assert final_growth(_spec(refit_all_rows=False)) == pytest.approx(1 / 0.8)
+    assert final_growth(_spec(validation={"kind": "holdout", "holdout_fraction": 0.25},
+                              test_fraction=0.2)) == pytest.approx(1 / (0.75 * 0.8))
 
 
 def test_a_trial_scored_on_fewer_splits_counts_its_time_per_split_fitted() -> None:
@@ -81,3 +91,42 @@ def test_importance_takes_what_the_budget_has_left_and_never_less_than_its_floor
     assert ImportanceBudget.within(1, **cost) == ImportanceBudget(rows=500, repeats=1)
     assert ImportanceBudget.within(0, **cost) == ImportanceBudget(rows=ImportanceBudget.FLOOR_ROWS, repeats=1)
     assert ImportanceBudget.within(-5, **cost) == ImportanceBudget(rows=ImportanceBudget.FLOOR_ROWS, repeats=1)
+
+
+def test_near_its_end_the_search_reserves_for_the_members_the_final_choice_would_take() -> None:
+    import datetime
+    import time
+
+    import numpy as np
+    import optuna
+
+    from studio.training.ensemble import Candidate
+    from studio.training.follow import Watch
+    from studio.training.progress import Progress
+
+    spec = _spec(budget={"seconds": 100})
+    y = np.arange(100) % 2
+    study = optuna.create_study(direction="maximize")
+    start = datetime.datetime(2026, 12, 6)
+    for number, (score, seconds) in enumerate([(0.95, 5.0), (0.90, 100.0)]):  # 1 s and 20 s a split, 5 splits
+        study.add_trial(optuna.trial.FrozenTrial(
+            number=number, state=optuna.trial.TrialState.COMPLETE, value=score, datetime_start=start,
+            datetime_complete=start + datetime.timedelta(seconds=seconds), params={"algorithm": "linear"},
+            distributions={"algorithm": optuna.distributions.CategoricalDistribution(["linear"])},
+            user_attrs={"fold_scores": [score] * 5}, system_attrs={}, intermediate_values={}, trial_id=number))
+
+    class Quiet:
+        def logged_trials(self, run_id: str) -> set[int]:
+            return {0, 1}
+
+        def progress(self, progress: object) -> None: ...
+
+    watch = Watch(spec, study, "r", Quiet(), Quiet(), time.time(), Progress(phase="searching"), y)  # type: ignore[arg-type]
+    # the best trial predicts the rows perfectly; the slow one adds nothing to a blend, so the selection is one member
+    watch.candidates = [Candidate(0, "linear", {}, 0.95, np.c_[1 - y, y].astype(np.float32)),
+                        Candidate(1, "linear", {}, 0.90, np.full((100, 2), 0.5, dtype=np.float32))]
+    watch.reserve_s = final_reserve_s(spec, [1.0, 20.0])  # from the best trials: capped at a third of the budget
+    assert watch.reserve_s == FINAL_SHARE_CAP * 100
+    assert watch.reserve(time.monotonic() + 1000) == watch.reserve_s  # far from the end: not selected yet
+    near = watch.reserve(time.monotonic() + 10)
+    assert near == pytest.approx(MEMBERS_MARGIN * 1.0 * final_growth(spec) + LOG_S + EVALUATE_S)
