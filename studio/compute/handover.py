@@ -58,6 +58,13 @@ class HandoverPool:
         assert opened is not None, "a cluster worker's address before the cluster was ready"
         return opened.submit(address, fn, *args)
 
+    def call(self, address: str, fn: Any, *args: Any) -> Any:
+        if address == ADDRESS:
+            return self.inline.call(address, fn, *args)
+        opened = self._opened()
+        assert opened is not None, "a cluster worker's address before the cluster was ready"
+        return opened.call(address, fn, *args)
+
     def stop_worker(self, address: str) -> None:
         opened = self._opened()
         if address != ADDRESS and opened is not None:

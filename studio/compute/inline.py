@@ -62,6 +62,9 @@ class InlinePool:
     def submit(self, address: str, fn: Callable[..., Any], *args: Any) -> DoneFuture:
         return DoneFuture(fn, *args, *self.payload)
 
+    def call(self, address: str, fn: Callable[..., Any], *args: Any) -> DoneFuture:
+        return DoneFuture(fn, *args)
+
     def stop_worker(self, address: str) -> None:
         """A trial that ran inline has already ended."""
 

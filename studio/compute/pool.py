@@ -111,6 +111,10 @@ class TrialPool:
     def submit(self, address: str, fn: Any, *args: Any) -> Future:
         return self.client.submit(fn, *args, *self.data, workers=[address], allow_other_workers=False, pure=False)
 
+    def call(self, address: str, fn: Any, *args: Any) -> Future:
+        """`fn(*args)` on one worker, without the training data (which a restarted worker may have lost)."""
+        return self.client.submit(fn, *args, workers=[address], allow_other_workers=False, pure=False)
+
     def stop_worker(self, address: str) -> None:
         """Hard-stop the worker process at `address` (its running trial with it); its nanny starts a new one."""
         try:

@@ -3,7 +3,9 @@ trials when that beats it on the validation rows."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -18,7 +20,7 @@ from studio.training.spec import TrainSpec
 
 @dataclass(frozen=True)
 class FinalChoice:
-    estimator: Any  # unfitted: a Pipeline, or a soft-voting model of pipelines
+    build: Callable[[int], Any]  # n_jobs -> the unfitted model: a Pipeline, or a soft-voting model of pipelines
     label: str  # "xgboost", or "ensemble: xgboost x3 + lightgbm x2"
     params: dict[str, Any]
     validation_score: float
@@ -27,14 +29,14 @@ class FinalChoice:
     members: tuple[tuple[int, int], ...]  # (trial number, weight) of each configuration in it
 
 
-def choose(spec: TrainSpec, study: Any, candidates: list[Candidate], y: np.ndarray, *, n_jobs: int,
+def choose(spec: TrainSpec, study: Any, candidates: list[Candidate], y: np.ndarray, *,
            seconds_left: float | None = None) -> FinalChoice:
     """The ensemble when it beats the best single configuration and its refit fits `seconds_left` (what the
     time budget leaves for the final fits; None: no limit), the best single one otherwise."""
     metric = METRICS[spec.metric]
     best = best_trial(study, metric)
     algorithm, params = configuration(best)
-    single = FinalChoice(make_pipeline(spec, algorithm, params, n_jobs=n_jobs), algorithm, params,
+    single = FinalChoice(partial(_pipeline, spec, algorithm, params), algorithm, params,
                          float(best.value or 0.0), f"the best single configuration ({algorithm})",
                          list(best.user_attrs.get("fold_scores", [])), ((best.number, 1),))
     if not spec.ensemble or len(candidates) < 2:
@@ -47,7 +49,7 @@ def choose(spec: TrainSpec, study: Any, candidates: list[Candidate], y: np.ndarr
     members = sorted(((by_number[n], w) for n, w in selection.weights.items()), key=lambda m: -m[1])
     label = "ensemble: " + " + ".join(f"{c.algorithm} x{w}" for c, w in members)
     return FinalChoice(
-        ensemble.build(spec, members, n_jobs=n_jobs), label,
+        partial(_ensemble, spec, members), label,
         {"members": [{"trial": c.number, "algorithm": c.algorithm, "weight": w, **c.params} for c, w in members]},
         selection.score,
         f"an ensemble of {len(members)} configurations: {spec.metric} {selection.score:.5g} on the validation "
@@ -55,6 +57,14 @@ def choose(spec: TrainSpec, study: Any, candidates: list[Candidate], y: np.ndarr
         _fold_scores(spec, members, y),
         tuple((c.number, w) for c, w in members),
     )
+
+
+def _pipeline(spec: TrainSpec, algorithm: str, params: dict[str, Any], n_jobs: int) -> Any:
+    return make_pipeline(spec, algorithm, params, n_jobs=n_jobs)
+
+
+def _ensemble(spec: TrainSpec, members: list[tuple[Candidate, int]], n_jobs: int) -> Any:
+    return ensemble.build(spec, members, n_jobs=n_jobs)
 
 
 def likely_members(spec: TrainSpec, study: Any, candidates: list[Candidate], y: np.ndarray) -> list[int]:

@@ -65,15 +65,15 @@ def _held() -> int:
     return sum(size for models in _kept.values() for _, size, _ in models.values())
 
 
-def take(job: str, trial: int, *_payload: Any) -> Any | None:
+def take(job: str, trial: int) -> Any | None:
     """The model kept for `trial` of `job` in this process, or None (never kept, or dropped). Run on the worker
-    that fitted it (a trial pool passes its data after the arguments: unused here)."""
+    that fitted it."""
     with _lock:
         found = _kept.get(job, {}).get(trial)
     return None if found is None else found[2]
 
 
-def forget(job: str, *_payload: Any) -> None:
+def forget(job: str) -> None:
     """Drop a finished job's models (the final phase has what it needs)."""
     with _lock:
         _kept.pop(job, None)

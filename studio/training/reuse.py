@@ -24,8 +24,9 @@ from studio.training import kept
 from studio.training.driver import Pool
 from studio.training.model import raw_predictions
 
-#: How long the final phase waits for a worker to hand back a kept model before fitting the model again.
-FETCH_WAIT_S = 10.0
+#: How long the final phase waits for a worker to hand back a kept model before fitting the model again (a worker
+#: still running a trial stopped at the search's end answers when that trial has stopped itself).
+FETCH_WAIT_S = 3.0
 
 
 class Blend:
@@ -66,7 +67,7 @@ def forget(study: Any, pool: Pool) -> None:
     kept.forget(study.study_name)
     for address in pool.workers():
         try:
-            pool.submit(address, kept.forget, study.study_name)
+            pool.call(address, kept.forget, study.study_name)
         except Exception:  # a worker going away takes its models with it
             continue
 
@@ -80,7 +81,7 @@ def _fetched(numbers: list[int], study: Any, pool: Pool, wait_s: float) -> list[
         address = trials[number].user_attrs.get("worker") if number in trials else None
         if address is None or (address not in alive and address != inline.ADDRESS):  # this process: always there
             return None
-        futures.append(pool.submit(address, kept.take, study.study_name, number))
+        futures.append(pool.call(address, kept.take, study.study_name, number))
     until = time.monotonic() + wait_s
     while not all(f.done() for f in futures):
         if time.monotonic() > until:

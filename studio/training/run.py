@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 
 from studio import names
@@ -230,28 +229,27 @@ def _final_fits(spec: TrainSpec, split: Split, study: Any, candidates: list[Cand
     poorly with threads, so this is faster than one after the other)."""
     threads = _local_threads(profile)
     left = None if seconds_left is None else seconds_left - LOG_S - EVALUATE_S
-    if spec.refit_all_rows and pool is not None:
-        choice = choose(spec, study, candidates, split.y_train, n_jobs=threads, seconds_left=left)
-        scored = reuse.from_search(choice.members, study, pool, n_classes=split.n_classes)
-        if scored is not None:
-            reporter.log(f"Fitting {choice.note} once, on all {len(split.X)} rows (training and held-out), for the "
-                         "registered model; the held-out score is that of the search's last split model"
-                         f"{'s' if len(choice.members) > 1 else ''}, which learned from no held-out row.")
-            registered = clone(choice.estimator).fit(split.X, split.y)
-            predicting = time.monotonic()
-            held_out = raw_predictions(scored, split.X_test, split.n_classes)
-            return FinalFits(choice, registered, scored, held_out, time.monotonic() - predicting)
+    choice = choose(spec, study, candidates, split.y_train, seconds_left=left)
+    reusable = spec.refit_all_rows and pool is not None
+    scored = reuse.from_search(choice.members, study, pool, n_classes=split.n_classes) if pool and reusable else None
+    if scored is not None:
+        reporter.log(f"Fitting {choice.note} once, on all {len(split.X)} rows (training and held-out), for the "
+                     "registered model; the held-out score is that of the search's last split model"
+                     f"{'s' if len(choice.members) > 1 else ''}, which learned from no held-out row.")
+        registered = choice.build(threads).fit(split.X, split.y)
+        predicting = time.monotonic()
+        held_out = raw_predictions(scored, split.X_test, split.n_classes)
+        return FinalFits(choice, registered, scored, held_out, time.monotonic() - predicting)
+    if reusable:
         reporter.log("The search's split models are not all at hand (a restarted worker, a resumed job or a model "
                      "too large to keep): the held-out score needs a fit on the training rows.")
-    choice = choose(spec, study, candidates, split.y_train, seconds_left=left,
-                    n_jobs=max(1, threads // 2) if spec.refit_all_rows else threads)
+    half = max(1, threads // 2) if spec.refit_all_rows else threads
     reporter.log(f"Refitting {choice.note} on all {len(split.X_train)} training rows"
                  + (f", and on all {len(split.X)} rows (training and held-out) for the registered model."
                     if spec.refit_all_rows else "."))
     with ThreadPoolExecutor(max_workers=2) as fitting:  # the estimators release the GIL while fitting
-        on_training_rows = fitting.submit(clone(choice.estimator).fit, split.X_train, split.y_train)
-        full = (fitting.submit(clone(choice.estimator).fit, split.X, split.y) if spec.refit_all_rows
-                else on_training_rows)
+        on_training_rows = fitting.submit(choice.build(half).fit, split.X_train, split.y_train)
+        full = fitting.submit(choice.build(half).fit, split.X, split.y) if spec.refit_all_rows else on_training_rows
         fitted = on_training_rows.result()
         predicting = time.monotonic()
         held_out = raw_predictions(fitted, split.X_test, split.n_classes)

@@ -113,11 +113,10 @@ def test_choose_takes_the_ensemble_only_when_it_wins(studio: Studio) -> None:
     a = Candidate(0, "linear", {"alpha": 1.0}, 1.0, y + rng.normal(0, 1, 500))
     b = Candidate(1, "lightgbm", strip_prefix("lightgbm", ESTIMATORS["lightgbm"].defaults), 1.0,
                   y + rng.normal(0, 1, 500))
-    chosen = choose(spec, _Study(1.0, "linear", {"alpha": 1.0}), [a, b], y, n_jobs=1)
+    chosen = choose(spec, _Study(1.0, "linear", {"alpha": 1.0}), [a, b], y)
     assert chosen.label.startswith("ensemble: ") and chosen.params["members"][0]["trial"] in (0, 1)
     assert chosen.validation_score < 0.85
-    alone = choose(spec.model_copy(update={"ensemble": False}), _Study(1.0, "linear", {"alpha": 1.0}), [a, b], y,
-                   n_jobs=1)
+    alone = choose(spec.model_copy(update={"ensemble": False}), _Study(1.0, "linear", {"alpha": 1.0}), [a, b], y)
     assert alone.label == "linear" and alone.validation_score == 1.0 and alone.fold_scores == [1.0]
 
 
@@ -159,7 +158,7 @@ def test_an_ensemble_whose_refit_would_overrun_the_budget_leaves_its_slowest_mem
                   Candidate(2, "lightgbm", lgbm, 1.0, y + rng.normal(0, 1, 500))]
     study = _Study(0.99, "linear", {"alpha": 1.0}, took={0: 1.0, 1: 1.0, 2: 30.0})
     members = lambda choice: {m["trial"] for m in choice.params["members"]}  # noqa: E731
-    assert members(choose(spec, study, candidates, y, n_jobs=1)) == {0, 1, 2}  # no limit: all three help
-    assert members(choose(spec, study, candidates, y, n_jobs=1, seconds_left=10)) == {0, 1}  # the slow one is out
-    alone = choose(spec, study, candidates, y, n_jobs=1, seconds_left=0.5)  # no ensemble fits: the best single
+    assert members(choose(spec, study, candidates, y)) == {0, 1, 2}  # no limit: all three help
+    assert members(choose(spec, study, candidates, y, seconds_left=10)) == {0, 1}  # the slow one is out
+    alone = choose(spec, study, candidates, y, seconds_left=0.5)  # no ensemble fits: the best single
     assert alone.label == "linear"

@@ -119,7 +119,7 @@ def test_a_trial_out_of_time_for_its_next_split_is_scored_on_the_splits_it_fitte
     real_fit = search._fit_predict
     told = []
 
-    def slow_fit(*args, **kwargs):  # every split takes 0.3 s of the trial's 1 s: a third would end past 0.8 s
+    def slow_fit(*args, **kwargs):  # every split takes 0.3 s of the trial's 1 s: a third would end past 0.7 s
         told.append(kwargs["stop_at"])
         now[0] += 0.3
         return real_fit(*args, **kwargs)
@@ -129,7 +129,7 @@ def test_a_trial_out_of_time_for_its_next_split_is_scored_on_the_splits_it_fitte
     assert result.value is not None and len(result.attrs["fold_scores"]) == 2
     assert result.value == pytest.approx(np.mean(result.attrs["fold_scores"]))
     assert result.attrs[search.SPLITS_ATTR] == "2 of 15 splits within the per-trial time limit"
-    assert told == [1000.8, 1000.8]  # each split may grow until the trial's limit, not a fifteenth of it
+    assert told == [1000 + search.TRIAL_LIMIT_USE] * 2  # each split may grow until the trial's limit, not 1/15 of it
     assert np.isnan(result.extra).any() and not np.isnan(result.extra).all()  # out-of-fold where it validated
 
 
@@ -147,13 +147,13 @@ def test_a_trial_begun_late_on_its_worker_keeps_to_the_limit_counted_from_when_t
 
     def fit(*args, **kwargs):
         told.append(kwargs["stop_at"])
-        now[0] += 2.0  # from the trial's own start, four splits would fit its 8 s
+        now[0] += 2.0  # from the trial's own start, three splits would fit its 7 s
         return real_fit(*args, **kwargs)
 
     monkeypatch.setattr(search, "_fit_predict", fit)
     result = validation_predictions(spec, "linear", {"C": 1.0}, X, y, n_jobs=1,
                                     limits=Limits(submitted=now[0] + 5e8 - 3.0))  # begun 3 s after it was started
-    assert told[0] == pytest.approx(1000.0 + 0.8 * 10 - 3.0)  # its models stop growing 8 s after the start
+    assert told[0] == pytest.approx(1000.0 + search.TRIAL_LIMIT_USE * 10 - 3.0)  # 7 s after the driver's start
     assert len(result.attrs["fold_scores"]) == 2  # a third split would end past it
 
 

@@ -3,8 +3,8 @@ permutation importance and (tree models) SHAP values, all from the model fitted 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
+from time import monotonic
 from typing import Any
 
 import numpy as np
@@ -88,9 +88,9 @@ def _timed_shap(model: Any, sample: pd.DataFrame, features: list[Feature], n_cla
     positions in the held-out rows."""
     if seconds is None or len(sample) <= SHAP_FIRST_ROWS:
         return tree_shap(model, sample, features, n_classes=n_classes).reset_index(drop=True), sample.index.to_numpy()
-    started = time.monotonic()
+    started = monotonic()
     first = tree_shap(model, sample.iloc[:SHAP_FIRST_ROWS], features, n_classes=n_classes)
-    per_row = (time.monotonic() - started) / SHAP_FIRST_ROWS
+    per_row = (monotonic() - started) / SHAP_FIRST_ROWS
     more = int(max(seconds - per_row * SHAP_FIRST_ROWS, 0.0) / max(per_row, 1e-9))
     rest = sample.iloc[SHAP_FIRST_ROWS:SHAP_FIRST_ROWS + more]
     found = [first] if rest.empty else [first, tree_shap(model, rest, features, n_classes=n_classes)]

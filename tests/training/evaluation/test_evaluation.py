@@ -107,7 +107,7 @@ def test_shap_takes_only_as_many_rows_as_its_time_allows_at_the_pace_of_its_firs
     y, _ = encode_target(test[target], Task.BINARY)
     clock = iter(range(0, 10_000, 1))  # every call to the clock a second later: the first 20 rows took 1 s
 
-    monkeypatch.setattr(record.time, "monotonic", lambda: float(next(clock)))
+    monkeypatch.setattr(record, "monotonic", lambda: float(next(clock)))
 
     def evaluate(seconds: float | None) -> Evaluation:
         return record.evaluate_model(model.pipeline, features_frame=test[[f.name for f in FEATURES]], X=X, y=y,
