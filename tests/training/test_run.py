@@ -155,3 +155,19 @@ def test_a_linear_model_is_never_fed_values_beyond_its_training_range(studio: St
     at_edge = frame.head(1).assign(area=area_feature.clip[1], rooms=5.0)
     assert score_frame(model, beyond).equals(score_frame(model, at_edge))  # bounded, not 50 x 10 million
     assert float(score_frame(model, beyond)["prediction"].iloc[0]) < 60 * training_max
+
+
+def test_the_final_fit_takes_only_the_cores_other_work_leaves_free(monkeypatch) -> None:
+    import os
+
+    import psutil
+
+    from studio.training import run
+
+    four = ComputeProfile(name="four", workers=2, threads=2, memory_gb=2)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    for used_percent, threads in ((0.0, 4), (25.0, 3), (50.0, 2), (100.0, 1)):  # another program's cores: 0 to 4
+        monkeypatch.setattr(psutil, "cpu_percent", lambda interval, p=used_percent: p)
+        assert run._local_threads(four) == threads
+    monkeypatch.setattr(psutil, "cpu_percent", lambda interval: 0.0)
+    assert run._local_threads(SMALL) == 1  # never more than the compute size's cores
