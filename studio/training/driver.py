@@ -112,6 +112,7 @@ def drive(
     should_stop: Callable[[], bool],
     ask: Callable[[optuna.Study], optuna.Trial] = optuna.Study.ask,
     poll_s: float = 0.2,
+    still_running: list[str] | None = None,
 ) -> StopReason:
     """Run trials until the trial budget, the deadline (time.monotonic(), or a function giving it, which may
     move as trials finish) or a stop request.
@@ -119,8 +120,8 @@ def drive(
     `ask(study)` starts a trial (it may enqueue fixed parameters first), `propose(trial)` suggests a
     configuration and returns its arguments; the worker runs `run_trial(threads, *arguments, *data)` and returns
     the score, (score, extra), or an TrialScore; extra (e.g. the out-of-fold predictions) is handed to
-    `on_trial(frozen_trial, extra)` with the finished trial.
-    """
+    `on_trial(frozen_trial, extra)` with the finished trial. With `still_running`, the workers of trials not stopped
+    DEADLINE_GRACE_S after the deadline are added to it, not stopped (they keep models: `studio.training.reuse`)."""
     running: dict[int, _Running] = {}
     memory_note = "" if pool.profile.is_remote else f" of {pool.profile.memory_gb:g} GB"
 
@@ -128,8 +129,8 @@ def drive(
         running.pop(number)
         on_trial(frozen, extra)
 
-    def abandon_all(reason: str, grace_s: float = 0.0) -> None:
-        for number, r in _stop_running(running, pool, grace_s):
+    def abandon_all(reason: str, grace_s: float = 0.0, leave: list[str] | None = None) -> None:
+        for number, r in _stop_running(running, pool, grace_s, leave):
             finish(number, _fail(r.trial, study, reason, abandoned=True))
 
     while True:
@@ -144,7 +145,7 @@ def drive(
             abandon_all("stopped: the job was cancelled (or its worker lost the job)")
             return StopReason.CANCELLED
         if _past(deadline):
-            abandon_all("stopped: the job's time budget ran out", grace_s=DEADLINE_GRACE_S)
+            abandon_all("stopped: the job's time budget ran out", grace_s=DEADLINE_GRACE_S, leave=still_running)
             return StopReason.BUDGET
         if restarted:
             if pool.restore():
@@ -161,14 +162,19 @@ def drive(
         _wait_any([r.future for r in running.values()], poll_s)
 
 
-def _stop_running(running: dict[int, _Running], pool: Pool, grace_s: float) -> list[tuple[int, _Running]]:
+def _stop_running(running: dict[int, _Running], pool: Pool, grace_s: float,
+                  leave: list[str] | None = None) -> list[tuple[int, _Running]]:
     """The running trials, each stopped: given `grace_s` to end on their own (trials told the deadline stop
-    themselves), then their workers stopped (a thread cannot be interrupted; the next job needs the worker)."""
+    themselves), then their workers stopped (a thread cannot be interrupted; the next job needs the worker), or
+    added to `leave`."""
     _wait_all([r.future for r in running.values()], grace_s)
     for r in running.values():
         if not r.future.done():
             r.future.cancel()
-            pool.stop_worker(r.address)
+            if leave is None:
+                pool.stop_worker(r.address)
+            else:
+                leave.append(r.address)
     return list(running.items())
 
 

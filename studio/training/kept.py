@@ -3,7 +3,8 @@ process for trials run inline), so the job's final phase can evaluate the chosen
 rows without fitting it again: the registered model is then the one fit on all rows.
 
 Each process keeps, per job, the last validation split's fitted pipeline of its KEEP best trials (by their
-validation score), for the JOBS jobs it ran last, in at most MAX_BYTES (a deep forest on many rows holds
+validation score) and of each algorithm's best (the ensemble's shortlist always holds those), for the JOBS jobs it
+ran last, in at most MAX_BYTES (a deep forest on many rows holds
 hundreds of MB: the worst kept model goes first, and a model larger than the cap is not kept). A restarted worker
 has lost its models: the final phase then fits the chosen configuration on the training rows as before.
 """
@@ -28,13 +29,15 @@ BYTES_PER_NATIVE_TREE = 8 * 2**10
 
 @dataclass(frozen=True)
 class KeepAs:
-    """Where a trial's fitted model is kept: its job's key (the study's name) and its trial number."""
+    """Where a trial's fitted model is kept: its job's key (the study's name), its trial number and its algorithm."""
 
     job: str
     trial: int
+    algorithm: str = ""
 
 
-_kept: OrderedDict[str, dict[int, tuple[float, int, Any]]] = OrderedDict()  # job -> trial -> (loss, bytes, model)
+_kept: OrderedDict[str, dict[int, tuple[float, int, Any, str]]] = OrderedDict()  # job -> trial -> (loss, bytes,
+#                                                                                    model, algorithm)
 _lock = threading.Lock()  # a Dask worker with several threads runs several trials at once
 
 
@@ -51,18 +54,26 @@ def keep(at: KeepAs | None, loss: float, model: Any) -> None:
         _kept.move_to_end(at.job)
         while len(_kept) > JOBS:
             _kept.popitem(last=False)
-        models[at.trial] = (loss, size, model)
-        if len(models) > KEEP:
-            del models[max(models, key=lambda n: models[n][0])]
+        models[at.trial] = (loss, size, model, at.algorithm)
+        if len(models) > KEEP and (worst := _worst(models, spare_leaders=True)) is not None:
+            del models[worst]
         while _held() > MAX_BYTES:  # an earlier job's models go first, then this job's worst
             if len(_kept) > 1:
                 _kept.popitem(last=False)
             else:
-                del models[max(models, key=lambda n: models[n][0])]
+                del models[_worst(models, spare_leaders=False) or max(models, key=lambda n: models[n][0])]
+
+
+def _worst(models: dict[int, tuple[float, int, Any, str]], *, spare_leaders: bool) -> int | None:
+    """The trial whose model goes first: the highest loss, sparing each algorithm's best when `spare_leaders`."""
+    leaders = {min((n for n in models if models[n][3] == a), key=lambda n: models[n][0])
+               for a in {m[3] for m in models.values()}} if spare_leaders else set()
+    rest = [n for n in models if n not in leaders]
+    return max(rest, key=lambda n: models[n][0]) if rest else None
 
 
 def _held() -> int:
-    return sum(size for models in _kept.values() for _, size, _ in models.values())
+    return sum(entry[1] for models in _kept.values() for entry in models.values())
 
 
 def take(job: str, trial: int) -> Any | None:

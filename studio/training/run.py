@@ -24,7 +24,7 @@ from studio.names import Tag
 from studio.training import allocate, reuse
 from studio.training.driver import Pool, PoolFactory, StopReason, abandon_stale, counted_trials, drive
 from studio.training.ensemble import Candidate
-from studio.training.estimate import EVALUATE_S, LOG_S
+from studio.training.estimate import EVALUATE_S, LOG_S, refit_seconds
 from studio.training.estimators import Losses
 from studio.training.evaluation import evaluate_model
 from studio.training.features import Feature, clipped, model_frame, within_range
@@ -33,7 +33,7 @@ from studio.training.follow import Reporter, TrackerLike, Watch
 from studio.training.metrics import METRICS, metrics_for, score_predictions
 from studio.training.model import ModelInfo, TrainedModel, encode_target, raw_predictions
 from studio.training.progress import Progress, TrainResult
-from studio.training.search import open_study, propose, score_trial
+from studio.training.search import open_study, propose, score_trial, seconds_per_split
 from studio.training.spec import TrainSpec, check_against_data
 from studio.training.task import Task
 from studio.training.time_steps import time_split
@@ -140,23 +140,21 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
         return propose(spec, trial, None if end is None else time.time() + end - watch.reserve(end) - time.monotonic(),
                        losses)
 
+    still_running: list[str] = []  # their workers keep the models the final phase takes (reuse): not stopped
     reason = drive(study, pool, propose=proposing, run_trial=partial(score_trial, spec),
                    max_trials=spec.budget.max_trials, trial_limit_s=spec.budget.trial_limit_s,
                    on_trial=watch.on_trial, should_stop=reporter.should_stop,
                    deadline=None if end is None else (lambda: end - watch.reserve(end)),
-                   ask=partial(allocate.ask, spec))
+                   ask=partial(allocate.ask, spec), still_running=still_running)
     reporter.fence()  # stopped because another worker took the job over: leave the rest to it
     progress = watch.advance().model_copy(update={"stop_reason": reason.value, "eta_s": 0.0,
                                                   "search_s": time.time() - started})
     reporter.log(f"Search stopped: {reason.value}; {progress.trials_done} trial(s) finished"
                  + (f", {watch.reserve(end):.0f} s of the budget left for the final fits and saving the model."
-                    if end is not None and watch.reserve_s else "."))
-    if not progress.trials_done:
-        tracker.finish(run_id, metrics={}, tags={}, status="KILLED" if reason == StopReason.CANCELLED else "FAILED")
-        if reason == StopReason.CANCELLED:
-            raise StudioError("Cancelled before any trial finished; there is no model to keep.")
-        raise StudioError("No trial finished within the budget. Raise the time budget, the per-trial time limit, "
-                          "or choose faster algorithms.")
+                    if end is not None and watch.reserve_s else ".")
+                 + (f" {len(still_running)} trial(s) stopped at the deadline end on their workers at their next step."
+                    if still_running else ""))
+    _some_trial_finished(progress, reason, tracker, run_id)
     cancelled = reason == StopReason.CANCELLED
     if cancelled:  # the analyst wants the job stopped: keep its best model at the cost of one fit, no more
         spec = spec.model_copy(update={"ensemble": False, "refit_all_rows": False})
@@ -164,6 +162,17 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
                      "held-out importance and SHAP are skipped (re-run the job for them).")
     return _refit_and_register(spec, split, study, watch.candidates, run_id, tracker, reporter, profile, progress,
                                started, pool=pool, evaluate=not cancelled)
+
+
+def _some_trial_finished(progress: Progress, reason: StopReason, tracker: TrackerLike, run_id: str) -> None:
+    """Raise, the run marked failed or killed, when the search ended without a finished trial."""
+    if progress.trials_done:
+        return
+    tracker.finish(run_id, metrics={}, tags={}, status="KILLED" if reason == StopReason.CANCELLED else "FAILED")
+    if reason == StopReason.CANCELLED:
+        raise StudioError("Cancelled before any trial finished; there is no model to keep.")
+    raise StudioError("No trial finished within the budget. Raise the time budget, the per-trial time limit, "
+                      "or choose faster algorithms.")
 
 
 def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: list[Candidate], run_id: str,
@@ -175,7 +184,7 @@ def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: l
     test_score = score_predictions(METRICS[spec.metric], split.y_test, final.held_out)
     held_out = metrics_of(final.held_out, split.y_test, spec.task)
     # the registered model's inputs are bounded to the range of the rows it learned from
-    features = _bounded(spec, split.X) if spec.refit_all_rows else split.features
+    features = _bounded(spec, split.X) if final.all_rows else split.features
     info = ModelInfo(task=spec.task, target=spec.target, features=features, classes=split.classes,
                      metric=spec.metric, run_id=run_id)
     reporter.progress(progress.model_copy(update={"phase": "logging model"}))
@@ -191,7 +200,7 @@ def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: l
                                     names.N_TRIALS: progress.trials_done, names.DURATION_S: duration,
                                     **per_algorithm_best(study, spec.metric)},
                    tags={Tag.BEST_ALGORITHM: choice.label, Tag.STOP_REASON: stop_reason,
-                         Tag.FINAL_MODEL: choice.note, Tag.REFIT_ALL_ROWS: str(spec.refit_all_rows)})
+                         Tag.FINAL_MODEL: choice.note, Tag.REFIT_ALL_ROWS: str(final.all_rows)})
     if evaluate:
         left = _seconds_left(spec, started)
         importance = ImportanceBudget.within(left, predict_s=final.predict_s, predicted_rows=len(split.X_test),
@@ -219,6 +228,7 @@ class FinalFits:
     scored: Any
     held_out: np.ndarray
     predict_s: float
+    all_rows: bool = True  # whether the registered model learned from every row (else: the training rows)
 
 
 def _final_fits(spec: TrainSpec, split: Split, study: Any, candidates: list[Candidate], reporter: Reporter,
@@ -243,18 +253,29 @@ def _final_fits(spec: TrainSpec, split: Split, study: Any, candidates: list[Cand
     if reusable:
         reporter.log("The search's split models are not all at hand (a restarted worker, a resumed job or a model "
                      "too large to keep): the held-out score needs a fit on the training rows.")
-    half = max(1, threads // 2) if spec.refit_all_rows else threads
+    all_rows = spec.refit_all_rows and (left is None or threads >= 2 or 2 * _refit_s(spec, study, choice) < left)
+    if spec.refit_all_rows and not all_rows:
+        reporter.log("No time left for a second fit on one free core: the registered model is the one fitted on the "
+                     "training rows.")
+    half = max(1, threads // 2) if all_rows else threads
     reporter.log(f"Refitting {choice.note} on all {len(split.X_train)} training rows"
                  + (f", and on all {len(split.X)} rows (training and held-out) for the registered model."
-                    if spec.refit_all_rows else "."))
+                    if all_rows else "."))
     with ThreadPoolExecutor(max_workers=2) as fitting:  # the estimators release the GIL while fitting
         on_training_rows = fitting.submit(choice.build(half).fit, split.X_train, split.y_train)
-        full = fitting.submit(choice.build(half).fit, split.X, split.y) if spec.refit_all_rows else on_training_rows
+        full = fitting.submit(choice.build(half).fit, split.X, split.y) if all_rows else on_training_rows
         fitted = on_training_rows.result()
         predicting = time.monotonic()
         held_out = raw_predictions(fitted, split.X_test, split.n_classes)
         predict_s = time.monotonic() - predicting
-        return FinalFits(choice, full.result(), fitted, held_out, predict_s)
+        return FinalFits(choice, full.result(), fitted, held_out, predict_s, all_rows)
+
+
+def _refit_s(spec: TrainSpec, study: Any, choice: FinalChoice) -> float:
+    """The chosen model's fit on all rows, estimated from its members' trials."""
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    return refit_seconds(spec, (seconds_per_split(trials[n], spec.validation.splits) for n, _ in choice.members
+                                if n in trials))
 
 
 @dataclass(frozen=True)

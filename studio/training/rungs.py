@@ -64,7 +64,7 @@ def threshold(study: optuna.Study) -> float | None:
 
 def limits_for(trial: optuna.Trial, checkpoints: dict[int, float], stop_by: float | None = None) -> Limits:
     return Limits(checkpoints, None if trial.user_attrs.get(DEFAULT_ATTR) else threshold(trial.study), stop_by,
-                  time.time(), KeepAs(trial.study.study_name, trial.number))
+                  time.time(), KeepAs(trial.study.study_name, trial.number, str(trial.params.get("algorithm"))))
 
 
 def sample(fit_idx: np.ndarray, val_idx: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray] | None:

@@ -112,6 +112,32 @@ def test_a_trial_that_stops_itself_at_the_deadline_keeps_its_worker() -> None:
     assert set(pool.workers()) == before  # not stopped and restarted: it ended within the grace
 
 
+def remember(threads: int, seconds: float, data: list[int]) -> float:
+    """A trial that keeps something in its worker (as trials keep their last split model), then runs on."""
+    from studio.training import kept
+    from studio.training.kept import KeepAs
+
+    kept.keep(KeepAs("job-left", 0, "linear"), 0.0, {"model": seconds})
+    time.sleep(seconds)
+    return seconds
+
+
+def test_at_the_deadline_a_trial_still_running_can_be_left_to_its_worker_which_answers_at_once() -> None:
+    from studio.training import kept
+
+    study, pool, left = _study(), TrialPool.open(SMALL, [1, 2]), []
+    before = set(pool.workers())
+    reason = drive(study, pool, propose=lambda trial: (30.0,), run_trial=remember, max_trials=1,
+                   deadline=time.monotonic() + 3, trial_limit_s=None, on_trial=lambda trial, extra: None,
+                   should_stop=lambda: False, still_running=left)
+    assert reason is StopReason.BUDGET and left == list(before)  # listed, not stopped and restarted
+    asked = time.monotonic()
+    answer = pool.call(left[0], kept.take, "job-left", 0)  # beside the trial still sleeping on its only thread
+    assert answer.status == "finished" and answer.result() == {"model": 30.0} and time.monotonic() - asked < 10
+    assert set(pool.workers()) == before
+    pool.stop_worker(left[0])  # the test's own clean-up: the trial would sleep on
+
+
 def test_cancel_stops_at_once_and_keeps_finished_trials() -> None:
     study = _study()
 

@@ -150,3 +150,35 @@ def test_a_process_keeps_the_best_few_models_of_its_last_jobs_within_its_memory_
     assert kept.take("job-c", 3) is None
     for job in ("job-b", "job-c"):
         kept.forget(job)
+
+
+def test_each_algorithms_best_model_is_kept_however_far_behind_the_leaders(monkeypatch) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression().fit(np.eye(2), [0, 1])
+    monkeypatch.setattr(kept, "KEEP", 3)
+    for trial in range(5):  # five good boosters
+        kept.keep(KeepAs("job-d", trial, "lightgbm"), float(trial), model)
+    kept.keep(KeepAs("job-d", 9, "linear"), 100.0, model)  # the linear model's best, far behind: the ensemble's
+    assert kept.take("job-d", 9) is model  # shortlist holds it (diversity), so it is kept
+    assert [kept.take("job-d", t) is not None for t in range(5)] == [True, True, False, False, False]
+    kept.forget("job-d")
+
+
+def test_without_kept_models_time_or_a_second_free_core_the_model_is_fitted_once_on_the_training_rows(
+        studio, monkeypatch) -> None:
+    from studio.training import run
+
+    frame = churn_frame(400)
+    record = studio.catalog.save(frame, "churn", source="test")
+    spec = draft_spec(record, frame, target="churned", algorithms=["linear"], budget=Budget(seconds=60, max_trials=2))
+    monkeypatch.setattr(kept, "take", lambda *args: None)  # as after a restarted worker
+    monkeypatch.setattr(run, "_local_threads", lambda profile: 1)  # another program holds the other core
+    monkeypatch.setattr(run, "_refit_s", lambda *args: 1e6)  # and two fits would not end in time
+    reporter = ListReporter()
+    result = train(spec, catalog=studio.catalog, tracker=studio.tracker, storage=storage_for(studio.settings, "job-u3"),
+                   job_id="u3", profile=SMALL, reporter=reporter, pools=INLINE)
+    assert any("No time left for a second fit" in line for line in reporter.lines)
+    assert any(line.endswith("on all 320 training rows.") for line in reporter.lines)
+    assert studio.tracker.client.get_run(result.run_id).data.tags["studio.refit_all_rows"] == "False"
+    assert 0.5 < result.test_score <= 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -51,6 +52,19 @@ def test_asking_for_a_worker_twice_while_it_starts_starts_one(embedded: Studio, 
     while time.monotonic() < deadline and not (dask_workers() and min(dask_workers()) >= 10 + TRIALS_NICE_STEP):
         time.sleep(0.2)
     assert dask_workers() and min(dask_workers()) >= 10 + TRIALS_NICE_STEP, dask_workers()
+    # every thread of them, in the idle scheduling class: a page that wakes up takes the core at once
+    def threads() -> list[tuple[int, int]]:  # (nice, scheduling class) of each
+        workers = [p for p in proc.children(recursive=True) if "spawn_main" in " ".join(p.cmdline())]
+        found = []
+        for tid in (t.id for p in workers for t in p.threads()):
+            with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
+                found.append((os.getpriority(os.PRIO_PROCESS, tid), os.sched_getscheduler(tid)))
+        return found
+
+    lowered = (10 + TRIALS_NICE_STEP, os.SCHED_IDLE)
+    while time.monotonic() < deadline and not all(nice >= lowered[0] and cls == lowered[1] for nice, cls in threads()):
+        time.sleep(0.2)
+    assert threads() and all(nice >= lowered[0] and cls == lowered[1] for nice, cls in threads()), threads()
 
 
 def test_a_worker_that_exited_is_started_again(embedded: Studio) -> None:
