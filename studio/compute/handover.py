@@ -52,18 +52,18 @@ class HandoverPool:
         return opened.workers() if opened is not None else self.inline.workers()
 
     def submit(self, address: str, fn: Any, *args: Any) -> Any:
-        if address == ADDRESS:
-            return self.inline.submit(address, fn, *args)
-        opened = self._opened()
-        assert opened is not None, "a cluster worker's address before the cluster was ready"
-        return opened.submit(address, fn, *args)
+        return self._serving(address).submit(address, fn, *args)
 
     def call(self, address: str, fn: Any, *args: Any) -> Any:
+        return self._serving(address).call(address, fn, *args)
+
+    def _serving(self, address: str) -> Any:
+        """The pool whose worker `address` is: this process's slot, or the opened cluster's."""
         if address == ADDRESS:
-            return self.inline.call(address, fn, *args)
+            return self.inline
         opened = self._opened()
         assert opened is not None, "a cluster worker's address before the cluster was ready"
-        return opened.call(address, fn, *args)
+        return opened
 
     def stop_worker(self, address: str) -> None:
         opened = self._opened()

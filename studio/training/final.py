@@ -4,7 +4,7 @@ trials when that beats it on the validation rows."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -72,8 +72,13 @@ def likely_members(spec: TrainSpec, study: Any, candidates: list[Candidate], y: 
     best = best_trial(study, METRICS[spec.metric])
     if not spec.ensemble or len(candidates) < 2:
         return [best.number]
-    return list(ensemble.select(ensemble.shortlist(candidates, METRICS[spec.metric], first=best.number), y,
-                                METRICS[spec.metric]).weights)
+    rows = np.sort(np.random.default_rng(spec.seed).permutation(len(y))[:ESTIMATE_ROWS])  # it runs as trials end
+    sampled = [replace(c, oof=c.oof[rows]) for c in ensemble.shortlist(candidates, METRICS[spec.metric],
+                                                                        first=best.number)]
+    try:
+        return list(ensemble.select(sampled, y[rows], METRICS[spec.metric]).weights)
+    except ValueError:  # the sample holds none of the rows the best trial validated
+        return [best.number]
 
 
 def _affordable_selection(spec: TrainSpec, study: Any, shortlisted: list[Candidate], y: np.ndarray,
@@ -84,14 +89,24 @@ def _affordable_selection(spec: TrainSpec, study: Any, shortlisted: list[Candida
     took = {t.number: seconds_per_split(t, spec.validation.splits) for t in study.get_trials(deepcopy=False)
             if t.duration is not None}
     best = shortlisted[0]  # the best single configuration first
-    pool = list(shortlisted)
-    while len(pool) >= 2:
+    own = refit_seconds(spec, [took.get(best.number, 0.0)])  # a member that alone would not fit is never affordable
+    pool = [c for c in shortlisted if c is best or seconds_left is None
+            or own + refit_seconds(spec, [took.get(c.number, 0.0)]) <= seconds_left]
+    for _ in range(MAX_RESELECTIONS):  # each selection over 8,000 rows takes about a second
+        if len(pool) < 2:
+            break
         selection = ensemble.select(pool, y, metric)
         if seconds_left is None or refit_seconds(spec, (took.get(n, 0.0) for n in selection.weights)) <= seconds_left:
             return selection
         # the best single configuration stays: it is what the job falls back to, fitted whatever it costs
         pool.remove(max((c for c in pool if c is not best), key=lambda c: took.get(c.number, 0.0)))
     return None
+
+
+#: How many times the ensemble is selected again without its slowest candidate before the best single one is taken.
+MAX_RESELECTIONS = 4
+#: The selection that estimates the final fits while the search ends (`likely_members`) reads this many rows at most.
+ESTIMATE_ROWS = 2_000
 
 
 def _fold_scores(spec: TrainSpec, members: list[tuple[Candidate, int]], y: np.ndarray) -> list[float]:

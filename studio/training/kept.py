@@ -16,8 +16,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-#: Models kept per job and process: the ensemble's shortlist is the best dozen trials, spread over the workers.
-KEEP = 8
+#: Models kept per job and process: the ensemble's shortlist is the best dozen trials (ensemble.MAX_CANDIDATES),
+#: which one worker may have run most of.
+KEEP = 12
 #: Jobs whose models a process keeps (a remote cluster may run trials of more than one job).
 JOBS = 2
 #: What the kept models may hold in one process, in bytes (`footprint`).

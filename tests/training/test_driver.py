@@ -123,9 +123,11 @@ def remember(threads: int, seconds: float, data: list[int]) -> float:
 
 
 def test_at_the_deadline_a_trial_still_running_can_be_left_to_its_worker_which_answers_at_once() -> None:
+    from studio.compute.cluster import discard
     from studio.training import kept
 
-    study, pool, left = _study(), TrialPool.open(SMALL, [1, 2]), []
+    own = ComputeProfile(name="left-running", workers=1, threads=1, memory_gb=2)  # its own cluster: stopped after
+    study, pool, left = _study(), TrialPool.open(own, [1, 2]), []
     before = set(pool.workers())
     reason = drive(study, pool, propose=lambda trial: (30.0,), run_trial=remember, max_trials=1,
                    deadline=time.monotonic() + 3, trial_limit_s=None, on_trial=lambda trial, extra: None,
@@ -135,7 +137,7 @@ def test_at_the_deadline_a_trial_still_running_can_be_left_to_its_worker_which_a
     answer = pool.call(left[0], kept.take, "job-left", 0)  # beside the trial still sleeping on its only thread
     assert answer.status == "finished" and answer.result() == {"model": 30.0} and time.monotonic() - asked < 10
     assert set(pool.workers()) == before
-    pool.stop_worker(left[0])  # the test's own clean-up: the trial would sleep on
+    discard(own)  # the trial would sleep on: its cluster goes, and no other test waits for its worker
 
 
 def test_cancel_stops_at_once_and_keeps_finished_trials() -> None:
