@@ -223,16 +223,17 @@ def bench_budget(row_counts: list[int], budget: int, tmp: Path) -> None:
         print(f"   {rows:>7,} rows: {wall:6.1f} s = x{wall / budget:.3f} of the budget; job "
               f"{summary['duration_s']:.1f} s, {summary['n_trials']} trials, test {summary['metric']} "
               f"{summary['test_score']:.4f}")
-        if wall > 1.05 * budget:  # over the target: where the time went, from the job's own log
-            _print_job_log(home, summary["job_id"])
+        # where the time went, from the job's own log: all of it when over the target, else its final phase
+        _print_job_log(home, summary["job_id"], since=None if wall > 1.05 * budget else "Search stopped")
 
 
-def _print_job_log(home: Path, job_id: str) -> None:
+def _print_job_log(home: Path, job_id: str, since: str | None = None) -> None:
     shown = subprocess.run([PY, "-m", "studio", "jobs", "show", job_id], env=_env(home), capture_output=True,
                            text=True, check=False).stdout
-    for line in shown.splitlines():
-        if line[:2].isdigit() and line[2:3] == ":":  # the log lines, "19:04:33  Trial 10 ..."
-            print(f"      {line}")
+    lines = [line for line in shown.splitlines() if line[:2].isdigit() and line[2:3] == ":"]  # "19:04:33  Trial 10"
+    start = next((i for i, line in enumerate(lines) if since is not None and since in line), 0)
+    for line in lines[start:]:
+        print(f"      {line}")
 
 
 def bench_cancel(rows: int, after_trials: list[int], tmp: Path) -> None:
