@@ -286,7 +286,11 @@ def _fits(studio: Studio, job_id: str) -> tuple[Any, int, list[tuple[Any, ...]]]
         ran = splits if trial.state == TrialState.COMPLETE else splits[:1]
         work += [(algorithm, params, split.X_train.iloc[f], split.y_train[f], split.X_train.iloc[v]) for f, v in ran]
     best, best_params = configuration(study.best_trial)
-    work.append((best, best_params, split.X_train, split.y_train, split.X_test))
+    # the final fit on all rows; on the training rows as well only where the job's log says it needed one (its
+    # held-out evaluation reuses the search's split models when it can: studio/training/reuse.py)
+    once = any("once, on all" in line for line in studio.jobs.logs(job_id))
+    if not (once and spec.refit_all_rows):
+        work.append((best, best_params, split.X_train, split.y_train, split.X_test))
     if spec.refit_all_rows:
         work.append((best, best_params, split.X, split.y, split.X_test))
     return spec, studio.profile(spec.compute).threads, work

@@ -152,8 +152,8 @@ def train(spec: TrainSpec, *, catalog: DatasetCatalog, tracker: TrackerLike, sto
     reporter.log(f"Search stopped: {reason.value}; {progress.trials_done} trial(s) finished"
                  + (f", {watch.reserve(end):.0f} s of the budget left for the final fits and saving the model."
                     if end is not None and watch.reserve_s else ".")
-                 + (f" {len(still_running)} trial(s) stopped at the deadline end on their workers at their next step."
-                    if still_running else ""))
+                 + (f" {len(still_running)} trial(s) still running at the deadline end on their workers at their "
+                    "next step." if still_running else ""))
     _some_trial_finished(progress, reason, tracker, run_id)
     cancelled = reason == StopReason.CANCELLED
     if cancelled:  # the analyst wants the job stopped: keep its best model at the cost of one fit, no more
@@ -241,7 +241,8 @@ def _final_fits(spec: TrainSpec, split: Split, study: Any, candidates: list[Cand
     left = None if seconds_left is None else seconds_left - LOG_S - EVALUATE_S
     choice = choose(spec, study, candidates, split.y_train, seconds_left=left)
     reusable = spec.refit_all_rows and pool is not None
-    scored = reuse.from_search(choice.members, study, pool, n_classes=split.n_classes) if pool and reusable else None
+    scored = (reuse.from_search(choice.members, study, pool, n_classes=split.n_classes)
+              if spec.refit_all_rows and pool is not None else None)
     if scored is not None:
         reporter.log(f"Fitting {choice.note} once, on all {len(split.X)} rows (training and held-out), for the "
                      "registered model; the held-out score is that of the search's last split model"
