@@ -206,7 +206,7 @@ def _refit_and_register(spec: TrainSpec, split: Split, study: Any, candidates: l
         importance = ImportanceBudget.within(left, predict_s=final.predict_s, predicted_rows=len(split.X_test),
                                              n_features=len(spec.features))
         _record_evaluation(spec, split, final.scored, choice.fold_scores, run_id, tracker, reporter, progress,
-                           importance, final.held_out, shap_seconds=None if left is None else max(left, 0.0) / 4)
+                           importance, final.held_out, shap_seconds=None if left is None else left / 4)
     if pool is not None:
         reuse.forget(study, pool)
     reporter.progress(progress.model_copy(update={"phase": "done", "elapsed_s": duration}))
@@ -286,8 +286,9 @@ class ImportanceBudget:
     rows: int = 1000
     repeats: int = 3
 
-    #: Fewer rows than this make importance noise: below it, the evaluation runs on this many and overruns. (200
-    #: overran by 4 s on digits: 64 features x 200 rows through a 4-model ensemble took 5.3 s; 50 take about 1.)
+    #: Fewer rows than this make importance noise: where the time left does not afford this many, importance is
+    #: left out (rows 0) rather than run over the budget (50 rows x 64 features through an ensemble of two
+    #: 10-class boosters took 6 s of a job already at its budget's end).
     FLOOR_ROWS: ClassVar[int] = 50
 
     @classmethod
@@ -304,7 +305,8 @@ class ImportanceBudget:
         if affordable >= full.rows * full.repeats:
             return full
         repeats = max(1, min(full.repeats, int(affordable // full.rows)))
-        return cls(rows=max(cls.FLOOR_ROWS, min(full.rows, int(affordable / repeats))), repeats=repeats)
+        rows = min(full.rows, int(affordable / repeats))
+        return cls(rows=rows if rows >= cls.FLOOR_ROWS else 0, repeats=repeats)
 
 
 def _record_evaluation(spec: TrainSpec, split: Split, model: Any, fold_scores: list[float], run_id: str,
@@ -327,7 +329,7 @@ def _record_evaluation(spec: TrainSpec, split: Split, model: Any, fold_scores: l
     except (ValueError, TypeError, MemoryError) as exc:
         reporter.log(f"The held-out evaluation could not be recorded: {type(exc).__name__}: {exc}")
         return
-    shuffled = min(evaluation.summary.rows, importance.rows)
+    shuffled = min(evaluation.summary.rows, importance.rows) if importance.rows else "no"
     explained = "" if evaluation.shap is None else f", SHAP on {len(evaluation.shap)}"
     reporter.log(f"Recorded the held-out evaluation ({evaluation.summary.rows} rows, importance on {shuffled} x "
                  f"{importance.repeats}{explained}) in "

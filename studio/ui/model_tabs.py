@@ -67,9 +67,12 @@ def explain(run: RunSummary) -> None:
         return
     summary, h = evaluation.summary, evaluation.holdout
     left, right = st.columns(2)
-    chart(ex.permutation_bars(summary.importance, metric=summary.metric), key="permutation", container=left)
-    table_download(pd.DataFrame([f.model_dump() for f in summary.importance]), name="importance",
-                   key="importance", container=left)
+    if summary.importance:
+        chart(ex.permutation_bars(summary.importance, metric=summary.metric), key="permutation", container=left)
+        table_download(pd.DataFrame([f.model_dump() for f in summary.importance]), name="importance",
+                       key="importance", container=left)
+    else:
+        left.info(summary.importance_note or "No permutation importance was recorded for this run.")
     if summary.shap_importance and evaluation.shap is not None:
         chart(ex.shap_bars(summary.shap_importance), key="shap", container=right)
         chart(ex.shap_beeswarm(evaluation.shap, h.features), key="beeswarm")

@@ -80,7 +80,7 @@ def test_a_trial_scored_on_fewer_splits_counts_its_time_per_split_fitted() -> No
     assert final_reserve_s(_spec(budget={"seconds": None, "max_trials": 5}), [5.0]) == 0.0
 
 
-def test_importance_takes_what_the_budget_has_left_and_never_less_than_its_floor() -> None:
+def test_importance_takes_what_the_budget_has_left_and_is_left_out_below_its_floor() -> None:
     from studio.training.run import ImportanceBudget
 
     # 2,000 held-out rows predicted in 0.1 s, 20 features: a full importance (1,000 rows x 3) costs 3 s
@@ -89,8 +89,10 @@ def test_importance_takes_what_the_budget_has_left_and_never_less_than_its_floor
     assert ImportanceBudget.within(60, **cost) == ImportanceBudget()
     assert ImportanceBudget.within(4, **cost) == ImportanceBudget(rows=1000, repeats=2)  # 2 s of row passes
     assert ImportanceBudget.within(1, **cost) == ImportanceBudget(rows=500, repeats=1)
-    assert ImportanceBudget.within(0, **cost) == ImportanceBudget(rows=ImportanceBudget.FLOOR_ROWS, repeats=1)
-    assert ImportanceBudget.within(-5, **cost) == ImportanceBudget(rows=ImportanceBudget.FLOOR_ROWS, repeats=1)
+    assert ImportanceBudget.within(0.1, **cost) == ImportanceBudget(rows=ImportanceBudget.FLOOR_ROWS, repeats=1)
+    assert ImportanceBudget.within(0.09, **cost) == ImportanceBudget(rows=0, repeats=1)  # below the floor: left out
+    assert ImportanceBudget.within(0, **cost) == ImportanceBudget(rows=0, repeats=1)  # spent: left out
+    assert ImportanceBudget.within(-5, **cost) == ImportanceBudget(rows=0, repeats=1)
 
 
 def test_near_its_end_the_search_reserves_for_the_members_the_final_choice_would_take() -> None:

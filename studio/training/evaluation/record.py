@@ -20,6 +20,8 @@ from studio.training.task import Task
 SHAP_ROWS = 200
 #: SHAP is computed on these first rows, then on as many more of SHAP_ROWS as the time it may take allows.
 SHAP_FIRST_ROWS = 20
+OUT_OF_TIME = ("{what} was left out: the job's time budget was spent by the time its model was registered. Re-run "
+               "it with a larger budget to have it.")
 
 
 class EvaluationSummary(BaseModel):
@@ -33,6 +35,7 @@ class EvaluationSummary(BaseModel):
     importance: list[FeatureImportance]
     shap_importance: dict[str, float] | None = None  # mean |SHAP| per feature, for tree models
     shap_note: str = ""
+    importance_note: str = ""  # why permutation importance is missing, when it is
     fold_scores: list[float] = []  # the chosen configuration's validation score on each split
 
 
@@ -60,10 +63,15 @@ def evaluate_model(model: Any, *, features_frame: pd.DataFrame, X: pd.DataFrame,
     holdout = holdout_of(model, features_frame, X, y, task=task, classes=classes,
                          predictions=None if predictions is None else predictions[keep])
     n_classes = len(classes) if classes is not None else 0
-    importance = permutation_importance(model, X, y, features, metric=METRICS[metric], n_classes=n_classes,
-                                        seed=seed, max_rows=importance_rows, repeats=importance_repeats)
+    importance, importance_note = [], OUT_OF_TIME.format(what="Permutation importance")
+    if importance_rows > 0:
+        importance, importance_note = permutation_importance(
+            model, X, y, features, metric=METRICS[metric], n_classes=n_classes, seed=seed, max_rows=importance_rows,
+            repeats=importance_repeats), ""
     shap, shap_importance, note = None, None, ""
-    if is_tree_pipeline(model):
+    if shap_seconds is not None and shap_seconds <= 0:
+        note = OUT_OF_TIME.format(what="SHAP")
+    elif is_tree_pipeline(model):
         sample = X.sample(min(SHAP_ROWS, len(X)), random_state=seed)
         try:
             shap, rows = _timed_shap(model, sample, features, n_classes, shap_seconds)
@@ -77,7 +85,7 @@ def evaluate_model(model: Any, *, features_frame: pd.DataFrame, X: pd.DataFrame,
         note = "SHAP values are computed for single tree models; this model is not one (see permutation importance)."
     summary = EvaluationSummary(task=task, metric=metric, classes=classes, features=features, rows=len(holdout.frame),
                                 importance=importance, shap_importance=shap_importance, shap_note=note,
-                                fold_scores=fold_scores)
+                                fold_scores=fold_scores, importance_note=importance_note)
     return Evaluation(summary=summary, holdout=holdout, shap=shap)
 
 

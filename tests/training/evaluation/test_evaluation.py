@@ -115,9 +115,24 @@ def test_shap_takes_only_as_many_rows_as_its_time_allows_at_the_pace_of_its_firs
                                      features=list(FEATURES), fold_scores=[], shap_seconds=seconds)
 
     # 1 s for the first 20 rows: 3 s more allow 60 more rows (0.05 s a row)
-    bounded, spent, unbounded = evaluate(4.0), evaluate(0.0), evaluate(None)
+    bounded, short, unbounded = evaluate(4.0), evaluate(0.5), evaluate(None)
     assert len(bounded.shap) == record.SHAP_FIRST_ROWS + 60
-    assert len(spent.shap) == record.SHAP_FIRST_ROWS  # out of time: the first rows only
+    assert len(short.shap) == record.SHAP_FIRST_ROWS  # less time than the first rows took: those only
     assert len(unbounded.shap) == min(record.SHAP_ROWS, len(test))
     assert bounded.shap.drop(columns="__row").to_numpy() == pytest.approx(  # the same rows explain the same
         unbounded.shap.set_index("__row").loc[bounded.shap["__row"]].to_numpy(), abs=1e-9)
+
+
+def test_out_of_time_importance_and_shap_are_left_out_and_say_why(train_and_test) -> None:
+    from studio.training.evaluation import record
+
+    train, test = train_and_test
+    model = fitted("lightgbm", Task.BINARY, train)
+    y, _ = encode_target(test[model.info.target], Task.BINARY)
+    spent = record.evaluate_model(model.pipeline, features_frame=test[[f.name for f in FEATURES]],
+                                  X=model_frame(test, FEATURES), y=y, task=Task.BINARY, metric="roc_auc",
+                                  classes=model.info.classes, features=list(FEATURES), fold_scores=[],
+                                  importance_rows=0, shap_seconds=-1.0)
+    assert spent.summary.importance == [] and "time budget was spent" in spent.summary.importance_note
+    assert spent.shap is None and "time budget was spent" in spent.summary.shap_note
+    assert len(spent.holdout.frame) == len(test)  # the held-out predictions are recorded all the same
