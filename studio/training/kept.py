@@ -4,9 +4,9 @@ rows without fitting it again: the registered model is then the one fit on all r
 
 Each process keeps, per job, the last validation split's fitted pipeline of its KEEP best trials (by their
 validation score) and of each algorithm's best (the ensemble's shortlist always holds those), for the JOBS jobs it
-ran last, in at most MAX_BYTES (a deep forest on many rows holds
-hundreds of MB: the worst kept model goes first, and a model larger than the cap is not kept). A restarted worker
-has lost its models: the final phase then fits the chosen configuration on the training rows as before.
+ran last, in at most MAX_BYTES (a deep forest on many rows holds hundreds of MB: the worst kept model goes first,
+and a model larger than the cap is not kept). A restarted worker has lost its models: the final phase then fits the
+chosen configuration on the training rows as before.
 """
 
 from __future__ import annotations
@@ -56,19 +56,19 @@ def keep(at: KeepAs | None, loss: float, model: Any) -> None:
         while len(_kept) > JOBS:
             _kept.popitem(last=False)
         models[at.trial] = (loss, size, model, at.algorithm)
-        if len(models) > KEEP and (worst := _worst(models, spare_leaders=True)) is not None:
+        if len(models) > KEEP and (worst := _worst(models)) is not None:
             del models[worst]
         while _held() > MAX_BYTES:  # an earlier job's models go first, then this job's worst
             if len(_kept) > 1:
                 _kept.popitem(last=False)
             else:
-                del models[_worst(models, spare_leaders=False) or max(models, key=lambda n: models[n][0])]
+                del models[max(models, key=lambda n: models[n][0])]
 
 
-def _worst(models: dict[int, tuple[float, int, Any, str]], *, spare_leaders: bool) -> int | None:
-    """The trial whose model goes first: the highest loss, sparing each algorithm's best when `spare_leaders`."""
+def _worst(models: dict[int, tuple[float, int, Any, str]]) -> int | None:
+    """The trial whose model goes first: the highest loss, sparing each algorithm's best."""
     leaders = {min((n for n in models if models[n][3] == a), key=lambda n: models[n][0])
-               for a in {m[3] for m in models.values()}} if spare_leaders else set()
+               for a in {m[3] for m in models.values()}}
     rest = [n for n in models if n not in leaders]
     return max(rest, key=lambda n: models[n][0]) if rest else None
 
