@@ -24,8 +24,8 @@ from studio.training import kept
 from studio.training.driver import Pool
 from studio.training.model import raw_predictions
 
-#: How long the final phase waits for a worker to hand back a kept model before fitting the model again (a worker
-#: still running a trial stopped at the search's end answers when that trial has stopped itself).
+#: How long the final phase waits for a worker to hand back a kept model before fitting the model again (a Dask
+#: worker answers at once, beside a trial it still runs: `TrialPool.call`).
 FETCH_WAIT_S = 3.0
 
 
