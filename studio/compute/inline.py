@@ -62,8 +62,8 @@ class InlinePool:
     def submit(self, address: str, fn: Callable[..., Any], *args: Any) -> DoneFuture:
         return DoneFuture(fn, *args, *self.payload)
 
-    def call(self, address: str, fn: Callable[..., Any], *args: Any) -> DoneFuture:
-        return DoneFuture(fn, *args)
+    def call(self, address: str, fn: Callable[..., Any], *args: Any) -> Any:
+        return fn(*args)
 
     def stop_worker(self, address: str) -> None:
         """A trial that ran inline has already ended."""

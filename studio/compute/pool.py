@@ -24,7 +24,6 @@ from studio.compute.cluster import (
     remember_sent,
     sent,
 )
-from studio.compute.inline import DoneFuture
 from studio.compute.profiles import ComputeProfile
 
 if TYPE_CHECKING:
@@ -112,10 +111,10 @@ class TrialPool:
     def submit(self, address: str, fn: Any, *args: Any) -> Future:
         return self.client.submit(fn, *args, *self.data, workers=[address], allow_other_workers=False, pure=False)
 
-    def call(self, address: str, fn: Any, *args: Any) -> DoneFuture:
+    def call(self, address: str, fn: Any, *args: Any) -> Any:
         """`fn(*args)` on one worker now, outside its task queue (Dask's `Client.run`: a worker still finishing a
         trial stopped at the search's end answers at once), without the training data."""
-        return DoneFuture(lambda: self.client.run(fn, *args, workers=[address])[address])
+        return self.client.run(fn, *args, workers=[address])[address]
 
     def stop_worker(self, address: str) -> None:
         """Hard-stop the worker process at `address` (its running trial with it); its nanny starts a new one."""

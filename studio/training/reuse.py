@@ -12,7 +12,6 @@ restarted worker, a model too large to keep) the job fits the chosen model on th
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,10 +22,6 @@ from studio.compute import inline
 from studio.training import kept
 from studio.training.driver import Pool
 from studio.training.model import raw_predictions
-
-#: How long the final phase waits for a worker to hand back a kept model before fitting the model again (a Dask
-#: worker answers at once, beside a trial it still runs: `TrialPool.call`).
-FETCH_WAIT_S = 3.0
 
 
 class Blend:
@@ -51,11 +46,10 @@ class Blend:
         return blended if self.n_classes is None else blended.argmax(axis=1)
 
 
-def from_search(members: Sequence[tuple[int, int]], study: Any, pool: Pool, *, n_classes: int | None,
-                wait_s: float = FETCH_WAIT_S) -> Any | None:
+def from_search(members: Sequence[tuple[int, int]], study: Any, pool: Pool, *, n_classes: int | None) -> Any | None:
     """A model of the chosen `members` ((trial number, weight) pairs) that learned from no held-out row: the kept
     split model of the one member, or a Blend of the members'; None when one of them is not at hand."""
-    models = _fetched([number for number, _ in members], study, pool, wait_s)
+    models = _fetched([number for number, _ in members], study, pool)
     if models is None:
         return None
     return models[0] if len(models) == 1 else Blend([(m, w) for m, (_, w) in zip(models, members, strict=True)],
@@ -72,24 +66,17 @@ def forget(study: Any, pool: Pool) -> None:
             continue
 
 
-def _fetched(numbers: list[int], study: Any, pool: Pool, wait_s: float) -> list[Any] | None:
+def _fetched(numbers: list[int], study: Any, pool: Pool) -> list[Any] | None:
     """The kept models of trials `numbers`, from the workers that ran them; None when one is not at hand."""
     trials = {t.number: t for t in study.get_trials(deepcopy=False)}
     alive = pool.workers()
-    futures = []
+    models = []
     for number in numbers:
         address = trials[number].user_attrs.get("worker") if number in trials else None
         if address is None or (address not in alive and address != inline.ADDRESS):  # this process: always there
             return None
-        futures.append(pool.call(address, kept.take, study.study_name, number))
-    until = time.monotonic() + wait_s
-    while not all(f.done() for f in futures):
-        if time.monotonic() > until:
-            for f in futures:
-                f.cancel()
+        try:
+            models.append(pool.call(address, kept.take, study.study_name, number))
+        except Exception:  # the worker went away since: its models with it
             return None
-        time.sleep(0.01)
-    if any(f.status != "finished" for f in futures):
-        return None
-    models = [f.result() for f in futures]
     return None if any(m is None for m in models) else models
