@@ -80,13 +80,17 @@ def rerun_times(reruns: int, pause: Callable[[bool], None] | None = None
     return running, paused
 
 
-def pauser(pid: int) -> Callable[[bool], None]:
-    """Stops (True) or continues (False) a process and every process it started (the worker's Dask workers)."""
+def pauser(pid: int, which: str = "all") -> Callable[[bool], None]:
+    """Stops (True) or continues (False) a process and every process it started (the worker's Dask workers);
+    `which`: "all", "compute" (the Dask workers only: the job's own process, its search driver and its writes
+    to the studio's databases, keeps running) or "driver" (the job's own process only)."""
     import psutil
 
     def pause(stop: bool) -> None:
         root = psutil.Process(pid)
-        for process in [root, *root.children(recursive=True)]:
+        chosen = {"all": [root, *root.children(recursive=True)], "compute": root.children(recursive=True),
+                  "driver": [root]}[which]
+        for process in chosen:
             with contextlib.suppress(psutil.NoSuchProcess):  # a trial's process may have ended
                 process.send_signal(signal.SIGSTOP if stop else signal.SIGCONT)
 
@@ -127,7 +131,8 @@ def first_paint(home: Path, repeat: int = 3) -> dict[str, tuple[float, float]]:
 
 def _print_reruns(args: argparse.Namespace, before: dict[str, list[float]], idle: dict[str, list[float]],
                   busy: dict[str, list[float]]) -> None:
-    print(f"\nPage rerun on a studio with {args.runs} runs, {args.reruns} reruns each (AppTest), p50 / p95:\n")
+    print(f"\nPage rerun on a studio with {args.runs} runs, {args.reruns} reruns each (AppTest), p50 / p95; paused: "
+          f"{args.pause}:\n")
     print("| page | idle before | job paused | job running | running / paused (target p95: <= x1.2) "
           "| running / idle before |")
     print("|---|---|---|---|---|---|")
@@ -147,6 +152,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=500)
     parser.add_argument("--reruns", type=int, default=40)
+    parser.add_argument("--pause", choices=["all", "compute", "driver"], default="all",
+                        help="what the paired reruns pause: the whole job (default), only its Dask workers, or "
+                             "only the job's own process (to see which costs the pages)")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="bench-ui-")) / "home"
     os.environ["STUDIO_HOME"] = str(home)
@@ -174,7 +182,7 @@ def main() -> None:
         job = studio.submit_training(busy_spec)
         while studio.jobs.get(job.id).progress.get("trials_done", 0) < 2:  # the search is under way
             time.sleep(0.2)
-        pause = pauser(worker.pid)
+        pause = pauser(worker.pid, args.pause)
         try:
             busy, idle = rerun_times(args.reruns, pause)
         finally:
