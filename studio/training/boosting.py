@@ -13,7 +13,8 @@ stopped; on randhie 90 of 95 LightGBM trials), is compared with the median score
 the same checkpoint (Optuna's median-pruner rule, after PRUNE_STARTUP trials), or with its own algorithm's best
 score there where that is worse (a sampler favouring another algorithm makes the median); below it, the trial
 stops there and is reported pruned. The thresholds travel with the trial because the Dask worker running it
-has no access to the study; the driver reports the checkpoints to Optuna as intermediate values when the trial comes back.
+has no access to the study; the driver reports the checkpoints to Optuna as intermediate values
+when the trial comes back.
 """
 
 from __future__ import annotations
