@@ -6,7 +6,7 @@ import streamlit as st
 
 from studio.auth import Role
 from studio.ui.auth import sidebar, sign_in
-from studio.ui.common import ensure_local_worker
+from studio.ui.common import ensure_local_worker, pages_first
 
 LOGO = str(Path(__file__).parent / "assets" / "logo.png")
 st.set_page_config(page_title="ML Studio", page_icon=LOGO, layout="wide")
@@ -25,4 +25,5 @@ pages = [
 ]
 if actor.can(Role.ADMIN):
     pages.append(st.Page("app_pages/settings.py", title="Settings", icon=":material/admin_panel_settings:"))
-st.navigation(pages).run()
+with pages_first():  # the training on this machine pauses while the page runs
+    st.navigation(pages).run()

@@ -343,7 +343,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     studio = _studio()
     lower_priority(studio.settings.worker_nice)
-    worker = Worker(studio, warm=True)
+    worker = Worker(studio, warm=True, pages_first=studio.settings.pages_first)
     signal.signal(signal.SIGTERM, lambda *_: worker.stop())
     worker.run()
     return 0

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     worker_nice: int = Field(
         default=10, ge=0, le=19, description="The CPU priority (Unix nice) `studio worker` lowers itself to; its Dask "
                                              "workers inherit it, so pages stay responsive while a job trains.")
+    pages_first: bool = Field(
+        default=True, description="While the app runs a page, `studio worker` pauses its compute processes on this "
+                                  "machine (at most 1 s at a time, never more than half the time), so pages stay "
+                                  "fast beside training: studio/worker/yielding.py.")
     embedded_worker: bool = Field(default=True, description="The app starts a local worker if none is alive.")
     max_upload_mb: int = Field(default=200, ge=1)
     max_upload_rows: int = Field(default=10_000_000, ge=1, description="Most rows one uploaded file may hold.")

@@ -74,4 +74,5 @@ def ring(store: str, worker_ids: Iterable[str]) -> None:
 def _send(address: str) -> None:
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock, contextlib.suppress(
             ConnectionRefusedError, FileNotFoundError, BlockingIOError):  # gone, or already awake
+        sock.setblocking(False)  # a stopped or busy receiver's full queue must not hang the sender
         sock.sendto(b"!", address)

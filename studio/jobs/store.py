@@ -125,8 +125,7 @@ class JobStore:
                 id=job_id, kind=kind, name=name, payload_json=payload_json, status=JobStatus.QUEUED,
                 created_at=time.time(), attempts=0, cancel_requested=False, progress_json=progress_json,
             ))
-        here = socket.gethostname()
-        doorbell.ring(self.identity, [w.id for w in self.alive_workers(within_s=300) if w.host == here])
+        doorbell.ring(self.identity, self.local_workers())
         return self.get(job_id)
 
     def delete(self, job_id: str) -> None:
@@ -282,6 +281,11 @@ class JobStore:
     def remove_worker(self, worker_id: str) -> None:
         with self.engine.begin() as conn:
             conn.execute(db.workers.delete().where(db.workers.c.id == worker_id))
+
+    def local_workers(self) -> builtins.list[str]:
+        """The ids of the workers on this machine seen in the last five minutes."""
+        here = socket.gethostname()
+        return [w.id for w in self.alive_workers(within_s=300) if w.host == here]
 
     def alive_workers(self, *, within_s: float) -> builtins.list[WorkerInfo]:
         query = sa.select(db.workers).where(db.workers.c.seen_at >= time.time() - within_s)

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import optuna
 from optuna.trial import TrialState
 
+from studio.compute import hold
 from studio.compute.profiles import ComputeProfile
 
 #: At the time budget's end, running trials get this long to stop themselves (they are told the deadline, and stop
@@ -135,6 +136,7 @@ def drive(
             finish(number, _fail(r.trial, study, reason, abandoned=True))
 
     while True:
+        hold.wait()  # while the app runs a page on this machine (studio/worker/yielding.py)
         alive, restarted = pool.workers(), False  # restarted: a worker died or was stopped (it needs the data again)
         for number, r in list(running.items()):
             outcome = _check(r, study, pool, alive, trial_limit_s, memory_note)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
 from studio.context import Studio
 from studio.errors import SpecError, StudioError
 from studio.markup import text
+from studio.worker import yielding
 
 
 @st.cache_resource(show_spinner=False)
@@ -24,6 +28,26 @@ def ensure_local_worker() -> bool:
     from studio.worker.local import ensure_worker
 
     return ensure_worker(get_studio())
+
+
+@st.cache_data(ttl=10, show_spinner=False)
+def _local_workers() -> list[str]:
+    try:
+        return get_studio().jobs.local_workers()
+    except SQLAlchemyError:  # the page says what is wrong with the database; pausing compute is not worth an error
+        return []
+
+
+@contextlib.contextmanager
+def pages_first() -> Iterator[None]:
+    """Run a page with the compute of this machine's workers paused (Settings.pages_first): beside training, the
+    page would share the memory bus with it."""
+    studio = get_studio()
+    if not studio.settings.pages_first:
+        yield
+        return
+    with yielding.pages_first(studio.jobs.identity, _local_workers()):
+        yield
 
 
 def empty_state(message: str, *, page: str, label: str) -> None:

@@ -19,6 +19,7 @@ from studio.errors import LeaseLost, StudioError
 from studio.jobs.doorbell import Doorbell
 from studio.jobs.store import JobStatus, Lease
 from studio.worker.handlers import HANDLERS
+from studio.worker.yielding import Yielder
 
 if TYPE_CHECKING:  # a type only: the jobs package does not import the composition root
     from studio.context import Studio
@@ -85,10 +86,13 @@ class JobReporter:
 
 class Worker:
     def __init__(self, studio: Studio, *, worker_id: str | None = None, warm: bool = False,
-                 warm_compute: str | None = None) -> None:
+                 warm_compute: str | None = None, pages_first: bool = False) -> None:
         """`warm`: prepare for the first job as soon as the loop starts (the `studio worker` process does), on
-        `warm_compute` (default: the studio's default compute size)."""
+        `warm_compute` (default: the studio's default compute size). `pages_first`: pause every process below
+        this one while the app runs a page (studio/worker/yielding.py; only for a process that is a worker and
+        nothing else, as `studio worker` is: everything below it is compute)."""
         self.studio = studio
+        self.pages_first = pages_first
         self.warm_compute = warm_compute
         self.worker_id = worker_id or f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.stop_event = threading.Event()
@@ -101,6 +105,7 @@ class Worker:
         `worker_poll_seconds` (for jobs submitted elsewhere)."""
         settings = self.studio.settings
         self.doorbell = Doorbell(self.studio.jobs.identity, self.worker_id)  # bound before the worker is listed
+        yielder = Yielder(self.studio.jobs.identity, self.worker_id).start() if self.pages_first else None
         try:
             with contextlib.suppress(SQLAlchemyError):  # seen at once, before the slow imports (retried below)
                 self.studio.jobs.touch_worker(self.worker_id, pid=os.getpid())
@@ -124,6 +129,9 @@ class Worker:
                 self.run_job(lease)
         finally:
             self.doorbell.close()
+            if yielder is not None:
+                yielder.close()
+                log.info("Compute paused for pages: %.1f s in all.", yielder.paused_s)
             self.studio.jobs.remove_worker(self.worker_id)
 
     def stop(self) -> None:

@@ -8,11 +8,13 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psutil
 import pytest
 
 from studio.compute.cluster import TRIALS_NICE_STEP
 from studio.context import Studio
 from studio.worker.local import PID_FILE, ensure_worker, spawned_worker
+from studio.worker.yielding import pages_first
 from tests.conftest import make_settings
 
 
@@ -65,6 +67,15 @@ def test_asking_for_a_worker_twice_while_it_starts_starts_one(embedded: Studio, 
     while time.monotonic() < deadline and not all(nice >= lowered[0] and cls == lowered[1] for nice, cls in threads()):
         time.sleep(0.2)
     assert threads() and all(nice >= lowered[0] and cls == lowered[1] for nice, cls in threads()), threads()
+    # and while a page runs, they are stopped: no scheduling class keeps them off the memory bus (yielding.py)
+    below = proc.children(recursive=True)
+    with pages_first(embedded.jobs.identity, embedded.jobs.local_workers()):
+        while time.monotonic() < deadline and {p.status() for p in below} != {psutil.STATUS_STOPPED}:
+            time.sleep(0.01)
+        assert {p.status() for p in below} == {psutil.STATUS_STOPPED} and proc.status() != psutil.STATUS_STOPPED
+    while time.monotonic() < deadline and psutil.STATUS_STOPPED in {p.status() for p in below}:
+        time.sleep(0.01)
+    assert psutil.STATUS_STOPPED not in {p.status() for p in below}
 
 
 def test_a_worker_that_exited_is_started_again(embedded: Studio) -> None:

@@ -1,0 +1,135 @@
+"""Pages first: while a page runs, the processes below a worker are stopped, and continue after it, at the
+latest MAX_PAUSE_S later; only this user's processes can ask. Real processes and real sockets."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from studio.worker import yielding
+from studio.worker.yielding import MAX_PAUSE_S, PAUSE, Yielder, pages_first
+
+pytestmark = pytest.mark.skipif(not yielding.SUPPORTED, reason="abstract Unix sockets are Linux's")
+
+
+@pytest.fixture
+def below():
+    """A CPU-bound process below this one, as a Dask worker is below `studio worker`."""
+    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    yield psutil.Process(child.pid)
+    child.kill()
+    child.wait()
+
+
+def _state(process: psutil.Process, want: str, within_s: float = 2.0) -> bool:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if process.status() == want:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_the_compute_below_the_worker_stops_while_a_page_runs_and_goes_on_after(below) -> None:
+    yielder = Yielder("store", f"w-{os.getpid()}").start()
+    try:
+        with pages_first("store", [f"w-{os.getpid()}", "a-worker-that-is-gone"]):
+            assert _state(below, psutil.STATUS_STOPPED)
+        assert _state(below, psutil.STATUS_RUNNING)
+        with pages_first("store", [f"w-{os.getpid()}"]), pages_first("store", [f"w-{os.getpid()}"]):
+            assert _state(below, psutil.STATUS_STOPPED)  # two pages at once: held until both end
+        assert _state(below, psutil.STATUS_RUNNING)
+        assert yielder.paused_s > 0
+    finally:
+        yielder.close()
+    assert below.status() == psutil.STATUS_RUNNING
+
+
+def test_a_page_never_holds_training_longer_than_the_cap_nor_again_at_once(below) -> None:
+    yielder = Yielder("store", f"w-{os.getpid()}").start()
+    address = yielding.address("store", f"w-{os.getpid()}")
+    try:
+        yielding._send(address, PAUSE)  # an app that died mid-page: no RESUME comes
+        assert _state(below, psutil.STATUS_STOPPED)
+        assert _state(below, psutil.STATUS_RUNNING, within_s=MAX_PAUSE_S + 1)
+        yielding._send(address, PAUSE)  # right after a hold ran out: training runs first
+        time.sleep(0.2)
+        assert below.status() == psutil.STATUS_RUNNING
+    finally:
+        yielder.close()
+
+
+def test_closing_the_worker_continues_what_it_held(below) -> None:
+    yielder = Yielder("store", f"w-{os.getpid()}").start()
+    yielding._send(yielding.address("store", f"w-{os.getpid()}"), PAUSE)
+    assert _state(below, psutil.STATUS_STOPPED)
+    yielder.close()
+    assert _state(below, psutil.STATUS_RUNNING)
+
+
+def test_only_this_users_processes_are_heard(below, monkeypatch) -> None:
+    """The kernel's credentials, not the message, say who sent it: a sender of another uid is ignored (here the
+    worker is made to believe it runs as another user, since the test cannot send as one)."""
+    yielder = Yielder("store", f"w-{os.getpid()}")
+    monkeypatch.setattr(yielding.os, "getuid", lambda: os.geteuid() + 12345)
+    yielder.start()
+    try:
+        yielding._send(yielder.address, PAUSE)
+        time.sleep(0.3)
+        assert below.status() == psutil.STATUS_RUNNING
+    finally:
+        monkeypatch.undo()
+        yielder.close()
+
+
+def test_a_second_worker_with_the_same_id_does_not_listen() -> None:
+    first = Yielder("store", "same").start()
+    second = Yielder("store", "same").start()
+    try:
+        assert second._sock is None and first._sock is not None
+    finally:
+        first.close()
+        second.close()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as probe:
+        probe.bind(yielding.address("store", "same"))  # closed: the name is free again
+
+
+def test_a_worker_that_does_not_read_never_hangs_a_page() -> None:
+    """A stopped worker (Ctrl-Z, or paused by a benchmark) stops reading its socket; once its queue is full a
+    blocking send would hang every page of the app."""
+    deaf = Yielder("store", "deaf")  # bound, never started: nobody reads
+    try:
+        for _ in range(500):  # the queue holds a few dozen: a blocking send would hang here
+            with pages_first("store", ["deaf"]):
+                pass
+    finally:
+        deaf.close()
+
+
+def test_the_search_driver_in_the_worker_process_waits_while_a_page_runs() -> None:
+    """The driver runs in the worker process, which cannot stop itself: it waits on the hold between steps."""
+    import threading
+
+    from studio.compute import hold
+
+    yielder = Yielder("store", f"w-{os.getpid()}").start()
+    steps: list[float] = []
+    try:
+        with pages_first("store", [f"w-{os.getpid()}"]):
+            time.sleep(0.1)  # the worker has taken the PAUSE
+            waiter = threading.Thread(target=lambda: (hold.wait(), steps.append(time.monotonic())))
+            waiter.start()
+            time.sleep(0.2)
+            assert not steps  # still held
+            released = time.monotonic()
+        waiter.join(timeout=5)
+        assert steps and steps[0] >= released
+    finally:
+        yielder.close()
+    hold.wait()  # closed: never held
