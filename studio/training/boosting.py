@@ -7,14 +7,10 @@ split too small for that to be slight (OWN_STOPPING_BELOW) it stops on rows of i
 held-out test score, measured on rows no trial saw, stays honest.
 
 Boosting rounds are also the resource for pruning. On a trial's first split the score at log-spaced
-checkpoints, counted in rounds at REFERENCE_RATE (a booster learning at 0.05 is scored at 100 rounds for the
-checkpoint 50: compared after 50 rounds with boosters learning at 0.2, slow learners, often the best, were
-stopped; on randhie 90 of 95 LightGBM trials), is compared with the median score of the finished trials at
-the same checkpoint (Optuna's median-pruner rule, after PRUNE_STARTUP trials), or with its own algorithm's best
-score there where that is worse (a sampler favouring another algorithm makes the median); below it, the trial
-stops there and is reported pruned. The thresholds travel with the trial because the Dask worker running it
-has no access to the study; the driver reports the checkpoints to Optuna as intermediate values
-when the trial comes back.
+checkpoints is compared with the median score of the finished trials at the same checkpoint (Optuna's
+median-pruner rule, after PRUNE_STARTUP trials); below it, the trial stops there and is reported pruned. The
+thresholds travel with the trial because the Dask worker running it has no access to the study; the driver
+reports the checkpoints to Optuna as intermediate values when the trial comes back.
 """
 
 from __future__ import annotations
@@ -28,13 +24,10 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from studio.training import rungs
 from studio.training.estimators import ESTIMATORS, PATIENCE
 from studio.training.metrics import Metric, score_predictions, worse
 
 CHECKPOINTS = (50, 100, 200, 400, 800, 1600)
-#: The learning rate at which a checkpoint is that many rounds; at another rate it is scaled inversely.
-REFERENCE_RATE = 0.1
 PRUNE_STARTUP = 5
 #: Final models train on more rows than a validation split's; boosters get this many more rounds than they
 #: stopped at (on average over the splits, or on their own stopping rows).
@@ -56,20 +49,13 @@ class Pruned(Exception):
     """The trial fell below the median at a checkpoint."""
 
 
-def thresholds(study: optuna.Study, metric: Metric, algorithm: str | None = None) -> dict[int, float]:
-    """Per checkpoint, the median score of the completed trials that reached it (once PRUNE_STARTUP have), or
-    the best score there of `algorithm`'s finished trials where that is worse (as at the rung: rungs.looser)."""
+def thresholds(study: optuna.Study, metric: Metric) -> dict[int, float]:
+    """Per checkpoint, the median score of the completed trials that reached it (once PRUNE_STARTUP have)."""
     reached: dict[int, list[float]] = {}
-    own: dict[int, list[float]] = {}
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)):
-        mine = algorithm is not None and trial.params.get("algorithm") == algorithm
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
         for step, value in trial.intermediate_values.items():
-            if trial.state == TrialState.COMPLETE:
-                reached.setdefault(step, []).append(value)
-            if mine:
-                own.setdefault(step, []).append(value)
-    return {step: rungs.looser(metric, float(np.median(values)), own.get(step, ()))
-            for step, values in reached.items() if len(values) >= PRUNE_STARTUP}
+            reached.setdefault(step, []).append(value)
+    return {step: float(np.median(values)) for step, values in reached.items() if len(values) >= PRUNE_STARTUP}
 
 
 @dataclass
@@ -82,26 +68,15 @@ class Checkpoints:
     limits: dict[int, float]
     values: dict[int, float] = field(default_factory=dict)
     classes: np.ndarray | None = None  # the classes the booster was fitted on: its probabilities' columns
-    learning_rate: float = REFERENCE_RATE
-
-    def due(self, rounds: int) -> int | None:
-        """The checkpoint a booster reaches after `rounds` at its learning rate, or None."""
-        for step in CHECKPOINTS:
-            if max(1, round(step * REFERENCE_RATE / self.learning_rate)) == rounds:
-                return step
-        return None
 
     def at(self, rounds: int, raw: np.ndarray) -> None:
-        """Score the booster's `raw` predictions after `rounds`, where that is a checkpoint; prune below its limit."""
-        step = self.due(rounds)
-        if step is None:
+        if rounds not in CHECKPOINTS:
             return
         value = score_predictions(self.metric, self.y, self._predictions(raw))
-        self.values[step] = value
-        limit = self.limits.get(step)
+        self.values[rounds] = value
+        limit = self.limits.get(rounds)
         if limit is not None and worse(self.metric, value, limit):
-            at_rate = "" if step == rounds else f" ({step} at a learning rate of {REFERENCE_RATE})"
-            raise Pruned(f"pruned at {rounds} rounds{at_rate}: {value:.5g} is worse than the median {limit:.5g}")
+            raise Pruned(f"pruned at {rounds} rounds: {value:.5g} is worse than the median {limit:.5g}")
 
     def _predictions(self, raw: np.ndarray) -> np.ndarray:
         if not self.n_classes or self.classes is None:
@@ -167,7 +142,6 @@ def _fit_booster(pipeline: Any, algorithm: str, X_fit: Any, y_fit: np.ndarray, X
     Xv = Xs if X_val is X_stop else preprocess.transform(X_val)
     if checkpoints is not None:
         checkpoints.classes = np.unique(y_fit)  # a fold may miss a rare class
-        checkpoints.learning_rate = float(model.get_params().get("learning_rate") or REFERENCE_RATE)
     if algorithm == "xgboost":
         model.set_params(callbacks=[_xgb_watch(checkpoints, Xv, stop_at)])
         try:
@@ -242,7 +216,7 @@ def _xgb_watch(checkpoints: Checkpoints | None, Xv: Any, stop_at: float | None) 
 
     class Watch(TrainingCallback):
         def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-            if checkpoints is not None and checkpoints.due(epoch + 1) is not None:
+            if checkpoints is not None and epoch + 1 in CHECKPOINTS:
                 checkpoints.at(epoch + 1, model.inplace_predict(Xv, iteration_range=(0, epoch + 1)))
             return stop_at is not None and time.monotonic() > stop_at  # True stops training
 
@@ -254,7 +228,7 @@ def _lgbm_watch(checkpoints: Checkpoints | None, Xv: Any, stop_at: float | None)
 
     def watch(env: Any) -> None:
         rounds = env.iteration + 1
-        if checkpoints is not None and checkpoints.due(rounds) is not None:
+        if checkpoints is not None and rounds in CHECKPOINTS:
             checkpoints.at(rounds, env.model.predict(Xv, num_iteration=rounds))
         if stop_at is not None and time.monotonic() > stop_at:
             raise EarlyStopException(env.iteration, env.evaluation_result_list)

@@ -8,11 +8,7 @@ coin toss, so the rung takes more splits (none, when that would be all of them).
 validation rows). Once RUNG_STARTUP trials have a first-rung score, a trial whose score there is worse than
 their median stops after it (reported pruned, as Optuna's median pruner would): it costs a few splits of k, or
 a sample of one. The median is taken over every trial that reached the rung, pruned or not, as in ASHA, so it
-does not tighten just because the survivors are good. A trial that beats the best first-rung score of its own
-algorithm goes on even below that median (`looser`): once the sampler favours one algorithm, its many good
-trials make the median, and every other algorithm's trials were stopped there, the promising with the rest (on
-randhie, a random forest of 370 leaves a tree scoring 4.06 against a median of 4.0 made of tuned XGBoost
-trials; forests of that kind scored best held out). The strong defaults are never stopped at the rung: they
+does not tighten just because the survivors are good. The strong defaults are never stopped at the rung: they
 are what makes a model exist whatever the budget. Within a rung the boosters' own checkpoints (boosting
 rounds, `studio.training.boosting`) and the forests' tree batches keep cutting cost further.
 
@@ -59,30 +55,16 @@ class Limits:
     keep_as: KeepAs | None = None  # where the trial's last split model is kept for the final phase (kept.py)
 
 
-def threshold(study: optuna.Study, metric: Metric, algorithm: str | None = None) -> float | None:
-    """The median first-rung score of the finished trials, once RUNG_STARTUP of them have one; for a trial of
-    `algorithm`, that algorithm's best first-rung score where it is worse (`looser`)."""
-    finished = [t for t in study.get_trials(deepcopy=False, states=FINISHED) if RUNG_ATTR in t.user_attrs]
-    if len(finished) < RUNG_STARTUP:
-        return None
-    own = [float(t.user_attrs[RUNG_ATTR]) for t in finished if t.params.get("algorithm") == algorithm]
-    return looser(metric, float(np.median([float(t.user_attrs[RUNG_ATTR]) for t in finished])), own)
+def threshold(study: optuna.Study) -> float | None:
+    """The median first-rung score of the finished trials, once RUNG_STARTUP of them have one."""
+    values = [float(t.user_attrs[RUNG_ATTR]) for t in study.get_trials(deepcopy=False, states=FINISHED)
+              if RUNG_ATTR in t.user_attrs]
+    return float(np.median(values)) if len(values) >= RUNG_STARTUP else None
 
 
-def looser(metric: Metric, median: float, own: Sequence[float]) -> float:
-    """The limit a trial must beat: the median, or its own algorithm's best (`own`) where that is worse."""
-    finite = [v for v in own if np.isfinite(v)]
-    if not finite:
-        return median
-    best = max(finite) if metric.greater_is_better else min(finite)
-    return best if worse(metric, best, median) else median
-
-
-def limits_for(trial: optuna.Trial, metric: Metric, checkpoints: dict[int, float],
-               stop_by: float | None = None) -> Limits:
-    algorithm = str(trial.params.get("algorithm"))
-    rung = None if trial.user_attrs.get(DEFAULT_ATTR) else threshold(trial.study, metric, algorithm)
-    return Limits(checkpoints, rung, stop_by, time.time(), KeepAs(trial.study.study_name, trial.number, algorithm))
+def limits_for(trial: optuna.Trial, checkpoints: dict[int, float], stop_by: float | None = None) -> Limits:
+    return Limits(checkpoints, None if trial.user_attrs.get(DEFAULT_ATTR) else threshold(trial.study), stop_by,
+                  time.time(), KeepAs(trial.study.study_name, trial.number, str(trial.params.get("algorithm"))))
 
 
 def sample(fit_idx: np.ndarray, val_idx: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray] | None:

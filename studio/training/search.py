@@ -28,7 +28,6 @@ from studio.training.estimators import ESTIMATORS, SQUARED_ONLY, Losses, Options
 from studio.training.features import build_preprocessor
 from studio.training.metrics import METRICS, Metric, score_predictions, worse
 from studio.training.rungs import Limits
-from studio.training.sampler import SpreadTPESampler
 from studio.training.spec import TrainSpec
 from studio.training.task import Task
 
@@ -216,8 +215,7 @@ def open_study(spec: TrainSpec, *, storage: optuna.storages.BaseStorage | str, s
     with warnings.catch_warnings():  # multivariate/group TPE are "experimental" in name only; chosen on purpose
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         # constant_liar: trials running in parallel are assumed bad, so idle workers do not repeat them.
-        sampler = SpreadTPESampler(default_attr=rungs.DEFAULT_ATTR, seed=spec.seed, multivariate=True, group=True,
-                                   constant_liar=True)
+        sampler = optuna.samplers.TPESampler(seed=spec.seed, multivariate=True, group=True, constant_liar=True)
     study = optuna.create_study(storage=storage, study_name=study_name, sampler=sampler,
                                 direction=METRICS[spec.metric].direction, load_if_exists=True)
     if not study.trials:
@@ -234,9 +232,7 @@ def propose(spec: TrainSpec, trial: optuna.Trial, stop_by: float | None = None,
     runs under (pruning thresholds; `stop_by`, the wall-clock time the job's search ends)."""
     algorithm = str(trial.suggest_categorical("algorithm", list(spec.algorithms)))
     params = {**ESTIMATORS[algorithm].space(trial, spec.task), **losses.suggest(trial, algorithm)}
-    metric = METRICS[spec.metric]
-    return algorithm, params, rungs.limits_for(trial, metric, boosting.thresholds(trial.study, metric, algorithm),
-                                               stop_by)
+    return algorithm, params, rungs.limits_for(trial, boosting.thresholds(trial.study, METRICS[spec.metric]), stop_by)
 
 
 def score_trial(spec: TrainSpec, n_jobs: int, algorithm: str, params: Params, limits: Limits,

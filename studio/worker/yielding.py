@@ -2,9 +2,10 @@
 
 Priorities keep trials off a core the app wants (the Dask workers run in the idle scheduling class, below a
 niced worker: studio/compute/cluster.py), but not off the memory bus and the shared cache: a page rerun beside a
-SCHED_IDLE process summing a large array on the other core took 1.6x as long as beside nothing, beside a
-SCHED_IDLE pure-Python loop 1.0x; a training job cost pages 1.1-1.3x. No scheduling class shares memory
-bandwidth, so the worker stops its compute processes (SIGSTOP) for the few milliseconds a page takes.
+SCHED_IDLE process summing a large array on the other core took 1.5-1.75x as long at p95 as beside nothing,
+beside a SCHED_IDLE pure-Python loop 1.0x (bench/ui_neighbours.py); a training job cost pages 1.1-1.3x. No
+scheduling class shares memory bandwidth, so the worker stops its compute processes (SIGSTOP) for the few
+milliseconds a page takes.
 
 Protocol: each worker binds a Unix datagram socket in Linux's abstract namespace, named after its job store and
 worker id (as its doorbell, studio/jobs/doorbell.py). Before a page runs, the app sends PAUSE to each worker of

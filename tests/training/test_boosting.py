@@ -62,22 +62,6 @@ def test_a_booster_below_the_median_at_a_checkpoint_is_pruned_there(studio, algo
     assert list(result.intermediate) == [50]
 
 
-@pytest.mark.parametrize("algorithm", ["xgboost", "lightgbm"])
-def test_checkpoints_count_rounds_at_the_reference_learning_rate(studio, algorithm: str) -> None:
-    """At a learning rate of 0.05 the checkpoint 50 comes after 100 rounds, at 0.25 after 20: compared after 50
-    rounds with boosters learning at 0.2, every slow learner was stopped."""
-    spec, X, y = _setup(studio)
-    fast = validation_predictions(spec, algorithm, {**_defaults(algorithm), "learning_rate": 0.25}, X, y, n_jobs=1,
-                                  limits=Limits(checkpoints={50: 1.01}))
-    assert fast.pruned and fast.pruned.startswith("pruned at 20 rounds (50 at a learning rate of 0.1)")
-    slow = boosting.Checkpoints(METRICS["roc_auc"], y, 2, {50: 1.01}, classes=np.array([0, 1]), learning_rate=0.05)
-    assert [slow.due(r) for r in (50, 100, 200, 400)] == [None, 50, 100, 200]
-    with pytest.raises(boosting.Pruned, match="pruned at 100 rounds"):
-        slow.at(100, np.full(len(y), 0.5))
-    assert [boosting.Checkpoints(METRICS["roc_auc"], y, 2, {}, learning_rate=0.3).due(r)
-            for r in (17, 33, 50, 67)] == [50, 100, None, 200]
-
-
 def _split_fit(spec, algorithm: str, X, y, fit_idx, val_idx, y_val):
     pipeline = make_pipeline(spec, algorithm, {**_defaults(algorithm), "learning_rate": 0.3}, n_jobs=1,
                              early_stopping=True)
@@ -129,21 +113,6 @@ def test_thresholds_are_the_median_of_completed_trials_once_enough_reached_a_che
             trial.report(0.7, 100)
         study.tell(trial, 0.9)
     assert thresholds(study, METRICS["roc_auc"]) == {50: pytest.approx(0.52)}  # 100 was reached by 2 only
-
-
-def test_a_checkpoint_holds_a_trial_to_its_own_algorithms_best_where_that_is_below_the_median() -> None:
-    study = optuna.create_study(direction="minimize")
-    algorithms = optuna.distributions.CategoricalDistribution(["xgboost", "lightgbm"])
-    for algorithm, at_50, state in [("xgboost", 4.0, "COMPLETE"), ("xgboost", 4.01, "COMPLETE"),
-                                    ("xgboost", 4.02, "COMPLETE"), ("xgboost", 4.03, "COMPLETE"),
-                                    ("lightgbm", 4.2, "COMPLETE"), ("lightgbm", 4.15, "PRUNED")]:
-        study.add_trial(optuna.create_trial(
-            state=optuna.trial.TrialState[state], value=4.1 if state == "COMPLETE" else None,
-            params={"algorithm": algorithm}, distributions={"algorithm": algorithms}, intermediate_values={50: at_50}))
-    rmse = METRICS["rmse"]
-    assert thresholds(study, rmse) == {50: pytest.approx(4.02)}  # the completed trials' median
-    assert thresholds(study, rmse, "xgboost") == {50: pytest.approx(4.02)}
-    assert thresholds(study, rmse, "lightgbm") == {50: pytest.approx(4.15)}  # its best, pruned trials too
 
 
 def test_the_final_model_uses_the_rounds_early_stopping_chose(studio) -> None:
