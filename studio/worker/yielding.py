@@ -89,8 +89,8 @@ class Yielder:
 
     def _serve(self) -> None:
         assert self._sock is not None
-        holding, held = False, list[psutil.Process]()
-        pending, since, free_until = 0, 0.0, 0.0
+        held: list[psutil.Process] = []
+        holding, pending, since, free_until = False, 0, 0.0, 0.0
         try:
             while True:
                 # blocks while nothing is held: nothing polls
