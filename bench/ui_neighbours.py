@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from runs_page import _seed_real_run, _seed_runs  # noqa: E402
+from ui import _quantile  # noqa: E402
 
 from studio.context import Studio  # noqa: E402
 from studio.settings import Settings  # noqa: E402
@@ -36,10 +36,6 @@ NEIGHBOURS = {
     "sum over a 400 MB array": IDLE + "import numpy as np\na = np.random.rand(50_000_000)\nwhile True: a.sum()",
 }
 PAGES = ["runs", "deploy", "train"]
-
-
-def _quantile(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
 
 
 def main() -> None:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import threading
 
+#: The longest a page holds this process and its compute (studio/worker/yielding.py enforces it).
+MAX_HOLD_S = 1.0
+
 _free = threading.Event()
 _free.set()
 
@@ -21,6 +24,6 @@ def hold(held: bool) -> None:
         _free.set()
 
 
-def wait(limit_s: float = 1.0) -> None:
+def wait(limit_s: float = MAX_HOLD_S) -> None:
     """Return when no page holds this process, or after `limit_s`."""
     _free.wait(limit_s)

@@ -329,10 +329,10 @@ def _record_evaluation(spec: TrainSpec, split: Split, model: Any, fold_scores: l
     except (ValueError, TypeError, MemoryError) as exc:
         reporter.log(f"The held-out evaluation could not be recorded: {type(exc).__name__}: {exc}")
         return
-    shuffled = min(evaluation.summary.rows, importance.rows) if importance.rows else "no"
+    shuffled = (f"importance on {min(evaluation.summary.rows, importance.rows)} x {importance.repeats}"
+                if importance.rows else "importance left out")
     explained = "" if evaluation.shap is None else f", SHAP on {len(evaluation.shap)}"
-    reporter.log(f"Recorded the held-out evaluation ({evaluation.summary.rows} rows, importance on {shuffled} x "
-                 f"{importance.repeats}{explained}) in "
+    reporter.log(f"Recorded the held-out evaluation ({evaluation.summary.rows} rows, {shuffled}{explained}) in "
                  f"{time.monotonic() - started:.1f} s.")
 
 

@@ -41,7 +41,7 @@ from studio.compute import hold
 SUPPORTED = sys.platform.startswith("linux")
 PAUSE, RESUME, QUIT = b"p", b"r", b"q"
 #: The longest one page holds a worker's compute: a page that takes longer lets training go on.
-MAX_PAUSE_S = 1.0
+MAX_PAUSE_S = hold.MAX_HOLD_S
 _CREDENTIALS = struct.calcsize("3i")  # pid, uid, gid
 
 

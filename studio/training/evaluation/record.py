@@ -63,11 +63,13 @@ def evaluate_model(model: Any, *, features_frame: pd.DataFrame, X: pd.DataFrame,
     holdout = holdout_of(model, features_frame, X, y, task=task, classes=classes,
                          predictions=None if predictions is None else predictions[keep])
     n_classes = len(classes) if classes is not None else 0
-    importance, importance_note = [], OUT_OF_TIME.format(what="Permutation importance")
+    importance: list[FeatureImportance] = []
+    importance_note = ""
     if importance_rows > 0:
-        importance, importance_note = permutation_importance(
-            model, X, y, features, metric=METRICS[metric], n_classes=n_classes, seed=seed, max_rows=importance_rows,
-            repeats=importance_repeats), ""
+        importance = permutation_importance(model, X, y, features, metric=METRICS[metric], n_classes=n_classes,
+                                            seed=seed, max_rows=importance_rows, repeats=importance_repeats)
+    else:
+        importance_note = OUT_OF_TIME.format(what="Permutation importance")
     shap, shap_importance, note = None, None, ""
     if shap_seconds is not None and shap_seconds <= 0:
         note = OUT_OF_TIME.format(what="SHAP")
