@@ -208,9 +208,13 @@ def _xgb(task: Task, p: Params, n_jobs: int, seed: int, o: Options) -> BaseEstim
                tree_method="hist", n_jobs=n_jobs, random_state=seed, **stopping)
 
 
+#: The boosters' capacity reaches deep trees (XGBoost to depth 20, LightGBM to 4,096 leaves, both drawn on a log
+#: scale, so most trials stay small): on randhie, 20,190 visits of 2,719 people, the best models memorise the
+#: people, and with depth capped at 10 and 255 leaves nearly every XGBoost trial sat at the bound and the studio
+#: fell behind FLAML (whose trees reach 32,767 leaves); held-out RMSE 3.47-3.49 against 3.52-3.54 with the caps.
 def _xgb_space(t: optuna.Trial, task: Task) -> Params:
     return {"learning_rate": t.suggest_float("xgboost__learning_rate", 0.01, 0.3, log=True),
-            "max_depth": t.suggest_int("xgboost__max_depth", 2, 10),
+            "max_depth": t.suggest_int("xgboost__max_depth", 2, 20, log=True),
             "subsample": t.suggest_float("xgboost__subsample", 0.5, 1.0),
             "colsample_bytree": t.suggest_float("xgboost__colsample_bytree", 0.4, 1.0),
             "reg_lambda": t.suggest_float("xgboost__reg_lambda", 1e-3, 10, log=True),
@@ -234,7 +238,7 @@ def _lgbm(task: Task, p: Params, n_jobs: int, seed: int, o: Options) -> BaseEsti
 
 def _lgbm_space(t: optuna.Trial, task: Task) -> Params:
     return {"learning_rate": t.suggest_float("lightgbm__learning_rate", 0.01, 0.3, log=True),
-            "num_leaves": t.suggest_int("lightgbm__num_leaves", 4, 255, log=True),
+            "num_leaves": t.suggest_int("lightgbm__num_leaves", 4, 4096, log=True),
             "min_child_samples": t.suggest_int("lightgbm__min_child_samples", 2, 200, log=True),
             "subsample": t.suggest_float("lightgbm__subsample", 0.5, 1.0),
             "colsample_bytree": t.suggest_float("lightgbm__colsample_bytree", 0.4, 1.0),
