@@ -59,8 +59,11 @@ def rerun_times(reruns: int, pause: Callable[[bool], None] | None = None
         at.run()
         return time.perf_counter() - started
 
+    from studio.worker import yielding
+
     running: dict[str, list[float]] = {}
     paused: dict[str, list[float]] = {}
+    ack_wait = yielding.ACK_WAIT_S
     for page in PAGES:
         st.cache_data.clear()
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
@@ -74,9 +77,12 @@ def rerun_times(reruns: int, pause: Callable[[bool], None] | None = None
                 if pause is not None:
                     pause(stopped)
                     time.sleep(0.02)  # the job's threads have left the CPUs, or are back on them
+                    # a stopped worker cannot acknowledge pages first's PAUSE: the paused half does not wait for it
+                    yielding.ACK_WAIT_S = 0.0 if stopped else ack_wait
                 (paused if stopped else running).setdefault(page, []).append(timed(at))
         if pause is not None:
             pause(False)
+    yielding.ACK_WAIT_S = ack_wait
     return running, paused
 
 

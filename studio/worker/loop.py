@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import threading
 import time
 import traceback
@@ -106,6 +107,10 @@ class Worker:
         settings = self.studio.settings
         self.doorbell = Doorbell(self.studio.jobs.identity, self.worker_id)  # bound before the worker is listed
         yielder = Yielder(self.studio.jobs.identity, self.worker_id).start() if self.pages_first else None
+        if yielder is not None:
+            # A page's PAUSE wakes the yielder's thread, which then waits for the GIL while the search's driver
+            # holds it: at most the switch interval (5 ms by default, most of a 20 ms page), here 1 ms.
+            sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
         try:
             with contextlib.suppress(SQLAlchemyError):  # seen at once, before the slow imports (retried below)
                 self.studio.jobs.touch_worker(self.worker_id, pid=os.getpid())

@@ -100,9 +100,11 @@ def test_a_second_worker_with_the_same_id_does_not_listen() -> None:
         probe.bind(yielding.address("store", "same"))  # closed: the name is free again
 
 
-def test_a_worker_that_does_not_read_never_hangs_a_page() -> None:
+def test_a_worker_that_does_not_read_never_hangs_a_page(monkeypatch) -> None:
     """A stopped worker (Ctrl-Z, or paused by a benchmark) stops reading its socket; once its queue is full a
-    blocking send would hang every page of the app."""
+    blocking send would hang every page of the app, and no ACK comes: the page runs after ACK_WAIT_S."""
+    monkeypatch.setattr(yielding, "ACK_WAIT_S", 0.001)
+    acks = _count_acks(monkeypatch)
     deaf = Yielder("store", "deaf")  # bound, never started: nobody reads
     try:
         for _ in range(500):  # the queue holds a few dozen: a blocking send would hang here
@@ -110,6 +112,48 @@ def test_a_worker_that_does_not_read_never_hangs_a_page() -> None:
                 pass
     finally:
         deaf.close()
+    assert acks == [0] * 500
+
+
+def _count_acks(monkeypatch) -> list[int]:
+    """The ACKs each page received before it ran."""
+    counted: list[int] = []
+    real = yielding._await_acks
+    monkeypatch.setattr(yielding, "_await_acks", lambda sock, expected: counted.append(real(sock, expected)) or 0)
+    return counted
+
+
+def test_a_page_starts_once_the_compute_is_stopped(below, monkeypatch) -> None:
+    """The worker acknowledges the PAUSE after its SIGSTOPs: the page never starts beside the training (the
+    signalling made slow here, so a page that did not wait would start first)."""
+    monkeypatch.setattr(yielding, "ACK_WAIT_S", 30.0)
+    events: list[str] = []
+    real = yielding._signal
+
+    def slow_signal(processes, signum):
+        time.sleep(0.3)
+        reached = real(processes, signum)
+        events.append(f"signal {signum}")
+        return reached
+
+    monkeypatch.setattr(yielding, "_signal", slow_signal)
+    acks = _count_acks(monkeypatch)
+    yielder = Yielder("store", f"w-{os.getpid()}").start()
+    try:
+        with pages_first("store", [f"w-{os.getpid()}", "a-worker-that-is-gone"]):
+            events.append("page")
+        assert events[:2] == [f"signal {int(yielding.signal.SIGSTOP)}", "page"]
+        assert acks == [1]  # acknowledged, not timed out; the worker that is gone is not waited for
+        monkeypatch.setattr(yielding, "_signal", real)
+        assert _state(below, psutil.STATUS_RUNNING)
+        yielding._send(yielder.address, PAUSE)  # an app that died mid-page: the cap runs out, a cooldown follows
+        assert _state(below, psutil.STATUS_STOPPED)
+        assert _state(below, psutil.STATUS_RUNNING, within_s=MAX_PAUSE_S + 2)
+        with pages_first("store", [f"w-{os.getpid()}"]):
+            events.append("page in the cooldown")
+        assert acks == [1, 1] and below.status() == psutil.STATUS_RUNNING  # answered at once, not held
+    finally:
+        yielder.close()
 
 
 def test_the_search_driver_in_the_worker_process_waits_while_a_page_runs() -> None:
