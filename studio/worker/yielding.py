@@ -43,13 +43,15 @@ import psutil
 
 from studio.compute import hold
 
-SUPPORTED = sys.platform.startswith("linux")
+SUPPORTED = sys.platform.startswith("linux") and hasattr(os, "pidfd_open")  # Python's pidfds: Linux 5.3
 PAUSE, RESUME, QUIT, ACK = b"p", b"r", b"q", b"a"
 #: The longest one page holds a worker's compute: a page that takes longer lets training go on.
 MAX_PAUSE_S = hold.MAX_HOLD_S
 #: The longest a page waits for its workers' ACKs before it runs anyway.
 ACK_WAIT_S = 0.02
 _CREDENTIALS = struct.calcsize("3i")  # pid, uid, gid
+#: How often, at most, the worker looks for the processes below it again (after a hold, off a page's path).
+REFRESH_S = 10.0
 
 
 def address(store: str, worker_id: str) -> str:
@@ -66,7 +68,7 @@ class Yielder:
         self.paused_s = 0.0  # how long compute was held, in all
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
-        self._below: list[psutil.Process] = []  # found after each hold, off the next page's path
+        self._below = _Below(self.root_pid)
         if not SUPPORTED:
             return
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -96,13 +98,16 @@ class Yielder:
 
     def _serve(self) -> None:
         assert self._sock is not None
-        held: list[psutil.Process] = []
         holding, pending, since, free_until = False, 0, 0.0, 0.0
         try:
             while True:
-                # blocks while nothing is held: nothing polls
-                timeout = max(0.0, since + MAX_PAUSE_S - time.monotonic()) if holding else None
-                ready, _, _ = select.select([self._sock], [], [], timeout)
+                # blocks while nothing is held: nothing polls; a blocking receive, not select and then receive:
+                # each call that lets go of the GIL waits up to the switch interval to get it back while the
+                # search's driver holds it, and the page is waiting
+                ready = True
+                if holding:
+                    left = max(0.0, since + MAX_PAUSE_S - time.monotonic())
+                    ready = bool(select.select([self._sock], [], [], left)[0])
                 now = time.monotonic()
                 if not ready:  # held MAX_PAUSE_S: training runs at least as long before the next hold
                     pending, free_until = 0, now + MAX_PAUSE_S
@@ -115,21 +120,23 @@ class Yielder:
                             if not holding:
                                 holding, since, pending = True, now, 0
                                 hold.hold(True)  # the search's driver, in this process, waits too
-                                held = _signal(self._below or self._find_below(), signal.SIGSTOP)
+                                self._below.signal(signal.SIGSTOP)
                             pending += 1
                         if sender:  # the page runs once its compute is stopped (or will not be)
                             _send(sender, ACK, self._sock)
                     elif message == RESUME:
                         pending = max(0, pending - 1)
                 if holding and pending == 0:
-                    _signal(held, signal.SIGCONT)
-                    held, holding = [], False
+                    self._below.signal(signal.SIGCONT)
+                    holding = False
                     hold.hold(False)
                     self.paused_s += time.monotonic() - since
-                    self._below = self._find_below()  # for the next page: psutil scans every process
+                    self._below.refresh_if_due()  # off the next page's path
         finally:
-            _signal(held, signal.SIGCONT)
+            if holding:
+                self._below.signal(signal.SIGCONT)
             hold.hold(False)
+            self._below.close()
 
     def _receive(self) -> tuple[bytes | None, bytes | str | None]:
         """One message and the address it came from (for the ACK; None when the sender has none), or
@@ -142,21 +149,62 @@ class Yielder:
                 return (data, sender or None) if uid == os.getuid() else (None, None)
         return None, None
 
-    def _find_below(self) -> list[psutil.Process]:
-        try:
-            return psutil.Process(self.root_pid).children(recursive=True)
-        except psutil.Error:
-            return []
+
+class _Below:
+    """The processes below the worker, held as pidfds: a pid may name another process once its own has ended, a
+    pidfd names the process itself; and signalling through one is a single system call that keeps the GIL (psutil's
+    checks read /proc first, each read letting go of the GIL and waiting to get it back). Found again after a hold
+    at most every REFRESH_S (a scan of every process), or when one of them was gone."""
+
+    def __init__(self, root_pid: int) -> None:
+        self.root_pid = root_pid
+        self._fds: list[int] = []
+        self._found = -REFRESH_S
+        self._stale = True
+
+    def signal(self, signum: int) -> None:
+        if not self._fds and self._stale:
+            self.refresh()
+        for fd in self._fds:
+            try:
+                signal.pidfd_send_signal(fd, signum)
+            except ProcessLookupError:  # it ended (a Dask worker restarted): find the new one after the hold
+                self._stale = True
+
+    def refresh_if_due(self) -> None:
+        if self._stale or time.monotonic() - self._found >= REFRESH_S:
+            self.refresh()
+
+    def refresh(self) -> None:
+        self.close()
+        self._found, self._stale = time.monotonic(), False
+        for pid in _descendants(self.root_pid):
+            with contextlib.suppress(OSError):  # ended since the scan
+                self._fds.append(os.pidfd_open(pid))
+
+    def close(self) -> None:
+        for fd in self._fds:
+            os.close(fd)
+        self._fds = []
 
 
-def _signal(processes: list[psutil.Process], signum: int) -> list[psutil.Process]:
-    """Send `signum` to each process still there; the ones it reached."""
-    reached = []
-    for process in processes:
+def _descendants(root: int) -> list[int]:
+    """The processes below `root`, from each thread's `children` file in /proc (a few reads, where psutil scans
+    every process of the machine), or psutil where the kernel has no such files (CONFIG_PROC_CHILDREN off)."""
+    if not os.path.exists(f"/proc/{root}/task/{root}/children"):
         with contextlib.suppress(psutil.Error):
-            process.send_signal(signum)
-            reached.append(process)
-    return reached
+            return [p.pid for p in psutil.Process(root).children(recursive=True)]
+        return []
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        with contextlib.suppress(OSError):  # the process ended
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{task}/children") as children:
+                    todo.extend(int(c) for c in children.read().split())
+        if pid != root:
+            found.append(pid)
+    return found
 
 
 @contextlib.contextmanager

@@ -128,15 +128,14 @@ def test_a_page_starts_once_the_compute_is_stopped(below, monkeypatch) -> None:
     signalling made slow here, so a page that did not wait would start first)."""
     monkeypatch.setattr(yielding, "ACK_WAIT_S", 30.0)
     events: list[str] = []
-    real = yielding._signal
+    real = yielding._Below.signal
 
-    def slow_signal(processes, signum):
+    def slow_signal(below_, signum):
         time.sleep(0.3)
-        reached = real(processes, signum)
+        real(below_, signum)
         events.append(f"signal {signum}")
-        return reached
 
-    monkeypatch.setattr(yielding, "_signal", slow_signal)
+    monkeypatch.setattr(yielding._Below, "signal", slow_signal)
     acks = _count_acks(monkeypatch)
     yielder = Yielder("store", f"w-{os.getpid()}").start()
     try:
@@ -144,7 +143,7 @@ def test_a_page_starts_once_the_compute_is_stopped(below, monkeypatch) -> None:
             events.append("page")
         assert events[:2] == [f"signal {int(yielding.signal.SIGSTOP)}", "page"]
         assert acks == [1]  # acknowledged, not timed out; the worker that is gone is not waited for
-        monkeypatch.setattr(yielding, "_signal", real)
+        monkeypatch.setattr(yielding._Below, "signal", real)
         assert _state(below, psutil.STATUS_RUNNING)
         yielding._send(yielder.address, PAUSE)  # an app that died mid-page: the cap runs out, a cooldown follows
         assert _state(below, psutil.STATUS_STOPPED)
@@ -177,3 +176,34 @@ def test_the_search_driver_in_the_worker_process_waits_while_a_page_runs() -> No
     finally:
         yielder.close()
     hold.wait()  # closed: never held
+
+
+def test_a_restarted_compute_process_is_found_and_held_from_the_next_page() -> None:
+    """The worker signals the processes it found through pidfds; one that ended (a Dask worker restarted) makes it
+    look again after the hold, so the page after holds its successor; grandchildren are found too."""
+    spin = [sys.executable, "-c", "while True: pass"]
+    parent = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time\n"
+                               f"subprocess.Popen({spin!r}); time.sleep(60)"])
+    first = psutil.Process(subprocess.Popen(spin).pid)
+    yielder = Yielder("store", f"w-{os.getpid()}").start()
+    me = [f"w-{os.getpid()}"]
+    try:
+        deadline = time.monotonic() + 10
+        while len(yielding._descendants(parent.pid)) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        grandchild = psutil.Process(yielding._descendants(parent.pid)[0])
+        with pages_first("store", me):
+            assert _state(first, psutil.STATUS_STOPPED) and _state(grandchild, psutil.STATUS_STOPPED)
+        first.kill()
+        first.wait()
+        second = psutil.Process(subprocess.Popen(spin).pid)
+        with pages_first("store", me):  # signals the one that ended: looks again after this hold
+            pass
+        with pages_first("store", me):
+            assert _state(second, psutil.STATUS_STOPPED)
+        assert _state(second, psutil.STATUS_RUNNING)
+    finally:
+        yielder.close()
+        for process in psutil.Process().children(recursive=True):
+            process.kill()
+        parent.wait()
