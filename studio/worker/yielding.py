@@ -16,9 +16,11 @@ the first (an app that died mid-page, a slow page, pages rerun back to back by m
 run at least as long before it holds them again: training is never held more than half the time.
 
 The worker answers each PAUSE with ACK once its compute is stopped (at once when it is not going to stop it), and
-the page waits for those answers, at most ACK_WAIT_S: without the wait, the first milliseconds of a page ran
-beside the training while the worker's thread woke up at its nice level, which on a 20 ms page was most of what
-the job still cost it (x1.29 at p95). A worker that does not answer (stopped, or gone) costs a page ACK_WAIT_S.
+the page waits for those answers, at most ACK_WAIT_S, so it never starts beside the training (bench/ui.py, the
+home page's p95 while training: x1.23 with the wait, x1.27 without). That wait is the listener's reaction time, so
+its path is short: a blocking receive, one pidfd signal per process, no /proc reads, and the worker's GIL switch
+interval at 0.2 ms (studio/worker/loop.py). A worker that does not answer (stopped, or gone) costs a page
+ACK_WAIT_S.
 
 Messages are accepted from this user's processes only (the kernel's SCM_CREDENTIALS, not a claim in the
 message): another local user cannot stall a job. The listener blocks on its socket: nothing polls while no page
