@@ -49,6 +49,8 @@ SUPPORTED = sys.platform.startswith("linux") and hasattr(os, "pidfd_open")  # Py
 PAUSE, RESUME, QUIT, ACK = b"p", b"r", b"q", b"a"
 #: The longest one page holds a worker's compute: a page that takes longer lets training go on.
 MAX_PAUSE_S = hold.MAX_HOLD_S
+#: After a hold ran its full MAX_PAUSE_S, training runs at least this long before the next.
+COOLDOWN_S = MAX_PAUSE_S
 #: The longest a page waits for its workers' ACKs before it runs anyway.
 ACK_WAIT_S = 0.02
 _CREDENTIALS = struct.calcsize("3i")  # pid, uid, gid
@@ -110,11 +112,11 @@ class Yielder:
                 if holding:
                     left = max(0.0, since + MAX_PAUSE_S - time.monotonic())
                     ready = bool(select.select([self._sock], [], [], left)[0])
-                now = time.monotonic()
                 if not ready:  # held MAX_PAUSE_S: training runs at least as long before the next hold
-                    pending, free_until = 0, now + MAX_PAUSE_S
+                    pending, free_until = 0, time.monotonic() + COOLDOWN_S
                 else:
                     message, sender = self._receive()
+                    now = time.monotonic()  # when it came, not when the wait began (maybe long before)
                     if message == QUIT:
                         return
                     if message == PAUSE:

@@ -51,7 +51,23 @@ def test_the_compute_below_the_worker_stops_while_a_page_runs_and_goes_on_after(
     assert below.status() == psutil.STATUS_RUNNING
 
 
-def test_a_page_never_holds_training_longer_than_the_cap_nor_again_at_once(below) -> None:
+def test_a_page_long_after_the_last_is_held_for_all_of_it(below) -> None:
+    """The cap counts from the PAUSE's arrival, not from when the listener began waiting for it (a page more than
+    MAX_PAUSE_S after the last was let go at once: the compute ran beside it)."""
+    yielder = Yielder("store", f"w-{os.getpid()}").start()
+    try:
+        time.sleep(MAX_PAUSE_S + 0.5)  # the listener has waited longer than the cap
+        with pages_first("store", [f"w-{os.getpid()}"]):
+            assert _state(below, psutil.STATUS_STOPPED)
+            time.sleep(MAX_PAUSE_S / 4)
+            assert below.status() == psutil.STATUS_STOPPED  # still held, well within the cap
+        assert _state(below, psutil.STATUS_RUNNING)
+    finally:
+        yielder.close()
+
+
+def test_a_page_never_holds_training_longer_than_the_cap_nor_again_at_once(below, monkeypatch) -> None:
+    monkeypatch.setattr(yielding, "COOLDOWN_S", 60.0)  # a loaded machine cannot let the cooldown run out first
     yielder = Yielder("store", f"w-{os.getpid()}").start()
     address = yielding.address("store", f"w-{os.getpid()}")
     try:
@@ -127,6 +143,7 @@ def test_a_page_starts_once_the_compute_is_stopped(below, monkeypatch) -> None:
     """The worker acknowledges the PAUSE after its SIGSTOPs: the page never starts beside the training (the
     signalling made slow here, so a page that did not wait would start first)."""
     monkeypatch.setattr(yielding, "ACK_WAIT_S", 30.0)
+    monkeypatch.setattr(yielding, "COOLDOWN_S", 60.0)  # a loaded machine cannot let the cooldown run out first
     events: list[str] = []
     real = yielding._Below.signal
 
