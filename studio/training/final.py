@@ -27,6 +27,7 @@ class FinalChoice:
     note: str
     fold_scores: list[float]  # the validation score on each split (error bars where CV folds exist)
     members: tuple[tuple[int, int], ...]  # (trial number, weight) of each configuration in it
+    declined: str = ""  # why no ensemble was taken though one beat it on the validation rows ("" when none did)
 
 
 def choose(spec: TrainSpec, study: Any, candidates: list[Candidate], y: np.ndarray, *,
@@ -42,9 +43,9 @@ def choose(spec: TrainSpec, study: Any, candidates: list[Candidate], y: np.ndarr
     if not spec.ensemble or len(candidates) < 2:
         return single
     shortlisted = ensemble.shortlist(candidates, metric, first=best.number)
-    selection = _affordable_selection(spec, study, shortlisted, y, seconds_left)
+    selection, declined = _affordable_selection(spec, study, shortlisted, y, seconds_left)
     if selection is None or not selection.is_ensemble:
-        return single
+        return replace(single, declined=declined)
     by_number = {c.number: c for c in shortlisted}
     members = sorted(((by_number[n], w) for n, w in selection.weights.items()), key=lambda m: -m[1])
     label = "ensemble: " + " + ".join(f"{c.algorithm} x{w}" for c, w in members)
@@ -82,9 +83,9 @@ def likely_members(spec: TrainSpec, study: Any, candidates: list[Candidate], y: 
 
 
 def _affordable_selection(spec: TrainSpec, study: Any, shortlisted: list[Candidate], y: np.ndarray,
-                          seconds_left: float | None) -> ensemble.Selection | None:
+                          seconds_left: float | None) -> tuple[ensemble.Selection | None, str]:
     """The greedy selection over the shortlist; while its members' refit would not fit `seconds_left`, the
-    slowest candidate is left out and the selection made again (None: no ensemble fits)."""
+    slowest candidate is left out and the selection made again (None: no ensemble fits, and why)."""
     metric = METRICS[spec.metric]
     took = {t.number: seconds_per_split(t, spec.validation.splits) for t in study.get_trials(deepcopy=False)
             if t.duration is not None}
@@ -92,15 +93,20 @@ def _affordable_selection(spec: TrainSpec, study: Any, shortlisted: list[Candida
     own = refit_seconds(spec, [took.get(best.number, 0.0)])  # a member that alone would not fit is never affordable
     pool = [c for c in shortlisted if c is best or seconds_left is None
             or own + refit_seconds(spec, [took.get(c.number, 0.0)]) <= seconds_left]
+    declined = ""
     for _ in range(MAX_RESELECTIONS):  # each selection over 8,000 rows takes about a second
         if len(pool) < 2:
             break
         selection = ensemble.select(pool, y, metric)
-        if seconds_left is None or refit_seconds(spec, (took.get(n, 0.0) for n in selection.weights)) <= seconds_left:
-            return selection
+        needed = refit_seconds(spec, (took.get(n, 0.0) for n in selection.weights))
+        if seconds_left is None or needed <= seconds_left:
+            return selection, ""
+        declined = (f"An ensemble of {len(selection.weights)} configurations would take about {needed:.1f} s to "
+                    f"fit; {max(seconds_left, 0.0):.1f} s of the budget were left for it.")
         # the best single configuration stays: it is what the job falls back to, fitted whatever it costs
         pool.remove(max((c for c in pool if c is not best), key=lambda c: took.get(c.number, 0.0)))
-    return None
+    return None, declined or ("" if len(shortlisted) < 2 else "No configuration but the best fits in the "
+                              f"{max(seconds_left or 0.0, 0.0):.1f} s of the budget left: no ensemble was tried.")
 
 
 #: How many times the ensemble is selected again without its slowest candidate before the best single one is taken.

@@ -240,6 +240,8 @@ def _final_fits(spec: TrainSpec, split: Split, study: Any, candidates: list[Cand
     threads = _local_threads(profile)
     left = None if seconds_left is None else seconds_left - LOG_S - EVALUATE_S
     choice = choose(spec, study, candidates, split.y_train, seconds_left=left)
+    if choice.declined:
+        reporter.log(choice.declined)
     reusable = spec.refit_all_rows and pool is not None
     scored = (reuse.from_search(choice.members, study, pool, n_classes=split.n_classes)
               if spec.refit_all_rows and pool is not None else None)

@@ -160,5 +160,7 @@ def test_an_ensemble_whose_refit_would_overrun_the_budget_leaves_its_slowest_mem
     members = lambda choice: {m["trial"] for m in choice.params["members"]}  # noqa: E731
     assert members(choose(spec, study, candidates, y)) == {0, 1, 2}  # no limit: all three help
     assert members(choose(spec, study, candidates, y, seconds_left=10)) == {0, 1}  # the slow one is out
+    assert not choose(spec, study, candidates, y, seconds_left=10).declined
     alone = choose(spec, study, candidates, y, seconds_left=0.5)  # no ensemble fits: the best single
     assert alone.label == "linear"
+    assert alone.declined.startswith("No configuration but the best fits in the 0.5 s")  # the job's log says why
