@@ -129,6 +129,7 @@ def drive(
 
     def finish(number: int, frozen: optuna.trial.FrozenTrial, extra: Any = None) -> None:
         running.pop(number)
+        hold.wait()  # each step waits out a page that began mid-iteration (logging a trial takes tens of ms)
         on_trial(frozen, extra)
 
     def abandon_all(reason: str, grace_s: float = 0.0, leave: list[str] | None = None) -> None:
@@ -193,6 +194,7 @@ def _launch(study: optuna.Study, pool: Pool, running: dict[int, _Running], alive
             if address not in {r.address for r in running.values()}]
     room = len(idle) if max_trials is None else min(len(idle), max_trials - counted_trials(study) - len(running))
     for address, threads in idle[:max(room, 0)]:
+        hold.wait()  # a sampler's suggestion over hundreds of trials takes tens of ms: not beside a page
         trial = ask(study)
         trial.set_user_attr("worker", address)
         future = pool.submit(address, run_trial, threads, *propose(trial))
