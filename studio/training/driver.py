@@ -117,8 +117,7 @@ def drive(
     still_running: list[str] | None = None,
 ) -> StopReason:
     """Run trials until the trial budget, the deadline (time.monotonic(), or a function giving it, which may
-    move as trials finish) or a stop request.
-
+    move as trials finish) or a stop request. Each step waits while the app runs a page (studio/compute/hold.py).
     `ask(study)` starts a trial (it may enqueue fixed parameters first), `propose(trial)` suggests a
     configuration and returns its arguments; the worker runs `run_trial(threads, *arguments, *data)` and returns
     the score, (score, extra), or an TrialScore; extra (e.g. the out-of-fold predictions) is handed to
@@ -129,7 +128,7 @@ def drive(
 
     def finish(number: int, frozen: optuna.trial.FrozenTrial, extra: Any = None) -> None:
         running.pop(number)
-        hold.wait()  # each step waits out a page that began mid-iteration (logging a trial takes tens of ms)
+        hold.wait()  # a page that began mid-iteration: logging a trial takes tens of ms
         on_trial(frozen, extra)
 
     def abandon_all(reason: str, grace_s: float = 0.0, leave: list[str] | None = None) -> None:
@@ -137,7 +136,7 @@ def drive(
             finish(number, _fail(r.trial, study, reason, abandoned=True))
 
     while True:
-        hold.wait()  # while the app runs a page on this machine (studio/worker/yielding.py)
+        hold.wait()
         alive, restarted = pool.workers(), False  # restarted: a worker died or was stopped (it needs the data again)
         for number, r in list(running.items()):
             outcome = _check(r, study, pool, alive, trial_limit_s, memory_note)
