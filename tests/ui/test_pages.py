@@ -252,3 +252,26 @@ def test_an_empty_studio_offers_samples_and_a_guided_first_model(app: AppTest, t
     assert next(m for m in train.multiselect if m.label == "Partition columns").value == ["store", "item"]
     spec = next(c.value for c in train.code if '"partition"' in c.value)
     assert '"target": "sales"' in spec and '"task": "regression"' in spec
+
+
+def test_the_sidebar_and_the_page_run_while_the_training_is_paused(app: AppTest, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Pages first holds the whole rerun of a signed-in page, its sidebar included (it was the page alone: on the
+    shortest pages the sidebar ran beside the training)."""
+    import contextlib
+
+    import studio.ui.auth as auth
+    import studio.ui.common as common
+
+    events: list[str] = []
+
+    @contextlib.contextmanager
+    def recording():  # type: ignore[no-untyped-def]
+        events.append("pause")
+        yield
+        events.append("resume")
+
+    real_sidebar = auth.sidebar
+    monkeypatch.setattr(common, "pages_first", recording)
+    monkeypatch.setattr(auth, "sidebar", lambda actor: (events.append("sidebar"), real_sidebar(actor))[1])
+    _open(app, "home")
+    assert events == ["pause", "sidebar", "resume"] * 2
