@@ -54,8 +54,6 @@ COOLDOWN_S = MAX_PAUSE_S
 #: The longest a page waits for its workers' ACKs before it runs anyway.
 ACK_WAIT_S = 0.02
 _CREDENTIALS = struct.calcsize("3i")  # pid, uid, gid
-#: How often, at most, the worker looks for the processes below it again (after a hold, off a page's path).
-REFRESH_S = 10.0
 
 
 def address(store: str, worker_id: str) -> str:
@@ -121,13 +119,16 @@ class Yielder:
                         return
                     if message == PAUSE:
                         if now >= free_until:
-                            if not holding:
+                            starting = not holding
+                            if starting:
                                 holding, since, pending = True, now, 0
                                 hold.hold(True)  # the search's driver, in this process, waits too
                                 self._below.signal(signal.SIGSTOP)
                             pending += 1
                         if sender:  # the page runs once its compute is stopped (or will not be)
                             _send(sender, ACK, self._sock)
+                        if now >= free_until and starting:  # after the ACK, beside the page: processes started
+                            self._below.stop_new()  # since the last look (a Dask worker restarted) stop too
                     elif message == RESUME:
                         pending = max(0, pending - 1)
                 if holding and pending == 0:
@@ -135,7 +136,7 @@ class Yielder:
                     holding = False
                     hold.hold(False)
                     self.paused_s += time.monotonic() - since
-                    self._below.refresh_if_due()  # off the next page's path
+                    self._below.forget_ended()  # off the next page's path
         finally:
             if holding:
                 self._below.signal(signal.SIGCONT)
@@ -157,39 +158,52 @@ class Yielder:
 class _Below:
     """The processes below the worker, held as pidfds: a pid may name another process once its own has ended, a
     pidfd names the process itself; and signalling through one is a single system call that keeps the GIL (psutil's
-    checks read /proc first, each read letting go of the GIL and waiting to get it back). Found again after a hold
-    at most every REFRESH_S (a scan of every process), or when one of them was gone."""
+    checks read /proc first, each read letting go of the GIL and waiting to get it back). The known ones are
+    signalled before the ACK; the tree is read again after it, while the page runs, and what started since the
+    last look (a Dask worker restarted after a trial over its time limit) is stopped then, not up to 10 s later as
+    when the tree was read after holds only. Nothing known is let go of during a hold: one that left the tree (its
+    parent ended) is still continued after it."""
 
     def __init__(self, root_pid: int) -> None:
         self.root_pid = root_pid
-        self._fds: list[int] = []
-        self._found = -REFRESH_S
-        self._stale = True
+        self._fds: dict[int, int] = {}  # pid -> pidfd
+        self._ended: set[int] = set()
 
     def signal(self, signum: int) -> None:
-        if not self._fds and self._stale:
-            self.refresh()
-        for fd in self._fds:
+        if not self._fds:
+            self._add(_descendants(self.root_pid))
+        self._signal(self._fds.items(), signum)
+
+    def stop_new(self) -> None:
+        """Stop the processes below the worker that it did not know of (read from /proc: a few files)."""
+        self._signal(self._add(_descendants(self.root_pid)), signal.SIGSTOP)
+
+    def forget_ended(self) -> None:
+        for pid in self._ended:
+            if (fd := self._fds.pop(pid, None)) is not None:
+                os.close(fd)
+        self._ended.clear()
+
+    def _add(self, pids: Iterable[int]) -> list[tuple[int, int]]:
+        added = []
+        for pid in pids:
+            if pid not in self._fds:
+                with contextlib.suppress(OSError):  # ended since the scan
+                    self._fds[pid] = os.pidfd_open(pid)
+                    added.append((pid, self._fds[pid]))
+        return added
+
+    def _signal(self, targets: Iterable[tuple[int, int]], signum: int) -> None:
+        for pid, fd in list(targets):
             try:
                 signal.pidfd_send_signal(fd, signum)
-            except ProcessLookupError:  # it ended (a Dask worker restarted): find the new one after the hold
-                self._stale = True
-
-    def refresh_if_due(self) -> None:
-        if self._stale or time.monotonic() - self._found >= REFRESH_S:
-            self.refresh()
-
-    def refresh(self) -> None:
-        self.close()
-        self._found, self._stale = time.monotonic(), False
-        for pid in _descendants(self.root_pid):
-            with contextlib.suppress(OSError):  # ended since the scan
-                self._fds.append(os.pidfd_open(pid))
+            except ProcessLookupError:  # it ended (a Dask worker restarted): its pid may name another one later
+                self._ended.add(pid)
 
     def close(self) -> None:
-        for fd in self._fds:
+        for fd in self._fds.values():
             os.close(fd)
-        self._fds = []
+        self._fds, self._ended = {}, set()
 
 
 def _descendants(root: int) -> list[int]:

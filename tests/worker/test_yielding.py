@@ -196,9 +196,9 @@ def test_the_search_driver_in_the_worker_process_waits_while_a_page_runs() -> No
     hold.wait()  # closed: never held
 
 
-def test_a_restarted_compute_process_is_found_and_held_from_the_next_page() -> None:
-    """The worker signals the processes it found through pidfds; one that ended (a Dask worker restarted) makes it
-    look again after the hold, so the page after holds its successor; grandchildren are found too."""
+def test_a_restarted_compute_process_is_held_in_the_same_page() -> None:
+    """The worker signals the processes it knows through pidfds, then reads the tree again while the page runs:
+    one started since the last page (a Dask worker restarted) is stopped in the same page; grandchildren too."""
     spin = [sys.executable, "-c", "while True: pass"]
     parent = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time\n"
                                f"subprocess.Popen({spin!r}); time.sleep(60)"])
@@ -215,8 +215,9 @@ def test_a_restarted_compute_process_is_found_and_held_from_the_next_page() -> N
         first.kill()
         first.wait()
         second = psutil.Process(subprocess.Popen(spin).pid)
-        with pages_first("store", me):  # signals the one that ended: looks again after this hold
-            pass
+        with pages_first("store", me):  # the one that ended is forgotten, its successor stopped at once
+            assert _state(second, psutil.STATUS_STOPPED) and _state(grandchild, psutil.STATUS_STOPPED)
+        assert _state(second, psutil.STATUS_RUNNING) and _state(grandchild, psutil.STATUS_RUNNING)
         with pages_first("store", me):
             assert _state(second, psutil.STATUS_STOPPED)
         assert _state(second, psutil.STATUS_RUNNING)
