@@ -118,17 +118,17 @@ class Yielder:
                     if message == QUIT:
                         return
                     if message == PAUSE:
-                        if now >= free_until:
-                            starting = not holding
-                            if starting:
-                                holding, since, pending = True, now, 0
-                                hold.hold(True)  # the search's driver, in this process, waits too
-                                self._below.signal(signal.SIGSTOP)
+                        starting = now >= free_until and not holding
+                        if starting:
+                            holding, since, pending = True, now, 0
+                            hold.hold(True)  # the search's driver, in this process, waits too
+                            self._below.signal(signal.SIGSTOP)
+                        if holding:
                             pending += 1
                         if sender:  # the page runs once its compute is stopped (or will not be)
                             _send(sender, ACK, self._sock)
-                        if now >= free_until and starting:  # after the ACK, beside the page: processes started
-                            self._below.stop_new()  # since the last look (a Dask worker restarted) stop too
+                        if starting:  # after the ACK, beside the page: what started since the last look (a Dask
+                            self._below.stop_new()  # worker restarted) is stopped too
                     elif message == RESUME:
                         pending = max(0, pending - 1)
                 if holding and pending == 0:
