@@ -168,9 +168,10 @@ class _Below:
         self.root_pid = root_pid
         self._fds: dict[int, int] = {}  # pid -> pidfd
         self._ended: set[int] = set()
+        self._looked = False  # whether the tree was ever read: after that, stop_new keeps _fds current
 
     def signal(self, signum: int) -> None:
-        if not self._fds:
+        if not self._looked:  # the first page: its compute is stopped before its ACK too
             self._add(_descendants(self.root_pid))
         self._signal(self._fds.items(), signum)
 
@@ -185,7 +186,7 @@ class _Below:
         self._ended.clear()
 
     def _add(self, pids: Iterable[int]) -> list[tuple[int, int]]:
-        added = []
+        self._looked, added = True, []
         for pid in pids:
             if pid not in self._fds:
                 with contextlib.suppress(OSError):  # ended since the scan
