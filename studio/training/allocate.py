@@ -3,7 +3,11 @@
 After every algorithm's strong default has run, each new trial goes to the algorithm that is furthest below
 its fair share. Shares follow the ranking of the algorithms' best scores so far: the leader's share is 1, and
 each rank behind halves it (1, 1/2, 1/4, ...), so a clearly weaker family keeps a little exploration and a
-family that overtakes the leader takes over its share at once. The currency is seconds when the search has a
+family that overtakes the leader takes over its share at once. A family that has stopped improving (PLATEAU
+finished trials in a row without bettering its best by more than PLATEAU_GAIN) keeps only CONVERGED_SHARE of
+its share: a linear model has one or two hyperparameters, and on a house-price table where it led the boosters
+early it took more than a hundred trials, 40 % of the budget, to move its score by 0.05 %, while the boosters,
+a few thousand short of it and far from tuned, got seven trials each. The currency is seconds when the search has a
 time budget (an expensive family pays for its cost) and trials when it only has a trial budget (the choice
 then depends on scores alone, so the same spec and seed give the same search).
 
@@ -24,6 +28,11 @@ from studio.training.spec import TrainSpec
 
 #: An algorithm whose every trial failed ranks below all others.
 FAILED_SHARE = 1 / 64
+#: A family whose last PLATEAU finished trials did not improve its best score by more than PLATEAU_GAIN
+#: (relative) has converged: its share is multiplied by CONVERGED_SHARE (it keeps a little exploration).
+PLATEAU = 12
+PLATEAU_GAIN = 1e-3
+CONVERGED_SHARE = 1 / 8
 
 
 def shares(algorithms: Sequence[str], trials: Sequence[FrozenTrial], *, greater_is_better: bool) -> dict[str, float]:
@@ -41,11 +50,34 @@ def shares(algorithms: Sequence[str], trials: Sequence[FrozenTrial], *, greater_
     out = {}
     for name in algorithms:
         if name in best:
-            out[name] = 0.5 ** ranked.index(name)
+            out[name] = 0.5 ** ranked.index(name) * (CONVERGED_SHARE if converged(name, trials, greater_is_better)
+                                                     else 1.0)
         else:
             running = any(str(t.params.get("algorithm")) == name and t.state == TrialState.RUNNING for t in trials)
             out[name] = 1.0 if running or name not in started else FAILED_SHARE
     return out
+
+
+def converged(algorithm: str, trials: Sequence[FrozenTrial], greater_is_better: bool) -> bool:
+    """Whether the algorithm's last PLATEAU finished trials (in the order they finished) all failed to better its
+    best score before them by more than PLATEAU_GAIN of it."""
+    finished = sorted((t for t in trials if str(t.params.get("algorithm")) == algorithm and t.datetime_complete
+                       and t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)),
+                      key=lambda t: t.datetime_complete or datetime.min)
+    if len(finished) <= PLATEAU:
+        return False
+    sign = 1.0 if greater_is_better else -1.0
+    best = None
+    since = 0  # finished trials since the best last moved by more than PLATEAU_GAIN
+    for t in finished:
+        value = sign * t.value if t.state == TrialState.COMPLETE and t.value is not None else None
+        if value is not None and (best is None or value > best + PLATEAU_GAIN * abs(best)):
+            best, since = value, 0
+        else:
+            since += 1
+            if value is not None:
+                best = max(best, value) if best is not None else value
+    return best is not None and since >= PLATEAU
 
 
 def spent(algorithms: Sequence[str], trials: Sequence[FrozenTrial], *, by_time: bool,

@@ -117,7 +117,8 @@ def validation_predictions(spec: TrainSpec, algorithm: str, params: Params, X: p
             break
         stop_at = clock.stop_at(1.0)  # boosters and forests stop growing there: a model cut short scores nothing
         if i == 0 and ESTIMATORS[algorithm].native_booster:
-            checkpoints = boosting.Checkpoints(metric, y[val_idx], n_classes, limits.checkpoints)
+            checkpoints = boosting.Checkpoints(metric, y[val_idx], n_classes, limits.checkpoints,
+                                               float(params.get("learning_rate", boosting.REFERENCE_RATE)))
         try:
             predicted, used, model = fit(fit_idx, val_idx, checkpoints=checkpoints if i == 0 else None, stop_at=stop_at)
         except boosting.Pruned as stop:
@@ -232,7 +233,7 @@ def propose(spec: TrainSpec, trial: optuna.Trial, stop_by: float | None = None,
     runs under (pruning thresholds; `stop_by`, the wall-clock time the job's search ends)."""
     algorithm = str(trial.suggest_categorical("algorithm", list(spec.algorithms)))
     params = {**ESTIMATORS[algorithm].space(trial, spec.task), **losses.suggest(trial, algorithm)}
-    return algorithm, params, rungs.limits_for(trial, boosting.thresholds(trial.study, METRICS[spec.metric]), stop_by)
+    return algorithm, params, rungs.limits_for(trial, boosting.thresholds(trial.study, algorithm), stop_by)
 
 
 def score_trial(spec: TrainSpec, n_jobs: int, algorithm: str, params: Params, limits: Limits,

@@ -77,3 +77,28 @@ def test_ask_runs_the_queued_defaults_first_then_enqueues_the_pick() -> None:
     study.tell(first, 0.7)
     second = allocate.ask(spec, study)  # nothing queued: random forest has used nothing of its share
     assert second.suggest_categorical("algorithm", list(ALGORITHMS)) == "random_forest"
+
+
+def _finished_at(algorithm: str, value: float | None, second: int, state: TrialState = TrialState.COMPLETE):
+    trial = _trial(algorithm, value, state)
+    trial.datetime_start, trial.datetime_complete = T0, T0 + timedelta(seconds=second)
+    return trial
+
+
+def test_a_family_that_stopped_improving_keeps_only_a_little_of_its_share() -> None:
+    """A cheap family leading early must not take the budget once more trials no longer move its best score."""
+    flat = [_finished_at("linear", 0.900 + i * 1e-5, i) for i in range(allocate.PLATEAU + 1)]
+    flat.append(_finished_at("linear", None, 99, TrialState.PRUNED))
+    boosters = [_finished_at("lightgbm", 0.85, 1), _finished_at("random_forest", 0.80, 1)]
+    shares = allocate.shares(ALGORITHMS, [*flat, *boosters], greater_is_better=True)
+    assert allocate.converged("linear", flat, greater_is_better=True)
+    assert shares["linear"] == allocate.CONVERGED_SHARE and shares["lightgbm"] == 0.5
+    assert allocate.pick(_spec(seconds=None), [*flat, *boosters]) == "lightgbm"
+
+    improving = [_finished_at("linear", 0.80 + i / 100, i) for i in range(allocate.PLATEAU + 1)]  # +1 % a trial
+    assert not allocate.converged("linear", improving, greater_is_better=True)
+    assert not allocate.converged("linear", flat[:allocate.PLATEAU], greater_is_better=True)  # too few to say
+    # lower is better (an RMSE): a family still lowering its error is not converged
+    falling = [_finished_at("linear", 100 - i, i) for i in range(allocate.PLATEAU + 1)]
+    assert not allocate.converged("linear", falling, greater_is_better=False)
+    assert allocate.converged("linear", falling, greater_is_better=True)  # read as a score, it never improved

@@ -62,6 +62,21 @@ def test_a_booster_below_the_median_at_a_checkpoint_is_pruned_there(studio, algo
     assert list(result.intermediate) == [50]
 
 
+def test_a_slow_learner_is_measured_where_it_has_made_the_same_progress() -> None:
+    """At a fifth of the reference rate, checkpoint 50 is round 250: a slow learner is not stopped at round 50
+    for having learnt a fifth as much as a fast one; a fast learner is measured earlier."""
+    y = np.array([0, 1, 0, 1])
+    slow = boosting.Checkpoints(METRICS["roc_auc"], y, 2, {50: 1.01}, learning_rate=boosting.REFERENCE_RATE / 5)
+    assert not slow.due(50) and slow.due(250)
+    slow.classes = np.array([0, 1])
+    slow.at(50, np.full(4, 0.5))  # not a checkpoint of this trial: nothing scored, nothing stopped
+    with pytest.raises(boosting.Pruned, match=r"pruned at 250 rounds \(checkpoint 50\)"):
+        slow.at(250, np.array([0.2, 0.8, 0.3, 0.7]))
+    assert slow.values == {50: pytest.approx(1.0)}
+    fast = boosting.Checkpoints(METRICS["roc_auc"], y, 2, {}, learning_rate=0.3)
+    assert fast.due(17) and not fast.due(50)  # 50 x 0.1 / 0.3 rounds
+
+
 def _split_fit(spec, algorithm: str, X, y, fit_idx, val_idx, y_val):
     pipeline = make_pipeline(spec, algorithm, {**_defaults(algorithm), "learning_rate": 0.3}, n_jobs=1,
                              early_stopping=True)
@@ -106,13 +121,26 @@ def test_a_class_too_rare_to_split_stops_on_the_validation_rows() -> None:
 
 def test_thresholds_are_the_median_of_completed_trials_once_enough_reached_a_checkpoint() -> None:
     study = optuna.create_study(direction="maximize")
+    choice = optuna.distributions.CategoricalDistribution(["xgboost"])
     for i in range(PRUNE_STARTUP):
-        trial = study.ask()
-        trial.report(0.5 + i / 100, 50)
-        if i < 2:
-            trial.report(0.7, 100)
-        study.tell(trial, 0.9)
-    assert thresholds(study, METRICS["roc_auc"]) == {50: pytest.approx(0.52)}  # 100 was reached by 2 only
+        steps = {50: 0.5 + i / 100, **({100: 0.7} if i < 2 else {})}
+        study.add_trial(optuna.create_trial(value=0.9, params={"algorithm": "xgboost"},
+                                            distributions={"algorithm": choice}, intermediate_values=steps))
+    assert thresholds(study, "xgboost") == {50: pytest.approx(0.52)}  # 100 was reached by 2 only
+
+
+def test_a_booster_is_measured_at_its_checkpoints_against_its_own_algorithm() -> None:
+    """LightGBMs that learn fast at 50 rounds do not set the bar for XGBoosts."""
+    study = optuna.create_study(direction="maximize")
+    choice = optuna.distributions.CategoricalDistribution(["xgboost", "lightgbm"])
+    for algorithm, at_50 in (("lightgbm", 0.9), ("xgboost", 0.6)):
+        for i in range(PRUNE_STARTUP):
+            study.add_trial(optuna.create_trial(value=0.95, params={"algorithm": algorithm},
+                                                distributions={"algorithm": choice},
+                                                intermediate_values={50: at_50 + i / 100}))
+    assert thresholds(study, "lightgbm") == {50: pytest.approx(0.92)}
+    assert thresholds(study, "xgboost") == {50: pytest.approx(0.62)}
+    assert thresholds(study, "random_forest") == {}
 
 
 def test_the_final_model_uses_the_rounds_early_stopping_chose(studio) -> None:
@@ -130,11 +158,11 @@ def test_the_final_model_uses_the_rounds_early_stopping_chose(studio) -> None:
 @pytest.mark.parametrize("algorithm", ["xgboost", "lightgbm", "hist_gradient_boosting"])
 def test_a_slow_booster_stops_growing_within_the_per_trial_limit_and_keeps_its_model(studio, algorithm: str) -> None:
     spec, X, y = _setup(studio, rows=3000)
-    spec = spec.model_copy(update={"budget": spec.budget.model_copy(update={"trial_seconds": 3})})
+    spec = spec.model_copy(update={"budget": spec.budget.model_copy(update={"trial_seconds": 1})})
     params = {**_defaults(algorithm), "learning_rate": 0.001}  # would grow all 2,000 rounds on every split
     started = time.monotonic()
     result = validation_predictions(spec, algorithm, params, X, y, n_jobs=1)
-    assert time.monotonic() - started < 10  # 80 % of the 3 s limit, plus predicting and the last round
+    assert time.monotonic() - started < 10  # 70 % of the 1 s limit, plus predicting and the last round
     if result.pruned is not None:  # a machine too busy for even its first batches on every split: the trial
         assert result.pruned.startswith("stopped: ")  # stopped itself, with no worker to stop and restart
         return
@@ -148,7 +176,7 @@ def test_a_slow_forest_stops_adding_trees_within_the_per_trial_limit_and_the_fin
 
     spec, X, y = _setup(studio, rows=3000)
     spec = spec.model_copy(update={"algorithms": (algorithm,),
-                                   "budget": spec.budget.model_copy(update={"trial_seconds": 3})})
+                                   "budget": spec.budget.model_copy(update={"trial_seconds": 1})})
     params = {**_defaults(algorithm), "n_estimators": 5000}  # far more trees than a second allows
     result = validation_predictions(spec, algorithm, params, X, y, n_jobs=1)
     assert result.value is not None and FIRST_TREES <= result.attrs["rounds"] < 5000

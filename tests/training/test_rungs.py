@@ -66,20 +66,37 @@ def test_on_large_data_the_first_rung_is_a_row_sample_of_the_first_split(studio)
 def test_the_threshold_is_the_median_of_every_trial_that_reached_the_rung_pruned_or_not() -> None:
     study = optuna.create_study(direction="maximize")
     for i in range(RUNG_STARTUP):
-        trial = study.ask()
+        trial = study.ask({"algorithm": optuna.distributions.CategoricalDistribution(["lightgbm"])})
         trial.set_user_attr(RUNG_ATTR, 0.5 + i / 10)
         if i == 0:
-            assert threshold(study) is None
+            assert threshold(study, "lightgbm") is None
         study.tell(trial, state=TrialState.PRUNED) if i % 2 else study.tell(trial, 0.9)
-    assert threshold(study) == pytest.approx(0.75)  # median of 0.5 .. 1.0
+    assert threshold(study, "lightgbm") == pytest.approx(0.75)  # median of 0.5 .. 1.0
+
+
+def test_a_trial_is_compared_at_the_rung_with_its_own_algorithm_only() -> None:
+    """Many cheap linear trials must not set the bar a booster configuration meets at its first rung."""
+    study = optuna.create_study(direction="minimize")
+    choice = optuna.distributions.CategoricalDistribution(["linear", "lightgbm"])
+    for i in range(3 * RUNG_STARTUP):
+        study.add_trial(optuna.create_trial(value=30_000 + i, params={"algorithm": "linear"},
+                                            distributions={"algorithm": choice}, user_attrs={RUNG_ATTR: 30_000 + i}))
+    assert threshold(study, "lightgbm") is None  # no booster has reached the rung yet: none is stopped there
+    for i in range(RUNG_STARTUP):
+        study.add_trial(optuna.create_trial(value=33_000 + i, params={"algorithm": "lightgbm"},
+                                            distributions={"algorithm": choice}, user_attrs={RUNG_ATTR: 33_000 + i}))
+    assert threshold(study, "lightgbm") == pytest.approx(33_002.5)
+    assert threshold(study, "linear") == pytest.approx(30_008.5)
 
 
 def test_the_strong_defaults_are_never_stopped_at_the_rung(studio) -> None:
     spec, _, _ = _setup(studio, churn_frame(), algorithms=["linear", "lightgbm"])
     study = open_study(spec, storage=optuna.storages.InMemoryStorage(), study_name="s")
-    for _ in range(RUNG_STARTUP):  # enough finished trials for a threshold
-        trial = optuna.create_trial(value=0.8, params={}, distributions={}, user_attrs={RUNG_ATTR: 0.8})
-        study.add_trial(trial)
+    choice = optuna.distributions.CategoricalDistribution(["linear", "lightgbm"])
+    for algorithm in ("linear", "lightgbm"):
+        for _ in range(RUNG_STARTUP):  # enough finished trials of each algorithm for a threshold
+            study.add_trial(optuna.create_trial(value=0.8, params={"algorithm": algorithm},
+                                                distributions={"algorithm": choice}, user_attrs={RUNG_ATTR: 0.8}))
     default = study.ask()
     assert limits_for(default, {}).rung is None
     study.tell(default, 0.8)
@@ -87,6 +104,7 @@ def test_the_strong_defaults_are_never_stopped_at_the_rung(studio) -> None:
     assert limits_for(second_default, {}).rung is None
     study.tell(second_default, 0.8)
     sampled = study.ask()
+    sampled.suggest_categorical("algorithm", ["linear", "lightgbm"])  # as `propose` does before its limits
     assert limits_for(sampled, {}).rung == pytest.approx(0.8)
 
 
