@@ -19,7 +19,6 @@ from typing import Any, Protocol
 import optuna
 from optuna.trial import TrialState
 
-from studio.compute import hold
 from studio.compute.profiles import ComputeProfile
 
 #: At the time budget's end, running trials get this long to stop themselves (they are told the deadline, and stop
@@ -117,7 +116,7 @@ def drive(
     still_running: list[str] | None = None,
 ) -> StopReason:
     """Run trials until the trial budget, the deadline (time.monotonic(), or a function giving it, which may
-    move as trials finish) or a stop request. Each step waits while the app runs a page (studio/compute/hold.py).
+    move as trials finish) or a stop request.
     `ask(study)` starts a trial (it may enqueue fixed parameters first), `propose(trial)` suggests a
     configuration and returns its arguments; the worker runs `run_trial(threads, *arguments, *data)` and returns
     the score, (score, extra), or an TrialScore; extra (e.g. the out-of-fold predictions) is handed to
@@ -128,7 +127,6 @@ def drive(
 
     def finish(number: int, frozen: optuna.trial.FrozenTrial, extra: Any = None) -> None:
         running.pop(number)
-        hold.wait()  # a page that began mid-iteration: logging a trial takes tens of ms
         on_trial(frozen, extra)
 
     def abandon_all(reason: str, grace_s: float = 0.0, leave: list[str] | None = None) -> None:
@@ -136,7 +134,6 @@ def drive(
             finish(number, _fail(r.trial, study, reason, abandoned=True))
 
     while True:
-        hold.wait()
         alive, restarted = pool.workers(), False  # restarted: a worker died or was stopped (it needs the data again)
         for number, r in list(running.items()):
             outcome = _check(r, study, pool, alive, trial_limit_s, memory_note)
@@ -193,7 +190,6 @@ def _launch(study: optuna.Study, pool: Pool, running: dict[int, _Running], alive
             if address not in {r.address for r in running.values()}]
     room = len(idle) if max_trials is None else min(len(idle), max_trials - counted_trials(study) - len(running))
     for address, threads in idle[:max(room, 0)]:
-        hold.wait()  # a sampler's suggestion over hundreds of trials takes tens of ms: not beside a page
         trial = ask(study)
         trial.set_user_attr("worker", address)
         future = pool.submit(address, run_trial, threads, *propose(trial))

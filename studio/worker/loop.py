@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import sys
 import threading
 import time
 import traceback
@@ -20,7 +19,7 @@ from studio.errors import LeaseLost, StudioError
 from studio.jobs.doorbell import Doorbell
 from studio.jobs.store import JobStatus, Lease
 from studio.worker.handlers import HANDLERS
-from studio.worker.yielding import Yielder
+from studio.worker.yielding import start_guard, stop_guard
 
 if TYPE_CHECKING:  # a type only: the jobs package does not import the composition root
     from studio.context import Studio
@@ -106,13 +105,7 @@ class Worker:
         `worker_poll_seconds` (for jobs submitted elsewhere)."""
         settings = self.studio.settings
         self.doorbell = Doorbell(self.studio.jobs.identity, self.worker_id)  # bound before the worker is listed
-        yielder = Yielder(self.studio.jobs.identity, self.worker_id).start() if self.pages_first else None
-        if yielder is not None:
-            # A page's PAUSE wakes the yielder's thread, which then waits for the GIL while the search's driver
-            # holds it: up to the switch interval (5 ms by default, most of a 20 ms page). At 0.2 ms a page's
-            # PAUSE was acknowledged in 0.8 ms (p50) / 0.9 ms (p95) beside a thread spinning in Python, at 1 ms in
-            # 1.7 / 5 ms.
-            sys.setswitchinterval(min(sys.getswitchinterval(), 0.0002))
+        guard = start_guard(self.studio.jobs.identity, self.worker_id) if self.pages_first else None
         try:
             with contextlib.suppress(SQLAlchemyError):  # seen at once, before the slow imports (retried below)
                 self.studio.jobs.touch_worker(self.worker_id, pid=os.getpid())
@@ -136,9 +129,7 @@ class Worker:
                 self.run_job(lease)
         finally:
             self.doorbell.close()
-            if yielder is not None:
-                yielder.close()
-                log.info("Compute paused for pages: %.1f s in all.", yielder.paused_s)
+            stop_guard(guard)
             self.studio.jobs.remove_worker(self.worker_id)
 
     def stop(self) -> None:

@@ -7,20 +7,22 @@ beside a SCHED_IDLE pure-Python loop 1.0x (bench/ui_neighbours.py); a training j
 scheduling class shares memory bandwidth, so the worker stops its compute processes (SIGSTOP) for the few
 milliseconds a page takes.
 
-Protocol: each worker binds a Unix datagram socket in Linux's abstract namespace, named after its job store and
-worker id (as its doorbell, studio/jobs/doorbell.py). Before a page runs, the app sends PAUSE to each worker of
-its store on this machine, and RESUME after (`pages_first`). At the first PAUSE the worker stops every process
-below it (its Dask workers and their trials) and holds the search's driver in its own process between its steps
-(studio/compute/hold.py); it lets them go on when every PAUSE has its RESUME, or at the latest MAX_PAUSE_S after
-the first (an app that died mid-page, a slow page, pages rerun back to back by many people), and then lets them
-run at least as long before it holds them again: training is never held more than half the time.
+Protocol: each worker has a guard, a small process of its own (`guard`, started by `studio worker`), which binds
+a Unix datagram socket in Linux's abstract namespace, named after the job store and worker id (as the worker's
+doorbell, studio/jobs/doorbell.py). Before a page runs, the app sends PAUSE to each worker of its store on this
+machine, and RESUME after (`pages_first`). At the first PAUSE the guard stops the worker process and every
+process below it (its Dask workers and their trials; not itself); it lets them go on when every PAUSE has its
+RESUME, or at the latest MAX_PAUSE_S after the first (an app that died mid-page, a slow page, pages rerun back to
+back by many people), and then lets them run at least as long before it holds them again: training is never held
+more than half the time. The worker process is stopped too, not only its compute: the search's driver, the Dask
+scheduler's periodic work and the job's writes cost pages 5-10 % at the median while they ran beside them, and a
+listener inside the worker had to win the GIL from the driver before it could answer (bench/ui.py, 2026-12-07:
+every page's p95 within x1.2 once a guard stopped the worker too, 3-4 of 7 with the listener inside it).
 
-The worker answers each PAUSE with ACK once its compute is stopped (at once when it is not going to stop it), and
-the page waits for those answers, at most ACK_WAIT_S, so it never starts beside the training (bench/ui.py, the
-home page's p95 while training: x1.23 with the wait, x1.27 without). That wait is the listener's reaction time, so
-its path is short: a blocking receive, one pidfd signal per process, no /proc reads, and the worker's GIL switch
-interval at 0.2 ms (studio/worker/loop.py). A worker that does not answer (stopped, or gone) costs a page
-ACK_WAIT_S.
+The guard answers each PAUSE with ACK once the worker is stopped (at once when it is not going to stop it), and
+the page waits for those answers, at most ACK_WAIT_S, so it never starts beside the training. Its path is short:
+a blocking receive, one pidfd signal per process, no /proc reads. A guard that does not answer (stopped, or gone)
+costs a page ACK_WAIT_S. A guard ends when its worker does, and continues what it holds when stopped (SIGTERM).
 
 Messages are accepted from this user's processes only (the kernel's SCM_CREDENTIALS, not a claim in the
 message): another local user cannot stall a job. The listener blocks on its socket: nothing polls while no page
@@ -36,6 +38,7 @@ import select
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -43,12 +46,10 @@ from collections.abc import Iterable, Iterator
 
 import psutil
 
-from studio.compute import hold
-
 SUPPORTED = sys.platform.startswith("linux") and hasattr(os, "pidfd_open")  # Python's pidfds: Linux 5.3
 PAUSE, RESUME, QUIT, ACK = b"p", b"r", b"q", b"a"
 #: The longest one page holds a worker's compute: a page that takes longer lets training go on.
-MAX_PAUSE_S = hold.MAX_HOLD_S
+MAX_PAUSE_S = 1.0
 #: After a hold ran its full MAX_PAUSE_S, training runs at least this long before the next.
 COOLDOWN_S = MAX_PAUSE_S
 #: The longest a page waits for its workers' ACKs before it runs anyway.
@@ -62,15 +63,17 @@ def address(store: str, worker_id: str) -> str:
 
 
 class Yielder:
-    """A worker's listener: stops the processes below `root_pid` while pages run (see the module's docstring)."""
+    """The guard's listener: stops the processes below `root_pid` (and the root, `with_root`) while pages run (see
+    the module's docstring)."""
 
-    def __init__(self, store: str, worker_id: str, root_pid: int | None = None) -> None:
+    def __init__(self, store: str, worker_id: str, root_pid: int | None = None, *, with_root: bool = False) -> None:
+        """`with_root`: stop the process `root_pid` too (the worker itself, from its guard: see `guard`)."""
         self.address = address(store, worker_id)
         self.root_pid = root_pid or os.getpid()
         self.paused_s = 0.0  # how long compute was held, in all
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
-        self._below = _Below(self.root_pid)
+        self._below = _Below(self.root_pid, with_root=with_root)
         if not SUPPORTED:
             return
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -121,7 +124,6 @@ class Yielder:
                         starting = now >= free_until and not holding
                         if starting:
                             holding, since, pending = True, now, 0
-                            hold.hold(True)  # the search's driver, in this process, waits too
                             self._below.signal(signal.SIGSTOP)
                         if holding:
                             pending += 1
@@ -134,13 +136,11 @@ class Yielder:
                 if holding and pending == 0:
                     self._below.signal(signal.SIGCONT)
                     holding = False
-                    hold.hold(False)
                     self.paused_s += time.monotonic() - since
                     self._below.forget_ended()  # off the next page's path
         finally:
             if holding:
                 self._below.signal(signal.SIGCONT)
-            hold.hold(False)
             self._below.close()
 
     def _receive(self) -> tuple[bytes | None, bytes | str | None]:
@@ -164,20 +164,26 @@ class _Below:
     when the tree was read after holds only. Nothing known is let go of during a hold: one that left the tree (its
     parent ended) is still continued after it."""
 
-    def __init__(self, root_pid: int) -> None:
+    def __init__(self, root_pid: int, *, with_root: bool = False) -> None:
         self.root_pid = root_pid
+        self.with_root = with_root
         self._fds: dict[int, int] = {}  # pid -> pidfd
         self._ended: set[int] = set()
         self._looked = False  # whether the tree was ever read: after that, stop_new keeps _fds current
 
     def signal(self, signum: int) -> None:
         if not self._looked:  # the first page: its compute is stopped before its ACK too
-            self._add(_descendants(self.root_pid))
+            self._add(self._tree())
         self._signal(self._fds.items(), signum)
 
     def stop_new(self) -> None:
         """Stop the processes below the worker that it did not know of (read from /proc: a few files)."""
-        self._signal(self._add(_descendants(self.root_pid)), signal.SIGSTOP)
+        self._signal(self._add(self._tree()), signal.SIGSTOP)
+
+    def _tree(self) -> list[int]:
+        """The processes to stop: those below the root (and the root itself, `with_root`), never this one."""
+        found = [*([self.root_pid] if self.with_root else []), *_descendants(self.root_pid)]
+        return [pid for pid in found if pid != os.getpid()]
 
     def forget_ended(self) -> None:
         for pid in self._ended:
@@ -226,6 +232,44 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
+def start_guard(store: str, worker_id: str) -> subprocess.Popen[bytes] | None:
+    """Start the guard of this worker process (see `guard`); None where pages first is not supported."""
+    if not SUPPORTED:
+        return None
+    return subprocess.Popen([sys.executable, "-m", "studio.worker.yielding", store, worker_id, str(os.getpid())],
+                            stdin=subprocess.DEVNULL)
+
+
+def stop_guard(guard: subprocess.Popen[bytes] | None) -> None:
+    """Stop a guard: it continues whatever it holds before it exits."""
+    if guard is not None and guard.poll() is None:
+        guard.terminate()
+        try:
+            guard.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            guard.kill()
+            guard.wait()
+
+
+def guard(store: str, worker_id: str, root_pid: int) -> None:
+    """Serve pages first for the worker `root_pid` from a process of its own, its guard, until the worker ends.
+
+    The guard stops the worker process itself with its compute: the search's driver, the Dask scheduler's
+    periodic work and the job's writes run in the worker process, and beside a page they cost it 5-10 % at the
+    median (bench/ui.py --pause compute against --pause all); a listener thread inside the worker could only hold
+    the driver between its steps, and had to win the GIL from it before it could answer. The guard has no other
+    work: it answers at once, and nothing of the job runs while a page does."""
+    watched = os.pidfd_open(root_pid)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    yielder = Yielder(store, worker_id, root_pid, with_root=True).start()
+    try:
+        select.select([watched], [], [])  # readable when the worker has ended
+    finally:
+        yielder.close()  # what it holds goes on
+        os.close(watched)
+        print(f"Pages first: the worker was paused for pages {yielder.paused_s:.1f} s in all.", file=sys.stderr)
+
+
 @contextlib.contextmanager
 def pages_first(store: str, worker_ids: Iterable[str]) -> Iterator[None]:
     """Hold the compute of `worker_ids` (workers of `store` on this machine) while the block runs, which starts
@@ -266,3 +310,7 @@ def _send(address_: str | bytes, message: bytes, sock: socket.socket | None = No
         except (ConnectionRefusedError, FileNotFoundError, BlockingIOError):  # gone, or its queue is full
             return False
         return True
+
+
+if __name__ == "__main__":
+    guard(sys.argv[1], sys.argv[2], int(sys.argv[3]))

@@ -167,35 +167,3 @@ def test_trials_a_dead_attempt_left_running_are_abandoned_not_counted() -> None:
     stale = study.trials[1]
     assert stale.state.name == "FAIL" and stale.user_attrs[ABANDONED]
     assert counted_trials(study) == 1
-
-
-def test_a_page_that_begins_mid_iteration_holds_the_drivers_next_step() -> None:
-    """The driver waits on the page's hold before each step, not only at the top of its loop: a page that begins
-    while it logs a finished trial (here: the first trial's on_trial starts one) holds the next suggestion."""
-    import threading
-
-    from studio.compute import hold
-
-    released: list[float] = []
-    asked: list[float] = []
-
-    def release() -> None:
-        released.append(time.monotonic())
-        hold.hold(False)
-
-    def on_trial(trial: optuna.trial.FrozenTrial, extra: object) -> None:
-        if trial.number == 0:
-            hold.hold(True)  # a page begins now
-            threading.Timer(0.5, release).start()
-
-    def ask(study: optuna.Study) -> optuna.Trial:
-        asked.append(time.monotonic())
-        return study.ask()
-
-    try:
-        drive(_study(), TrialPool.open(SMALL, [1]), propose=lambda trial: (0.1,), run_trial=sleep_then_score,
-              on_trial=on_trial, ask=ask, max_trials=2, deadline=None, trial_limit_s=None,
-              should_stop=lambda: False)
-    finally:
-        hold.hold(False)
-    assert len(asked) == 2 and released and asked[1] >= released[0]

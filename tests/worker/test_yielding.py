@@ -173,27 +173,62 @@ def test_a_page_starts_once_the_compute_is_stopped(below, monkeypatch) -> None:
         yielder.close()
 
 
-def test_the_search_driver_in_the_worker_process_waits_while_a_page_runs() -> None:
-    """The driver runs in the worker process, which cannot stop itself: it waits on the hold between steps."""
-    import threading
-
-    from studio.compute import hold
-
-    yielder = Yielder("store", f"w-{os.getpid()}").start()
-    steps: list[float] = []
+def test_a_guard_stops_the_worker_itself_with_its_compute_and_ends_with_it() -> None:
+    """The guard, a process of its own, stops the worker process (its search driver runs there) and what is below
+    it while a page runs, never itself; stopped (SIGTERM) mid-page it lets them go on; it ends when the worker
+    does. Real processes: a worker that starts its guard and a compute process, as `studio worker` does."""
+    worker = subprocess.Popen([sys.executable, "-c", (
+        "import subprocess, sys, time\n"
+        "from studio.worker import yielding\n"
+        "subprocess.Popen([sys.executable, '-c', 'while True: pass'])\n"
+        "guard = yielding.start_guard('store', 'guarded')\n"
+        "print(guard.pid, flush=True)\n"
+        "while True: sum(range(10_000))\n")], stdout=subprocess.PIPE)
     try:
-        with pages_first("store", [f"w-{os.getpid()}"]):
-            time.sleep(0.1)  # the worker has taken the PAUSE
-            waiter = threading.Thread(target=lambda: (hold.wait(), steps.append(time.monotonic())))
-            waiter.start()
-            time.sleep(0.2)
-            assert not steps  # still held
-            released = time.monotonic()
-        waiter.join(timeout=5)
-        assert steps and steps[0] >= released
+        guard = psutil.Process(int(worker.stdout.readline()))
+        process = psutil.Process(worker.pid)
+        compute = next(p for p in process.children() if p.pid != guard.pid)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not _bound("guarded"):  # the guard has started listening
+            time.sleep(0.05)
+        acks = []
+        real = yielding._await_acks
+        yielding._await_acks = lambda sock, expected: acks.append(real(sock, expected)) or 0
+        try:
+            with pages_first("store", ["guarded"]):
+                assert _state(process, psutil.STATUS_STOPPED) and _state(compute, psutil.STATUS_STOPPED)
+                assert guard.status() != psutil.STATUS_STOPPED
+        finally:
+            yielding._await_acks = real
+        assert acks == [1]  # the worker was stopped before the page began
+        assert _state(process, psutil.STATUS_RUNNING) and _state(compute, psutil.STATUS_RUNNING)
+        yielding._send(yielding.address("store", "guarded"), PAUSE)  # a page that never ends...
+        assert _state(process, psutil.STATUS_STOPPED)
+        guard.terminate()  # ...and its guard stopped meanwhile: the worker goes on
+        assert _state(guard, psutil.STATUS_ZOMBIE, within_s=10)  # ended (the busy worker has not reaped it)
+        assert _state(process, psutil.STATUS_RUNNING) and _state(compute, psutil.STATUS_RUNNING)
+        second = subprocess.Popen([sys.executable, "-m", "studio.worker.yielding", "store", "guarded-2",
+                                   str(worker.pid)])
+        while time.monotonic() < deadline + 10 and not _bound("guarded-2"):
+            time.sleep(0.05)
+        worker.kill()
+        worker.wait()
+        assert second.wait(timeout=10) == 0  # its worker ended: so does the guard
     finally:
-        yielder.close()
-    hold.wait()  # closed: never held
+        worker.kill()
+        worker.wait()
+        for child in psutil.Process().children(recursive=True):
+            child.kill()
+
+
+def _bound(worker_id: str) -> bool:
+    """Whether a guard listens for `worker_id` (its address is taken)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(yielding.address("store", worker_id))
+        except OSError:
+            return True
+        return False
 
 
 def test_a_restarted_compute_process_is_held_in_the_same_page() -> None:
