@@ -3,6 +3,7 @@ latest MAX_PAUSE_S later; only this user's processes can ask. Real processes and
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -184,10 +185,12 @@ def test_a_guard_stops_the_worker_itself_with_its_compute_and_ends_with_it() -> 
         "guard = yielding.start_guard('store', 'guarded')\n"
         "print(guard.pid, flush=True)\n"
         "while True: sum(range(10_000))\n")], stdout=subprocess.PIPE)
+    started: list[psutil.Process] = []  # the worker's own children: killed at the end, whatever happens
     try:
         guard = psutil.Process(int(worker.stdout.readline()))
         process = psutil.Process(worker.pid)
-        compute = next(p for p in process.children() if p.pid != guard.pid)
+        started = process.children()
+        compute = next(p for p in started if p.pid != guard.pid)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not _bound("guarded"):  # the guard has started listening
             time.sleep(0.05)
@@ -217,8 +220,9 @@ def test_a_guard_stops_the_worker_itself_with_its_compute_and_ends_with_it() -> 
     finally:
         worker.kill()
         worker.wait()
-        for child in psutil.Process().children(recursive=True):
-            child.kill()
+        for child in [*started, *psutil.Process().children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
 
 
 def _bound(worker_id: str) -> bool:
