@@ -11,7 +11,9 @@ then, side by side in this session:
    nothing of the job uses the CPU, its memory and files stay as they are) and one with them running. The ratio
    running / paused compares the two in the same minutes, so a drift of the machine between the idle phase and
    the busy one (these VMs' speed moves by 10-20 % from minute to minute) does not count as the job's cost; the
-   ratio against "idle before" is printed too;
+   ratio against "idle before" is printed too. Two tables: AppTest's whole run, and the script alone up to the end
+   of its pages-first hold (after it AppTest builds its element tree, which the app itself does not, beside the
+   training: on a 7 ms page that is most of what the job costs it);
 2. time to first paint: `studio up` serves the app; headless Chromium opens each page's URL in a fresh browser
    context and waits until Streamlit has finished the run (its status widget is gone): the first visit (the app's
    caches cold) and the median of 3 more.
@@ -48,42 +50,64 @@ def _quantile(values: list[float], q: int) -> float:
 
 
 def rerun_times(reruns: int, pause: Callable[[bool], None] | None = None
-                ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    """Seconds per script re-run of each page, headless: (running, paused). With `pause`, each rerun is paired
-    with one while `pause(True)` holds the job's processes stopped; without, `paused` is empty."""
+                ) -> tuple[dict[str, list[float]], dict[str, list[float]], dict[str, list[float]],
+                           dict[str, list[float]]]:
+    """Seconds per script re-run of each page, headless: (running, paused), each as AppTest's whole run and as the
+    script alone (up to the end of its pages-first hold: AppTest then builds its element tree, which the app does
+    not, beside the training once the hold is over). With `pause`, each rerun is paired with one while
+    `pause(True)` holds the job's processes stopped; without, the paused ones are empty."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    def timed(at: AppTest) -> float:
+    from studio.worker import yielding
+
+    real_pages_first = yielding.pages_first
+    held_until: list[float] = []
+
+    @contextlib.contextmanager
+    def timed_pages_first(*args: object, **kwargs: object):  # the page's hold, its end noted
+        with real_pages_first(*args, **kwargs):  # type: ignore[arg-type]
+            yield
+        held_until.append(time.perf_counter())
+
+    def timed(at: AppTest) -> tuple[float, float]:
+        held_until.clear()
         started = time.perf_counter()
         at.run()
-        return time.perf_counter() - started
-
-    from studio.worker import yielding
+        ended = time.perf_counter()
+        return ended - started, (held_until[-1] if held_until else ended) - started
 
     running: dict[str, list[float]] = {}
     paused: dict[str, list[float]] = {}
+    running_script: dict[str, list[float]] = {}
+    paused_script: dict[str, list[float]] = {}
     ack_wait = yielding.ACK_WAIT_S
-    for page in PAGES:
-        st.cache_data.clear()
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
-        at.run()
-        if page != "home":
-            at.switch_page(f"app_pages/{page}.py").run()
-        assert not at.exception, [e.value for e in at.exception]
-        for i in range(reruns):
-            pair = (False,) if pause is None else ((True, False) if i % 2 else (False, True))  # alternate firsts
-            for stopped in pair:
-                if pause is not None:
-                    pause(stopped)
-                    time.sleep(0.02)  # the job's threads have left the CPUs, or are back on them
-                    # a stopped worker cannot acknowledge pages first's PAUSE: the paused half does not wait for it
-                    yielding.ACK_WAIT_S = 0.0 if stopped else ack_wait
-                (paused if stopped else running).setdefault(page, []).append(timed(at))
-        if pause is not None:
-            pause(False)
-    yielding.ACK_WAIT_S = ack_wait
-    return running, paused
+    yielding.pages_first = timed_pages_first
+    try:
+        for page in PAGES:
+            st.cache_data.clear()
+            at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+            at.run()
+            if page != "home":
+                at.switch_page(f"app_pages/{page}.py").run()
+            assert not at.exception, [e.value for e in at.exception]
+            for i in range(reruns):
+                pair = (False,) if pause is None else ((True, False) if i % 2 else (False, True))  # alternate firsts
+                for stopped in pair:
+                    if pause is not None:
+                        pause(stopped)
+                        time.sleep(0.02)  # the job's threads have left the CPUs, or are back on them
+                        # a stopped worker cannot acknowledge pages first's PAUSE: the paused half does not wait
+                        yielding.ACK_WAIT_S = 0.0 if stopped else ack_wait
+                    whole, script = timed(at)
+                    (paused if stopped else running).setdefault(page, []).append(whole)
+                    (paused_script if stopped else running_script).setdefault(page, []).append(script)
+            if pause is not None:
+                pause(False)
+    finally:
+        yielding.ACK_WAIT_S = ack_wait
+        yielding.pages_first = real_pages_first
+    return running, paused, running_script, paused_script
 
 
 def pauser(pid: int, which: str = "all") -> Callable[[bool], None]:
@@ -136,9 +160,9 @@ def first_paint(home: Path, repeat: int = 3) -> dict[str, tuple[float, float]]:
 
 
 def _print_reruns(args: argparse.Namespace, before: dict[str, list[float]], idle: dict[str, list[float]],
-                  busy: dict[str, list[float]]) -> None:
-    print(f"\nPage rerun on a studio with {args.runs} runs, {args.reruns} reruns each (AppTest), p50 / p95; paused: "
-          f"{args.pause}:\n")
+                  busy: dict[str, list[float]], what: str = "AppTest's whole run") -> None:
+    print(f"\nPage rerun on a studio with {args.runs} runs, {args.reruns} reruns each ({what}), p50 / p95; "
+          f"paused: {args.pause}:\n")
     print("| page | idle before | job paused | job running | running / paused (target p95: <= x1.2) "
           "| p95 ratio, 90 % interval | running / idle before |")
     print("|---|---|---|---|---|---|---|")
@@ -184,7 +208,7 @@ def main() -> None:
     _seed_runs(studio, args.runs - 1)
     print(f"seeded {args.runs} runs in {home}", flush=True)
 
-    before, _ = rerun_times(args.reruns)
+    before, _, before_script, _ = rerun_times(args.reruns)
     spec = studio.jobs.list(limit=1)[0].payload  # the real run's spec, longer and on every core
     from studio.training.spec import TrainSpec
 
@@ -204,7 +228,7 @@ def main() -> None:
             time.sleep(0.2)
         pause = pauser(worker.pid, args.pause)
         try:
-            busy, idle = rerun_times(args.reruns, pause)
+            busy, idle, busy_script, idle_script = rerun_times(args.reruns, pause)
         finally:
             pause(False)
     finally:
@@ -214,6 +238,7 @@ def main() -> None:
     paint = first_paint(home)
 
     _print_reruns(args, before, idle, busy)
+    _print_reruns(args, before_script, idle_script, busy_script, what="the script alone, to the end of its hold")
     print("\nTime to first paint in Chromium (`studio up`), first visit / median of 3 more:\n")
     print("| page | first visit | again |")
     print("|---|---|---|")
