@@ -6,10 +6,10 @@ each rank behind halves it (1, 1/2, 1/4, ...), so a clearly weaker family keeps 
 family that overtakes the leader takes over its share at once. A family that has stopped improving (PLATEAU
 finished trials in a row without bettering its best by more than PLATEAU_GAIN) keeps only CONVERGED_SHARE of
 its share: a linear model has one or two hyperparameters, and on a house-price table where it led the boosters
-early it took more than a hundred trials, 40 % of the budget, to move its score by 0.05 %, while the boosters,
-a few thousand short of it and far from tuned, got seven trials each. The currency is seconds when the search has a
-time budget (an expensive family pays for its cost) and trials when it only has a trial budget (the choice
-then depends on scores alone, so the same spec and seed give the same search).
+early it took 95 of 109 trials, a third of the trials' time, to move its score by 0.4 %, while the boosters, a
+few thousand short of it and far from tuned, got one to seven trials each. The currency is seconds when the
+search has a time budget (an expensive family pays for its cost) and trials when it only has a trial budget (the
+choice then depends on scores alone, so the same spec and seed give the same search).
 
 Optuna's TPE still samples each trial's hyperparameters; only the algorithm is fixed, by enqueueing it.
 """

@@ -12,9 +12,9 @@ as in ASHA, so it does not tighten just because the survivors are good; and over
 as Hyperband runs per configuration space: pooled, the median of a hundred cheap linear trials on a house-price
 table stopped every booster configuration that was not already better than the best linear model, so the
 boosters never found their good region (their few trials scored 31,000-43,000 where a tuned booster reaches
-27,500). The strong defaults are never stopped at the rung: they
-are what makes a model exist whatever the budget. Within a rung the boosters' own checkpoints (boosting
-rounds, `studio.training.boosting`) and the forests' tree batches keep cutting cost further.
+27,500). The strong defaults are never stopped at the rung: they are what makes a model exist whatever the
+budget. Within a rung the boosters' own checkpoints (boosting rounds, `studio.training.boosting`) and the
+forests' tree batches keep cutting cost further.
 
 One split with fewer rows than that (a holdout on mid-sized data) has no cheaper rung: the trial is its rung.
 The threshold travels with the trial because the Dask worker running it has no access to the study.

@@ -16,8 +16,10 @@ RESUME, or at the latest MAX_PAUSE_S after the first (an app that died mid-page,
 back by many people), and then lets them run at least as long before it holds them again: training is never held
 more than half the time. The worker process is stopped too, not only its compute: the search's driver, the Dask
 scheduler's periodic work and the job's writes cost pages 5-10 % at the median while they ran beside them, and a
-listener inside the worker had to win the GIL from the driver before it could answer (bench/ui.py, 2026-12-07:
-every page's p95 within x1.2 once a guard stopped the worker too, 3-4 of 7 with the listener inside it).
+listener inside the worker had to win the GIL from the driver before it could answer (a probe on bench/ui.py's
+job, 2026-12-07: p95 x1.03-1.20 on every page with the guard, x1.29-1.39 on three with the listener inside the
+worker; docs/benchmarks.md). A guard killed outright (SIGKILL) while it holds leaves its worker stopped until it
+is continued by hand; the studio only ever sends it SIGTERM, and SIGKILL after 5 s without an answer.
 
 The guard answers each PAUSE with ACK once the worker is stopped (at once when it is not going to stop it), and
 the page waits for those answers, at most ACK_WAIT_S, so it never starts beside the training. Its path is short:
