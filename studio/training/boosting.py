@@ -53,6 +53,11 @@ OWN_STOPPING_BELOW = 200
 STOPPING_SHARE = 0.2
 
 
+def rate(params: dict[str, Any]) -> float:
+    """A booster configuration's learning rate (REFERENCE_RATE where it sets none)."""
+    return float(params.get("learning_rate", REFERENCE_RATE))
+
+
 class Pruned(Exception):
     """The trial fell below the median at a checkpoint."""
 

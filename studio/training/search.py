@@ -117,8 +117,7 @@ def validation_predictions(spec: TrainSpec, algorithm: str, params: Params, X: p
             break
         stop_at = clock.stop_at(1.0)  # boosters and forests stop growing there: a model cut short scores nothing
         if i == 0 and ESTIMATORS[algorithm].native_booster:
-            checkpoints = boosting.Checkpoints(metric, y[val_idx], n_classes, limits.checkpoints,
-                                               float(params.get("learning_rate", boosting.REFERENCE_RATE)))
+            checkpoints = boosting.Checkpoints(metric, y[val_idx], n_classes, limits.checkpoints, boosting.rate(params))
         try:
             predicted, used, model = fit(fit_idx, val_idx, checkpoints=checkpoints if i == 0 else None, stop_at=stop_at)
         except boosting.Pruned as stop:
