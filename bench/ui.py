@@ -13,7 +13,7 @@ then, side by side in this session:
    the busy one (these VMs' speed moves by 10-20 % from minute to minute) does not count as the job's cost; the
    ratio against "idle before" is printed too. Two tables: AppTest's whole run, and the script alone up to the end
    of its pages-first hold (after it AppTest builds its element tree, which the app itself does not, beside the
-   training: on a 7 ms page that is most of what the job costs it);
+   training; on home that part moved the ratio little: docs/benchmarks.md);
 2. time to first paint: `studio up` serves the app; headless Chromium opens each page's URL in a fresh browser
    context and waits until Streamlit has finished the run (its status widget is gone): the first visit (the app's
    caches cold) and the median of 3 more.

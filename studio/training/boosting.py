@@ -30,7 +30,7 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from studio.training.estimators import ESTIMATORS, PATIENCE
+from studio.training.estimators import ESTIMATORS, PATIENCE, Params
 from studio.training.metrics import Metric, score_predictions, worse
 
 CHECKPOINTS = (50, 100, 200, 400, 800, 1600)
@@ -53,7 +53,7 @@ OWN_STOPPING_BELOW = 200
 STOPPING_SHARE = 0.2
 
 
-def rate(params: dict[str, Any]) -> float:
+def rate(params: Params) -> float:
     """A booster configuration's learning rate (REFERENCE_RATE where it sets none)."""
     return float(params.get("learning_rate", REFERENCE_RATE))
 

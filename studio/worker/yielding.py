@@ -108,9 +108,7 @@ class Yielder:
         holding, pending, since, free_until = False, 0, 0.0, 0.0
         try:
             while True:
-                # blocks while nothing is held: nothing polls; a blocking receive, not select and then receive:
-                # each call that lets go of the GIL waits up to the switch interval to get it back while the
-                # search's driver holds it, and the page is waiting
+                # blocks while nothing is held: nothing polls; one receive per message, the page waiting on its ACK
                 ready = True
                 if holding:
                     left = max(0.0, since + MAX_PAUSE_S - time.monotonic())
@@ -159,8 +157,8 @@ class Yielder:
 
 class _Below:
     """The processes below the worker, held as pidfds: a pid may name another process once its own has ended, a
-    pidfd names the process itself; and signalling through one is a single system call that keeps the GIL (psutil's
-    checks read /proc first, each read letting go of the GIL and waiting to get it back). The known ones are
+    pidfd names the process itself; and signalling through one is a single system call (psutil's checks read /proc
+    before each signal, on the page's path). The known ones are
     signalled before the ACK; the tree is read again after it, while the page runs, and what started since the
     last look (a Dask worker restarted after a trial over its time limit) is stopped then, not up to 10 s later as
     when the tree was read after holds only. Nothing known is let go of during a hold: one that left the tree (its
@@ -254,13 +252,8 @@ def stop_guard(guard: subprocess.Popen[bytes] | None) -> None:
 
 
 def guard(store: str, worker_id: str, root_pid: int) -> None:
-    """Serve pages first for the worker `root_pid` from a process of its own, its guard, until the worker ends.
-
-    The guard stops the worker process itself with its compute: the search's driver, the Dask scheduler's
-    periodic work and the job's writes run in the worker process, and beside a page they cost it 5-10 % at the
-    median (bench/ui.py --pause compute against --pause all); a listener thread inside the worker could only hold
-    the driver between its steps, and had to win the GIL from it before it could answer. The guard has no other
-    work: it answers at once, and nothing of the job runs while a page does."""
+    """Serve pages first for the worker `root_pid` from a process of its own, its guard, until the worker ends: it
+    stops the worker itself with its compute (why: the module's docstring), and continues them when it ends."""
     watched = os.pidfd_open(root_pid)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     yielder = Yielder(store, worker_id, root_pid, with_root=True).start()
