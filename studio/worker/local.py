@@ -33,15 +33,19 @@ def spawn_worker(studio: Studio) -> subprocess.Popen[bytes]:
     log_file = open(studio.settings.logs_path / "worker.log", "ab")  # noqa: SIM115 - the child owns it
     proc = subprocess.Popen([sys.executable, "-m", "studio", "worker"], stdout=log_file, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, env=env, start_new_session=True)
-    (studio.settings.root / PID_FILE).write_text(str(proc.pid))
+    # the pid with its start time: a reused pid has another (a command line is no test: it reads empty for a moment
+    # after the exec, before the kernel sets up the new program's arguments, and a busy machine lets another
+    # thread look in that moment — CI started two workers that way)
+    (studio.settings.root / PID_FILE).write_text(f"{proc.pid} {psutil.Process(proc.pid).create_time()!r}")
     return proc
 
 
 def spawned_worker(settings: Settings) -> psutil.Process | None:
     """The worker process this home last started, while it runs (not a zombie, not a reused pid)."""
     try:
-        proc = psutil.Process(int((settings.root / PID_FILE).read_text()))
-        running = proc.status() != psutil.STATUS_ZOMBIE and proc.cmdline()[-2:] == ["studio", "worker"]
+        pid, started = (settings.root / PID_FILE).read_text().split()
+        proc = psutil.Process(int(pid))
+        running = proc.status() != psutil.STATUS_ZOMBIE and proc.create_time() == float(started)
     except (OSError, ValueError, psutil.Error):
         return None
     return proc if running else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -82,6 +83,20 @@ def test_asking_for_a_worker_twice_while_it_starts_starts_one(embedded: Studio, 
     assert psutil.STATUS_STOPPED not in {p.status() for p in held}
 
 
+def test_a_worker_is_known_by_its_pid_and_start_time_before_its_command_line_reads(embedded: Studio) -> None:
+    # the command line of a process that has just exec'd reads empty for a moment (CI started two workers in it);
+    # a process with another command line and the recorded start time counts as the worker this home started
+    other = subprocess.Popen(["sleep", "60"])
+    try:
+        (embedded.settings.root / PID_FILE).write_text(f"{other.pid} {psutil.Process(other.pid).create_time()!r}")
+        found = spawned_worker(embedded.settings)
+        assert found is not None and found.pid == other.pid
+        assert not ensure_worker(embedded)  # so no second one is started
+    finally:
+        other.kill()
+        other.wait()
+
+
 def test_a_worker_that_exited_is_started_again(embedded: Studio) -> None:
     assert ensure_worker(embedded)
     first = spawned_worker(embedded.settings)
@@ -98,7 +113,10 @@ def test_a_worker_that_exited_is_started_again(embedded: Studio) -> None:
 
 
 def test_a_pid_file_naming_another_process_is_not_a_worker(embedded: Studio) -> None:
-    (embedded.settings.root / PID_FILE).write_text(str(os.getpid()))  # this test process: reused pid
+    me = psutil.Process()
+    (embedded.settings.root / PID_FILE).write_text(f"{me.pid} {me.create_time() - 5!r}")  # a reused pid
+    assert spawned_worker(embedded.settings) is None
+    (embedded.settings.root / PID_FILE).write_text(str(me.pid))  # no start time
     assert spawned_worker(embedded.settings) is None
     (embedded.settings.root / PID_FILE).write_text("not a pid")
     assert spawned_worker(embedded.settings) is None
