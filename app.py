@@ -5,14 +5,16 @@ from pathlib import Path
 import streamlit as st
 
 from studio.auth import Role
-from studio.ui.auth import sidebar, sign_in
+from studio.ui.auth import hold_signed_in_runs, sidebar, sign_in
 from studio.ui.common import ensure_local_worker, pages_first
 
 LOGO = str(Path(__file__).parent / "assets" / "logo.png")
+hold_signed_in_runs()  # from the next run on, a signed-in session's whole run holds the training (pages first)
 st.set_page_config(page_title="ML Studio", page_icon=LOGO, layout="wide")
 actor = sign_in()  # with login configured, stops at the sign-in screen until the person has signed in
 # the training on this machine pauses while a signed-in person's page runs, its sidebar and navigation included
-# (studio/worker/yielding.py); not for the sign-in screen, which anyone who reaches the app can rerun
+# (studio/worker/yielding.py; already held from the run's start after the first: studio/ui/run_hold.py); not for
+# the sign-in screen, which anyone who reaches the app can rerun
 with pages_first():
     ensure_local_worker()
     st.logo(LOGO)

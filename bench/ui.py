@@ -5,15 +5,18 @@
 Seeds a fresh studio home with one real training run and 499 more indexed runs (bench/runs_page.py's seeding),
 then, side by side in this session:
 1. page rerun time: each sidebar page's script re-run headless (Streamlit's AppTest, after one warm run), p50 and
-   p95 of `--reruns` runs, first with nothing else running (before the job: "idle before"), then while a
-   training job (on a warm worker, as `studio up` leaves it, on the `large` compute size, so every core is busy)
-   runs. While it runs, the reruns come in pairs: one with the worker and its Dask workers paused (SIGSTOP:
-   nothing of the job uses the CPU, its memory and files stay as they are) and one with them running. The ratio
-   running / paused compares the two in the same minutes, so a drift of the machine between the idle phase and
-   the busy one (these VMs' speed moves by 10-20 % from minute to minute) does not count as the job's cost; the
-   ratio against "idle before" is printed too. Two tables: AppTest's whole run, and the script alone up to the end
-   of its pages-first hold (after it AppTest builds its element tree, which the app itself does not, beside the
-   training; on home that part moved the ratio little: docs/benchmarks.md);
+   p95 of `--reruns` runs, first with the studio idle (a warm worker, as `studio up` leaves it, with no job:
+   "idle before"), then while a training job (on that worker, on the `large` compute size, so every core is busy)
+   runs. While it runs, the reruns come in pairs: one with the worker idle in effect (it and its Dask workers
+   stopped, SIGSTOP: nothing of the job uses the CPU, its memory and files stay as they are; its pages-first guard
+   answers the page as it answers for an idle worker) and one with the job running. The ratio running / idle
+   compares the two in the same minutes, so a drift of the machine between the idle phase and the busy one (these
+   VMs' speed moves by 10-20 % from minute to minute) does not count as the job's cost; the ratio against "idle
+   before" is printed too. Until 2026-12-07 the paired half stopped the guard too and did not wait for its answer,
+   which no page of a studio with a worker does, idle or not: its round trip and what it costs the run after it
+   counted as the job's (docs/benchmarks.md has both). Two tables: AppTest's whole run, and the script alone up to
+   the end of its pages-first hold (after it AppTest builds its element tree, which the app itself does not,
+   beside the training; on home that part moved the ratio little: docs/benchmarks.md);
 2. time to first paint: `studio up` serves the app; headless Chromium opens each page's URL in a fresh browser
    context and waits until Streamlit has finished the run (its status widget is gone): the first visit (the app's
    caches cold) and the median of 3 more.
@@ -55,7 +58,8 @@ def rerun_times(reruns: int, pause: Callable[[bool], None] | None = None
     """Seconds per script re-run of each page, headless: (running, paused), each as AppTest's whole run and as the
     script alone (up to the end of its pages-first hold: AppTest then builds its element tree, which the app does
     not, beside the training once the hold is over). With `pause`, each rerun is paired with one while
-    `pause(True)` holds the job's processes stopped; without, the paused ones are empty."""
+    `pause(True)` holds the job's processes stopped (its guard answering: an idle worker); without, the paused
+    ones are empty."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -81,7 +85,6 @@ def rerun_times(reruns: int, pause: Callable[[bool], None] | None = None
     paused: dict[str, list[float]] = {}
     running_script: dict[str, list[float]] = {}
     paused_script: dict[str, list[float]] = {}
-    ack_wait = yielding.ACK_WAIT_S
     yielding.pages_first = timed_pages_first
     try:
         for page in PAGES:
@@ -97,34 +100,41 @@ def rerun_times(reruns: int, pause: Callable[[bool], None] | None = None
                     if pause is not None:
                         pause(stopped)
                         time.sleep(0.02)  # the job's threads have left the CPUs, or are back on them
-                        # a stopped worker cannot acknowledge pages first's PAUSE: the paused half does not wait
-                        yielding.ACK_WAIT_S = 0.0 if stopped else ack_wait
                     whole, script = timed(at)
                     (paused if stopped else running).setdefault(page, []).append(whole)
                     (paused_script if stopped else running_script).setdefault(page, []).append(script)
             if pause is not None:
                 pause(False)
     finally:
-        yielding.ACK_WAIT_S = ack_wait
         yielding.pages_first = real_pages_first
     return running, paused, running_script, paused_script
 
 
 def pauser(pid: int, which: str = "all") -> Callable[[bool], None]:
-    """Stops (True) or continues (False) a process and every process it started (the worker's Dask workers);
-    `which`: "all", "compute" (the Dask workers only: the job's own process, its search driver and its writes
-    to the studio's databases, keeps running) or "driver" (the job's own process only)."""
+    """Stops (True) or continues (False) a worker process and every process it started (its Dask workers) but its
+    pages-first guard, which answers pages as for an idle worker; `which`: "all", "compute" (the Dask workers only:
+    the job's own process, its search driver and its writes to the studio's databases, keeps running) or "driver"
+    (the job's own process only)."""
     import psutil
 
     def pause(stop: bool) -> None:
         root = psutil.Process(pid)
-        chosen = {"all": [root, *root.children(recursive=True)], "compute": root.children(recursive=True),
-                  "driver": [root]}[which]
+        below = [p for p in root.children(recursive=True) if not _is_guard(p)]
+        chosen = {"all": [root, *below], "compute": below, "driver": [root]}[which]
         for process in chosen:
             with contextlib.suppress(psutil.NoSuchProcess):  # a trial's process may have ended
                 process.send_signal(signal.SIGSTOP if stop else signal.SIGCONT)
 
     return pause
+
+
+def _is_guard(process: object) -> bool:
+    import psutil
+
+    try:
+        return "studio.worker.yielding" in " ".join(process.cmdline())  # type: ignore[attr-defined]
+    except psutil.Error:  # it ended
+        return False
 
 
 def first_paint(home: Path, repeat: int = 3) -> dict[str, tuple[float, float]]:
@@ -163,7 +173,7 @@ def _print_reruns(args: argparse.Namespace, before: dict[str, list[float]], idle
                   busy: dict[str, list[float]], what: str = "AppTest's whole run") -> None:
     print(f"\nPage rerun on a studio with {args.runs} runs, {args.reruns} reruns each ({what}), p50 / p95; "
           f"paused: {args.pause}:\n")
-    print("| page | idle before | job paused | job running | running / paused (target p95: <= x1.2) "
+    print("| page | idle before | job paused, guard answering | job running | running / paused (target p95: <= x1.2) "
           "| p95 ratio, 90 % interval | running / idle before |")
     print("|---|---|---|---|---|---|---|")
 
@@ -202,13 +212,12 @@ def main() -> None:
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="bench-ui-")) / "home"
     os.environ["STUDIO_HOME"] = str(home)
-    os.environ["STUDIO_EMBEDDED_WORKER"] = "false"  # the busy phase starts its own worker
+    os.environ["STUDIO_EMBEDDED_WORKER"] = "false"  # the bench starts its own worker
     studio = Studio(Settings(home=home, embedded_worker=False))
     _seed_real_run(studio)
     _seed_runs(studio, args.runs - 1)
     print(f"seeded {args.runs} runs in {home}", flush=True)
 
-    before, _, before_script, _ = rerun_times(args.reruns)
     spec = studio.jobs.list(limit=1)[0].payload  # the real run's spec, longer and on every core
     from studio.training.spec import TrainSpec
 
@@ -218,11 +227,13 @@ def main() -> None:
     with open(log, "wb") as out:
         worker = subprocess.Popen([sys.executable, "-m", "studio", "worker"], env=dict(os.environ), stdout=out,
                                   stderr=subprocess.STDOUT)
+    job = None
     try:
-        # a worker as `studio up` leaves it (imports done, its cluster started) takes the job: the pages are
-        # measured while it trains, not while a fresh worker starts
+        # a worker as `studio up` leaves it (imports done, its cluster started): idle, then taking the job; the
+        # pages are measured while it trains, not while a fresh worker starts
         while b"warm in" not in log.read_bytes():
             time.sleep(0.2)
+        before, _, before_script, _ = rerun_times(args.reruns)
         job = studio.submit_training(busy_spec)
         while studio.jobs.get(job.id).progress.get("trials_done", 0) < 2:  # the search is under way
             time.sleep(0.2)
@@ -232,7 +243,8 @@ def main() -> None:
         finally:
             pause(False)
     finally:
-        studio.jobs.request_cancel(job.id)
+        if job is not None:
+            studio.jobs.request_cancel(job.id)
         worker.terminate()
         worker.wait(timeout=60)
     paint = first_paint(home)

@@ -28,6 +28,7 @@ from studio.auth import (
     resolve_role,
 )
 from studio.markup import text
+from studio.ui import common, run_hold
 from studio.ui.common import get_studio
 
 _ACTOR = "studio-actor"
@@ -58,12 +59,18 @@ def sign_in() -> Actor:
     return _remember(Actor(id=who, name=str(claims.get("name") or who), role=role))
 
 
+def hold_signed_in_runs() -> None:
+    """Hold the training from the very start of each run of a session signed in on an earlier run (run_hold.py)."""
+    run_hold.install(signed_in=lambda state: _ACTOR in state, hold=lambda: common.pages_first())
+
+
 def _remember(actor: Actor) -> Actor:
     st.session_state[_ACTOR] = actor
     return actor
 
 
 def _sign_in_screen(*, expired: bool = False) -> None:
+    st.session_state.pop(_ACTOR, None)  # signed out: this session's runs no longer hold the training
     st.title("ML Studio")
     if expired:
         st.warning("Your session has expired. Sign in again to go on.", icon=":material/timer_off:")

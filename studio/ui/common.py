@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -38,16 +39,23 @@ def _local_workers() -> list[str]:
         return []
 
 
+_held = threading.local()  # whether this script thread already holds (studio/ui/run_hold.py)
+
+
 @contextlib.contextmanager
 def pages_first() -> Iterator[None]:
     """Run a page with the compute of this machine's workers paused (Settings.pages_first): beside training, the
-    page would share the memory bus with it."""
+    page would share the memory bus with it. Inside a hold this thread already took, it does nothing."""
     studio = get_studio()
-    if not studio.settings.pages_first:
+    if not studio.settings.pages_first or getattr(_held, "on", False):
         yield
         return
-    with yielding.pages_first(studio.jobs.identity, _local_workers()):
-        yield
+    _held.on = True
+    try:
+        with yielding.pages_first(studio.jobs.identity, _local_workers()):
+            yield
+    finally:
+        _held.on = False
 
 
 def empty_state(message: str, *, page: str, label: str) -> None:

@@ -265,13 +265,13 @@ def test_the_sidebar_and_the_page_run_while_the_training_is_paused(app: AppTest,
     events: list[str] = []
 
     @contextlib.contextmanager
-    def recording():  # type: ignore[no-untyped-def]
+    def recording(*_):  # type: ignore[no-untyped-def]
         events.append("pause")
         yield
         events.append("resume")
 
     real_sidebar = auth.sidebar
-    monkeypatch.setattr(common, "pages_first", recording)
+    monkeypatch.setattr(common.yielding, "pages_first", recording)  # one hold a run (the second from its start)
     monkeypatch.setattr(auth, "sidebar", lambda actor: (events.append("sidebar"), real_sidebar(actor))[1])
     _open(app, "home")
     assert events == ["pause", "sidebar", "resume"] * 2
