@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 import studio.ui.auth as auth
 from studio.context import Studio
+from studio.ui import run_hold
 from studio.worker import yielding
 from tests.conftest import REPO
 
@@ -108,3 +109,20 @@ def test_a_session_at_the_sign_in_screen_is_never_held(guarded: FakeGuard) -> No
     app.run()
     guarded.sync()
     assert events == ["sign_in", "sign_in"]
+
+
+def test_a_hold_that_fails_lets_the_page_run(guarded: FakeGuard, caplog: pytest.LogCaptureFixture) -> None:
+    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    app.run()
+
+    def broken() -> None:
+        raise RuntimeError("the job store is gone")
+
+    run_hold.install(signed_in=lambda state: True, hold=broken)  # app.py puts the studio's back as the run starts
+    app.run()
+    assert not app.exception and app.title[0].value == "ML Studio"
+    assert "Pages first could not hold this run" in caplog.text
+    guarded.events.clear()
+    app.run()  # and the next run is held from its start again
+    guarded.sync()
+    assert guarded.events == ["pause", "sign_in", "resume"]
