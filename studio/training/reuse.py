@@ -46,14 +46,17 @@ class Blend:
         return blended if self.n_classes is None else blended.argmax(axis=1)
 
 
-def from_search(members: Sequence[tuple[int, int]], study: Any, pool: Pool, *, n_classes: int | None) -> Any | None:
+def fetch(members: Sequence[tuple[int, int]], study: Any, pool: Pool, *, n_classes: int | None
+          ) -> tuple[Any | None, str]:
     """A model of the chosen `members` ((trial number, weight) pairs) that learned from no held-out row: the kept
-    split model of the one member, or a Blend of the members'; None when one of them is not at hand."""
-    models = _fetched([number for number, _ in members], study, pool)
+    split model of the one member, or a Blend of the members'; (None, why) when one of them is not at hand, the
+    why for the job's log ("" when it is at hand)."""
+    models, missing = _fetched([number for number, _ in members], study, pool)
     if models is None:
-        return None
-    return models[0] if len(models) == 1 else Blend([(m, w) for m, (_, w) in zip(models, members, strict=True)],
-                                                     n_classes)
+        return None, missing
+    model = models[0] if len(models) == 1 else Blend([(m, w) for m, (_, w) in zip(models, members, strict=True)],
+                                                    n_classes)
+    return model, ""
 
 
 def forget(study: Any, pool: Pool) -> None:
@@ -66,17 +69,22 @@ def forget(study: Any, pool: Pool) -> None:
             continue
 
 
-def _fetched(numbers: list[int], study: Any, pool: Pool) -> list[Any] | None:
-    """The kept models of trials `numbers`, from the workers that ran them; None when one is not at hand."""
+def _fetched(numbers: list[int], study: Any, pool: Pool) -> tuple[list[Any] | None, str]:
+    """The kept models of trials `numbers`, from the workers that ran them; (None, why) when one is not at hand."""
     trials = {t.number: t for t in study.get_trials(deepcopy=False)}
     alive = pool.workers()
     models = []
     for number in numbers:
         address = trials[number].user_attrs.get("worker") if number in trials else None
-        if address is None or (address not in alive and address != inline.ADDRESS):  # this process: always there
-            return None
+        if address is None:
+            return None, f"trial {number} has no worker recorded (an earlier attempt's)"
+        if address not in alive and address != inline.ADDRESS:  # this process: always there
+            return None, f"trial {number}'s worker is gone (restarted or stopped)"
         try:
-            models.append(pool.call(address, kept.take, study.study_name, number))
+            model = pool.call(address, kept.take, study.study_name, number)
         except Exception:  # the worker went away since: its models with it
-            return None
-    return None if any(m is None for m in models) else models
+            return None, f"trial {number}'s worker went away"
+        if model is None:
+            return None, f"trial {number}'s model was not kept (dropped for the size or count cap, or never kept)"
+        models.append(model)
+    return models, ""

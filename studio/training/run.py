@@ -243,8 +243,8 @@ def _final_fits(spec: TrainSpec, split: Split, study: Any, candidates: list[Cand
     if choice.declined:
         reporter.log(choice.declined)
     reusable = spec.refit_all_rows and pool is not None
-    scored = (reuse.from_search(choice.members, study, pool, n_classes=split.n_classes)
-              if spec.refit_all_rows and pool is not None else None)
+    scored, missing = (reuse.fetch(choice.members, study, pool, n_classes=split.n_classes)
+                       if spec.refit_all_rows and pool is not None else (None, ""))
     if scored is not None:
         reporter.log(f"Fitting {choice.note} once, on all {len(split.X)} rows (training and held-out), for the "
                      "registered model; the held-out score is that of the search's last split model"
@@ -254,8 +254,8 @@ def _final_fits(spec: TrainSpec, split: Split, study: Any, candidates: list[Cand
         held_out = raw_predictions(scored, split.X_test, split.n_classes)
         return FinalFits(choice, registered, scored, held_out, time.monotonic() - predicting)
     if reusable:
-        reporter.log("The search's split models are not all at hand (a restarted worker, a resumed job or a model "
-                     "too large to keep): the held-out score needs a fit on the training rows.")
+        reporter.log(f"The search's split models are not all at hand ({missing}): the held-out score needs a fit on "
+                     "the training rows.")
     all_rows = spec.refit_all_rows and (left is None or threads >= 2 or 2 * _refit_s(spec, study, choice) < left)
     if spec.refit_all_rows and not all_rows:
         reporter.log("No time left for a second fit on one free core: the registered model is the one fitted on the "

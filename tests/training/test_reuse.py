@@ -53,19 +53,19 @@ def test_the_held_out_evaluation_is_the_kept_split_models_and_the_registered_mod
     spec = draft_spec(record, frame, target="churned", algorithms=["linear", "lightgbm"],
                       budget=Budget(seconds=None, max_trials=6))
     fitted_rows, scored = [], []
-    real_fit, real_from_search = Pipeline.fit, reuse.from_search
+    real_fit, real_fetch = Pipeline.fit, reuse.fetch
 
     def counting_fit(self, X, y=None, **kwargs):  # the final phase's fits (a split model is fitted as one too)
         fitted_rows.append(len(X))
         return real_fit(self, X, y, **kwargs)
 
     def watching(*args, **kwargs):
-        found = real_from_search(*args, **kwargs)
+        found, missing = real_fetch(*args, **kwargs)
         scored.append(found)
         monkeypatch.setattr(Pipeline, "fit", counting_fit)  # from here on: the final phase
-        return found
+        return found, missing
 
-    monkeypatch.setattr(reuse, "from_search", watching)
+    monkeypatch.setattr(reuse, "fetch", watching)
     reporter = ListReporter()
     result = train(spec, catalog=studio.catalog, tracker=studio.tracker, storage=storage_for(studio.settings, "job-u1"),
                    job_id="u1", profile=SMALL, reporter=reporter, pools=INLINE)
@@ -90,7 +90,7 @@ def test_without_the_kept_models_the_job_fits_on_the_training_rows_as_well(studi
     reporter = ListReporter()
     result = train(spec, catalog=studio.catalog, tracker=studio.tracker, storage=storage_for(studio.settings, "job-u2"),
                    job_id="u2", profile=SMALL, reporter=reporter, pools=INLINE)
-    assert any("not all at hand" in line for line in reporter.lines)
+    assert any("not all at hand (trial" in line and "was not kept" in line for line in reporter.lines)
     assert any("on all 320 training rows, and on all 400 rows" in line for line in reporter.lines)
     assert 0.5 < result.test_score <= 1 and studio.tracker.load_evaluation(result.run_id).summary.importance
 
@@ -116,13 +116,15 @@ def test_an_ensemble_is_evaluated_with_its_members_kept_models_blended_by_weight
             return [type("T", (), {"number": n, "user_attrs": {"worker": inline.ADDRESS}})() for n in (3, 5, 9)]
 
     pool = INLINE(SMALL)
-    blend = reuse.from_search([(3, 3), (5, 1)], Study(), pool, n_classes=2)
+    blend = reuse.fetch([(3, 3), (5, 1)], Study(), pool, n_classes=2)[0]
     np.testing.assert_allclose(blend.predict_proba(X)[:, 1], 0.75 * 0.2 + 0.25 * 0.8)  # as soft voting weighs them
     assert list(blend.predict(X)) == [0, 0]
-    assert reuse.from_search([(3, 1)], Study(), pool, n_classes=2).p == 0.2  # one member: its own model
-    assert reuse.from_search([(3, 1), (9, 1)], Study(), pool, n_classes=2) is None  # 9: nothing kept
+    assert reuse.fetch([(3, 1)], Study(), pool, n_classes=2)[0].p == 0.2  # one member: its own model
+    assert reuse.fetch([(3, 1), (9, 1)], Study(), pool, n_classes=2) == (None, "trial 9's model was not kept (dropped "
+                                                                          "for the size or count cap, or never kept)")
+    assert reuse.fetch([(3, 1), (7, 1)], Study(), pool, n_classes=2)[1].startswith("trial 7 has no worker")
     kept.forget("job-blend")
-    assert reuse.from_search([(3, 1)], Study(), pool, n_classes=2) is None
+    assert reuse.fetch([(3, 1)], Study(), pool, n_classes=2)[0] is None
 
 
 def test_a_process_keeps_the_best_few_models_of_its_last_jobs_within_its_memory_cap(monkeypatch) -> None:
