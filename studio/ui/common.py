@@ -52,10 +52,21 @@ def pages_first() -> Iterator[None]:
         return
     _held.on = True
     try:
-        with yielding.pages_first(studio.jobs.identity, _local_workers()):
+        with yielding.pages_first(studio.jobs.identity, _local_workers(), unreached=_release):
             yield
     finally:
         _held.on = False
+
+
+def _release(worker_id: str) -> None:
+    """A worker of this machine whose guard did not take the PAUSE: continue it if its guard died holding it."""
+    import socket
+
+    here = socket.gethostname()
+    with contextlib.suppress(SQLAlchemyError):
+        for worker in get_studio().jobs.alive_workers(within_s=300):
+            if worker.id == worker_id and worker.host == here:
+                yielding.release_orphan(worker.pid, started_by=worker.started_at)
 
 
 def empty_state(message: str, *, page: str, label: str) -> None:

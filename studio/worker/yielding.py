@@ -18,8 +18,9 @@ more than half the time. The worker process is stopped too, not only its compute
 scheduler's periodic work and the job's writes cost pages 5-10 % at the median while they ran beside them, and a
 listener inside the worker had to win the GIL from the driver before it could answer (a probe on bench/ui.py's
 job, 2026-12-07: p95 x1.03-1.20 on every page with the guard, x1.29-1.39 on three with the listener inside the
-worker; docs/benchmarks.md). A guard killed outright (SIGKILL) while it holds leaves its worker stopped until it
-is continued by hand; the studio only ever sends it SIGTERM, and SIGKILL after 5 s without an answer.
+worker; docs/benchmarks.md). A guard killed outright (SIGKILL) while it holds leaves its worker stopped; the next
+page finds its address unbound and continues the worker and what is below it (`release_orphan`). The studio only
+ever sends a guard SIGTERM, and SIGKILL after 5 s without an answer.
 
 The guard answers each PAUSE with ACK once the worker is stopped (at once when it is not going to stop it), and
 the page waits for those answers, at most ACK_WAIT_S, so it never starts beside the training. Its path is short:
@@ -44,7 +45,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import psutil
 
@@ -266,22 +267,57 @@ def guard(store: str, worker_id: str, root_pid: int) -> None:
 
 
 @contextlib.contextmanager
-def pages_first(store: str, worker_ids: Iterable[str]) -> Iterator[None]:
+def pages_first(store: str, worker_ids: Iterable[str], *,
+                unreached: Callable[[str], object] | None = None) -> Iterator[None]:
     """Hold the compute of `worker_ids` (workers of `store` on this machine) while the block runs, which starts
-    once each of them has acknowledged (at most ACK_WAIT_S)."""
-    addresses = [address(store, w) for w in worker_ids] if SUPPORTED else []
+    once each of them has acknowledged (at most ACK_WAIT_S). `unreached` is called with each worker whose guard
+    did not take the PAUSE (gone, or its queue full)."""
+    ids = list(worker_ids) if SUPPORTED else []
+    addresses = [address(store, w) for w in ids]
     if not addresses:
         yield
         return
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         sock.bind("")  # an address of its own in the abstract namespace (Linux autobind): the ACKs come to it
-        reached = sum(_send(a, PAUSE, sock) for a in addresses)
+        reached = 0
+        for worker_id, to in zip(ids, addresses, strict=True):
+            if _send(to, PAUSE, sock):
+                reached += 1
+            elif unreached is not None:
+                unreached(worker_id)
         _await_acks(sock, reached)
         try:
             yield
         finally:
             for a in addresses:
                 _send(a, RESUME, sock)
+
+
+def release_orphan(pid: int, *, started_by: float) -> bool:
+    """Continue the worker `pid` and every process below it when it is stopped and has no live guard: a guard killed
+    outright (SIGKILL) while it held them, the one way a guard leaves its worker stopped. The app calls it for a
+    worker whose guard did not take a page's PAUSE. `started_by`: when the worker registered; a process started
+    later is another one with the same pid, and is left alone. Whether it continued them."""
+    try:
+        worker = psutil.Process(pid)
+        if worker.create_time() > started_by or worker.status() != psutil.STATUS_STOPPED:
+            return False
+        below = worker.children(recursive=True)
+        if any(_is_guard(p) for p in worker.children()):
+            return False  # its guard runs (starting, or its queue full): it will continue them
+    except psutil.Error:
+        return False
+    for process in [worker, *below]:
+        with contextlib.suppress(psutil.Error):  # ended meanwhile
+            process.resume()
+    return True
+
+
+def _is_guard(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE and "studio.worker.yielding" in " ".join(process.cmdline())
+    except psutil.Error:
+        return False
 
 
 def _await_acks(sock: socket.socket, expected: int) -> int:

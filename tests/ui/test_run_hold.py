@@ -126,3 +126,18 @@ def test_a_hold_that_fails_lets_the_page_run(guarded: FakeGuard, caplog: pytest.
     app.run()  # and the next run is held from its start again
     guarded.sync()
     assert guarded.events == ["pause", "sign_in", "resume"]
+
+
+@pytest.mark.skipif(not yielding.SUPPORTED, reason="pages first needs Linux's abstract sockets and pidfds")
+def test_a_page_asks_to_continue_a_worker_whose_guard_is_gone(guarded: FakeGuard,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    studio = Studio()
+    studio.jobs.touch_worker("guardless", pid=4242)  # listed on this machine, nobody at its address
+    asked: list[tuple[int, float]] = []
+    monkeypatch.setattr(yielding, "release_orphan", lambda pid, *, started_by: asked.append((pid, started_by)))
+    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    app.run()
+    guarded.sync()
+    started = next(w.started_at for w in studio.jobs.alive_workers(within_s=60) if w.id == "guardless")
+    assert asked == [(4242, started)]  # the other worker's guard took its PAUSE: nothing asked for it
+    assert guarded.events == ["sign_in", "pause", "resume"]

@@ -265,3 +265,47 @@ def test_a_restarted_compute_process_is_held_in_the_same_page() -> None:
         for process in psutil.Process().children(recursive=True):
             process.kill()
         parent.wait()
+
+
+def test_a_worker_whose_guard_was_killed_holding_it_is_continued_by_the_next_page() -> None:
+    """SIGKILL gives a guard no chance to continue what it holds; the next page finds its address unbound and
+    continues the worker and its compute, and leaves a worker whose guard runs to that guard."""
+    worker = subprocess.Popen([sys.executable, "-c", (
+        "import subprocess, sys, time\n"
+        "from studio.worker import yielding\n"
+        "subprocess.Popen([sys.executable, '-c', 'while True: pass'])\n"
+        "guard = yielding.start_guard('store', 'killed')\n"
+        "print(guard.pid, flush=True)\n"
+        "while True: sum(range(10_000))\n")], stdout=subprocess.PIPE)
+    started: list[psutil.Process] = []
+    try:
+        guard = psutil.Process(int(worker.stdout.readline()))
+        process = psutil.Process(worker.pid)
+        started = process.children()
+        compute = next(p for p in started if p.pid != guard.pid)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not _bound("killed"):
+            time.sleep(0.05)
+        registered = time.time()
+        yielding._send(yielding.address("store", "killed"), PAUSE)  # a page that never ends
+        assert _state(process, psutil.STATUS_STOPPED) and _state(compute, psutil.STATUS_STOPPED)
+        assert not yielding.release_orphan(worker.pid, started_by=registered)  # its guard runs: left to it
+        guard.kill()
+        assert _state(guard, psutil.STATUS_ZOMBIE, within_s=10)  # the stopped worker cannot reap it
+        assert _state(process, psutil.STATUS_STOPPED)  # nothing continued them
+        assert not yielding.release_orphan(worker.pid, started_by=process.create_time() - 1)  # another process
+        released: list[str] = []
+
+        def release(worker_id: str) -> None:
+            released.append(worker_id)
+            yielding.release_orphan(worker.pid, started_by=registered)
+
+        with pages_first("store", ["killed"], unreached=release):
+            assert released == ["killed"]
+        assert _state(process, psutil.STATUS_RUNNING) and _state(compute, psutil.STATUS_RUNNING)
+    finally:
+        worker.kill()
+        worker.wait()
+        for child in [*started, *psutil.Process().children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
