@@ -178,22 +178,11 @@ def test_a_guard_stops_the_worker_itself_with_its_compute_and_ends_with_it() -> 
     """The guard, a process of its own, stops the worker process (its search driver runs there) and what is below
     it while a page runs, never itself; stopped (SIGTERM) mid-page it lets them go on; it ends when the worker
     does. Real processes: a worker that starts its guard and a compute process, as `studio worker` does."""
-    worker = subprocess.Popen([sys.executable, "-c", (
-        "import subprocess, sys, time\n"
-        "from studio.worker import yielding\n"
-        "subprocess.Popen([sys.executable, '-c', 'while True: pass'])\n"
-        "guard = yielding.start_guard('store', 'guarded')\n"
-        "print(guard.pid, flush=True)\n"
-        "while True: sum(range(10_000))\n")], stdout=subprocess.PIPE)
+    worker = _busy_worker("guarded")
     started: list[psutil.Process] = []  # the worker's own children: killed at the end, whatever happens
     try:
-        guard = psutil.Process(int(worker.stdout.readline()))
-        process = psutil.Process(worker.pid)
-        started = process.children()
-        compute = next(p for p in started if p.pid != guard.pid)
+        process, guard, compute, started = _started(worker, "guarded")
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not _bound("guarded"):  # the guard has started listening
-            time.sleep(0.05)
         acks = []
         real = yielding._await_acks
         yielding._await_acks = lambda sock, expected: acks.append(real(sock, expected)) or 0
@@ -218,11 +207,41 @@ def test_a_guard_stops_the_worker_itself_with_its_compute_and_ends_with_it() -> 
         worker.wait()
         assert second.wait(timeout=10) == 0  # its worker ended: so does the guard
     finally:
-        worker.kill()
-        worker.wait()
-        for child in [*started, *psutil.Process().children(recursive=True)]:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                child.kill()
+        _kill(worker, started)
+
+
+def _busy_worker(worker_id: str) -> subprocess.Popen[bytes]:
+    """A process that starts a compute process and its guard, as `studio worker` does, and keeps busy."""
+    return subprocess.Popen([sys.executable, "-c", (
+        "import subprocess, sys, time\n"
+        "from studio.worker import yielding\n"
+        "subprocess.Popen([sys.executable, '-c', 'while True: pass'])\n"
+        f"guard = yielding.start_guard('store', {worker_id!r})\n"
+        "print(guard.pid, flush=True)\n"
+        "while True: sum(range(10_000))\n")], stdout=subprocess.PIPE)
+
+
+def _started(worker: subprocess.Popen[bytes], worker_id: str
+             ) -> tuple[psutil.Process, psutil.Process, psutil.Process, list[psutil.Process]]:
+    """The worker, its guard (once it listens) and its compute process, and all the worker's children."""
+    assert worker.stdout is not None
+    guard = psutil.Process(int(worker.stdout.readline()))
+    process = psutil.Process(worker.pid)
+    started = process.children()
+    compute = next(p for p in started if p.pid != guard.pid)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not _bound(worker_id):  # the guard has started listening
+        time.sleep(0.05)
+    return process, guard, compute, started
+
+
+def _kill(worker: subprocess.Popen[bytes], started: list[psutil.Process]) -> None:
+    """Kill the worker and every process it or this test started, whatever happened."""
+    worker.kill()
+    worker.wait()
+    for child in [*started, *psutil.Process().children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
 
 
 def _bound(worker_id: str) -> bool:
@@ -270,22 +289,10 @@ def test_a_restarted_compute_process_is_held_in_the_same_page() -> None:
 def test_a_worker_whose_guard_was_killed_holding_it_is_continued_by_the_next_page() -> None:
     """SIGKILL gives a guard no chance to continue what it holds; the next page finds its address unbound and
     continues the worker and its compute, and leaves a worker whose guard runs to that guard."""
-    worker = subprocess.Popen([sys.executable, "-c", (
-        "import subprocess, sys, time\n"
-        "from studio.worker import yielding\n"
-        "subprocess.Popen([sys.executable, '-c', 'while True: pass'])\n"
-        "guard = yielding.start_guard('store', 'killed')\n"
-        "print(guard.pid, flush=True)\n"
-        "while True: sum(range(10_000))\n")], stdout=subprocess.PIPE)
+    worker = _busy_worker("killed")
     started: list[psutil.Process] = []
     try:
-        guard = psutil.Process(int(worker.stdout.readline()))
-        process = psutil.Process(worker.pid)
-        started = process.children()
-        compute = next(p for p in started if p.pid != guard.pid)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not _bound("killed"):
-            time.sleep(0.05)
+        process, guard, compute, started = _started(worker, "killed")
         registered = time.time()
         yielding._send(yielding.address("store", "killed"), PAUSE)  # a page that never ends
         assert _state(process, psutil.STATUS_STOPPED) and _state(compute, psutil.STATUS_STOPPED)
@@ -304,8 +311,4 @@ def test_a_worker_whose_guard_was_killed_holding_it_is_continued_by_the_next_pag
             assert released == ["killed"]
         assert _state(process, psutil.STATUS_RUNNING) and _state(compute, psutil.STATUS_RUNNING)
     finally:
-        worker.kill()
-        worker.wait()
-        for child in [*started, *psutil.Process().children(recursive=True)]:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                child.kill()
+        _kill(worker, started)
