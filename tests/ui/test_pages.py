@@ -265,7 +265,7 @@ def test_the_sidebar_and_the_page_run_while_the_training_is_paused(app: AppTest,
     events: list[str] = []
 
     @contextlib.contextmanager
-    def recording(*_):  # type: ignore[no-untyped-def]
+    def recording(*_, **__):  # type: ignore[no-untyped-def]
         events.append("pause")
         yield
         events.append("resume")
