@@ -117,24 +117,17 @@ def pauser(pid: int, which: str = "all") -> Callable[[bool], None]:
     (the job's own process only)."""
     import psutil
 
+    from studio.worker.yielding import is_guard
+
     def pause(stop: bool) -> None:
         root = psutil.Process(pid)
-        below = [p for p in root.children(recursive=True) if not _is_guard(p)]
+        below = [p for p in root.children(recursive=True) if not is_guard(p)]
         chosen = {"all": [root, *below], "compute": below, "driver": [root]}[which]
         for process in chosen:
             with contextlib.suppress(psutil.NoSuchProcess):  # a trial's process may have ended
                 process.send_signal(signal.SIGSTOP if stop else signal.SIGCONT)
 
     return pause
-
-
-def _is_guard(process: object) -> bool:
-    import psutil
-
-    try:
-        return "studio.worker.yielding" in " ".join(process.cmdline())  # type: ignore[attr-defined]
-    except psutil.Error:  # it ended
-        return False
 
 
 def first_paint(home: Path, repeat: int = 3) -> dict[str, tuple[float, float]]:

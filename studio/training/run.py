@@ -244,7 +244,7 @@ def _final_fits(spec: TrainSpec, split: Split, study: Any, candidates: list[Cand
         reporter.log(choice.declined)
     reusable = spec.refit_all_rows and pool is not None
     scored, missing = (reuse.fetch(choice.members, study, pool, n_classes=split.n_classes)
-                       if spec.refit_all_rows and pool is not None else (None, ""))
+                       if reusable and pool is not None else (None, ""))
     if scored is not None:
         reporter.log(f"Fitting {choice.note} once, on all {len(split.X)} rows (training and held-out), for the "
                      "registered model; the held-out score is that of the search's last split model"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -60,8 +61,6 @@ def pages_first() -> Iterator[None]:
 
 def _release(worker_id: str) -> None:
     """A worker of this machine whose guard did not take the PAUSE: continue it if its guard died holding it."""
-    import socket
-
     here = socket.gethostname()
     with contextlib.suppress(SQLAlchemyError):
         for worker in get_studio().jobs.alive_workers(within_s=300):

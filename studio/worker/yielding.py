@@ -58,6 +58,8 @@ COOLDOWN_S = MAX_PAUSE_S
 #: The longest a page waits for its workers' ACKs before it runs anyway.
 ACK_WAIT_S = 0.02
 _CREDENTIALS = struct.calcsize("3i")  # pid, uid, gid
+#: The module a guard runs as (`start_guard`): how a guard is told from its worker's other children.
+GUARD_MODULE = "studio.worker.yielding"
 
 
 def address(store: str, worker_id: str) -> str:
@@ -237,7 +239,7 @@ def start_guard(store: str, worker_id: str) -> subprocess.Popen[bytes] | None:
     """Start the guard of this worker process (see `guard`); None where pages first is not supported."""
     if not SUPPORTED:
         return None
-    return subprocess.Popen([sys.executable, "-m", "studio.worker.yielding", store, worker_id, str(os.getpid())],
+    return subprocess.Popen([sys.executable, "-m", GUARD_MODULE, store, worker_id, str(os.getpid())],
                             stdin=subprocess.DEVNULL)
 
 
@@ -303,7 +305,7 @@ def release_orphan(pid: int, *, started_by: float) -> bool:
         if worker.create_time() > started_by or worker.status() != psutil.STATUS_STOPPED:
             return False
         below = worker.children(recursive=True)
-        if any(_is_guard(p) for p in worker.children()):
+        if any(is_guard(p) for p in worker.children()):
             return False  # its guard runs (starting, or its queue full): it will continue them
     except psutil.Error:
         return False
@@ -313,9 +315,10 @@ def release_orphan(pid: int, *, started_by: float) -> bool:
     return True
 
 
-def _is_guard(process: psutil.Process) -> bool:
+def is_guard(process: psutil.Process) -> bool:
+    """Whether `process` is a running guard (not one that ended and waits to be reaped)."""
     try:
-        return process.status() != psutil.STATUS_ZOMBIE and "studio.worker.yielding" in " ".join(process.cmdline())
+        return process.status() != psutil.STATUS_ZOMBIE and GUARD_MODULE in " ".join(process.cmdline())
     except psutil.Error:
         return False
 
