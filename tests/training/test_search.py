@@ -13,6 +13,7 @@ from studio.compute.pool import TrialPool
 from studio.context import Studio
 from studio.studies import storage_for
 from studio.training.draft import draft_spec
+from studio.training.estimators import ESTIMATORS
 from studio.training.driver import drive
 from studio.training.features import model_frame
 from studio.training.model import encode_target
@@ -61,6 +62,16 @@ def test_search_starts_from_each_algorithms_defaults_and_respects_max_trials(stu
     assert 1 <= seen[1].params["max_iter"] <= 2000  # the rounds early stopping chose
     assert all(0.5 < (t.score or 0) <= 1 for t in seen)
     assert all(t.worker and t.worker.startswith("tls://127.0.0.1:") for t in seen)  # each on a (local, TLS) worker
+
+
+def test_the_further_starts_follow_every_algorithms_default(studio: Studio, churn) -> None:
+    spec, X, y = _setup(studio, churn, algorithms=["xgboost", "linear"], max_trials=3,
+                        validation={"kind": "kfold", "folds": 3})
+    seen = _search(studio, spec, X, y)
+    assert [t.algorithm for t in seen] == ["xgboost", "linear", "xgboost"]
+    assert seen[0].params["max_depth"] == 6 and seen[2].params["max_depth"] == 1  # the additive start: stumps
+    assert seen[2].params["learning_rate"] == ESTIMATORS["xgboost"].starts[0]["xgboost__learning_rate"]
+    assert seen[2].score is not None and seen[2].params["n_estimators"] >= 1  # scored, its rounds early-stopped
 
 
 @pytest.mark.parametrize("storage", ["journal", "postgresql"])
