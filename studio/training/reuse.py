@@ -6,8 +6,10 @@ the members' split models blended with the ensemble's weights, as the soft-votin
 the job's held-out score, its diagnostics, permutation importance and SHAP, and the one fit of the final phase is
 the registered model's, on all rows. The score is then that of a model fitted on a split's rows (four fifths of
 the training rows with 5-fold validation), a little below what the registered model, which learns from every row,
-would score: the honest side to err on. Otherwise (a resumed job whose best trials ran in an earlier attempt, a
-restarted worker, a model too large to keep) the job fits the chosen model on the training rows as well.
+would score: the honest side to err on. An ensemble member whose split model is not at hand (a resumed job whose
+best trials ran in an earlier attempt, a restarted worker, a model dropped for the memory cap) is fitted on the
+training rows, beside the registered model's fit, and blended with the others'; where no member's is at hand, the
+job fits the chosen model on the training rows as well.
 """
 
 from __future__ import annotations
@@ -46,17 +48,26 @@ class Blend:
         return blended if self.n_classes is None else blended.argmax(axis=1)
 
 
-def fetch(members: Sequence[tuple[int, int]], study: Any, pool: Pool, *, n_classes: int | None
-          ) -> tuple[Any | None, str]:
-    """A model of the chosen `members` ((trial number, weight) pairs) that learned from no held-out row: the kept
-    split model of the one member, or a Blend of the members'; (None, why) when one of them is not at hand, the
-    why for the job's log ("" when it is at hand)."""
-    models, missing = _fetched([number for number, _ in members], study, pool)
-    if models is None:
-        return None, missing
-    model = models[0] if len(models) == 1 else Blend([(m, w) for m, (_, w) in zip(models, members, strict=True)],
-                                                    n_classes)
-    return model, ""
+def fetch(members: Sequence[tuple[int, int]], study: Any, pool: Pool) -> tuple[list[Any | None], str]:
+    """Each of the chosen `members`' ((trial number, weight) pairs) kept split model, which learned from no held-out
+    row; None where it is not at hand, with why for the first such (for the job's log; "" when all are)."""
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    alive = pool.workers()
+    models: list[Any | None] = []
+    why = ""
+    for number, _ in members:
+        model, missing = _fetched(number, trials, alive, study.study_name, pool)
+        models.append(model)
+        why = why or missing
+    return models, why
+
+
+def scored_model(models: Sequence[Any], members: Sequence[tuple[int, int]], n_classes: int | None) -> Any:
+    """The held-out evaluation's model from one fitted model per member: the one member's, or a Blend of the
+    members' with their weights."""
+    if len(models) == 1:
+        return models[0]
+    return Blend([(m, w) for m, (_, w) in zip(models, members, strict=True)], n_classes)
 
 
 def forget(study: Any, pool: Pool) -> None:
@@ -69,22 +80,18 @@ def forget(study: Any, pool: Pool) -> None:
             continue
 
 
-def _fetched(numbers: list[int], study: Any, pool: Pool) -> tuple[list[Any] | None, str]:
-    """The kept models of trials `numbers`, from the workers that ran them; (None, why) when one is not at hand."""
-    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
-    alive = pool.workers()
-    models = []
-    for number in numbers:
-        address = trials[number].user_attrs.get("worker") if number in trials else None
-        if address is None:
-            return None, f"trial {number} has no worker recorded (an earlier attempt's)"
-        if address not in alive and address != inline.ADDRESS:  # this process: always there
-            return None, f"trial {number}'s worker is gone (restarted or stopped)"
-        try:
-            model = pool.call(address, kept.take, study.study_name, number)
-        except Exception:  # the worker went away since: its models with it
-            return None, f"trial {number}'s worker went away"
-        if model is None:
-            return None, f"trial {number}'s model was not kept (dropped for the size or count cap, or never kept)"
-        models.append(model)
-    return models, ""
+def _fetched(number: int, trials: dict[int, Any], alive: dict[str, int], job: str, pool: Pool
+             ) -> tuple[Any | None, str]:
+    """Trial `number`'s kept model, from the worker that ran it; (None, why) when it is not at hand."""
+    address = trials[number].user_attrs.get("worker") if number in trials else None
+    if address is None:
+        return None, f"trial {number} has no worker recorded (an earlier attempt's)"
+    if address not in alive and address != inline.ADDRESS:  # this process: always there
+        return None, f"trial {number}'s worker is gone (restarted or stopped)"
+    try:
+        model = pool.call(address, kept.take, job, number)
+    except Exception:  # the worker went away since: its models with it
+        return None, f"trial {number}'s worker went away"
+    if model is None:
+        return None, f"trial {number}'s model was not kept (dropped for the size or count cap, or never kept)"
+    return model, ""

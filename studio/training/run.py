@@ -33,7 +33,14 @@ from studio.training.follow import Reporter, TrackerLike, Watch
 from studio.training.metrics import METRICS, metrics_for, score_predictions
 from studio.training.model import ModelInfo, TrainedModel, encode_target, raw_predictions
 from studio.training.progress import Progress, TrainResult
-from studio.training.search import open_study, propose, score_trial, seconds_per_split
+from studio.training.search import (
+    configuration,
+    make_pipeline,
+    open_study,
+    propose,
+    score_trial,
+    seconds_per_split,
+)
 from studio.training.spec import TrainSpec, check_against_data
 from studio.training.task import Task
 from studio.training.time_steps import time_split
@@ -243,16 +250,11 @@ def _final_fits(spec: TrainSpec, split: Split, study: Any, candidates: list[Cand
     if choice.declined:
         reporter.log(choice.declined)
     reusable = spec.refit_all_rows and pool is not None
-    scored, missing = (reuse.fetch(choice.members, study, pool, n_classes=split.n_classes)
-                       if reusable and pool is not None else (None, ""))
-    if scored is not None:
-        reporter.log(f"Fitting {choice.note} once, on all {len(split.X)} rows (training and held-out), for the "
-                     "registered model; the held-out score is that of the search's last split model"
-                     f"{'s' if len(choice.members) > 1 else ''}, which learned from no held-out row.")
-        registered = choice.build(threads).fit(split.X, split.y)
-        predicting = time.monotonic()
-        held_out = raw_predictions(scored, split.X_test, split.n_classes)
-        return FinalFits(choice, registered, scored, held_out, time.monotonic() - predicting)
+    at_hand, missing = reuse.fetch(choice.members, study, pool) if reusable and pool is not None else ([], "")
+    absent = [number for (number, _), model in zip(choice.members, at_hand, strict=True) if model is None]
+    if at_hand and len(absent) < len(at_hand) and (left is None or threads >= 2 or _refit_s(
+            spec, study, choice) + _refit_s(spec, study, choice, only=absent) < left):
+        return _fitted_once(spec, split, study, choice, at_hand, threads, reporter, missing)
     if reusable:
         reporter.log(f"The search's split models are not all at hand ({missing}): the held-out score needs a fit on "
                      "the training rows.")
@@ -274,11 +276,37 @@ def _final_fits(spec: TrainSpec, split: Split, study: Any, candidates: list[Cand
         return FinalFits(choice, full.result(), fitted, held_out, predict_s, all_rows)
 
 
-def _refit_s(spec: TrainSpec, study: Any, choice: FinalChoice) -> float:
-    """The chosen model's fit on all rows, estimated from its members' trials."""
+def _fitted_once(spec: TrainSpec, split: Split, study: Any, choice: FinalChoice, at_hand: list[Any | None],
+                 threads: int, reporter: Reporter, missing: str) -> FinalFits:
+    """The registered model fitted once, on all rows; the held-out score from the members' kept split models,
+    a member whose model is not at hand fitted on the training rows meanwhile (half the threads each)."""
+    absent = [number for (number, _), model in zip(choice.members, at_hand, strict=True) if model is None]
+    if absent:
+        reporter.log(f"Not every member's split model is at hand ({missing}): {len(absent)} of the "
+                     f"{len(choice.members)} members fitted on the {len(split.X_train)} training rows for the "
+                     "held-out score.")
+    reporter.log(f"Fitting {choice.note} once, on all {len(split.X)} rows (training and held-out), for the "
+                 "registered model; the held-out score is that of the search's last split model"
+                 f"{'s' if len(choice.members) > 1 else ''}, which learned from no held-out row.")
+    share = max(1, threads // 2) if absent else threads
+    trials = {t.number: t for t in study.get_trials(deepcopy=False)}
+    with ThreadPoolExecutor(max_workers=1) as fitting:  # the estimators release the GIL while fitting
+        registered = fitting.submit(choice.build(share).fit, split.X, split.y)
+        models = [model if model is not None else
+                  make_pipeline(spec, *configuration(trials[number]), n_jobs=share).fit(split.X_train, split.y_train)
+                  for (number, _), model in zip(choice.members, at_hand, strict=True)]
+        scored = reuse.scored_model(models, choice.members, split.n_classes)
+        predicting = time.monotonic()
+        held_out = raw_predictions(scored, split.X_test, split.n_classes)
+        predict_s = time.monotonic() - predicting
+        return FinalFits(choice, registered.result(), scored, held_out, predict_s)
+
+
+def _refit_s(spec: TrainSpec, study: Any, choice: FinalChoice, only: list[int] | None = None) -> float:
+    """The chosen model's fit on all rows (or that of its members `only`), estimated from its members' trials."""
     trials = {t.number: t for t in study.get_trials(deepcopy=False)}
     return refit_seconds(spec, (seconds_per_split(trials[n], spec.validation.splits) for n, _ in choice.members
-                                if n in trials))
+                                if n in trials and (only is None or n in only)))
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,7 @@ def test_the_held_out_evaluation_is_the_kept_split_models_and_the_registered_mod
 
     def watching(*args, **kwargs):
         found, missing = real_fetch(*args, **kwargs)
-        scored.append(found)
+        scored.append(None if None in found else reuse.scored_model(found, args[0], 2))
         monkeypatch.setattr(Pipeline, "fit", counting_fit)  # from here on: the final phase
         return found, missing
 
@@ -116,15 +116,52 @@ def test_an_ensemble_is_evaluated_with_its_members_kept_models_blended_by_weight
             return [type("T", (), {"number": n, "user_attrs": {"worker": inline.ADDRESS}})() for n in (3, 5, 9)]
 
     pool = INLINE(SMALL)
-    blend = reuse.fetch([(3, 3), (5, 1)], Study(), pool, n_classes=2)[0]
+    models, why = reuse.fetch([(3, 3), (5, 1)], Study(), pool)
+    assert why == ""
+    blend = reuse.scored_model(models, [(3, 3), (5, 1)], 2)
     np.testing.assert_allclose(blend.predict_proba(X)[:, 1], 0.75 * 0.2 + 0.25 * 0.8)  # as soft voting weighs them
     assert list(blend.predict(X)) == [0, 0]
-    assert reuse.fetch([(3, 1)], Study(), pool, n_classes=2)[0].p == 0.2  # one member: its own model
-    assert reuse.fetch([(3, 1), (9, 1)], Study(), pool, n_classes=2) == (None, "trial 9's model was not kept (dropped "
-                                                                          "for the size or count cap, or never kept)")
-    assert reuse.fetch([(3, 1), (7, 1)], Study(), pool, n_classes=2)[1].startswith("trial 7 has no worker")
+    one = reuse.fetch([(3, 1)], Study(), pool)[0]
+    assert reuse.scored_model(one, [(3, 1)], 2).p == 0.2  # one member: its own model
+    models, why = reuse.fetch([(3, 1), (9, 1)], Study(), pool)
+    assert models[0].p == 0.2 and models[1] is None  # the other member's is still at hand
+    assert why == "trial 9's model was not kept (dropped for the size or count cap, or never kept)"
+    assert reuse.fetch([(3, 1), (7, 1)], Study(), pool)[1].startswith("trial 7 has no worker")
     kept.forget("job-blend")
-    assert reuse.fetch([(3, 1)], Study(), pool, n_classes=2)[0] is None
+    assert reuse.fetch([(3, 1)], Study(), pool)[0] == [None]
+
+
+def test_an_ensemble_member_whose_split_model_is_gone_is_fitted_on_the_training_rows_beside_the_one_fit(
+        studio, monkeypatch) -> None:
+    from functools import partial
+
+    from studio.training import final, run
+
+    frame = churn_frame(500)
+    record = studio.catalog.save(frame, "churn", source="test")
+    spec = draft_spec(record, frame, target="churned", algorithms=["linear", "lightgbm"],
+                      budget=Budget(seconds=None, max_trials=4))
+    real_take, real_fit, fitted_rows = kept.take, Pipeline.fit, []
+
+    def choosing(spec, study, candidates, y, **kwargs):  # an ensemble of each algorithm's first trial, whose
+        members = [(next(c for c in candidates if c.algorithm == name), 1) for name in ("linear", "lightgbm")]
+        numbers = tuple((c.number, w) for c, w in members)  # linear member's split model is gone
+        monkeypatch.setattr(kept, "take", lambda job, n: None if n == numbers[0][0] else real_take(job, n))
+        monkeypatch.setattr(Pipeline, "fit", lambda self, X, y=None, **kw: fitted_rows.append(len(X))
+                            or real_fit(self, X, y, **kw))  # from here on: the final phase's fits
+        return final.FinalChoice(partial(final._ensemble, spec, members), "ensemble", {}, 0.9, "an ensemble of 2",
+                                 [], numbers)
+
+    monkeypatch.setattr(run, "choose", choosing)
+    reporter = ListReporter()
+    result = train(spec, catalog=studio.catalog, tracker=studio.tracker, storage=storage_for(studio.settings, "job-u4"),
+                   job_id="u4", profile=SMALL, reporter=reporter, pools=INLINE)
+    assert any(line.startswith("Not every member's split model is at hand (trial") for line in reporter.lines)
+    assert any("once, on all 500 rows" in line for line in reporter.lines)
+    # the linear member on the 400 training rows for the held-out score; the registered ensemble's two members on
+    # all 500 rows; the lightgbm member's split model reused
+    assert sorted(fitted_rows) == [400, 500, 500]
+    assert 0.5 < result.test_score <= 1 and studio.tracker.load_evaluation(result.run_id).summary.importance
 
 
 def test_a_process_keeps_the_best_few_models_of_its_last_jobs_within_its_memory_cap(monkeypatch) -> None:
@@ -154,6 +191,22 @@ def test_a_process_keeps_the_best_few_models_of_its_last_jobs_within_its_memory_
         kept.forget(job)
 
 
+def test_over_the_memory_cap_the_worst_large_model_goes_not_a_small_one(monkeypatch) -> None:
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = np.random.default_rng(0).normal(size=(2000, 5)), np.arange(2000) % 2
+    forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(X, y)
+    linear = LogisticRegression().fit(X, y)
+    monkeypatch.setattr(kept, "MAX_BYTES", 2 * kept.footprint(forest) + 4 * kept.footprint(linear))
+    for trial in range(3):  # small models behind the forests (losses 5, 6, 7): an ensemble may still take them
+        kept.keep(KeepAs("job-e", trial, "linear"), 5.0 + trial, linear)
+    for trial, loss in ((3, 1.0), (4, 2.0), (5, 0.5)):  # three forests, two fit
+        kept.keep(KeepAs("job-e", trial, "random_forest"), loss, forest)
+    assert [kept.take("job-e", t) is not None for t in range(6)] == [True, True, True, True, False, True]
+    kept.forget("job-e")
+
+
 def test_each_algorithms_best_model_is_kept_however_far_behind_the_leaders(monkeypatch) -> None:
     from sklearn.linear_model import LogisticRegression
 
@@ -176,7 +229,7 @@ def test_without_kept_models_time_or_a_second_free_core_the_model_is_fitted_once
     spec = draft_spec(record, frame, target="churned", algorithms=["linear"], budget=Budget(seconds=60, max_trials=2))
     monkeypatch.setattr(kept, "take", lambda *args: None)  # as after a restarted worker
     monkeypatch.setattr(run, "_local_threads", lambda profile: 1)  # another program holds the other core
-    monkeypatch.setattr(run, "_refit_s", lambda *args: 1e6)  # and two fits would not end in time
+    monkeypatch.setattr(run, "_refit_s", lambda *args, **kwargs: 1e6)  # and two fits would not end in time
     reporter = ListReporter()
     result = train(spec, catalog=studio.catalog, tracker=studio.tracker, storage=storage_for(studio.settings, "job-u3"),
                    job_id="u3", profile=SMALL, reporter=reporter, pools=INLINE)
