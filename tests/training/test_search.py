@@ -13,8 +13,8 @@ from studio.compute.pool import TrialPool
 from studio.context import Studio
 from studio.studies import storage_for
 from studio.training.draft import draft_spec
-from studio.training.estimators import ESTIMATORS
 from studio.training.driver import drive
+from studio.training.estimators import ESTIMATORS
 from studio.training.features import model_frame
 from studio.training.model import encode_target
 from studio.training.search import (
