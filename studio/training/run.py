@@ -252,7 +252,9 @@ def _final_fits(spec: TrainSpec, split: Split, study: Any, candidates: list[Cand
     reusable = spec.refit_all_rows and pool is not None
     at_hand, missing = reuse.fetch(choice.members, study, pool) if reusable and pool is not None else ([], "")
     absent = [number for (number, _), model in zip(choice.members, at_hand, strict=True) if model is None]
-    if at_hand and len(absent) < len(at_hand) and (left is None or threads >= 2 or _refit_s(
+    # the one fit on all rows is made whatever the time left; a member fitted for the held-out score only where
+    # it fits beside it (else both the registered and the scored model are fitted on the training rows, below)
+    if at_hand and len(absent) < len(at_hand) and (not absent or left is None or threads >= 2 or _refit_s(
             spec, study, choice) + _refit_s(spec, study, choice, only=absent) < left):
         return _fitted_once(spec, split, study, choice, at_hand, threads, reporter, missing)
     if reusable:

@@ -237,3 +237,20 @@ def test_without_kept_models_time_or_a_second_free_core_the_model_is_fitted_once
     assert any(line.endswith("on all 320 training rows.") for line in reporter.lines)
     assert studio.tracker.client.get_run(result.run_id).data.tags["studio.refit_all_rows"] == "False"
     assert 0.5 < result.test_score <= 1
+
+
+def test_with_the_split_models_at_hand_the_one_fit_on_all_rows_is_made_however_little_time_is_left(
+        studio, monkeypatch) -> None:
+    from studio.training import run
+
+    frame = churn_frame(400)
+    record = studio.catalog.save(frame, "churn", source="test")
+    spec = draft_spec(record, frame, target="churned", algorithms=["linear"], budget=Budget(seconds=60, max_trials=2))
+    monkeypatch.setattr(run, "_local_threads", lambda profile: 1)  # one free core
+    monkeypatch.setattr(run, "_refit_s", lambda *args, **kwargs: 1e6)  # and no time for a second fit
+    reporter = ListReporter()
+    result = train(spec, catalog=studio.catalog, tracker=studio.tracker, storage=storage_for(studio.settings, "job-u5"),
+                   job_id="u5", profile=SMALL, reporter=reporter, pools=INLINE)
+    assert any("once, on all 400 rows" in line for line in reporter.lines)  # no second fit is needed
+    assert not any("not all at hand" in line or "No time left" in line for line in reporter.lines)
+    assert studio.tracker.client.get_run(result.run_id).data.tags["studio.refit_all_rows"] == "True"
