@@ -31,6 +31,13 @@ def _setup(studio, frame: pd.DataFrame, **kwargs: object):
     return spec, model_frame(frame, spec.features), encode_target(frame["churned"], spec.task)[0]
 
 
+def _churn(studio, rows: int, algorithms: list[str], budget: Budget):
+    """A saved churn table of `rows` rows and the spec drafted on it."""
+    frame = churn_frame(rows)
+    record = studio.catalog.save(frame, "churn", source="test")
+    return frame, draft_spec(record, frame, target="churned", algorithms=algorithms, budget=budget)
+
+
 def test_a_trial_keeps_its_last_split_model_which_never_saw_a_held_out_row(studio) -> None:
     frame = churn_frame(400)
     spec, X, y = _setup(studio, frame, algorithms=["linear"], validation={"kind": "kfold", "folds": 3})
@@ -48,10 +55,7 @@ def test_a_trial_keeps_its_last_split_model_which_never_saw_a_held_out_row(studi
 
 def test_the_held_out_evaluation_is_the_kept_split_models_and_the_registered_model_is_fitted_once(
         studio, monkeypatch) -> None:
-    frame = churn_frame(500)
-    record = studio.catalog.save(frame, "churn", source="test")
-    spec = draft_spec(record, frame, target="churned", algorithms=["linear", "lightgbm"],
-                      budget=Budget(seconds=None, max_trials=6))
+    frame, spec = _churn(studio, 500, ["linear", "lightgbm"], Budget(seconds=None, max_trials=6))
     fitted_rows, scored = [], []
     real_fit, real_fetch = Pipeline.fit, reuse.fetch
 
@@ -83,9 +87,7 @@ def test_the_held_out_evaluation_is_the_kept_split_models_and_the_registered_mod
 
 
 def test_without_the_kept_models_the_job_fits_on_the_training_rows_as_well(studio, monkeypatch) -> None:
-    frame = churn_frame(400)
-    record = studio.catalog.save(frame, "churn", source="test")
-    spec = draft_spec(record, frame, target="churned", algorithms=["linear"], budget=Budget(seconds=None, max_trials=2))
+    _frame, spec = _churn(studio, 400, ["linear"], Budget(seconds=None, max_trials=2))
     monkeypatch.setattr(kept, "take", lambda *args: None)  # as after a restarted worker
     reporter = ListReporter()
     result = train(spec, catalog=studio.catalog, tracker=studio.tracker, storage=storage_for(studio.settings, "job-u2"),
@@ -137,10 +139,7 @@ def test_an_ensemble_member_whose_split_model_is_gone_is_fitted_on_the_training_
 
     from studio.training import final, run
 
-    frame = churn_frame(500)
-    record = studio.catalog.save(frame, "churn", source="test")
-    spec = draft_spec(record, frame, target="churned", algorithms=["linear", "lightgbm"],
-                      budget=Budget(seconds=None, max_trials=4))
+    _frame, spec = _churn(studio, 500, ["linear", "lightgbm"], Budget(seconds=None, max_trials=4))
     real_take, real_fit, fitted_rows = kept.take, Pipeline.fit, []
 
     def choosing(spec, study, candidates, y, **kwargs):  # an ensemble of each algorithm's first trial, whose
@@ -224,9 +223,7 @@ def test_without_kept_models_time_or_a_second_free_core_the_model_is_fitted_once
         studio, monkeypatch) -> None:
     from studio.training import run
 
-    frame = churn_frame(400)
-    record = studio.catalog.save(frame, "churn", source="test")
-    spec = draft_spec(record, frame, target="churned", algorithms=["linear"], budget=Budget(seconds=60, max_trials=2))
+    _frame, spec = _churn(studio, 400, ["linear"], Budget(seconds=60, max_trials=2))
     monkeypatch.setattr(kept, "take", lambda *args: None)  # as after a restarted worker
     monkeypatch.setattr(run, "_local_threads", lambda profile: 1)  # another program holds the other core
     monkeypatch.setattr(run, "_refit_s", lambda *args, **kwargs: 1e6)  # and two fits would not end in time
@@ -243,9 +240,7 @@ def test_with_the_split_models_at_hand_the_one_fit_on_all_rows_is_made_however_l
         studio, monkeypatch) -> None:
     from studio.training import run
 
-    frame = churn_frame(400)
-    record = studio.catalog.save(frame, "churn", source="test")
-    spec = draft_spec(record, frame, target="churned", algorithms=["linear"], budget=Budget(seconds=60, max_trials=2))
+    _frame, spec = _churn(studio, 400, ["linear"], Budget(seconds=60, max_trials=2))
     monkeypatch.setattr(run, "_local_threads", lambda profile: 1)  # one free core
     monkeypatch.setattr(run, "_refit_s", lambda *args, **kwargs: 1e6)  # and no time for a second fit
     reporter = ListReporter()
