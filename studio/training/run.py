@@ -251,7 +251,8 @@ def _final_fits(spec: TrainSpec, split: Split, study: Any, candidates: list[Cand
         reporter.log(choice.declined)
     reusable = spec.refit_all_rows and pool is not None
     at_hand, missing = reuse.fetch(choice.members, study, pool) if reusable and pool is not None else ([], "")
-    absent = [number for (number, _), model in zip(choice.members, at_hand, strict=True) if model is None]
+    absent = ([number for (number, _), model in zip(choice.members, at_hand, strict=True) if model is None]
+              if at_hand else [])  # nothing fetched: a cancelled job, or one registered from the training rows
     # the one fit on all rows is made whatever the time left; a member fitted for the held-out score only where
     # it fits beside it (else both the registered and the scored model are fitted on the training rows, below)
     if at_hand and len(absent) < len(at_hand) and (not absent or left is None or threads >= 2 or _refit_s(

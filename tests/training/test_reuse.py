@@ -249,3 +249,14 @@ def test_with_the_split_models_at_hand_the_one_fit_on_all_rows_is_made_however_l
     assert any("once, on all 400 rows" in line for line in reporter.lines)  # no second fit is needed
     assert not any("not all at hand" in line or "No time left" in line for line in reporter.lines)
     assert studio.tracker.client.get_run(result.run_id).data.tags["studio.refit_all_rows"] == "True"
+
+
+def test_a_model_registered_from_the_training_rows_alone_fetches_nothing_and_fits_once(studio) -> None:
+    _frame, spec = _churn(studio, 400, ["linear"], Budget(seconds=None, max_trials=2))
+    spec = spec.model_copy(update={"refit_all_rows": False})  # as a cancelled job's final phase
+    reporter = ListReporter()
+    result = train(spec, catalog=studio.catalog, tracker=studio.tracker, storage=storage_for(studio.settings, "job-u6"),
+                   job_id="u6", profile=SMALL, reporter=reporter, pools=INLINE)
+    assert any(line.endswith("on all 320 training rows.") for line in reporter.lines)
+    assert not any("at hand" in line for line in reporter.lines)
+    assert studio.tracker.client.get_run(result.run_id).data.tags["studio.refit_all_rows"] == "False"
