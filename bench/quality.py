@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -238,21 +239,36 @@ def run_studio(studio: str, name: str, task: str, train: pd.DataFrame, test: pd.
     test.drop(columns="y").to_csv(work / "test.csv", index=False)
     env = {**os.environ, "STUDIO_HOME": str(home / "studio"), "STUDIO_EMBEDDED_WORKER": "false"}
     started = time.perf_counter()
-    done = subprocess.run([studio, "train", str(work / "train.csv"), "--target", "y", "--task", task,
-                           "--budget-seconds", str(budget), "--compute", compute, "--name", name, "--seed", str(seed),
-                           "--wait",
-                           "--json"], capture_output=True, text=True, env=env)
+    done = _studio_command([studio, "train", str(work / "train.csv"), "--target", "y", "--task", task,
+                            "--budget-seconds", str(budget), "--compute", compute, "--name", name, "--seed", str(seed),
+                            "--wait", "--json"], env)
     took = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"studio train failed on {name}: {done.stderr[-2000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
     model, job_s = result["model_uri"], result["ended_at"] - result["created_at"]
-    subprocess.run([studio, "predict", model, "--data", str(work / "test.csv"), "--out",
-                    str(work / "pred.csv")], check=True, capture_output=True, env=env)
+    predicted = _studio_command([studio, "predict", model, "--data", str(work / "test.csv"), "--out",
+                                 str(work / "pred.csv")], env)
+    if predicted.returncode != 0:
+        raise RuntimeError(f"studio predict failed on {name}: {predicted.stderr[-2000:]}")
     out = pd.read_csv(work / "pred.csv")
     proba = out[[c for c in out.columns if c.startswith("proba_")]].rename(columns=lambda c: c[len("proba_"):])
     return score(task, test["y"].astype(str) if task != "regression" else test["y"], out["prediction"].to_numpy(),
                  proba if task != "regression" else None), took, job_s
+
+
+def _studio_command(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run a studio command in a process group of its own, stopped with everything it started (its Dask workers)
+    when the bench is interrupted or stopped: killed alone, `studio train` and its workers ran on, orphaned."""
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
 
 
 def _encoded(train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -328,6 +344,7 @@ def main() -> None:
                                                               "dataset, with seeds 0, 1, ... (each score printed; "
                                                               "the table shows the medians)")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: unwind, so every process started is stopped
     burners = [subprocess.Popen([sys.executable, "-c", "while True: sum(i * i for i in range(10_000))"])
                for _ in range(args.busy)]
     try:
