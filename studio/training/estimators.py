@@ -216,7 +216,8 @@ def _xgb(task: Task, p: Params, n_jobs: int, seed: int, o: Options) -> BaseEstim
 #: the signal is additive and noisy it beats every deeper tree: on fair_affairs (6,366 marriages, 8 survey answers)
 #: its 5-fold AUC is 0.759 and held out 0.741, against 0.758 and 0.736 for the best depth-2 XGBoost a 60 s search
 #: found (FLAML's winner there is stumps too); a random search rarely draws depth 1 with a high rate, so it is
-#: queued. Elsewhere it scores below the deeper trees and costs one cheap trial.
+#: queued. On a house-price table it is the best single trial by far (CV RMSE 20,529 against 38,980 for the default
+#: XGBoost); where the signal is not additive it scores below the deeper trees and costs one cheap trial.
 ADDITIVE_START: Params = {"xgboost__learning_rate": 0.3, "xgboost__max_depth": 1, "xgboost__subsample": 0.9,
                           "xgboost__colsample_bytree": 0.8, "xgboost__reg_lambda": 10.0, "xgboost__reg_alpha": 1e-4,
                           "xgboost__min_child_weight": 10.0}
