@@ -257,7 +257,7 @@ def _final_fits(spec: TrainSpec, split: Split, study: Any, candidates: list[Cand
     # it fits beside it (else both the registered and the scored model are fitted on the training rows, below)
     if at_hand and len(absent) < len(at_hand) and (not absent or left is None or threads >= 2 or _refit_s(
             spec, study, choice) + _refit_s(spec, study, choice, only=absent) < left):
-        return _fitted_once(spec, split, study, choice, at_hand, threads, reporter, missing)
+        return _fitted_once(spec, split, study, choice, at_hand, absent, threads, reporter, missing)
     if reusable:
         reporter.log(f"The search's split models are not all at hand ({missing}): the held-out score needs a fit on "
                      "the training rows.")
@@ -280,10 +280,9 @@ def _final_fits(spec: TrainSpec, split: Split, study: Any, candidates: list[Cand
 
 
 def _fitted_once(spec: TrainSpec, split: Split, study: Any, choice: FinalChoice, at_hand: list[Any | None],
-                 threads: int, reporter: Reporter, missing: str) -> FinalFits:
+                 absent: list[int], threads: int, reporter: Reporter, missing: str) -> FinalFits:
     """The registered model fitted once, on all rows; the held-out score from the members' kept split models,
-    a member whose model is not at hand fitted on the training rows meanwhile (half the threads each)."""
-    absent = [number for (number, _), model in zip(choice.members, at_hand, strict=True) if model is None]
+    the `absent` members' (not at hand) fitted on the training rows meanwhile (half the threads each)."""
     if absent:
         reporter.log(f"Not every member's split model is at hand ({missing}): {len(absent)} of the "
                      f"{len(choice.members)} members fitted on the {len(split.X_train)} training rows for the "
